@@ -1,0 +1,40 @@
+# Two commands a newcomer needs: `make run` (server on SQLite) and `make test` (everything CI checks).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint typecheck pytest bench clean
+
+$(BIN)/tanktop: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/tanktop
+
+run: install  ## set up, create a demo key, serve on SQLite
+	@$(BIN)/tanktop migrate
+	@echo "Your API key (service 'demo'):"
+	@$(BIN)/tanktop keys create demo
+	@$(BIN)/tanktop serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest  ## what CI runs
+
+bench: install
+	$(BIN)/python bench/profiles.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Allow `python -m tanktop`."""
+
+from tanktop.cli import app
+
+app()

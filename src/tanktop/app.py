@@ -1,0 +1,95 @@
+"""The ASGI application: routers, error handlers, middleware and the process's resources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from tanktop import __version__, migrations
+from tanktop.auth import KeyCache
+from tanktop.config import Settings
+from tanktop.db import Database
+from tanktop.errors import install_error_handlers
+from tanktop.middleware import RequestGuard
+from tanktop.profiles.router import router as profiles_router
+from tanktop.worker import run_worker
+
+DESCRIPTION = """
+Personal features for TV and movie apps: user profiles, events and lists, availability
+notifications, bookmarks and recommendations. Every path starts with `/api/1/<apikey>/` and
+works with or without its trailing slash. Errors are RFC 9457 problem details.
+"""
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the database opens (and migrates) when the lifespan starts."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        if settings.migrate_on_start:
+            await migrations.upgrade(db)
+        app.state.db = db
+        app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(run_worker(db, settings, stop)) if settings.run_worker else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await db.dispose()
+
+    app = FastAPI(
+        title="Tank Top API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(profiles_router)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    """Put the `Problem` schema that every error response refers to into the OpenAPI document."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                PROBLEM_SCHEMA
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (used by `tanktop serve`): settings from the environment."""
+    return create_app(Settings())

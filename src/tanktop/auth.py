@@ -1,0 +1,202 @@
+"""Services (tenants), their API keys and webhook signing secrets, and the `ServiceDep`.
+
+A key is shown once, when created; only its SHA-256 is stored (keys are long random strings,
+so a fast hash is enough and keeps the per-request lookup cheap). Logs show `key_label()`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Path, Request
+
+from tanktop.db import Database, UTCDateTime, metadata, utcnow
+from tanktop.errors import BadRequest, Unauthorized
+
+KEY_PREFIX = "tt_"
+KEY_PATTERN = re.compile(r"tt_[A-Za-z0-9_\-]{8,64}")
+
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("webhook_url", sa.String(2000)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), nullable=False, index=True),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+signing_secrets = sa.Table(
+    "signing_secrets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), nullable=False, index=True),
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """The tenant a request acts for; every per-service query takes its `id`."""
+
+    id: int
+    name: str
+    webhook_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    service: str
+    label: str
+    created_at: str
+    revoked: bool
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_label(key: str) -> str:
+    """What logs and listings show of a key: enough to tell keys apart, useless to an attacker."""
+    return key[:7] + "…"
+
+
+def redact_keys(text: str) -> str:
+    """Replace every API key in `text` (a path, a log line) with its label."""
+    return KEY_PATTERN.sub(lambda m: key_label(m.group(0)), text)
+
+
+def new_signing_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+async def create_key(db: Database, name: str, webhook_url: str | None = None) -> str:
+    """Create service `name` (or add a key to it); return the new key, shown only this once."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise BadRequest("service name must be 1-100 characters")
+    key = KEY_PREFIX + secrets.token_urlsafe(24)
+    now = utcnow()
+    async with db.write() as conn:
+        service_id = await conn.scalar(sa.select(services.c.id).where(services.c.name == name))
+        if service_id is None:
+            service_id = await conn.scalar(
+                sa.insert(services)
+                .values(name=name, webhook_url=webhook_url, created_at=now)
+                .returning(services.c.id)
+            )
+            await conn.execute(
+                sa.insert(signing_secrets).values(
+                    service_id=service_id, secret=new_signing_secret(), created_at=now
+                )
+            )
+        elif webhook_url is not None:
+            await conn.execute(
+                sa.update(services)
+                .where(services.c.id == service_id)
+                .values(webhook_url=webhook_url)
+            )
+        await conn.execute(
+            sa.insert(api_keys).values(
+                key_hash=hash_key(key), service_id=service_id, label=key_label(key), created_at=now
+            )
+        )
+    return key
+
+
+async def list_keys(db: Database) -> list[KeyInfo]:
+    query = (
+        sa.select(services.c.name, api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at)
+        .join(services, services.c.id == api_keys.c.service_id)
+        .order_by(services.c.name, api_keys.c.created_at)
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        KeyInfo(r.name, r.label, r.created_at.isoformat(), r.revoked_at is not None) for r in rows
+    ]
+
+
+async def revoke_key(db: Database, key: str) -> bool:
+    """Revoke a key; False when no active key matches."""
+    async with db.write() as conn:
+        result = await conn.execute(
+            sa.update(api_keys)
+            .where(api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    return result.rowcount > 0
+
+
+async def find_service(db: Database, key: str) -> Service | None:
+    query = (
+        sa.select(services.c.id, services.c.name, services.c.webhook_url)
+        .join(api_keys, api_keys.c.service_id == services.c.id)
+        .where(api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None))
+    )
+    async with db.read() as conn:
+        row = (await conn.execute(query)).first()
+    return Service(row.id, row.name, row.webhook_url) if row else None
+
+
+class KeyCache:
+    """Per-process memory of key lookups for `ttl` seconds, so most requests skip the query.
+
+    A revoked key stops working within `ttl` seconds in every process.
+    """
+
+    def __init__(self, db: Database, ttl: float) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Service | None]] = {}
+
+    async def lookup(self, key: str) -> Service | None:
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        service = await find_service(self._db, key)
+        if self._ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (now + self._ttl, service)
+        return service
+
+
+ApiKey = Annotated[
+    str,
+    Path(
+        description="Your service's API key (from `tanktop keys create`).",
+        examples=["tt_your_api_key"],
+    ),
+]
+
+
+async def current_service(request: Request, apikey: ApiKey) -> Service:
+    """The service whose key is in the path; 401 when the key is unknown or revoked."""
+    cache: KeyCache = request.app.state.key_cache
+    service = await cache.lookup(apikey) if KEY_PATTERN.fullmatch(apikey) else None
+    if service is None:
+        raise Unauthorized(f"API key {key_label(apikey)} is unknown or revoked.")
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(current_service)]

@@ -1,0 +1,95 @@
+"""Reading request bodies: JSON objects with clear errors for everything a client can get wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from tanktop.errors import BadRequest, UnsupportedMediaType
+
+MAX_JSON_DEPTH = 32
+
+
+def is_json_media_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, stopping early once past `limit`."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse strict JSON (no NaN/Infinity), turning every failure into a 400 that says where."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"Request body is not UTF-8 (byte {exc.start}).") from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"Request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
+    except ValueError as exc:
+        raise BadRequest(f"Request body is not acceptable JSON: {exc}.") from None
+    except RecursionError:
+        value = None
+        too_deep = True
+    else:
+        too_deep = _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH
+    if too_deep:
+        raise BadRequest(f"Request body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return value
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is `{}`."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not is_json_media_type(content_type):
+        raise UnsupportedMediaType(
+            f"Send the body as application/json (got {content_type.split(';')[0]!r})."
+        )
+    value = parse_json(raw)
+    if not isinstance(value, dict):
+        raise BadRequest(f"Request body must be a JSON object, not {type(value).__name__}.")
+    return value
+
+
+def json_object_openapi(example: dict[str, Any], description: str) -> dict[str, Any]:
+    """`openapi_extra` for endpoints that read a JSON object with `json_object`."""
+    return {
+        "requestBody": {
+            "required": False,
+            "description": description,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "additionalProperties": True},
+                    "example": example,
+                }
+            },
+        }
+    }

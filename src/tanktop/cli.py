@@ -1,0 +1,122 @@
+"""The `tanktop` command: serve, worker, migrate and key management."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from tanktop import auth, migrations
+from tanktop.config import Settings
+from tanktop.db import Database
+from tanktop.logs import logging_config
+from tanktop.worker import run_worker
+
+app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage services and their API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+T = TypeVar("T")
+
+
+def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Run `action` against the configured database (migrated first), then close it."""
+    settings = Settings()
+
+    async def main() -> T:
+        db = Database(settings.database_url, pool_size=2)
+        try:
+            if migrate:
+                await migrations.upgrade(db)
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="API processes (PostgreSQL for more than 1).")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the background worker here.")
+    ] = False,
+) -> None:
+    """Run the API (and, unless --no-worker, the background worker) on HOST:PORT."""
+    if no_worker:
+        os.environ["TANKTOP_RUN_WORKER"] = "0"
+    _with_db(lambda db: asyncio.sleep(0))  # migrate once, before any process starts
+    os.environ["TANKTOP_MIGRATE_ON_START"] = "0"
+    typer.echo(f"Tank Top on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "tanktop.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logging_config(),
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run only the background worker (deliveries, retraining, live sessions) until SIGTERM."""
+    settings = Settings()
+
+    async def main(db: Database) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(db, settings, stop)
+
+    _with_db(main)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+
+    async def main(db: Database) -> str | None:
+        await migrations.upgrade(db)
+        return await migrations.current_revision(db)
+
+    typer.echo(f"database at revision {_with_db(main, migrate=False)}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Service name; a new key for an existing service.")],
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Default webhook URL for notification requests.")
+    ] = None,
+) -> None:
+    """Create a service (or add a key to it) and print the new API key as the last line."""
+    key = _with_db(lambda db: auth.create_key(db, name, webhook_url))
+    typer.echo(f"API key for service {name!r} (shown once; store it safely):", err=True)
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List services and their keys (labels only: keys are stored hashed)."""
+    for info in _with_db(auth.list_keys):
+        state = "revoked" if info.revoked else "active"
+        typer.echo(f"{info.service}\t{info.label}\t{info.created_at}\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="The whole API key.")]) -> None:
+    """Revoke a key: requests with it get 401 from then on."""
+    if not _with_db(lambda db: auth.revoke_key(db, key)):
+        typer.echo(f"no active key {auth.key_label(key)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {auth.key_label(key)}")

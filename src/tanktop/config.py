@@ -1,0 +1,37 @@
+"""Settings read from `TANKTOP_*` environment variables, so one build runs anywhere."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; defaults give a working server on SQLite."""
+
+    model_config = SettingsConfigDict(env_prefix="TANKTOP_", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///tanktop.db",
+        description="sqlite:///path/to/file.db or postgresql://user@host:port/db",
+    )
+    admin_token: str | None = Field(default=None, description="Bearer token for /admin/1/")
+    max_body_bytes: int = 64 * 1024
+    key_cache_seconds: float = Field(
+        default=2.0, description="How long an API process trusts a key lookup (revocation delay)."
+    )
+    db_pool_size: int = 10
+    migrate_on_start: bool = True
+    run_worker: bool = Field(
+        default=True, description="Run the background worker inside each API process."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if (
+            not value.startswith(("sqlite://", "postgresql://", "postgres://"))
+            and "+" not in (value.split("://", 1)[0])
+        ):
+            raise ValueError("TANKTOP_DATABASE_URL must start with sqlite:// or postgresql://")
+        return value

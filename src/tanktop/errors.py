@@ -1,0 +1,208 @@
+"""One error hierarchy, rendered as RFC 9457 problem details (`application/problem+json`).
+
+Domains raise `AppError` subclasses; the handlers here turn those, framework errors (unknown
+routes, wrong methods, validation) and anything unexpected into the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("tanktop.errors")
+
+PROBLEM_TYPE_BASE = "https://tanktop.tv/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class AppError(Exception):
+    """An error a client can act on; `status`, `slug` and `title` name its problem type."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(AppError):
+    pass
+
+
+class Unauthorized(AppError):
+    status = 401
+    slug = "unauthorized"
+    title = "Unknown or revoked API key"
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class MethodNotAllowed(AppError):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+
+_STATUS_ERRORS: dict[int, type[AppError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        TooManyRequests,
+    )
+}
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body = problem_body(status, title, detail, slug=slug)
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems an endpoint can answer with."""
+    names = {cls.status: cls.title for cls in _STATUS_ERRORS.values()}
+    names[400] = "Invalid request: the detail says what to fix"
+    return {
+        status: {
+            "description": names.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def problem_body(
+    status: int, title: str, detail: str, *, slug: str | None = None
+) -> dict[str, Any]:
+    """The one place the RFC 9457 members are named."""
+    return {
+        "type": PROBLEM_TYPE_BASE + (slug or str(status)),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+
+
+def error_response(error: AppError) -> JSONResponse:
+    return problem_response(
+        error.status,
+        error.title,
+        error.detail,
+        slug=error.slug,
+        headers=error.headers,
+        **error.extra,
+    )
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """A one-line summary and a list of `{location, message}` a developer can act on."""
+    items = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ()) if part not in ("body",)]
+        where = ".".join(loc) if loc else "body"
+        items.append({"location": where, "message": err.get("msg", "invalid")})
+    summary = "; ".join(f"{i['location']}: {i['message']}" for i in items) or "invalid request"
+    return summary, items
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through `problem_response`."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        summary, items = describe_validation_errors(exc.errors())
+        return problem_response(
+            400, "Invalid request", summary, slug="invalid-request", errors=items
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cls = _STATUS_ERRORS.get(exc.status_code)
+        if exc.status_code == 404:
+            detail = "No such endpoint; see /docs for the API."
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed here; see /docs for the API."
+        else:
+            detail = str(exc.detail)
+        title = cls.title if cls else "Error"
+        slug = cls.slug if cls else None
+        return problem_response(
+            exc.status_code, title, detail, slug=slug, headers=dict(exc.headers or {})
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+        return problem_response(
+            500,
+            "Internal server error",
+            "Something went wrong on our side; the request was not applied.",
+            slug="internal",
+        )

@@ -1,0 +1,33 @@
+"""Identifiers: what a path id may contain, and how ids are written in JSON.
+
+Ids are strings everywhere inside; on the way out an id that is a canonical decimal integer
+(`1`, `24`, not `007`) becomes a JSON number, as in the public document's examples.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final
+
+from fastapi import Path
+
+ID_CHARS: Final = "A-Z a-z 0-9 _ . : @ -"
+_ID_CLASS: Final = r"[A-Za-z0-9_.:@\-]"
+USER_ID_PATTERN: Final = rf"^{_ID_CLASS}{{1,32}}$"
+NAME_PATTERN: Final = rf"^{_ID_CLASS}{{1,64}}$"
+_CANONICAL_INT = re.compile(r"^(0|-?[1-9][0-9]{0,17})$")
+
+UserId = Annotated[
+    str,
+    Path(
+        pattern=USER_ID_PATTERN,
+        description=f"Your id for the user: 1-32 characters from {ID_CHARS}.",
+        examples=["7"],
+    ),
+]
+"""A user id in a path: 1-32 characters from the id alphabet."""
+
+
+def json_id(value: str) -> int | str:
+    """An id as JSON wants it: canonical integers as numbers, everything else as text."""
+    return int(value) if _CANONICAL_INT.match(value) else value

@@ -1,0 +1,106 @@
+"""ASGI middleware that guards every request before routing: body size and encoded slashes.
+
+The body is read here (it is at most `max_body_bytes`) so an over-size request is refused with
+413 before any handler runs, whether it declared its length or streamed it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tanktop.errors import PROBLEM_MEDIA_TYPE, problem_body
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def send_problem(send: Send, status: int, title: str, detail: str, slug: str) -> None:
+    """Answer with problem+json from ASGI level (before FastAPI's handlers exist for it)."""
+    body = json.dumps(problem_body(status, title, detail, slug=slug)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGuard:
+    """Refuse over-size bodies (413) and `%2F` inside path segments (400)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        if b"%2f" in raw_path.lower() or b"%5c" in raw_path.lower():
+            await send_problem(
+                send,
+                400,
+                "Invalid request",
+                "Ids may not contain '/' or '\\' (even percent-encoded).",
+                "invalid-request",
+            )
+            return
+        if scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await self._too_large(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        await send_problem(
+            send,
+            413,
+            "Request body too large",
+            f"Request bodies are limited to {self.max_body_bytes} bytes.",
+            "payload-too-large",
+        )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,112 @@
+"""HTTP for section 1 of the public document: user profiles."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from tanktop.auth import ServiceDep
+from tanktop.bodies import json_object, json_object_openapi
+from tanktop.db import DatabaseDep
+from tanktop.errors import problem_responses
+from tanktop.ids import UserId
+from tanktop.profiles import service as profiles
+from tanktop.routing import SlashOptionalRouter
+
+router = SlashOptionalRouter(prefix="/api/1/{apikey}", tags=["User profiles"])
+
+_EXAMPLE = {"name": "Sam", "language": "en", "favourites": {"genres": ["comedy"]}}
+_PROFILE = {
+    "description": "The profile: your JSON, with the user id under `id`.",
+    "content": {"application/json": {"example": {"id": "7", **_EXAMPLE}}},
+}
+_COMMON = problem_responses(400, 401, 413, 415)
+
+
+@router.put(
+    "/user/{userid}/",
+    summary="Create a user with your id, or replace their profile",
+    status_code=201,
+    responses={
+        201: _PROFILE,
+        200: {**_PROFILE, "description": "Replaced an active profile."},
+        **_COMMON,
+    },
+    openapi_extra=json_object_openapi(_EXAMPLE, "The whole profile. `id`, if given, must match."),
+)
+async def put_user(
+    request: Request, userid: UserId, service: ServiceDep, db: DatabaseDep
+) -> JSONResponse:
+    profile, created = await profiles.put_profile(db, service, userid, await json_object(request))
+    return JSONResponse(profile, status_code=201 if created else 200)
+
+
+@router.post(
+    "/user/",
+    summary="Create a user; we choose the id",
+    status_code=201,
+    responses={
+        201: {
+            **_PROFILE,
+            "headers": {
+                "Location": {"description": "The new user's URL.", "schema": {"type": "string"}}
+            },
+        },
+        **_COMMON,
+    },
+    openapi_extra=json_object_openapi(_EXAMPLE, "The initial profile (may be empty)."),
+)
+async def create_user(request: Request, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
+    profile = await profiles.create_profile(db, service, await json_object(request))
+    location = request.url_for(
+        "get_user", apikey=request.path_params["apikey"], userid=profile["id"]
+    )
+    return JSONResponse(profile, status_code=201, headers={"Location": str(location)})
+
+
+_PATCH_SUMMARY = "Update a profile (JSON Merge Patch, RFC 7396)"
+_PATCH_RESPONSES = {200: _PROFILE, **_COMMON, **problem_responses(404)}
+_PATCH_BODY = json_object_openapi(
+    {"language": "fr", "favourites": {"genres": None}},
+    "Keys to set; `null` removes a key; nested objects merge.",
+)
+
+
+@router.patch(
+    "/user/{userid}/",
+    summary=_PATCH_SUMMARY,
+    responses=_PATCH_RESPONSES,
+    openapi_extra=_PATCH_BODY,
+)
+@router.post(
+    "/user/{userid}/",
+    summary=_PATCH_SUMMARY,
+    responses=_PATCH_RESPONSES,
+    openapi_extra=_PATCH_BODY,
+)
+async def patch_user(
+    request: Request, userid: UserId, service: ServiceDep, db: DatabaseDep
+) -> JSONResponse:
+    return JSONResponse(
+        await profiles.patch_profile(db, service, userid, await json_object(request))
+    )
+
+
+@router.get(
+    "/user/{userid}/",
+    summary="Read a profile",
+    responses={200: _PROFILE, **problem_responses(400, 401, 404)},
+)
+async def get_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
+    return JSONResponse(await profiles.get_profile(db, service, userid))
+
+
+@router.delete(
+    "/user/{userid}/",
+    summary="Deactivate a user (their profile then reads as 404; PUT re-creates it)",
+    status_code=204,
+    responses=problem_responses(400, 401, 404),
+)
+async def delete_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> Response:
+    await profiles.deactivate_profile(db, service, userid)
+    return Response(status_code=204)

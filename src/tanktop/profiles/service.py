@@ -1,0 +1,91 @@
+"""Profile rules: the `id` key, reserved `_` keys, JSON Merge Patch, deactivation."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from tanktop.auth import Service
+from tanktop.db import Database, utcnow
+from tanktop.errors import BadRequest, NotFound
+from tanktop.profiles import queries
+
+Profile = dict[str, Any]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 Merge Patch: objects merge recursively, `null` removes, other values replace."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _check_keys(user_id: str, body: Profile) -> None:
+    reserved = sorted(key for key in body if key.startswith("_"))
+    if reserved:
+        raise BadRequest(f"Top-level keys starting with '_' are reserved: {', '.join(reserved)}.")
+    if "id" in body and body["id"] != user_id:
+        raise BadRequest(
+            f"The profile's 'id' must be the user id in the path ({user_id!r}), not {body['id']!r}."
+        )
+
+
+def _not_found(user_id: str) -> NotFound:
+    return NotFound(f"User {user_id!r} has no active profile.")
+
+
+async def put_profile(
+    db: Database, service: Service, user_id: str, body: Profile
+) -> tuple[Profile, bool]:
+    """Create or replace a profile; returns it and whether it was created."""
+    _check_keys(user_id, body)
+    profile = {**body, "id": user_id}
+    async with db.write() as conn:
+        existing = await queries.select_active(conn, service.id, user_id, for_update=True)
+        await queries.upsert(conn, service.id, user_id, profile, utcnow())
+    return profile, existing is None
+
+
+async def create_profile(db: Database, service: Service, body: Profile) -> Profile:
+    """Create a profile under an unguessable id of our choosing."""
+    if "id" in body:
+        raise BadRequest("POST /user/ chooses the id; use PUT /user/<userid>/ to choose your own.")
+    _check_keys("", body)
+    async with db.write() as conn:
+        while True:
+            user_id = secrets.token_urlsafe(16)
+            profile = {**body, "id": user_id}
+            if await queries.insert_new(conn, service.id, user_id, profile, utcnow()):
+                return profile
+
+
+async def patch_profile(db: Database, service: Service, user_id: str, patch: Profile) -> Profile:
+    """Apply a merge patch under a row lock, so concurrent patches never lose each other."""
+    _check_keys(user_id, patch)
+    async with db.write() as conn:
+        current = await queries.select_active(conn, service.id, user_id, for_update=True)
+        if current is None:
+            raise _not_found(user_id)
+        profile = {**merge_patch(current, patch), "id": user_id}
+        await queries.update_data(conn, service.id, user_id, profile, utcnow())
+    return profile
+
+
+async def get_profile(db: Database, service: Service, user_id: str) -> Profile:
+    async with db.read() as conn:
+        profile = await queries.select_active(conn, service.id, user_id)
+    if profile is None:
+        raise _not_found(user_id)
+    return profile
+
+
+async def deactivate_profile(db: Database, service: Service, user_id: str) -> None:
+    async with db.write() as conn:
+        if not await queries.deactivate(conn, service.id, user_id, utcnow()):
+            raise _not_found(user_id)

@@ -1,0 +1,145 @@
+"""Fixtures: the app on each backend (SQLite file, real PostgreSQL), a client, a fresh service.
+
+Every test gets a service of its own, so tests never see each other's data and need no
+clean-up. PostgreSQL tests use their own database, recreated once per run; in CI a PostgreSQL
+that cannot be reached fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tanktop import auth
+from tanktop.app import create_app
+from tanktop.config import Settings
+from tanktop.db import Database
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TANKTOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+TEST_DATABASE = "tanktop_test"
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> str:
+    """A freshly created PostgreSQL database for this run."""
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {TEST_DATABASE}")
+    finally:
+        await admin.close()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DATABASE
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tanktop.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, key_cache_seconds=0, run_worker=False)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def db(app: FastAPI) -> Database:
+    database: Database = app.state.db
+    return database
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@dataclass
+class Api:
+    """A client bound to one service's key: `api.get("/user/7/")` means `/api/1/<key>/user/7/`."""
+
+    http: httpx.AsyncClient
+    key: str
+
+    @property
+    def base(self) -> str:
+        return f"/api/1/{self.key}"
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.request(method, self.base + path, **kwargs)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+
+async def new_api(db: Database, http: httpx.AsyncClient) -> Api:
+    return Api(http, await auth.create_key(db, f"test-{uuid.uuid4().hex[:12]}"))
+
+
+@pytest.fixture
+async def api(db: Database, client: httpx.AsyncClient) -> Api:
+    """A brand-new service of this test's own."""
+    return await new_api(db, client)
+
+
+def assert_problem(response: httpx.Response, status: int, *words: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with `status` whose detail mentions `words`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    assert body["title"]
+    for word in words:
+        assert word.lower() in body["detail"].lower(), body["detail"]
+    return body
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def other_api(db: Database, client: httpx.AsyncClient) -> Api:
+    """A second service, for isolation tests."""
+    return await new_api(db, client)
