@@ -34,7 +34,7 @@ pytest: install
 test: lint typecheck pytest  ## what CI runs
 
 bench: install
-	$(BIN)/python bench/profiles.py
+	$(BIN)/python -m bench.profiles
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -71,6 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(profiles_router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     _add_problem_schema(app)
+
+    @app.get("/healthz", tags=["Operations"], summary="Process is alive")
+    async def healthz() -> dict[str, str]:
+        """Answers without touching the database: a liveness probe and a benchmark baseline."""
+        return {"status": "ok"}
+
     return app
 
 

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         default=2.0, description="How long an API process trusts a key lookup (revocation delay)."
     )
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     migrate_on_start: bool = True
     run_worker: bool = Field(
         default=True, description="Run the background worker inside each API process."

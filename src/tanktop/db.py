@@ -86,7 +86,7 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+                self.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False
             )
 
     @property
@@ -145,7 +145,7 @@ def dialect_insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | s
     return sqlite.insert(table)
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 

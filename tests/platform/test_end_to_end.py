@@ -1,0 +1,66 @@
+"""`tanktop` as an operator uses it: CLI key management and a real server over real HTTP."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.servers import create_key, run_cli, running_server, tanktop_env
+
+pytestmark = pytest.mark.e2e
+
+
+def test_keys_create_list_revoke(database_url: str) -> None:
+    env = tanktop_env(database_url)
+    key = create_key(env, "cli-service")
+    assert key.startswith("tt_")
+    second = create_key(env, "cli-service")
+    assert second != key
+
+    listing = run_cli(env, "keys", "list").stdout
+    assert listing.count("cli-service") >= 2
+    assert key not in listing, "whole keys are never shown again"
+    assert key[:7] in listing
+
+    revoked = run_cli(env, "keys", "revoke", key)
+    assert revoked.returncode == 0
+    assert key not in revoked.stdout
+    assert run_cli(env, "keys", "revoke", key).returncode == 1, "already revoked"
+    assert "revoked" in run_cli(env, "keys", "list").stdout
+
+
+def test_server_over_real_http(database_url: str) -> None:
+    env = tanktop_env(database_url)
+    key = create_key(env, "e2e-service")
+    with running_server(env) as server:
+        base = f"{server.base_url}/api/1/{key}"
+        with httpx.Client(timeout=10) as http:
+            created = http.put(f"{base}/user/42/", json={"name": "Sam"})
+            assert created.status_code == 201
+            assert http.get(f"{base}/user/42").json() == {"name": "Sam", "id": "42"}
+            new = http.post(f"{base}/user/", json={"plan": "gold"})
+            assert new.status_code == 201
+            assert http.get(new.headers["location"]).json()["plan"] == "gold"
+            assert http.patch(f"{base}/user/42/", json={"name": None}).json() == {"id": "42"}
+            assert http.delete(f"{base}/user/42/").status_code == 204
+            assert http.get(f"{base}/user/42/").status_code == 404
+            assert http.get(f"{server.base_url}/docs").status_code == 200
+
+            assert run_cli(env, "keys", "revoke", key).returncode == 0
+            gone = http.get(f"{base}/user/42/")
+            assert gone.status_code == 401
+            assert gone.headers["content-type"] == "application/problem+json"
+        log = server.log()
+    assert "/user/42" in log, "requests are logged"
+    assert key not in log, "API keys never appear in logs"
+    assert key[:7] + "…" in log
+
+
+def test_serve_without_worker_still_serves(database_url: str) -> None:
+    env = tanktop_env(database_url)
+    key = create_key(env, "no-worker")
+    with running_server(env, "--no-worker") as server:
+        response = httpx.put(f"{server.base_url}/api/1/{key}/user/1/", json={}, timeout=10)
+        assert response.status_code == 201
+        log = server.log()
+    assert "worker started" not in log

@@ -1,0 +1,100 @@
+"""Real `tanktop` processes for end-to-end tests: run the CLI, start and stop servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+TANKTOP = str(Path(sys.executable).with_name("tanktop"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tanktop_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANKTOP_")}
+    env.update({"TANKTOP_DATABASE_URL": database_url, "TANKTOP_KEY_CACHE_SECONDS": "0"})
+    env.update(extra)
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TANKTOP, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def create_key(env: dict[str, str], name: str) -> str:
+    result = run_cli(env, "keys", "create", name)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flushing; what was acknowledged must already be durable."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+@contextmanager
+def running_server(env: dict[str, str], *extra_args: str) -> Iterator[Server]:
+    """`tanktop serve` on a free port, waited for until it answers, stopped afterwards."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile(prefix="tanktop-serve-", suffix=".log", delete=False) as f:
+        log_path = Path(f.name)
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [TANKTOP, "serve", "--port", str(port), *extra_args],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        wait_until_up(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log_path.unlink(missing_ok=True)
+
+
+def wait_until_up(server: Server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        try:
+            httpx.get(server.base_url + "/openapi.json", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(f"server did not start:\n{server.log()}")
