@@ -143,3 +143,10 @@ def repo_root() -> Path:
 async def other_api(db: Database, client: httpx.AsyncClient) -> Api:
     """A second service, for isolation tests."""
     return await new_api(db, client)
+
+
+async def service_of(db: Database, api: Api) -> auth.Service:
+    """The service behind a test's key, for checks that read tables directly."""
+    service = await auth.find_service(db, api.key)
+    assert service is not None
+    return service

@@ -13,6 +13,8 @@ from tanktop.auth import KeyCache
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.errors import install_error_handlers
+from tanktop.events.router import router as events_router
+from tanktop.events.writer import EventWriter
 from tanktop.middleware import RequestGuard
 from tanktop.profiles.router import router as profiles_router
 from tanktop.worker import run_worker
@@ -47,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(db)
         app.state.db = db
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
+        app.state.event_writer = writer = EventWriter(db)
+        writer.start()
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(run_worker(db, settings, stop)) if settings.run_worker else None
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if worker is not None:
                 await worker
+            await writer.close()
             await db.dispose()
 
     app = FastAPI(
@@ -69,7 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(profiles_router)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.include_router(events_router)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_bytes=settings.max_batch_body_bytes,
+    )
     _add_problem_schema(app)
 
     @app.get("/healthz", tags=["Operations"], summary="Process is alive")

@@ -63,17 +63,24 @@ def parse_json(raw: bytes) -> Any:
     return value
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is `{}`."""
+async def json_body(request: Request, *, when_empty: Any = None, required: bool = True) -> Any:
+    """The parsed JSON body; an empty body is `when_empty`, or a 400 when `required`."""
     raw = await request.body()
     if not raw.strip():
-        return {}
+        if required:
+            raise BadRequest("A JSON body is required.")
+        return when_empty
     content_type = request.headers.get("content-type")
     if content_type is not None and not is_json_media_type(content_type):
         raise UnsupportedMediaType(
             f"Send the body as application/json (got {content_type.split(';')[0]!r})."
         )
-    value = parse_json(raw)
+    return parse_json(raw)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is `{}`."""
+    value = await json_body(request, when_empty={}, required=False)
     if not isinstance(value, dict):
         raise BadRequest(f"Request body must be a JSON object, not {type(value).__name__}.")
     return value

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     )
     admin_token: str | None = Field(default=None, description="Bearer token for /admin/1/")
     max_body_bytes: int = 64 * 1024
+    max_batch_body_bytes: int = Field(
+        default=1024 * 1024, description="Body limit of POST /events/ (up to 1,000 events)."
+    )
     key_cache_seconds: float = Field(
         default=2.0, description="How long an API process trusts a key lookup (revocation delay)."
     )

@@ -31,3 +31,31 @@ UserId = Annotated[
 def json_id(value: str) -> int | str:
     """An id as JSON wants it: canonical integers as numbers, everything else as text."""
     return int(value) if _CANONICAL_INT.match(value) else value
+
+
+EventName = Annotated[
+    str,
+    Path(
+        pattern=NAME_PATTERN, description=f"Event name, 1-64 of {ID_CHARS}.", examples=["watchlist"]
+    ),
+]
+ItemType = Annotated[
+    str,
+    Path(pattern=NAME_PATTERN, description=f"Item type, 1-64 of {ID_CHARS}.", examples=["movie"]),
+]
+ItemId = Annotated[
+    str,
+    Path(pattern=NAME_PATTERN, description=f"Item id, 1-64 of {ID_CHARS}.", examples=["1"]),
+]
+
+_USER_ID = re.compile(USER_ID_PATTERN)
+_NAME = re.compile(NAME_PATTERN)
+
+
+def is_user_id(value: str) -> bool:
+    return bool(_USER_ID.match(value))
+
+
+def is_name(value: str) -> bool:
+    """Event names, item types and item ids share this alphabet and length."""
+    return bool(_NAME.match(value))

@@ -32,11 +32,15 @@ async def send_problem(send: Send, status: int, title: str, detail: str, slug: s
 
 
 class RequestGuard:
-    """Refuse over-size bodies (413) and `%2F` inside path segments (400)."""
+    """Refuse over-size bodies (413) and `%2F` inside path segments (400).
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    Batch ingestion (`POST …/events/`, up to 1,000 events) has a larger limit of its own.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_batch_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_batch_bytes = max_batch_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,10 +59,11 @@ class RequestGuard:
         if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        limit = self.max_body_bytes
+        is_batch = scope["path"].rstrip("/").endswith("/events")
+        limit = self.max_batch_bytes if is_batch else self.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await self._too_large(send)
+            await self._too_large(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -69,7 +74,7 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._too_large(send)
+                await self._too_large(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -86,12 +91,12 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, limit: int) -> None:
         await send_problem(
             send,
             413,
             "Request body too large",
-            f"Request bodies are limited to {self.max_body_bytes} bytes.",
+            f"This request's body is limited to {limit} bytes.",
             "payload-too-large",
         )
 

@@ -2,6 +2,7 @@
 
 from tanktop import auth
 from tanktop.db import metadata
+from tanktop.events import tables as events_tables
 from tanktop.profiles import tables as profiles_tables
 
-__all__ = ["auth", "metadata", "profiles_tables"]
+__all__ = ["auth", "events_tables", "metadata", "profiles_tables"]

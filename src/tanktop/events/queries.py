@@ -1,0 +1,180 @@
+"""All event SQL: applying ops (list state + history) and reading lists and history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tanktop.db import dialect_insert
+from tanktop.events.rules import EventOp, JsonScalar
+from tanktop.events.tables import event_history, list_items
+
+_KEY_COLUMNS = ("service_id", "user_id", "event", "item_type", "item_id")
+
+_remove_item = sa.delete(list_items).where(
+    *(list_items.c[name] == sa.bindparam(f"b_{name}") for name in _KEY_COLUMNS),
+    list_items.c.updated_at <= sa.bindparam("b_at", type_=list_items.c.updated_at.type),
+)
+
+
+def _upsert(conn: AsyncConnection) -> sa.Insert:
+    """Set an item's latest value; an older event (a backfill) never overwrites a newer one."""
+    stmt = dialect_insert(conn, list_items)
+    return stmt.on_conflict_do_update(
+        index_elements=[list_items.c[name] for name in _KEY_COLUMNS],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        where=list_items.c.updated_at <= stmt.excluded.updated_at,
+    )
+
+
+def latest_per_item(ops: Sequence[EventOp]) -> list[EventOp]:
+    """The op that decides each item's state: the latest, later submissions winning ties."""
+    latest: dict[tuple[int, str, str, str, str], EventOp] = {}
+    for op in ops:
+        current = latest.get(op.key)
+        if current is None or op.at >= current.at:
+            latest[op.key] = op
+    return list(latest.values())
+
+
+async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
+    """Write `ops` (any services, any order) to the list state and the history."""
+    if not ops:
+        return
+    decisive = latest_per_item(ops)
+    sets = [
+        {
+            "service_id": op.service_id,
+            "user_id": op.user_id,
+            "event": op.event,
+            "item_type": op.item_type,
+            "item_id": op.item_id,
+            "value": op.value,
+            "updated_at": op.at,
+        }
+        for op in decisive
+        if not op.removed
+    ]
+    removes = [
+        {
+            **{f"b_{name}": value for name, value in zip(_KEY_COLUMNS, op.key, strict=True)},
+            "b_at": op.at,
+        }
+        for op in decisive
+        if op.removed
+    ]
+    if sets:
+        await conn.execute(_upsert(conn), sets)
+    if removes:
+        await conn.execute(_remove_item, removes)
+    await conn.execute(
+        sa.insert(event_history),
+        [
+            {
+                "service_id": op.service_id,
+                "user_id": op.user_id,
+                "event": op.event,
+                "item_type": op.item_type,
+                "item_id": op.item_id,
+                "value": op.value,
+                "at": op.at,
+                "origin": op.origin,
+                "removed": op.removed,
+            }
+            for op in ops
+        ],
+    )
+
+
+def _list_filter(service_id: int, user_id: str, event: str, item_type: str) -> list[Any]:
+    return [
+        list_items.c.service_id == service_id,
+        list_items.c.user_id == user_id,
+        list_items.c.event == event,
+        list_items.c.item_type == item_type,
+    ]
+
+
+async def select_values(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    event: str,
+    item_type: str,
+    item_ids: Sequence[str],
+) -> dict[str, JsonScalar]:
+    """Values of those `item_ids` that are in the list (primary-key lookups)."""
+    query = sa.select(list_items.c.item_id, list_items.c.value).where(
+        *_list_filter(service_id, user_id, event, item_type),
+        list_items.c.item_id.in_(item_ids),
+    )
+    return {row.item_id: row.value for row in await conn.execute(query)}
+
+
+async def select_recent(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    event: str,
+    item_type: str,
+    limit: int,
+    after: tuple[dt.datetime, str] | None,
+) -> list[tuple[str, JsonScalar, dt.datetime]]:
+    """A page of the list, most recent first, strictly after the `after` position."""
+    query = sa.select(list_items.c.item_id, list_items.c.value, list_items.c.updated_at).where(
+        *_list_filter(service_id, user_id, event, item_type)
+    )
+    if after is not None:
+        query = query.where(
+            sa.tuple_(list_items.c.updated_at, list_items.c.item_id)
+            < sa.tuple_(
+                sa.literal(after[0], list_items.c.updated_at.type),
+                sa.literal(after[1], list_items.c.item_id.type),
+            )
+        )
+    query = query.order_by(list_items.c.updated_at.desc(), list_items.c.item_id.desc()).limit(limit)
+    return [(row.item_id, row.value, row.updated_at) for row in await conn.execute(query)]
+
+
+async def select_memberships(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    item_type: str,
+    events: Sequence[str],
+    item_ids: Sequence[str] | None,
+) -> list[tuple[str, str, dt.datetime]]:
+    """(item_id, event, updated_at) of the user's items in `events`, optionally only `item_ids`."""
+    query = sa.select(list_items.c.item_id, list_items.c.event, list_items.c.updated_at).where(
+        list_items.c.service_id == service_id,
+        list_items.c.user_id == user_id,
+        list_items.c.item_type == item_type,
+        list_items.c.event.in_(events),
+    )
+    if item_ids is not None:
+        query = query.where(list_items.c.item_id.in_(item_ids))
+    return [(row.item_id, row.event, row.updated_at) for row in await conn.execute(query)]
+
+
+async def select_history_page(
+    conn: AsyncConnection,
+    service_id: int,
+    after: tuple[dt.datetime, int] | None,
+    limit: int,
+    user_id: str | None = None,
+) -> list[sa.Row[Any]]:
+    """History rows of a service (or one user) in time order, strictly after `after` (at, id)."""
+    query = sa.select(event_history).where(event_history.c.service_id == service_id)
+    if user_id is not None:
+        query = query.where(event_history.c.user_id == user_id)
+    if after is not None:
+        query = query.where(
+            sa.tuple_(event_history.c.at, event_history.c.id)
+            > sa.tuple_(sa.literal(after[0], event_history.c.at.type), sa.literal(after[1]))
+        )
+    query = query.order_by(event_history.c.at, event_history.c.id).limit(limit)
+    return list((await conn.execute(query)).all())

@@ -1,0 +1,215 @@
+"""HTTP for section 2 of the public document (events and lists), batches and personalized lists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from tanktop.auth import ServiceDep
+from tanktop.bodies import json_body
+from tanktop.db import DatabaseDep
+from tanktop.errors import problem_responses
+from tanktop.events import service as events
+from tanktop.events.writer import EventWriter
+from tanktop.ids import EventName, ItemId, ItemType, UserId, json_id
+from tanktop.routing import SlashOptionalRouter
+
+router = SlashOptionalRouter(prefix="/api/1/{apikey}", tags=["Events and lists"])
+
+
+async def get_writer(request: Request) -> EventWriter:
+    writer: EventWriter = request.app.state.event_writer
+    return writer
+
+
+WriterDep = Annotated[EventWriter, Depends(get_writer)]
+Value = Annotated[
+    str,
+    Path(
+        description=(
+            "`rated`: a number (may be negative or fractional); `progress`: minutes watched "
+            "(>= 0); `start`/`end`/`stop`: ISO 8601 or Unix seconds (default now); "
+            "`watchlist`/`seen`/`hide`: ignored; other events: a number or a string."
+        ),
+        examples=["4"],
+    ),
+]
+_NO_CONTENT: dict[int | str, dict[str, Any]] = {
+    204: {"description": "Recorded (committed before this answer)."}
+}
+_WRITE_ERRORS = problem_responses(400, 401)
+
+
+@router.post(
+    "/event/{userid}/{event}/{itemtype}/{itemid}/",
+    summary="Record an event or add an item to a list",
+    status_code=204,
+    responses={**_NO_CONTENT, **_WRITE_ERRORS},
+)
+async def post_event(
+    userid: UserId,
+    event: EventName,
+    itemtype: ItemType,
+    itemid: ItemId,
+    service: ServiceDep,
+    writer: WriterDep,
+) -> Response:
+    op = events.new_op(service, userid, event, itemtype, itemid, None, origin="posted")
+    await events.record(writer, [op])
+    return Response(status_code=204)
+
+
+@router.post(
+    "/event/{userid}/{event}/{itemtype}/{itemid}/{value}/",
+    summary="Record an event with a value (a rating, minutes of progress, a timestamp)",
+    status_code=204,
+    responses={**_NO_CONTENT, **_WRITE_ERRORS},
+)
+async def post_event_value(
+    userid: UserId,
+    event: EventName,
+    itemtype: ItemType,
+    itemid: ItemId,
+    value: Value,
+    service: ServiceDep,
+    writer: WriterDep,
+) -> Response:
+    op = events.new_op(service, userid, event, itemtype, itemid, value, origin="posted")
+    await events.record(writer, [op])
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/event/{userid}/{event}/{itemtype}/{itemid}/",
+    summary="Remove an item from a list (204 also when it was not there)",
+    status_code=204,
+    responses={**_NO_CONTENT, **_WRITE_ERRORS},
+)
+async def delete_event(
+    userid: UserId,
+    event: EventName,
+    itemtype: ItemType,
+    itemid: ItemId,
+    service: ServiceDep,
+    writer: WriterDep,
+) -> Response:
+    await events.record(writer, [events.removal_op(service, userid, event, itemtype, itemid)])
+    return Response(status_code=204)
+
+
+_LIST_EXAMPLE = {"watchlist": {"1": None, "24": None}}
+
+
+@router.get(
+    "/event/{userid}/{event}/{itemtype}/",
+    summary="Items in a list, or those of the given ids that are in it",
+    responses={
+        200: {
+            "description": (
+                "`{<event>: {<itemid>: value}}`, most recent first. When a page is cut short, "
+                "`next_cursor` gives the next one."
+            ),
+            "content": {"application/json": {"example": _LIST_EXAMPLE}},
+        },
+        **problem_responses(400, 401),
+    },
+)
+async def get_events(
+    userid: UserId,
+    event: EventName,
+    itemtype: ItemType,
+    service: ServiceDep,
+    db: DatabaseDep,
+    id: Annotated[
+        list[str], Query(description="Only these item ids (repeat up to 1,000 times).")
+    ] = [],  # noqa: B006 - FastAPI copies defaults
+    limit: Annotated[
+        int, Query(ge=1, le=events.MAX_PAGE, description="Page size without `id`.")
+    ] = events.MAX_PAGE,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> JSONResponse:
+    page = await events.get_list(db, service, userid, event, itemtype, id, limit, cursor)
+    body: dict[str, Any] = {event: page.items}
+    if page.next_cursor:
+        body["next_cursor"] = page.next_cursor
+    return JSONResponse(body)
+
+
+@router.post(
+    "/events/",
+    summary="Record up to 1,000 events at once (all or nothing)",
+    status_code=204,
+    responses={**_NO_CONTENT, **problem_responses(400, 401, 413, 415)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "maxItems": events.MAX_BATCH,
+                        "items": {
+                            "type": "object",
+                            "required": ["user_id", "event", "item_type", "item_id"],
+                            "properties": {
+                                "user_id": {"type": ["string", "integer"]},
+                                "event": {"type": "string"},
+                                "item_type": {"type": "string"},
+                                "item_id": {"type": ["string", "integer"]},
+                                "value": {"type": ["number", "string", "null"]},
+                                "at": {
+                                    "type": ["string", "number"],
+                                    "description": "When it happened (default now).",
+                                },
+                            },
+                            "additionalProperties": False,
+                        },
+                    },
+                    "example": [
+                        {
+                            "user_id": "7",
+                            "event": "rated",
+                            "item_type": "movie",
+                            "item_id": 1,
+                            "value": 4,
+                            "at": "2026-11-01T20:00:00Z",
+                        },
+                        {"user_id": "7", "event": "watchlist", "item_type": "movie", "item_id": 24},
+                    ],
+                }
+            },
+        }
+    },
+)
+async def post_events(request: Request, service: ServiceDep, writer: WriterDep) -> Response:
+    ops = events.batch_ops(service, await json_body(request))
+    await events.record(writer, ops)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/list/{userid}/{itemtype}/",
+    summary="Personalized list: filter ids by the user's lists",
+    responses={
+        200: {
+            "description": "The kept ids, in the order given.",
+            "content": {"application/json": {"example": {"items": [1, 24]}}},
+        },
+        **problem_responses(400, 401),
+    },
+)
+async def personalized_list(
+    userid: UserId,
+    itemtype: ItemType,
+    service: ServiceDep,
+    db: DatabaseDep,
+    id: Annotated[list[str], Query(description="Candidate ids, in display order.")] = [],  # noqa: B006
+    include: Annotated[
+        list[str], Query(description="Keep only items in this list (repeatable).")
+    ] = [],  # noqa: B006
+    exclude: Annotated[list[str], Query(description="Drop items in this list (repeatable).")] = [],  # noqa: B006
+) -> JSONResponse:
+    items = await events.personalized_list(db, service, userid, itemtype, id, include, exclude)
+    return JSONResponse({"items": [json_id(item) for item in items]})

@@ -1,0 +1,263 @@
+"""Event rules: building ops from requests, reading lists, personalized lists, history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tanktop.auth import Service
+from tanktop.db import Database, utcnow
+from tanktop.errors import BadRequest
+from tanktop.events import queries
+from tanktop.events.rules import (
+    EventOp,
+    JsonScalar,
+    Origin,
+    canonical_event,
+    event_value,
+    parse_timestamp,
+)
+from tanktop.events.writer import EventWriter
+from tanktop.ids import is_name, is_user_id
+
+MAX_IDS = 1000
+MAX_BATCH = 1000
+MAX_PAGE = 1000
+BATCH_FIELDS = frozenset({"user_id", "event", "item_type", "item_id", "value", "at"})
+
+
+def new_op(
+    service: Service,
+    user_id: str,
+    event: str,
+    item_type: str,
+    item_id: str,
+    raw_value: Any,
+    *,
+    origin: Origin,
+    at: dt.datetime | None = None,
+) -> EventOp:
+    """A validated op for one posted event (ids are checked by the caller's path rules)."""
+    now = utcnow()
+    name = canonical_event(event)
+    return EventOp(
+        service.id,
+        user_id,
+        name,
+        item_type,
+        item_id,
+        event_value(name, raw_value, now),
+        at or now,
+        origin,
+    )
+
+
+def removal_op(service: Service, user_id: str, event: str, item_type: str, item_id: str) -> EventOp:
+    return EventOp(
+        service.id,
+        user_id,
+        canonical_event(event),
+        item_type,
+        item_id,
+        None,
+        utcnow(),
+        "posted",
+        removed=True,
+    )
+
+
+async def record(writer: EventWriter, ops: Sequence[EventOp]) -> None:
+    """Commit `ops` together (grouped with other requests' ops); returns once durable."""
+    await writer.write(ops)
+
+
+def _batch_id(entry: dict[str, Any], field: str, index: int, *, user: bool = False) -> str:
+    raw = entry.get(field)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    valid = is_user_id if user else is_name
+    if not isinstance(raw, str) or not valid(raw):
+        limit = 32 if user else 64
+        raise BadRequest(
+            f"events[{index}].{field} must be 1-{limit} characters from A-Z a-z 0-9 _ . : @ -; "
+            f"got {raw!r}."
+        )
+    return raw
+
+
+def batch_ops(service: Service, body: Any) -> list[EventOp]:
+    """Validate a whole batch (all or nothing) into ops; errors name the offending entry."""
+    if not isinstance(body, list):
+        raise BadRequest("The body must be a JSON array of events.")
+    if not body:
+        raise BadRequest("The batch is empty.")
+    if len(body) > MAX_BATCH:
+        raise BadRequest(f"A batch holds at most {MAX_BATCH} events; got {len(body)}.")
+    ops = []
+    for index, entry in enumerate(body):
+        if not isinstance(entry, dict):
+            raise BadRequest(f"events[{index}] must be an object.")
+        unknown = sorted(set(entry) - BATCH_FIELDS)
+        if unknown:
+            raise BadRequest(f"events[{index}] has unknown fields: {', '.join(unknown)}.")
+        user_id = _batch_id(entry, "user_id", index, user=True)
+        event = _batch_id(entry, "event", index)
+        item_type = _batch_id(entry, "item_type", index)
+        item_id = _batch_id(entry, "item_id", index)
+        at = entry.get("at")
+        try:
+            when = None if at is None else parse_timestamp(at, "at")
+            ops.append(
+                new_op(
+                    service,
+                    user_id,
+                    event,
+                    item_type,
+                    item_id,
+                    entry.get("value"),
+                    origin="batch",
+                    at=when,
+                )
+            )
+        except BadRequest as exc:
+            raise BadRequest(f"events[{index}]: {exc.detail}") from None
+    return ops
+
+
+def check_ids(ids: Sequence[str]) -> list[str]:
+    if len(ids) > MAX_IDS:
+        raise BadRequest(f"Ask for at most {MAX_IDS} ids at a time; got {len(ids)}.")
+    bad = [item_id for item_id in ids if not is_name(item_id)]
+    if bad:
+        raise BadRequest(f"Invalid item id {bad[0]!r}: 1-64 characters from A-Z a-z 0-9 _ . : @ -.")
+    return list(dict.fromkeys(ids))
+
+
+@dataclass(frozen=True)
+class ListPage:
+    items: dict[str, JsonScalar]
+    next_cursor: str | None
+
+
+def encode_cursor(at: dt.datetime, item_id: str) -> str:
+    raw = json.dumps([at.isoformat(), item_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, item_id = json.loads(raw)
+        return dt.datetime.fromisoformat(at), str(item_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("The cursor is not one this API gave out.") from None
+
+
+async def get_list(
+    db: Database,
+    service: Service,
+    user_id: str,
+    event: str,
+    item_type: str,
+    ids: Sequence[str],
+    limit: int,
+    cursor: str | None,
+) -> ListPage:
+    """The user's list: the asked ids that are in it, or a page of it, most recent first."""
+    name = canonical_event(event)
+    async with db.read() as conn:
+        if ids:
+            wanted = check_ids(ids)
+            found = await queries.select_values(conn, service.id, user_id, name, item_type, wanted)
+            return ListPage({i: found[i] for i in wanted if i in found}, None)
+        after = decode_cursor(cursor) if cursor else None
+        rows = await queries.select_recent(
+            conn, service.id, user_id, name, item_type, limit + 1, after
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1][2], rows[-1][0]) if more else None
+    return ListPage({item_id: value for item_id, value, _ in rows}, next_cursor)
+
+
+async def personalized_list(
+    db: Database,
+    service: Service,
+    user_id: str,
+    item_type: str,
+    ids: Sequence[str],
+    include: Sequence[str],
+    exclude: Sequence[str],
+) -> list[str]:
+    """The given ids, in order, in every `include` list and in no `exclude` list.
+
+    Without ids, the candidates are the items of the `include` lists, most recent first.
+    """
+    include = [canonical_event(e) for e in include]
+    exclude = [canonical_event(e) for e in exclude]
+    if not ids and not include:
+        raise BadRequest("Give the candidate ids (id=…) or at least one include=<event> list.")
+    bad = [e for e in (*include, *exclude) if not is_name(e)]
+    if bad:
+        raise BadRequest(f"Invalid event name {bad[0]!r}.")
+    wanted = check_ids(ids) if ids else None
+    async with db.read() as conn:
+        rows = await queries.select_memberships(
+            conn, service.id, user_id, item_type, [*include, *exclude], wanted
+        )
+    lists: dict[str, set[str]] = {}
+    recency: dict[str, dt.datetime] = {}
+    for item_id, event, at in rows:
+        lists.setdefault(event, set()).add(item_id)
+        recency[item_id] = max(at, recency.get(item_id, at))
+    if wanted is None:
+        wanted = sorted(lists.get(include[0], set()), key=lambda i: (recency[i], i), reverse=True)
+    return [
+        item_id
+        for item_id in wanted
+        if all(item_id in lists.get(e, ()) for e in include)
+        and not any(item_id in lists.get(e, ()) for e in exclude)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    id: int
+    user_id: str
+    event: str
+    item_type: str
+    item_id: str
+    value: JsonScalar
+    at: dt.datetime
+    origin: str
+    removed: bool
+
+
+async def stream_history(
+    db: Database, service_id: int, *, user_id: str | None = None, page_size: int = 5000
+) -> AsyncIterator[HistoryEvent]:
+    """A service's (or one user's) accepted events in time order, read page by page."""
+    after: tuple[dt.datetime, int] | None = None
+    while True:
+        async with db.read() as conn:
+            rows = await queries.select_history_page(conn, service_id, after, page_size, user_id)
+        for row in rows:
+            yield HistoryEvent(
+                row.id,
+                row.user_id,
+                row.event,
+                row.item_type,
+                row.item_id,
+                row.value,
+                row.at,
+                row.origin,
+                row.removed,
+            )
+        if len(rows) < page_size:
+            return
+        after = (rows[-1].at, rows[-1].id)

@@ -1,0 +1,49 @@
+"""Events: the list state (latest value per item) and the append-only history.
+
+Both lead with the service id, then the user id, so a sharded PostgreSQL can distribute them
+by (service, user). Lists are read by primary key (ids asked) or by recency (paging).
+"""
+
+import sqlalchemy as sa
+
+from tanktop.db import JSONDocument, UTCDateTime, metadata
+
+HistoryId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+list_items = sa.Table(
+    "list_items",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("event", sa.String(64), primary_key=True),
+    sa.Column("item_type", sa.String(64), primary_key=True),
+    sa.Column("item_id", sa.String(64), primary_key=True),
+    sa.Column("value", JSONDocument, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(
+        "ix_list_items_recent",
+        "service_id",
+        "user_id",
+        "event",
+        "item_type",
+        "updated_at",
+        "item_id",
+    ),
+)
+
+event_history = sa.Table(
+    "event_history",
+    metadata,
+    sa.Column("id", HistoryId, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), nullable=False),
+    sa.Column("user_id", sa.String(32), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("item_type", sa.String(64), nullable=False),
+    sa.Column("item_id", sa.String(64), nullable=False),
+    sa.Column("value", JSONDocument, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("origin", sa.String(8), nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False),
+    sa.Index("ix_event_history_service_time", "service_id", "at", "id"),
+    sa.Index("ix_event_history_user_time", "service_id", "user_id", "at"),
+)

@@ -1,0 +1,102 @@
+"""Group commit for event writes: concurrent requests share one transaction.
+
+Each request hands its ops to the writer and waits; a flusher takes everything queued, applies
+it in one transaction and wakes the waiters only after the commit, so a 204 still means
+"durable". Under load a commit carries many requests, which is what lets one process ingest
+far more events than it could with a transaction per request. A unit (one request's ops) is
+all or nothing; if a shared transaction fails, its units are retried one by one so a single
+bad unit cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+
+from tanktop.db import Database
+from tanktop.events import queries
+from tanktop.events.rules import EventOp
+
+log = logging.getLogger("tanktop.events")
+
+_Unit = tuple[Sequence[EventOp], "asyncio.Future[None]"]
+
+
+class EventWriter:
+    """Queue of pending units and the flusher tasks that commit them."""
+
+    def __init__(self, db: Database, *, flushers: int | None = None, max_ops: int = 5000) -> None:
+        self._db = db
+        self._pending: deque[_Unit] = deque()
+        self._wakeup = asyncio.Event()
+        self._max_ops = max_ops
+        # SQLite has one writer; PostgreSQL commits several transactions at once.
+        self._flusher_count = flushers or (1 if db.is_sqlite else 4)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._flush_forever()) for _ in range(self._flusher_count)
+        ]
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        await asyncio.gather(*self._tasks)
+
+    async def write(self, ops: Sequence[EventOp]) -> None:
+        """Apply `ops` atomically; returns once they are committed (raises if they were not)."""
+        if self._closing:
+            raise RuntimeError("event writer is shutting down")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((ops, future))
+        self._wakeup.set()
+        await future
+
+    def _take(self) -> list[_Unit]:
+        units: list[_Unit] = []
+        count = 0
+        while self._pending and (not units or count + len(self._pending[0][0]) <= self._max_ops):
+            unit = self._pending.popleft()
+            units.append(unit)
+            count += len(unit[0])
+        return units
+
+    async def _flush_forever(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            units = self._take()
+            await self._commit(units)
+
+    async def _commit(self, units: list[_Unit]) -> None:
+        try:
+            async with self._db.write() as conn:
+                await queries.apply_ops(conn, [op for ops, _ in units for op in ops])
+        except Exception as exc:
+            if len(units) > 1:
+                for unit in units:
+                    await self._commit([unit])
+                return
+            log.exception("event write failed")
+            _settle(units, exc)
+        else:
+            _settle(units, None)
+
+
+def _settle(units: list[_Unit], error: BaseException | None) -> None:
+    for _, future in units:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

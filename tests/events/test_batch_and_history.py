@@ -1,0 +1,95 @@
+"""Batch ingestion (all or nothing) and the history other domains read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tanktop.db import Database
+from tanktop.events.service import stream_history
+from tests.conftest import Api, assert_problem, service_of
+
+
+def entry(**fields: Any) -> dict[str, Any]:
+    return {"user_id": "7", "event": "watchlist", "item_type": "movie", "item_id": 1, **fields}
+
+
+async def test_batch_is_recorded(api: Api, db: Database) -> None:
+    batch = [
+        entry(item_id=1),
+        entry(item_id="24"),
+        entry(event="rated", item_id=3, value=4.5, at="2026-01-01T00:00:00Z"),
+        entry(user_id=8, event="progress", item_id=5, value="30", at=1767225600),
+    ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    assert (await api.get("/event/7/watchlist/movie/")).json() == {
+        "watchlist": {"24": None, "1": None}
+    }
+    assert (await api.get("/event/7/rated/movie/")).json() == {"rated": {"3": 4.5}}
+    assert (await api.get("/event/8/progress/movie/")).json() == {"progress": {"5": 30}}
+    history = [e async for e in stream_history(db, (await service_of(db, api)).id)]
+    assert {e.origin for e in history} == {"batch"}
+    assert history[0].at.isoformat() == "2026-01-01T00:00:00+00:00", "time order"
+    assert len(history) == 4
+
+
+async def test_invalid_batch_stores_nothing(api: Api, db: Database) -> None:
+    cases: list[tuple[Any, str]] = [
+        ([entry(), entry(event="rated")], "events[1]"),
+        ([entry(), entry(item_id="a b")], "events[1].item_id"),
+        ([entry(user_id="u" * 33)], "user_id"),
+        ([entry(extra=1)], "unknown fields"),
+        ([entry(at="not a time")], "events[0]"),
+        ([entry(), "x"], "events[1]"),
+        ({"user_id": "7"}, "array"),
+        ([], "empty"),
+        ([entry(item_id=i) for i in range(1001)], "1000"),
+        ([entry(event="progress", value=True)], "number"),
+    ]
+    for body, words in cases:
+        assert_problem(await api.post("/events/", json=body), 400, words)
+    assert_problem(await api.post("/events/"), 400, "body")
+    service = await service_of(db, api)
+    assert [e async for e in stream_history(db, service.id)] == []
+    assert (await api.get("/event/7/watchlist/movie/")).json() == {"watchlist": {}}
+
+
+async def test_batch_of_1000_is_accepted(api: Api) -> None:
+    batch = [entry(item_id=i) for i in range(1000)]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    body = (await api.get("/event/7/watchlist/movie/?limit=1000")).json()
+    assert len(body["watchlist"]) == 1000
+
+
+async def test_backfill_never_overwrites_a_newer_value(api: Api) -> None:
+    await api.post("/event/7/rated/movie/1/5/")
+    old = [entry(event="rated", value=1, at="2020-01-01T00:00:00Z")]
+    assert (await api.post("/events/", json=old)).status_code == 204
+    assert (await api.get("/event/7/rated/movie/")).json() == {"rated": {"1": 5}}
+
+
+async def test_history_keeps_every_event_with_its_origin(api: Api, db: Database) -> None:
+    await api.post("/event/7/rated/movie/1/3/")
+    await api.post("/event/7/rated/movie/1/4/")
+    await api.delete("/event/7/rated/movie/1/")
+    await api.post("/events/", json=[entry(user_id="9")])
+    service = await service_of(db, api)
+    history = [e async for e in stream_history(db, service.id, page_size=2)]
+    assert [(e.user_id, e.event, e.value, e.removed, e.origin) for e in history] == [
+        ("7", "rated", 3, False, "posted"),
+        ("7", "rated", 4, False, "posted"),
+        ("7", "rated", None, True, "posted"),
+        ("9", "watchlist", None, False, "batch"),
+    ]
+    mine = [e async for e in stream_history(db, service.id, user_id="9")]
+    assert [e.user_id for e in mine] == ["9"]
+
+
+async def test_history_is_per_service(api: Api, other_api: Api, db: Database) -> None:
+    await api.post("/event/7/seen/movie/1/")
+    other = await service_of(db, other_api)
+    assert [e async for e in stream_history(db, other.id)] == []
+
+
+async def test_batch_body_limit_is_its_own(api: Api) -> None:
+    huge = [entry(item_id=i, value="v" * 256, event="note") for i in range(1000)]
+    assert_problem(await api.post("/events/", json=huge * 5), 413, "bytes")
