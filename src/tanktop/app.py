@@ -73,8 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.include_router(events_router)  # first: the hot path matches soonest
     app.include_router(profiles_router)
-    app.include_router(events_router)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,

@@ -94,9 +94,15 @@ class Database:
         return "sqlite" if self.is_sqlite else "postgresql"
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a read transaction (a consistent snapshot), rolled back at the end."""
+    async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading.
+
+        On PostgreSQL each statement runs on its own (autocommit: one round trip, no
+        BEGIN/ROLLBACK) unless `snapshot` asks for one transaction across several statements.
+        """
         async with self.engine.connect() as conn:
+            if not self.is_sqlite and not snapshot:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     @asynccontextmanager

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("tanktop.errors")
@@ -195,6 +196,20 @@ def install_error_handlers(app: FastAPI) -> None:
         slug = cls.slug if cls else None
         return problem_response(
             exc.status_code, title, detail, slug=slug, headers=dict(exc.headers or {})
+        )
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    @app.exception_handler(OSError)
+    async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "The database could not be reached; the request was not applied. Retry shortly.",
+            slug="unavailable",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)

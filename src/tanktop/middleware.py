@@ -31,8 +31,13 @@ async def send_problem(send: Send, status: int, title: str, detail: str, slug: s
     await send({"type": "http.response.body", "body": body})
 
 
+_API_PREFIXES = ("/api/", "/admin/")
+
+
 class RequestGuard:
-    """Refuse over-size bodies (413) and `%2F` inside path segments (400).
+    """Refuse over-size bodies (413) and `%2F` inside path segments (400), and make the
+    trailing slash of API paths optional: routes are declared with it, and a path without it
+    is routed as if it had it (no redirect round trip, one route per endpoint).
 
     Batch ingestion (`POST …/events/`, up to 1,000 events) has a larger limit of its own.
     """
@@ -56,6 +61,9 @@ class RequestGuard:
                 "invalid-request",
             )
             return
+        path: str = scope["path"]
+        if path.startswith(_API_PREFIXES) and not path.endswith("/"):
+            scope = {**scope, "path": path + "/", "raw_path": raw_path + b"/"}
         if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return

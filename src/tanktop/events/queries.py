@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.db import dialect_insert
 from tanktop.events.rules import EventOp, JsonScalar
 from tanktop.events.tables import event_history, list_items
 
@@ -21,14 +22,61 @@ _remove_item = sa.delete(list_items).where(
 )
 
 
-def _upsert(conn: AsyncConnection) -> sa.Insert:
+def _upsert_statement(dialect: str) -> sa.Insert:
     """Set an item's latest value; an older event (a backfill) never overwrites a newer one."""
-    stmt = dialect_insert(conn, list_items)
+    stmt = postgresql.insert(list_items) if dialect == "postgresql" else sqlite.insert(list_items)
     return stmt.on_conflict_do_update(
         index_elements=[list_items.c[name] for name in _KEY_COLUMNS],
         set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
         where=list_items.c.updated_at <= stmt.excluded.updated_at,
     )
+
+
+_UPSERT = {dialect: _upsert_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+# PostgreSQL: the whole flush in one statement and one round trip (unnest'ed arrays in,
+# list upserts and removals and history rows out).
+_PG_APPLY = """
+WITH latest AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::timestamptz[], $8::bool[])
+        AS t(service_id, user_id, event, item_type, item_id, value, at, removed)
+), upserted AS (
+    INSERT INTO list_items (service_id, user_id, event, item_type, item_id, value, updated_at)
+    SELECT service_id, user_id, event, item_type, item_id, value::jsonb, at
+    FROM latest WHERE NOT removed
+    ON CONFLICT (service_id, user_id, event, item_type, item_id) DO UPDATE
+    SET value = excluded.value, updated_at = excluded.updated_at
+    WHERE list_items.updated_at <= excluded.updated_at
+), deleted AS (
+    DELETE FROM list_items AS l USING latest AS d
+    WHERE d.removed AND l.service_id = d.service_id AND l.user_id = d.user_id
+      AND l.event = d.event AND l.item_type = d.item_type AND l.item_id = d.item_id
+      AND l.updated_at <= d.at
+)
+INSERT INTO event_history (service_id, user_id, event, item_type, item_id, value, at, origin,
+                           removed)
+SELECT service_id, user_id, event, item_type, item_id, value::jsonb, at, origin, removed
+FROM unnest($9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+            $15::timestamptz[], $16::text[], $17::bool[])
+    AS h(service_id, user_id, event, item_type, item_id, value, at, origin, removed)
+"""
+
+
+def _columns(ops: Sequence[EventOp], *, with_origin: bool) -> list[list[Any]]:
+    columns: list[list[Any]] = [
+        [op.service_id for op in ops],
+        [op.user_id for op in ops],
+        [op.event for op in ops],
+        [op.item_type for op in ops],
+        [op.item_id for op in ops],
+        [json.dumps(op.value) for op in ops],
+        [op.at for op in ops],
+    ]
+    if with_origin:
+        columns.append([op.origin for op in ops])
+    columns.append([op.removed for op in ops])
+    return columns
 
 
 def latest_per_item(ops: Sequence[EventOp]) -> list[EventOp]:
@@ -46,6 +94,15 @@ async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
     if not ops:
         return
     decisive = latest_per_item(ops)
+    if conn.dialect.name == "postgresql":
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.execute(
+            _PG_APPLY,
+            *_columns(decisive, with_origin=False),
+            *_columns(ops, with_origin=True),
+        )
+        return
     sets = [
         {
             "service_id": op.service_id,
@@ -68,7 +125,7 @@ async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
         if op.removed
     ]
     if sets:
-        await conn.execute(_upsert(conn), sets)
+        await conn.execute(_UPSERT[conn.dialect.name], sets)
     if removes:
         await conn.execute(_remove_item, removes)
     await conn.execute(
@@ -99,6 +156,16 @@ def _list_filter(service_id: int, user_id: str, event: str, item_type: str) -> l
     ]
 
 
+def values_query(
+    service_id: int, user_id: str, event: str, item_type: str, item_ids: Sequence[str]
+) -> sa.Select[tuple[str, Any]]:
+    """Values of those `item_ids` that are in the list: primary-key lookups, one per id."""
+    return sa.select(list_items.c.item_id, list_items.c.value).where(
+        *_list_filter(service_id, user_id, event, item_type),
+        list_items.c.item_id.in_(item_ids),
+    )
+
+
 async def select_values(
     conn: AsyncConnection,
     service_id: int,
@@ -107,11 +174,7 @@ async def select_values(
     item_type: str,
     item_ids: Sequence[str],
 ) -> dict[str, JsonScalar]:
-    """Values of those `item_ids` that are in the list (primary-key lookups)."""
-    query = sa.select(list_items.c.item_id, list_items.c.value).where(
-        *_list_filter(service_id, user_id, event, item_type),
-        list_items.c.item_id.in_(item_ids),
-    )
+    query = values_query(service_id, user_id, event, item_type, item_ids)
     return {row.item_id: row.value for row in await conn.execute(query)}
 
 

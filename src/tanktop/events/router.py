@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tanktop.auth import ServiceDep
@@ -14,17 +14,16 @@ from tanktop.errors import problem_responses
 from tanktop.events import service as events
 from tanktop.events.writer import EventWriter
 from tanktop.ids import EventName, ItemId, ItemType, UserId, json_id
-from tanktop.routing import SlashOptionalRouter
 
-router = SlashOptionalRouter(prefix="/api/1/{apikey}", tags=["Events and lists"])
+router = APIRouter(prefix="/api/1/{apikey}", tags=["Events and lists"])
 
 
-async def get_writer(request: Request) -> EventWriter:
+def writer_of(request: Request) -> EventWriter:
+    """The process's group-commit writer (not a dependency: this is the hot path)."""
     writer: EventWriter = request.app.state.event_writer
     return writer
 
 
-WriterDep = Annotated[EventWriter, Depends(get_writer)]
 Value = Annotated[
     str,
     Path(
@@ -54,10 +53,10 @@ async def post_event(
     itemtype: ItemType,
     itemid: ItemId,
     service: ServiceDep,
-    writer: WriterDep,
+    request: Request,
 ) -> Response:
     op = events.new_op(service, userid, event, itemtype, itemid, None, origin="posted")
-    await events.record(writer, [op])
+    await events.record(writer_of(request), [op])
     return Response(status_code=204)
 
 
@@ -74,10 +73,10 @@ async def post_event_value(
     itemid: ItemId,
     value: Value,
     service: ServiceDep,
-    writer: WriterDep,
+    request: Request,
 ) -> Response:
     op = events.new_op(service, userid, event, itemtype, itemid, value, origin="posted")
-    await events.record(writer, [op])
+    await events.record(writer_of(request), [op])
     return Response(status_code=204)
 
 
@@ -93,9 +92,11 @@ async def delete_event(
     itemtype: ItemType,
     itemid: ItemId,
     service: ServiceDep,
-    writer: WriterDep,
+    request: Request,
 ) -> Response:
-    await events.record(writer, [events.removal_op(service, userid, event, itemtype, itemid)])
+    await events.record(
+        writer_of(request), [events.removal_op(service, userid, event, itemtype, itemid)]
+    )
     return Response(status_code=204)
 
 
@@ -183,9 +184,9 @@ async def get_events(
         }
     },
 )
-async def post_events(request: Request, service: ServiceDep, writer: WriterDep) -> Response:
+async def post_events(request: Request, service: ServiceDep) -> Response:
     ops = events.batch_ops(service, await json_body(request))
-    await events.record(writer, ops)
+    await events.record(writer_of(request), ops)
     return Response(status_code=204)
 
 

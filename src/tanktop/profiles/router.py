@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tanktop.auth import ServiceDep
@@ -11,9 +11,8 @@ from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import UserId
 from tanktop.profiles import service as profiles
-from tanktop.routing import SlashOptionalRouter
 
-router = SlashOptionalRouter(prefix="/api/1/{apikey}", tags=["User profiles"])
+router = APIRouter(prefix="/api/1/{apikey}", tags=["User profiles"])
 
 _EXAMPLE = {"name": "Sam", "language": "en", "favourites": {"genres": ["comedy"]}}
 _PROFILE = {

@@ -1,0 +1,255 @@
+"""Event ingestion and reads against the raw database doing the same writes, in one run.
+
+    python -m bench.events [--database sqlite|postgresql] [--seconds 5] [--concurrency 32]
+
+Prints, each beside its ceiling measured in the same run:
+- single-event POST throughput and p99 (ceiling: pgbench running the same upsert + history
+  insert per transaction at the same concurrency; on SQLite a plain sqlite3 loop),
+- batch ingestion in events/s (POST /events/ with 1,000 events per request),
+- GET with 10 ids, p99, with 1M events stored, while writes go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import sqlite3
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.servers import create_key, running_server, tanktop_env
+
+from bench.loadgen import Call, LoadResult, run_load
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+BENCH_DB = "tanktop_bench_events"
+USERS = 10_000
+ITEMS = 100_000
+
+PG_TRANSACTION = """\\set u random(1, {users})
+\\set i random(1, {items})
+BEGIN;
+INSERT INTO list_items (service_id, user_id, event, item_type, item_id, value, updated_at)
+  VALUES ({sid}, 'u' || :u, 'watchlist', 'movie', :i::text, 'null'::jsonb, now())
+  ON CONFLICT (service_id, user_id, event, item_type, item_id) DO UPDATE
+  SET value = excluded.value, updated_at = excluded.updated_at
+  WHERE list_items.updated_at <= excluded.updated_at;
+INSERT INTO event_history
+  (service_id, user_id, event, item_type, item_id, value, at, origin, removed)
+  VALUES ({sid}, 'u' || :u, 'watchlist', 'movie', :i::text, 'null'::jsonb, now(), 'posted',
+          false);
+END;
+"""
+
+SQLITE_UPSERT = (
+    "INSERT INTO list_items (service_id, user_id, event, item_type, item_id, value, updated_at) "
+    "VALUES (?, ?, 'watchlist', 'movie', ?, 'null', ?) "
+    "ON CONFLICT (service_id, user_id, event, item_type, item_id) DO UPDATE "
+    "SET value = excluded.value, updated_at = excluded.updated_at "
+    "WHERE list_items.updated_at <= excluded.updated_at"
+)
+SQLITE_HISTORY = (
+    "INSERT INTO event_history (service_id, user_id, event, item_type, item_id, value, at, "
+    "origin, removed) VALUES (?, ?, 'watchlist', 'movie', ?, 'null', ?, 'posted', 0)"
+)
+
+
+def pg_url(database: str) -> str:
+    return POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + database
+
+
+def psql(database: str, sql: str) -> str:
+    return subprocess.run(
+        ["psql", "-qtA", pg_url(database), "-c", sql], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def service_id(url: str, name: str) -> int:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return int(
+                conn.execute("SELECT id FROM services WHERE name = ?", (name,)).fetchone()[0]
+            )
+    return int(psql(BENCH_DB, f"SELECT id FROM services WHERE name = '{name}'"))
+
+
+def pgbench_ceiling(sid: int, seconds: float, concurrency: int) -> float:
+    """Transactions per second of pgbench running our two statements per transaction."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PG_TRANSACTION.format(sid=sid, users=USERS, items=ITEMS))
+    out = subprocess.run(
+        [
+            "pgbench",
+            "-n",
+            "-c",
+            str(concurrency),
+            "-j",
+            "2",
+            "-T",
+            str(int(seconds)),
+            "-f",
+            script.name,
+            pg_url(BENCH_DB),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    Path(script.name).unlink()
+    match = re.search(r"tps = ([0-9.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def sqlite_ceiling(path: str, sid: int, seconds: float) -> float:
+    """Transactions per second of a plain sqlite3 loop: same statements, same pragmas."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    count = 0
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < deadline:
+        user, item = f"u{random.randint(1, USERS)}", str(random.randint(1, ITEMS))
+        now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(SQLITE_UPSERT, (sid, user, item, now))
+        conn.execute(SQLITE_HISTORY, (sid, user, item, now))
+        conn.execute("COMMIT")
+        count += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+def fill(url: str, sid: int, total: int) -> None:
+    """Store `total` history events and their list rows directly (the API is measured elsewhere)."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.execute("PRAGMA journal_mode=WAL")
+        rows = [(sid, f"f{n % USERS}", str(n // USERS)) for n in range(total)]
+        with conn:
+            conn.executemany(SQLITE_HISTORY, [(*r, "2026-01-01 00:00:00.000000") for r in rows])
+            conn.executemany(SQLITE_UPSERT, [(*r, "2026-01-01 00:00:00.000000") for r in rows])
+        conn.execute("ANALYZE")
+        conn.close()
+        return
+    psql(
+        BENCH_DB,
+        f"""
+        INSERT INTO event_history (service_id, user_id, event, item_type, item_id, value, at,
+                                   origin, removed)
+        SELECT {sid}, 'f' || (n % {USERS}), 'watchlist', 'movie', (n / {USERS})::text,
+               'null'::jsonb, now(), 'batch', false FROM generate_series(0, {total - 1}) n;
+        INSERT INTO list_items (service_id, user_id, event, item_type, item_id, value, updated_at)
+        SELECT {sid}, 'f' || (n % {USERS}), 'watchlist', 'movie', (n / {USERS})::text,
+               'null'::jsonb, now() FROM generate_series(0, {total - 1}) n
+        ON CONFLICT DO NOTHING;
+        ANALYZE;""",
+    )
+
+
+async def api_phases(
+    base: str, seconds: float, concurrency: int
+) -> tuple[LoadResult, LoadResult, float]:
+    def post_one(i: int) -> Call:
+        user, item = random.randint(1, USERS), random.randint(1, ITEMS)
+        return Call("POST", f"{base}/event/u{user}/watchlist/movie/{item}/")
+
+    single = await run_load(
+        "POST /event/… (single)", post_one, concurrency=concurrency, seconds=seconds
+    )
+
+    def post_batch(i: int) -> Call:
+        return Call(
+            "POST",
+            f"{base}/events/",
+            [
+                {
+                    "user_id": f"b{random.randint(1, USERS)}",
+                    "event": "seen",
+                    "item_type": "movie",
+                    "item_id": random.randint(1, ITEMS),
+                }
+                for _ in range(1000)
+            ],
+        )
+
+    batch = await run_load("POST /events/ (1,000 each)", post_batch, concurrency=4, seconds=seconds)
+    return single, batch, batch.requests * 1000 / batch.seconds
+
+
+async def read_phase(base: str, seconds: float) -> LoadResult:
+    def get_ten(i: int) -> Call:
+        user = random.randint(0, USERS - 1)
+        ids = "&".join(f"id={random.randint(0, 120)}" for _ in range(10))
+        return Call("GET", f"{base}/event/f{user}/watchlist/movie/?{ids}")
+
+    def post_one(i: int) -> Call:
+        return Call("POST", f"{base}/event/w{i % USERS}/watchlist/movie/{i}/")
+
+    reads = asyncio.create_task(
+        run_load("GET 10 ids (1M stored)", get_ten, concurrency=4, seconds=seconds)
+    )
+    await run_load("background writes", post_one, concurrency=8, seconds=seconds)
+    return await reads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--events", type=int, default=1_000_000, help="stored before reads")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.database == "sqlite":
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        else:
+            psql("test", f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            psql("test", f"CREATE DATABASE {BENCH_DB}")
+            url = pg_url(BENCH_DB)
+        env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
+        key = create_key(env, "bench-events")
+        sid = service_id(url, "bench-events")
+        print(f"{args.database}: {args.concurrency} concurrent clients, {args.seconds:.0f} s each")
+        if args.database == "sqlite":
+            ceiling, ceiling_name = (
+                sqlite_ceiling(url.removeprefix("sqlite:///"), sid, args.seconds),
+                "sqlite3 loop",
+            )
+        else:
+            ceiling = pgbench_ceiling(sid, args.seconds, args.concurrency)
+            ceiling_name = f"pgbench -c {args.concurrency}"
+        with running_server(env, "--no-worker") as server:
+            base = f"{server.base_url}/api/1/{key}"
+            single, batch, events_per_s = asyncio.run(
+                api_phases(base, args.seconds, args.concurrency)
+            )
+            print(f"filling {args.events:,} events …", flush=True)
+            fill(url, sid, args.events)
+            reads = asyncio.run(read_phase(base, args.seconds))
+        print(f"{'ceiling (' + ceiling_name + ')':<30} {ceiling:>8.0f} tx/s")
+        for result in (single, batch, reads):
+            print(result.row())
+        print()
+        print(
+            f"single POST: {single.throughput / ceiling:.0%} of the {ceiling_name} ceiling "
+            f"(target >= 70% on PostgreSQL); p99 {single.percentile(99):.1f} ms"
+        )
+        print(
+            f"batch: {events_per_s:,.0f} events/s = x{events_per_s / ceiling:.1f} the ceiling's "
+            f"events/s (target >= 30,000 events/s on PostgreSQL)"
+        )
+        print(
+            f"GET 10 ids with {args.events:,} stored, under write load: "
+            f"p99 {reads.percentile(99):.2f} ms (target < 5 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""A 204 means committed: kill -9 a real server under concurrent writes, restart, check."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import asyncpg
+import httpx
+import pytest
+
+from tests.servers import create_key, running_server, tanktop_env
+
+pytestmark = pytest.mark.e2e
+
+
+async def _load(base: str, stop_after: float, kill: asyncio.Event) -> tuple[set[int], int]:
+    """Concurrent POSTs of distinct items until the server dies; the ids answered 204."""
+    acknowledged: set[int] = set()
+    failures = 0
+    counter = 0
+    deadline = time.monotonic() + stop_after
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal counter, failures
+        while time.monotonic() < deadline:
+            counter += 1
+            item = counter
+            try:
+                async with session.post(f"{base}/event/u1/watchlist/movie/{item}/") as response:
+                    if response.status == 204:
+                        acknowledged.add(item)
+                    else:
+                        failures += 1
+            except (TimeoutError, aiohttp.ClientError):
+                failures += 1
+                if kill.is_set():
+                    return
+
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(*(client(session) for _ in range(32)))
+    return acknowledged, failures
+
+
+def test_acknowledged_events_survive_sigkill(postgres_url: str) -> None:
+    env = tanktop_env(postgres_url)
+    key = create_key(env, "durability")
+    with running_server(env, "--no-worker") as server:
+        base = f"{server.base_url}/api/1/{key}"
+        kill = asyncio.Event()
+
+        async def scenario() -> tuple[set[int], int]:
+            load = asyncio.create_task(_load(base, 6.0, kill))
+            await asyncio.sleep(1.5)
+            kill.set()
+            server.kill()
+            return await load
+
+        acknowledged, failures = asyncio.run(scenario())
+    assert len(acknowledged) > 100, "the load ran long enough to matter"
+    assert failures > 0, "the kill interrupted requests in flight"
+
+    with running_server(env, "--no-worker") as server:
+        base = f"{server.base_url}/api/1/{key}"
+        stored: set[int] = set()
+        ids = sorted(acknowledged)
+        for start in range(0, len(ids), 1000):
+            query = "&".join(f"id={i}" for i in ids[start : start + 1000])
+            body = httpx.get(f"{base}/event/u1/watchlist/movie/?{query}", timeout=30).json()
+            stored |= {int(i) for i in body["watchlist"]}
+    assert acknowledged <= stored
+
+    async def history_items() -> set[int]:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT h.item_id FROM event_history h JOIN services s ON s.id = h.service_id "
+                "WHERE s.name = 'durability' AND h.user_id = 'u1'"
+            )
+        finally:
+            await conn.close()
+        return {int(row["item_id"]) for row in rows}
+
+    assert acknowledged <= asyncio.run(history_items())
