@@ -35,6 +35,7 @@ test: lint typecheck pytest  ## what CI runs
 
 bench: install
 	$(BIN)/python -m bench.profiles
+	$(BIN)/python -m bench.events
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

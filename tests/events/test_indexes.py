@@ -21,7 +21,14 @@ async def test_get_with_ids_uses_the_primary_key(api: Api, db: Database) -> None
     ]
     async with db.write() as conn:
         await queries.apply_ops(conn, ops)
-    query = queries.values_query(service.id, "big", "watchlist", "movie", ["1", "2", "3"])
+    params = {
+        "service_id": service.id,
+        "user_id": "big",
+        "event": "watchlist",
+        "item_type": "movie",
+        "item_ids": ["1", "2", "3"],
+    }
+    query = queries.VALUES_QUERY.params(params)
     async with db.write() as conn:
         await conn.execute(sa.text("ANALYZE"))
         sql = str(query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True}))

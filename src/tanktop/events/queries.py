@@ -147,23 +147,20 @@ async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
     )
 
 
-def _list_filter(service_id: int, user_id: str, event: str, item_type: str) -> list[Any]:
-    return [
-        list_items.c.service_id == service_id,
-        list_items.c.user_id == user_id,
-        list_items.c.event == event,
-        list_items.c.item_type == item_type,
-    ]
+_LIST_FILTER = (
+    list_items.c.service_id == sa.bindparam("service_id"),
+    list_items.c.user_id == sa.bindparam("user_id"),
+    list_items.c.event == sa.bindparam("event"),
+    list_items.c.item_type == sa.bindparam("item_type"),
+)
 
+VALUES_QUERY = sa.select(list_items.c.item_id, list_items.c.value).where(
+    *_LIST_FILTER, list_items.c.item_id.in_(sa.bindparam("item_ids", expanding=True))
+)
+"""Values of those `item_ids` that are in a list: primary-key lookups, one per id asked.
 
-def values_query(
-    service_id: int, user_id: str, event: str, item_type: str, item_ids: Sequence[str]
-) -> sa.Select[tuple[str, Any]]:
-    """Values of those `item_ids` that are in the list: primary-key lookups, one per id."""
-    return sa.select(list_items.c.item_id, list_items.c.value).where(
-        *_list_filter(service_id, user_id, event, item_type),
-        list_items.c.item_id.in_(item_ids),
-    )
+Built once: this is a hot read, and building SQLAlchemy expressions costs more than running them.
+"""
 
 
 async def select_values(
@@ -174,8 +171,29 @@ async def select_values(
     item_type: str,
     item_ids: Sequence[str],
 ) -> dict[str, JsonScalar]:
-    query = values_query(service_id, user_id, event, item_type, item_ids)
-    return {row.item_id: row.value for row in await conn.execute(query)}
+    params = {
+        "service_id": service_id,
+        "user_id": user_id,
+        "event": event,
+        "item_type": item_type,
+        "item_ids": list(item_ids),
+    }
+    return {row.item_id: row.value for row in await conn.execute(VALUES_QUERY, params)}
+
+
+_RECENT = (
+    sa.select(list_items.c.item_id, list_items.c.value, list_items.c.updated_at)
+    .where(*_LIST_FILTER)
+    .order_by(list_items.c.updated_at.desc(), list_items.c.item_id.desc())
+    .limit(sa.bindparam("limit"))
+)
+_RECENT_AFTER = _RECENT.where(
+    sa.tuple_(list_items.c.updated_at, list_items.c.item_id)
+    < sa.tuple_(
+        sa.bindparam("after_at", type_=list_items.c.updated_at.type),
+        sa.bindparam("after_id", type_=list_items.c.item_id.type),
+    )
+)
 
 
 async def select_recent(
@@ -188,19 +206,17 @@ async def select_recent(
     after: tuple[dt.datetime, str] | None,
 ) -> list[tuple[str, JsonScalar, dt.datetime]]:
     """A page of the list, most recent first, strictly after the `after` position."""
-    query = sa.select(list_items.c.item_id, list_items.c.value, list_items.c.updated_at).where(
-        *_list_filter(service_id, user_id, event, item_type)
-    )
+    params: dict[str, Any] = {
+        "service_id": service_id,
+        "user_id": user_id,
+        "event": event,
+        "item_type": item_type,
+        "limit": limit,
+    }
     if after is not None:
-        query = query.where(
-            sa.tuple_(list_items.c.updated_at, list_items.c.item_id)
-            < sa.tuple_(
-                sa.literal(after[0], list_items.c.updated_at.type),
-                sa.literal(after[1], list_items.c.item_id.type),
-            )
-        )
-    query = query.order_by(list_items.c.updated_at.desc(), list_items.c.item_id.desc()).limit(limit)
-    return [(row.item_id, row.value, row.updated_at) for row in await conn.execute(query)]
+        params.update(after_at=after[0], after_id=after[1])
+    query = _RECENT if after is None else _RECENT_AFTER
+    return [(row.item_id, row.value, row.updated_at) for row in await conn.execute(query, params)]
 
 
 async def select_memberships(

@@ -11,19 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tanktop.db import dialect_insert
 from tanktop.profiles.tables import profiles
 
+_ACTIVE = sa.select(profiles.c.data).where(
+    profiles.c.service_id == sa.bindparam("service_id"),
+    profiles.c.user_id == sa.bindparam("user_id"),
+    profiles.c.active.is_(True),
+)
+_ACTIVE_FOR_UPDATE = _ACTIVE.with_for_update()
+
 
 async def select_active(
     conn: AsyncConnection, service_id: int, user_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
     """The active profile's data, optionally row-locked for a read-modify-write."""
-    query = sa.select(profiles.c.data).where(
-        profiles.c.service_id == service_id,
-        profiles.c.user_id == user_id,
-        profiles.c.active.is_(True),
+    query = _ACTIVE_FOR_UPDATE if for_update else _ACTIVE
+    data: dict[str, Any] | None = await conn.scalar(
+        query, {"service_id": service_id, "user_id": user_id}
     )
-    if for_update:
-        query = query.with_for_update()
-    data: dict[str, Any] | None = await conn.scalar(query)
     return data
 
 
