@@ -28,6 +28,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TANKTOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 TEST_DATABASE = "tanktop_test"
+ADMIN_TOKEN = "test-admin-token"
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +59,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, key_cache_seconds=0, run_worker=False)
+    return Settings(
+        database_url=database_url, key_cache_seconds=0, run_worker=False, admin_token=ADMIN_TOKEN
+    )
 
 
 @pytest.fixture(scope="session")
@@ -150,3 +153,33 @@ async def service_of(db: Database, api: Api) -> auth.Service:
     service = await auth.find_service(db, api.key)
     assert service is not None
     return service
+
+
+@dataclass
+class Admin:
+    """The operator: `admin.put("/catalog/movie/1/", json=…)` means `/admin/1/catalog/movie/1/`."""
+
+    http: httpx.AsyncClient
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
+        return await self.http.request(method, "/admin/1" + path, headers=headers, **kwargs)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def admin(client: httpx.AsyncClient) -> Admin:
+    return Admin(client)
+
+
+def unique(prefix: str) -> str:
+    """A catalog id no other test uses (the catalog is shared by every test's service)."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"

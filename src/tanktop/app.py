@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from tanktop import __version__, migrations
 from tanktop.auth import KeyCache
+from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.errors import install_error_handlers
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(events_router)  # first: the hot path matches soonest
     app.include_router(profiles_router)
+    app.include_router(catalog_router)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Path, Request
 
 from tanktop.db import Database, UTCDateTime, metadata, utcnow
-from tanktop.errors import BadRequest, Unauthorized
+from tanktop.errors import BadRequest, Forbidden, Unauthorized
 
 KEY_PREFIX = "tt_"
 KEY_PATTERN = re.compile(r"tt_[A-Za-z0-9_\-]{8,64}")
@@ -200,3 +201,21 @@ async def current_service(request: Request, apikey: ApiKey) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(current_service)]
+
+
+async def require_admin(request: Request) -> None:
+    """The operator's bearer token (`TANKTOP_ADMIN_TOKEN`); the admin API is off without one."""
+    token: str | None = request.app.state.settings.admin_token
+    if not token:
+        raise Forbidden("The admin API is disabled: set TANKTOP_ADMIN_TOKEN to enable it.")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise Unauthorized(
+            "Send Authorization: Bearer <TANKTOP_ADMIN_TOKEN>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AdminDep = Depends(require_admin)

@@ -15,7 +15,9 @@ class Settings(BaseSettings):
         default="sqlite:///tanktop.db",
         description="sqlite:///path/to/file.db or postgresql://user@host:port/db",
     )
-    admin_token: str | None = Field(default=None, description="Bearer token for /admin/1/")
+    admin_token: str | None = Field(
+        default=None, description="Bearer token of the admin API (/admin/1/); unset: disabled."
+    )
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = Field(
         default=1024 * 1024, description="Body limit of POST /events/ (up to 1,000 events)."

@@ -1,8 +1,9 @@
 """Every table, gathered so migrations and schema checks see the whole metadata."""
 
 from tanktop import auth
+from tanktop.catalog import tables as catalog_tables
 from tanktop.db import metadata
 from tanktop.events import tables as events_tables
 from tanktop.profiles import tables as profiles_tables
 
-__all__ = ["auth", "events_tables", "metadata", "profiles_tables"]
+__all__ = ["auth", "catalog_tables", "events_tables", "metadata", "profiles_tables"]

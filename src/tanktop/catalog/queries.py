@@ -1,0 +1,246 @@
+"""All catalog SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tanktop.catalog.tables import catalog_changes, catalog_items, offers, schedule_slots
+from tanktop.db import dialect_insert
+
+ItemKey = tuple[str, str]
+ITEM_COLUMNS = (
+    "title",
+    "duration",
+    "year",
+    "genres",
+    "sport",
+    "teams",
+    "programme_id",
+    "season",
+    "number",
+    "updated_at",
+)
+
+
+async def upsert_items(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[ItemKey]:
+    """Insert or replace items; returns the keys that did not exist before."""
+    if not rows:
+        return set()
+    existing = await existing_keys(conn, [(r["item_type"], r["item_id"]) for r in rows])
+    stmt = dialect_insert(conn, catalog_items)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[catalog_items.c.item_type, catalog_items.c.item_id],
+        set_={name: stmt.excluded[name] for name in ITEM_COLUMNS},
+    )
+    await conn.execute(stmt, list(rows))
+    return {(r["item_type"], r["item_id"]) for r in rows} - existing
+
+
+async def existing_keys(conn: AsyncConnection, keys: Iterable[ItemKey]) -> set[ItemKey]:
+    by_type: dict[str, list[str]] = {}
+    for item_type, item_id in keys:
+        by_type.setdefault(item_type, []).append(item_id)
+    found: set[ItemKey] = set()
+    for item_type, ids in by_type.items():
+        for start in range(0, len(ids), 1000):
+            query = sa.select(catalog_items.c.item_id).where(
+                catalog_items.c.item_type == item_type,
+                catalog_items.c.item_id.in_(ids[start : start + 1000]),
+            )
+            found |= {(item_type, row.item_id) for row in await conn.execute(query)}
+    return found
+
+
+async def select_item(conn: AsyncConnection, item_type: str, item_id: str) -> sa.Row[Any] | None:
+    query = sa.select(catalog_items).where(
+        catalog_items.c.item_type == item_type, catalog_items.c.item_id == item_id
+    )
+    return (await conn.execute(query)).first()
+
+
+async def count_episodes(conn: AsyncConnection, programme_id: str) -> int:
+    query = sa.select(sa.func.count()).where(
+        catalog_items.c.item_type == "episode", catalog_items.c.programme_id == programme_id
+    )
+    return int(await conn.scalar(query) or 0)
+
+
+async def delete_item(conn: AsyncConnection, item_type: str, item_id: str) -> bool:
+    await conn.execute(
+        sa.delete(offers).where(offers.c.item_type == item_type, offers.c.item_id == item_id)
+    )
+    result = await conn.execute(
+        sa.delete(catalog_items).where(
+            catalog_items.c.item_type == item_type, catalog_items.c.item_id == item_id
+        )
+    )
+    return result.rowcount > 0
+
+
+async def select_offers(
+    conn: AsyncConnection, keys: Sequence[ItemKey]
+) -> dict[ItemKey, list[dict[str, Any]]]:
+    """Offers of each item, as comparable dicts (source_id, price, hd, window)."""
+    result: dict[ItemKey, list[dict[str, Any]]] = {key: [] for key in keys}
+    by_type: dict[str, list[str]] = {}
+    for item_type, item_id in keys:
+        by_type.setdefault(item_type, []).append(item_id)
+    for item_type, ids in by_type.items():
+        for start in range(0, len(ids), 1000):
+            query = (
+                sa.select(offers)
+                .where(
+                    offers.c.item_type == item_type, offers.c.item_id.in_(ids[start : start + 1000])
+                )
+                .order_by(offers.c.id)
+            )
+            for row in await conn.execute(query):
+                result[(item_type, row.item_id)].append(offer_dict(row))
+    return result
+
+
+def offer_dict(row: Any) -> dict[str, Any]:
+    return {
+        "source_id": row.source_id,
+        "price": row.price,
+        "hd": row.hd,
+        "available_from": row.available_from,
+        "available_until": row.available_until,
+    }
+
+
+async def replace_offers(conn: AsyncConnection, new: dict[ItemKey, list[dict[str, Any]]]) -> None:
+    for item_type, item_id in new:
+        await conn.execute(
+            sa.delete(offers).where(offers.c.item_type == item_type, offers.c.item_id == item_id)
+        )
+    rows = [
+        {"item_type": key[0], "item_id": key[1], **offer}
+        for key, item_offers in new.items()
+        for offer in item_offers
+    ]
+    if rows:
+        await conn.execute(sa.insert(offers), rows)
+
+
+async def insert_changes(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(sa.insert(catalog_changes), list(rows))
+
+
+async def select_slots(
+    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+) -> list[sa.Row[Any]]:
+    """Slots of a channel overlapping [start, end), in time order."""
+    query = (
+        sa.select(schedule_slots)
+        .where(
+            schedule_slots.c.channel_id == channel_id,
+            schedule_slots.c.start < end,
+            schedule_slots.c.end > start,
+        )
+        .order_by(schedule_slots.c.start)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def replace_slots(
+    conn: AsyncConnection,
+    channel_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    slots: Sequence[dict[str, Any]],
+) -> None:
+    """Drop the channel's slots overlapping [start, end) and store `slots` instead."""
+    await conn.execute(
+        sa.delete(schedule_slots).where(
+            schedule_slots.c.channel_id == channel_id,
+            schedule_slots.c.start < end,
+            schedule_slots.c.end > start,
+        )
+    )
+    if slots:
+        await conn.execute(
+            sa.insert(schedule_slots), [{"channel_id": channel_id, **slot} for slot in slots]
+        )
+
+
+def _offer_available(
+    item_type: Any,
+    item_id: Any,
+    *,
+    sources: Sequence[str],
+    hd: bool,
+    max_price: int | None,
+    now: dt.datetime,
+) -> sa.ColumnElement[bool]:
+    conditions: list[Any] = [
+        offers.c.item_type == item_type,
+        offers.c.item_id == item_id,
+        sa.or_(offers.c.available_from.is_(None), offers.c.available_from <= now),
+        sa.or_(offers.c.available_until.is_(None), offers.c.available_until > now),
+    ]
+    if sources:
+        conditions.append(offers.c.source_id.in_(sources))
+    if hd:
+        conditions.append(offers.c.hd.is_(True))
+    if max_price is not None:
+        conditions.append(offers.c.price <= max_price)
+    return sa.exists().where(*conditions)
+
+
+async def select_candidates(
+    conn: AsyncConnection,
+    item_type: str,
+    *,
+    sources: Sequence[str],
+    hd: bool,
+    max_price: int | None,
+    now: dt.datetime,
+    after: str | None,
+    limit: int,
+    filtered: bool,
+) -> list[str]:
+    """Ids of items of `item_type` in id order after `after`, available when `filtered`.
+
+    A programme is available when it or any of its episodes has a matching offer.
+    """
+    query = sa.select(catalog_items.c.item_id).where(catalog_items.c.item_type == item_type)
+    if filtered:
+        available = _offer_available(
+            item_type,
+            catalog_items.c.item_id,
+            sources=sources,
+            hd=hd,
+            max_price=max_price,
+            now=now,
+        )
+        if item_type == "programme":
+            episodes = catalog_items.alias("episodes")
+            episode_available = sa.exists().where(
+                episodes.c.item_type == "episode",
+                episodes.c.programme_id == catalog_items.c.item_id,
+                _offer_available(
+                    "episode",
+                    episodes.c.item_id,
+                    sources=sources,
+                    hd=hd,
+                    max_price=max_price,
+                    now=now,
+                ),
+            )
+            available = sa.or_(available, episode_available)
+        query = query.where(available)
+    if after is not None:
+        query = query.where(catalog_items.c.item_id > after)
+    query = query.order_by(catalog_items.c.item_id).limit(limit)
+    return [row.item_id for row in await conn.execute(query)]
+
+
+async def count_items(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(catalog_items)) or 0)

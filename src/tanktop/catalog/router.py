@@ -1,0 +1,136 @@
+"""The operator's admin API for the shared catalog: items, offers, schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from tanktop.auth import AdminDep
+from tanktop.bodies import json_body
+from tanktop.catalog import service as catalog
+from tanktop.catalog.models import CONTENT_TYPES, ITEM_TYPES, Offer, Slot, parse_item, parse_list
+from tanktop.db import DatabaseDep
+from tanktop.errors import BadRequest, problem_responses
+from tanktop.ids import ItemId
+
+router = APIRouter(prefix="/admin/1", tags=["Catalog (admin)"], dependencies=[AdminDep])
+
+CatalogType = Annotated[
+    str, Path(description=f"One of {', '.join(ITEM_TYPES)}.", examples=["movie"])
+]
+ChannelId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@\-]{1,64}$", examples=["bbc1"])]
+_AUTH = problem_responses(401, 403)
+_ITEM_EXAMPLE = {"title": "Alien", "duration": 117, "genres": ["Horror", "Sci-Fi"], "year": 1979}
+
+
+def _check_type(item_type: str, allowed: tuple[str, ...] = ITEM_TYPES) -> None:
+    if item_type not in allowed:
+        raise BadRequest(f"Item type must be one of {', '.join(allowed)}; got {item_type!r}.")
+
+
+@router.put(
+    "/catalog/{itemtype}/{itemid}/",
+    summary="Create or replace a catalog item",
+    status_code=201,
+    responses={
+        200: {"description": "Replaced."},
+        201: {"description": "Created."},
+        **problem_responses(400, 413, 415),
+        **_AUTH,
+    },
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": _ITEM_EXAMPLE}}}},
+)
+async def put_item(
+    request: Request, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
+) -> JSONResponse:
+    item = parse_item(itemtype, await json_body(request))
+    body, created = await catalog.put_item(db, catalog.Entry(itemtype, itemid, item=item))
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+@router.get(
+    "/catalog/{itemtype}/{itemid}/",
+    summary="Read a catalog item with its offers",
+    responses={**problem_responses(400, 404), **_AUTH},
+)
+async def get_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> JSONResponse:
+    _check_type(itemtype)
+    return JSONResponse(await catalog.get_item(db, itemtype, itemid))
+
+
+@router.delete(
+    "/catalog/{itemtype}/{itemid}/",
+    summary="Delete a catalog item and its offers",
+    status_code=204,
+    responses={**problem_responses(400, 404, 409), **_AUTH},
+)
+async def delete_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> Response:
+    _check_type(itemtype)
+    await catalog.delete_item(db, itemtype, itemid)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/catalog/{itemtype}/{itemid}/offers/",
+    summary="Replace an item's offers (this is what fires notifications)",
+    responses={**problem_responses(400, 404, 413, 415), **_AUTH},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"example": [{"source_id": 7, "price": 349, "hd": True}]}
+            }
+        }
+    },
+)
+async def put_offers(
+    request: Request, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
+) -> JSONResponse:
+    _check_type(itemtype, CONTENT_TYPES)
+    offers = parse_list(Offer, await json_body(request), "offers")
+    saved = await catalog.put_offers(db, catalog.Entry(itemtype, itemid, offers=offers))
+    return JSONResponse({"offers": saved})
+
+
+@router.put(
+    "/schedule/{channelid}/",
+    summary="Replace a channel's slots in the time range the given slots cover",
+    responses={**problem_responses(400, 404, 413, 415), **_AUTH},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "example": [
+                        {
+                            "start": "2026-11-27T20:00:00Z",
+                            "end": "2026-11-27T21:00:00Z",
+                            "item_type": "episode",
+                            "item_id": "s1e1",
+                        }
+                    ]
+                }
+            }
+        }
+    },
+)
+async def put_schedule(request: Request, channelid: ChannelId, db: DatabaseDep) -> JSONResponse:
+    slots = parse_list(Slot, await json_body(request), "slots")
+    return JSONResponse({"slots": await catalog.put_schedule(db, channelid, slots)})
+
+
+@router.get(
+    "/schedule/{channelid}/",
+    summary="A channel's slots overlapping a time range",
+    responses={**problem_responses(400), **_AUTH},
+)
+async def get_schedule(
+    channelid: ChannelId,
+    db: DatabaseDep,
+    start: Annotated[dt.datetime, Query(alias="from", description="Range start (ISO 8601).")],
+    end: Annotated[dt.datetime, Query(alias="to", description="Range end (ISO 8601).")],
+) -> JSONResponse:
+    start, end = (t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in (start, end))
+    slots: list[dict[str, Any]] = await catalog.get_schedule(db, channelid, start, end)
+    return JSONResponse({"slots": slots})
