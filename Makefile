@@ -15,8 +15,9 @@ $(BIN)/tanktop: pyproject.toml
 
 install: $(BIN)/tanktop
 
-run: install  ## set up, create a demo key, serve on SQLite
+run: install  ## set up, load the demo catalog, create a demo key, serve on SQLite
 	@$(BIN)/tanktop migrate
+	@$(BIN)/tanktop catalog demo
 	@echo "Your API key (service 'demo'):"
 	@$(BIN)/tanktop keys create demo
 	@$(BIN)/tanktop serve --host $(HOST) --port $(PORT)
@@ -36,6 +37,7 @@ test: lint typecheck pytest  ## what CI runs
 bench: install
 	$(BIN)/python -m bench.profiles
 	$(BIN)/python -m bench.events
+	$(BIN)/python -m bench.catalog
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from tanktop import auth, migrations
+from tanktop.catalog import service as catalog_service
+from tanktop.catalog.demo import load_demo
+from tanktop.catalog.importer import ImportReport, import_lines
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.logs import logging_config
@@ -20,6 +32,8 @@ from tanktop.worker import run_worker
 app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage services and their API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+catalog_app = typer.Typer(help="Load the shared catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 
 T = TypeVar("T")
 
@@ -120,3 +134,57 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="The whole API key.")]) 
         typer.echo(f"no active key {auth.key_label(key)}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {auth.key_label(key)}")
+
+
+def _print_report(report: ImportReport) -> None:
+    typer.echo(
+        f"{report.lines} lines: {report.items} items ({report.created} new), "
+        f"{report.changes} offer/schedule changes, {len(report.rejected)} rejected"
+    )
+    for number, reason in sorted(report.rejected)[:50]:
+        typer.echo(f"  line {number}: {reason}", err=True)
+    if len(report.rejected) > 50:
+        typer.echo(f"  … and {len(report.rejected) - 50} more", err=True)
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[str, typer.Argument(help="JSON Lines file, or - for standard input.")],
+) -> None:
+    """Import catalog items, offers and schedules; bad lines are reported, good ones kept."""
+    stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+    total = None if file == "-" else os.path.getsize(file)
+    with (
+        stream,
+        Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        ) as progress,
+    ):
+        task = progress.add_task("import", total=total)
+
+        def advance(line: str) -> None:
+            progress.advance(task, len(line.encode()))
+
+        report = _with_db(lambda db: import_lines(db, stream, advance))
+    _print_report(report)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@catalog_app.command("demo")
+def catalog_demo() -> None:
+    """Load the demo catalog (300 movies, programmes, 3 channels with today's schedule) if empty."""
+
+    async def main(db: Database) -> ImportReport | None:
+        return await load_demo(db) if await catalog_service.is_empty(db) else None
+
+    report = _with_db(main)
+    if report is None:
+        typer.echo("catalog not empty: demo not loaded")
+    else:
+        _print_report(report)

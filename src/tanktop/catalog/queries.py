@@ -41,12 +41,16 @@ async def upsert_items(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
     return {(r["item_type"], r["item_id"]) for r in rows} - existing
 
 
-async def existing_keys(conn: AsyncConnection, keys: Iterable[ItemKey]) -> set[ItemKey]:
+def _ids_by_type(keys: Iterable[ItemKey]) -> dict[str, list[str]]:
     by_type: dict[str, list[str]] = {}
     for item_type, item_id in keys:
         by_type.setdefault(item_type, []).append(item_id)
+    return by_type
+
+
+async def existing_keys(conn: AsyncConnection, keys: Iterable[ItemKey]) -> set[ItemKey]:
     found: set[ItemKey] = set()
-    for item_type, ids in by_type.items():
+    for item_type, ids in _ids_by_type(keys).items():
         for start in range(0, len(ids), 1000):
             query = sa.select(catalog_items.c.item_id).where(
                 catalog_items.c.item_type == item_type,
@@ -87,10 +91,7 @@ async def select_offers(
 ) -> dict[ItemKey, list[dict[str, Any]]]:
     """Offers of each item, as comparable dicts (source_id, price, hd, window)."""
     result: dict[ItemKey, list[dict[str, Any]]] = {key: [] for key in keys}
-    by_type: dict[str, list[str]] = {}
-    for item_type, item_id in keys:
-        by_type.setdefault(item_type, []).append(item_id)
-    for item_type, ids in by_type.items():
+    for item_type, ids in _ids_by_type(keys).items():
         for start in range(0, len(ids), 1000):
             query = (
                 sa.select(offers)
@@ -115,10 +116,16 @@ def offer_dict(row: Any) -> dict[str, Any]:
 
 
 async def replace_offers(conn: AsyncConnection, new: dict[ItemKey, list[dict[str, Any]]]) -> None:
-    for item_type, item_id in new:
-        await conn.execute(
-            sa.delete(offers).where(offers.c.item_type == item_type, offers.c.item_id == item_id)
-        )
+    # One statement per item type and thousand ids, not one per item: a prepared per-row
+    # DELETE can keep a plan made while the table was empty and scan it once per row.
+    for item_type, ids in _ids_by_type(new).items():
+        for start in range(0, len(ids), 1000):
+            await conn.execute(
+                sa.delete(offers).where(
+                    offers.c.item_type == item_type,
+                    offers.c.item_id.in_(ids[start : start + 1000]),
+                )
+            )
     rows = [
         {"item_type": key[0], "item_id": key[1], **offer}
         for key, item_offers in new.items()
@@ -205,8 +212,10 @@ async def select_candidates(
     after: str | None,
     limit: int,
     filtered: bool,
+    among: Sequence[str] | None = None,
 ) -> list[str]:
-    """Ids of items of `item_type` in id order after `after`, available when `filtered`.
+    """Ids of items of `item_type` (of `among`, if given) in id order after `after`,
+    available when `filtered`.
 
     A programme is available when it or any of its episodes has a matching offer.
     """
@@ -236,6 +245,8 @@ async def select_candidates(
             )
             available = sa.or_(available, episode_available)
         query = query.where(available)
+    if among is not None:
+        query = query.where(catalog_items.c.item_id.in_(among))
     if after is not None:
         query = query.where(catalog_items.c.item_id > after)
     query = query.order_by(catalog_items.c.item_id).limit(limit)
@@ -244,3 +255,13 @@ async def select_candidates(
 
 async def count_items(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.count()).select_from(catalog_items)) or 0)
+
+
+async def refresh_statistics(conn: AsyncConnection) -> None:
+    """Let PostgreSQL re-plan catalog queries after a bulk load grew the tables.
+
+    Plans cached while a table was empty go on scanning it as it grows; ANALYZE updates the
+    statistics and invalidates those plans.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("ANALYZE catalog_items, offers"))

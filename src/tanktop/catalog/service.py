@@ -269,8 +269,10 @@ async def catalog_candidates(
     max_price: int | None,
     after: str | None,
     limit: int,
+    among: Sequence[str] | None = None,
 ) -> list[str]:
-    """Catalog ids of `item_type` in id order after `after`, available when any filter is set."""
+    """Catalog ids of `item_type` (of `among`, if given) in id order after `after`,
+    available when any availability filter is set."""
     filtered = bool(sources) or hd or max_price is not None
     async with db.read() as conn:
         return await queries.select_candidates(
@@ -283,6 +285,7 @@ async def catalog_candidates(
             after=after,
             limit=limit,
             filtered=filtered,
+            among=among,
         )
 
 

@@ -192,10 +192,13 @@ async def post_events(request: Request, service: ServiceDep) -> Response:
 
 @router.get(
     "/list/{userid}/{itemtype}/",
-    summary="Personalized list: filter ids by the user's lists",
+    summary="Personalized list: filter ids (or the catalog) by the user's lists",
     responses={
         200: {
-            "description": "The kept ids, in the order given.",
+            "description": (
+                "The kept ids: the given ones in their order, or catalog items in id order. "
+                "A page cut short carries `next_cursor`."
+            ),
             "content": {"application/json": {"example": {"items": [1, 24]}}},
         },
         **problem_responses(400, 401),
@@ -211,6 +214,30 @@ async def personalized_list(
         list[str], Query(description="Keep only items in this list (repeatable).")
     ] = [],  # noqa: B006
     exclude: Annotated[list[str], Query(description="Drop items in this list (repeatable).")] = [],  # noqa: B006
+    source_id: Annotated[
+        list[str], Query(description="Without `id`: only items offered on these sources.")
+    ] = [],  # noqa: B006
+    hd: Annotated[bool, Query(description="Without `id`: only items offered in HD.")] = False,
+    max_price: Annotated[
+        int | None, Query(ge=0, description="Without `id`: only offers at or under this price.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=events.MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> JSONResponse:
-    items = await events.personalized_list(db, service, userid, itemtype, id, include, exclude)
-    return JSONResponse({"items": [json_id(item) for item in items]})
+    availability = events.Availability(tuple(source_id), hd, max_price)
+    items, next_cursor = await events.personalized_list(
+        db,
+        service,
+        userid,
+        itemtype,
+        id,
+        include,
+        exclude,
+        availability=availability,
+        limit=limit,
+        cursor=cursor,
+    )
+    body: dict[str, Any] = {"items": [json_id(item) for item in items]}
+    if next_cursor:
+        body["next_cursor"] = next_cursor
+    return JSONResponse(body)

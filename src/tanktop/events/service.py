@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tanktop.auth import Service
+from tanktop.catalog import service as catalog
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest
 from tanktop.events import queries
@@ -185,6 +186,40 @@ async def get_list(
     return ListPage({item_id: value for item_id, value, _ in rows}, next_cursor)
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Catalog availability filters of a personalized list (none set: every catalog item)."""
+
+    sources: Sequence[str] = ()
+    hd: bool = False
+    max_price: int | None = None
+
+
+async def _memberships(
+    db: Database,
+    service: Service,
+    user_id: str,
+    item_type: str,
+    events: Sequence[str],
+    ids: Sequence[str] | None,
+) -> dict[str, set[str]]:
+    """For each event, the user's items in it (of `ids` when given)."""
+    async with db.read() as conn:
+        rows = await queries.select_memberships(conn, service.id, user_id, item_type, events, ids)
+    lists: dict[str, set[str]] = {}
+    for item_id, event, _ in rows:
+        lists.setdefault(event, set()).add(item_id)
+    return lists
+
+
+def _keep(
+    item_id: str, lists: dict[str, set[str]], include: Sequence[str], exclude: Sequence[str]
+) -> bool:
+    return all(item_id in lists.get(e, ()) for e in include) and not any(
+        item_id in lists.get(e, ()) for e in exclude
+    )
+
+
 async def personalized_list(
     db: Database,
     service: Service,
@@ -193,36 +228,58 @@ async def personalized_list(
     ids: Sequence[str],
     include: Sequence[str],
     exclude: Sequence[str],
-) -> list[str]:
-    """The given ids, in order, in every `include` list and in no `exclude` list.
+    *,
+    availability: Availability | None = None,
+    limit: int = MAX_PAGE,
+    cursor: str | None = None,
+) -> tuple[list[str], str | None]:
+    """Ids kept by the user's lists: the given ids in their order, or catalog items in id order.
 
-    Without ids, the candidates are the items of the `include` lists, most recent first.
+    With ids, those in every `include` list and no `exclude` list. Without, the candidates
+    are the catalog's items of `item_type` (available as `availability` asks), paged: the
+    second value is the cursor of the next page, if any.
     """
     include = [canonical_event(e) for e in include]
     exclude = [canonical_event(e) for e in exclude]
-    if not ids and not include:
-        raise BadRequest("Give the candidate ids (id=…) or at least one include=<event> list.")
     bad = [e for e in (*include, *exclude) if not is_name(e)]
     if bad:
         raise BadRequest(f"Invalid event name {bad[0]!r}.")
-    wanted = check_ids(ids) if ids else None
-    async with db.read() as conn:
-        rows = await queries.select_memberships(
-            conn, service.id, user_id, item_type, [*include, *exclude], wanted
+    if ids:
+        wanted = check_ids(ids)
+        lists = await _memberships(db, service, user_id, item_type, [*include, *exclude], wanted)
+        return [i for i in wanted if _keep(i, lists, include, exclude)], None
+    if cursor is not None and not is_name(cursor):
+        raise BadRequest("The cursor is not one this API gave out.")
+    filters = availability or Availability()
+    among = None
+    if include:
+        first = await _memberships(db, service, user_id, item_type, include[:1], None)
+        among = sorted(first.get(include[0], set()))
+    kept: list[str] = []
+    after = cursor
+    while len(kept) < limit:
+        page = await catalog.catalog_candidates(
+            db,
+            item_type,
+            sources=filters.sources,
+            hd=filters.hd,
+            max_price=filters.max_price,
+            after=after,
+            limit=limit,
+            among=among,
         )
-    lists: dict[str, set[str]] = {}
-    recency: dict[str, dt.datetime] = {}
-    for item_id, event, at in rows:
-        lists.setdefault(event, set()).add(item_id)
-        recency[item_id] = max(at, recency.get(item_id, at))
-    if wanted is None:
-        wanted = sorted(lists.get(include[0], set()), key=lambda i: (recency[i], i), reverse=True)
-    return [
-        item_id
-        for item_id in wanted
-        if all(item_id in lists.get(e, ()) for e in include)
-        and not any(item_id in lists.get(e, ()) for e in exclude)
-    ]
+        if not page:
+            return kept, None
+        lists = await _memberships(db, service, user_id, item_type, [*include, *exclude], page)
+        for item_id in page:
+            after = item_id
+            if _keep(item_id, lists, include, exclude):
+                kept.append(item_id)
+                if len(kept) == limit:
+                    break
+        if len(page) < limit and after == page[-1]:
+            return kept, None
+    return kept, after
 
 
 @dataclass(frozen=True, slots=True)
