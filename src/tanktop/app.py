@@ -18,14 +18,20 @@ from tanktop.errors import install_error_handlers
 from tanktop.events.router import router as events_router
 from tanktop.events.writer import EventWriter
 from tanktop.middleware import RequestGuard
+from tanktop.notifications.delivery import deliver_due_notifications
+from tanktop.notifications.matcher import match_catalog_changes
+from tanktop.notifications.router import router as notifications_router
 from tanktop.profiles.router import router as profiles_router
-from tanktop.worker import run_worker
+from tanktop.worker import WorkerTask, run_worker
 
 DESCRIPTION = """
 Personal features for TV and movie apps: user profiles, events and lists, availability
 notifications, bookmarks and recommendations. Every path starts with `/api/1/<apikey>/` and
 works with or without its trailing slash. Errors are RFC 9457 problem details.
 """
+
+WORKER_TASKS: list[WorkerTask] = [match_catalog_changes, deliver_due_notifications]
+"""What every worker runs: each task does one bounded batch of due work per round."""
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -58,7 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         stop = asyncio.Event()
         worker = (
-            asyncio.create_task(run_worker(db, settings, stop)) if settings.run_worker else None
+            asyncio.create_task(
+                run_worker(db, settings, stop, WORKER_TASKS, settings.worker_idle_seconds)
+            )
+            if settings.run_worker
+            else None
         )
         try:
             yield
@@ -80,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(events_router)  # first: the hot path matches soonest
     app.include_router(profiles_router)
+    app.include_router(notifications_router)
     app.include_router(catalog_router)
     app.add_middleware(
         RequestGuard,

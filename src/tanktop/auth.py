@@ -7,19 +7,22 @@ so a fast hash is enough and keeps the per-request lookup cheap). Logs show `key
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.db import Database, UTCDateTime, metadata, utcnow
-from tanktop.errors import BadRequest, Forbidden, Unauthorized
+from tanktop.errors import BadRequest, Forbidden, NotFound, Unauthorized
 
 KEY_PREFIX = "tt_"
 KEY_PATTERN = re.compile(r"tt_[A-Za-z0-9_\-]{8,64}")
@@ -156,6 +159,68 @@ async def find_service(db: Database, key: str) -> Service | None:
     async with db.read() as conn:
         row = (await conn.execute(query)).first()
     return Service(row.id, row.name, row.webhook_url) if row else None
+
+
+async def valid_secrets(db: Database, service_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each service's signing secrets still valid now, newest first."""
+    now = utcnow()
+    query = (
+        sa.select(signing_secrets.c.service_id, signing_secrets.c.secret)
+        .where(
+            signing_secrets.c.service_id.in_(list(service_ids)),
+            sa.or_(signing_secrets.c.expires_at.is_(None), signing_secrets.c.expires_at > now),
+        )
+        .order_by(signing_secrets.c.id.desc())
+    )
+    result: dict[int, list[str]] = {}
+    async with db.read() as conn:
+        for row in await conn.execute(query):
+            result.setdefault(row.service_id, []).append(row.secret)
+    return result
+
+
+async def _service_id(conn: AsyncConnection, name: str) -> int:
+    service_id = await conn.scalar(sa.select(services.c.id).where(services.c.name == name))
+    if service_id is None:
+        raise NotFound(f"no service named {name!r}")
+    return int(service_id)
+
+
+async def rotate_secret(db: Database, name: str, overlap: dt.timedelta) -> str:
+    """A new signing secret for service `name`; the current ones stay valid for `overlap`."""
+    now = utcnow()
+    secret = new_signing_secret()
+    async with db.write() as conn:
+        service_id = await _service_id(conn, name)
+        await conn.execute(
+            sa.update(signing_secrets)
+            .where(
+                signing_secrets.c.service_id == service_id,
+                sa.or_(
+                    signing_secrets.c.expires_at.is_(None),
+                    signing_secrets.c.expires_at > now + overlap,
+                ),
+            )
+            .values(expires_at=now + overlap)
+        )
+        await conn.execute(
+            sa.insert(signing_secrets).values(service_id=service_id, secret=secret, created_at=now)
+        )
+    return secret
+
+
+async def show_secrets(db: Database, name: str) -> list[str]:
+    async with db.read() as conn:
+        service_id = await _service_id(conn, name)
+    return (await valid_secrets(db, [service_id])).get(service_id, [])
+
+
+async def set_webhook_url(db: Database, name: str, url: str | None) -> None:
+    async with db.write() as conn:
+        service_id = await _service_id(conn, name)
+        await conn.execute(
+            sa.update(services).where(services.c.id == service_id).values(webhook_url=url)
+        )
 
 
 class KeyCache:

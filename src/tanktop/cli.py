@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ from rich.progress import (
 )
 
 from tanktop import auth, migrations
+from tanktop.app import WORKER_TASKS
 from tanktop.catalog import service as catalog_service
 from tanktop.catalog.demo import load_demo
 from tanktop.catalog.importer import ImportReport, import_lines
@@ -90,7 +92,9 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(db, settings, stop)
+        await run_worker(
+            db, settings, stop, WORKER_TASKS, idle_seconds=settings.worker_idle_seconds
+        )
 
     _with_db(main)
 
@@ -125,6 +129,33 @@ def keys_list() -> None:
     for info in _with_db(auth.list_keys):
         state = "revoked" if info.revoked else "active"
         typer.echo(f"{info.service}\t{info.label}\t{info.created_at}\t{state}")
+
+
+@keys_app.command("webhook")
+def keys_webhook(
+    name: Annotated[str, typer.Argument(help="Service name.")],
+    url: Annotated[str, typer.Argument(help="Default webhook URL; empty to remove it.")],
+) -> None:
+    """Set the service's default webhook URL (used when a request gives none)."""
+    _with_db(lambda db: auth.set_webhook_url(db, name, url or None))
+    typer.echo(f"default webhook URL of {name!r}: {url or '(none)'}")
+
+
+@keys_app.command("secret")
+def keys_secret(name: Annotated[str, typer.Argument(help="Service name.")]) -> None:
+    """Print the service's webhook signing secrets still valid (newest first)."""
+    for secret in _with_db(lambda db: auth.show_secrets(db, name)):
+        typer.echo(secret)
+
+
+@keys_app.command("rotate-secret")
+def keys_rotate_secret(
+    name: Annotated[str, typer.Argument(help="Service name.")],
+    overlap_hours: Annotated[float, typer.Option(help="How long the old secret stays valid.")] = 24,
+) -> None:
+    """Create a new signing secret; webhooks carry both signatures until the old one expires."""
+    overlap = dt.timedelta(hours=overlap_hours)
+    typer.echo(_with_db(lambda db: auth.rotate_secret(db, name, overlap)))
 
 
 @keys_app.command("revoke")

@@ -26,6 +26,20 @@ class Settings(BaseSettings):
         default=2.0, description="How long an API process trusts a key lookup (revocation delay)."
     )
     db_pool_size: int = 20
+    webhook_allow_private: bool = Field(
+        default=False, description="Allow webhooks to loopback/private addresses (tests, labs)."
+    )
+    webhook_retry_delays: str = Field(
+        default="5,300,1800,7200,18000,36000,50400,72000,86400",
+        description="Seconds before each retry of a failed webhook (jittered by ±20%).",
+    )
+    webhook_concurrency: int = 16
+    webhook_lease_seconds: float = Field(
+        default=60, description="How long a worker holds a webhook it is sending before others may."
+    )
+    worker_idle_seconds: float = Field(
+        default=1.0, description="How long a worker with nothing to do waits before looking again."
+    )
     migrate_on_start: bool = True
     run_worker: bool = Field(
         default=True, description="Run the background worker inside each API process."
@@ -40,3 +54,7 @@ class Settings(BaseSettings):
         ):
             raise ValueError("TANKTOP_DATABASE_URL must start with sqlite:// or postgresql://")
         return value
+
+    def retry_delays(self) -> list[float]:
+        """`webhook_retry_delays` as seconds."""
+        return [float(part) for part in self.webhook_retry_delays.split(",") if part.strip()]

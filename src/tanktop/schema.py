@@ -4,6 +4,14 @@ from tanktop import auth
 from tanktop.catalog import tables as catalog_tables
 from tanktop.db import metadata
 from tanktop.events import tables as events_tables
+from tanktop.notifications import tables as notifications_tables
 from tanktop.profiles import tables as profiles_tables
 
-__all__ = ["auth", "catalog_tables", "events_tables", "metadata", "profiles_tables"]
+__all__ = [
+    "auth",
+    "catalog_tables",
+    "events_tables",
+    "metadata",
+    "notifications_tables",
+    "profiles_tables",
+]

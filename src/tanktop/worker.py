@@ -1,8 +1,9 @@
 """The background worker: runs each domain's periodic task in turn until told to stop.
 
-Domains add an entry to `TASKS`; a task does one bounded batch of due work and returns how
-many units it did, so the loop sleeps only when every task found nothing to do. Any number
-of worker processes may run: tasks claim their rows in the database, not in memory.
+The application passes its tasks (`tanktop.app.WORKER_TASKS`); a task does one bounded batch
+of due work and returns how many units it did, so the loop sleeps only when every task found
+nothing to do. Any number of worker processes may run: tasks claim their rows in the
+database, not in memory.
 """
 
 from __future__ import annotations
@@ -19,19 +20,15 @@ log = logging.getLogger("tanktop.worker")
 
 WorkerTask = Callable[[Database, Settings], Awaitable[int]]
 
-TASKS: list[WorkerTask] = []
-"""The tasks every worker runs; domains register theirs here as they arrive."""
-
 
 async def run_worker(
     db: Database,
     settings: Settings,
     stop: asyncio.Event,
-    tasks: Sequence[WorkerTask] | None = None,
+    tasks: Sequence[WorkerTask],
     idle_seconds: float = 1.0,
 ) -> None:
     """Loop over `tasks` until `stop` is set; a failing task is logged and retried next round."""
-    tasks = TASKS if tasks is None else tasks
     log.info("worker started with %d task(s)", len(tasks))
     while not stop.is_set():
         done = 0

@@ -265,3 +265,50 @@ async def refresh_statistics(conn: AsyncConnection) -> None:
     """
     if conn.dialect.name == "postgresql":
         await conn.execute(sa.text("ANALYZE catalog_items, offers"))
+
+
+async def claim_changes(conn: AsyncConnection, now: dt.datetime, limit: int) -> list[sa.Row[Any]]:
+    """Due, unmatched change rows, locked for this transaction (others skip them)."""
+    query = (
+        sa.select(catalog_changes)
+        .where(catalog_changes.c.matched_at.is_(None), catalog_changes.c.at <= now)
+        .order_by(catalog_changes.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list((await conn.execute(query)).all())
+
+
+async def mark_matched(conn: AsyncConnection, ids: Sequence[int], now: dt.datetime) -> None:
+    if ids:
+        await conn.execute(
+            sa.update(catalog_changes).where(catalog_changes.c.id.in_(ids)).values(matched_at=now)
+        )
+
+
+async def select_items(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, Any]:
+    found: dict[ItemKey, Any] = {}
+    for item_type, ids in _ids_by_type(keys).items():
+        for start in range(0, len(ids), 1000):
+            query = sa.select(catalog_items).where(
+                catalog_items.c.item_type == item_type,
+                catalog_items.c.item_id.in_(ids[start : start + 1000]),
+            )
+            found |= {(item_type, row.item_id): row for row in await conn.execute(query)}
+    return found
+
+
+async def select_episode_offers(conn: AsyncConnection, programme_id: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(offers)
+        .join(
+            catalog_items,
+            sa.and_(
+                catalog_items.c.item_type == offers.c.item_type,
+                catalog_items.c.item_id == offers.c.item_id,
+            ),
+        )
+        .where(offers.c.item_type == "episode", catalog_items.c.programme_id == programme_id)
+    )
+    return [offer_dict(row) for row in await conn.execute(query)]

@@ -292,3 +292,39 @@ async def catalog_candidates(
 async def is_empty(db: Database) -> bool:
     async with db.read() as conn:
         return await queries.count_items(conn) == 0
+
+
+@dataclass(frozen=True)
+class Content:
+    """What notifications need to know of a catalog item."""
+
+    item_type: str
+    item_id: str
+    programme_id: str | None
+    sport: str | None
+    teams: tuple[str, ...]
+
+
+async def contents(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, Content]:
+    rows = await queries.select_items(conn, keys)
+    return {
+        key: Content(
+            row.item_type, row.item_id, row.programme_id, row.sport, tuple(row.teams or ())
+        )
+        for key, row in rows.items()
+    }
+
+
+async def offers_of(
+    conn: AsyncConnection, keys: Sequence[ItemKey]
+) -> dict[ItemKey, list[dict[str, Any]]]:
+    """Each item's offers; a programme's include its episodes' offers."""
+    result = await queries.select_offers(conn, keys)
+    for item_type, item_id in keys:
+        if item_type == "programme":
+            result[(item_type, item_id)] += await queries.select_episode_offers(conn, item_id)
+    return result
+
+
+claim_changes = queries.claim_changes
+mark_changes_matched = queries.mark_matched

@@ -67,4 +67,6 @@ catalog_changes = sa.Table(
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("channel_id", sa.String(64)),
     sa.Column("slot_start", UTCDateTime),
+    sa.Column("matched_at", UTCDateTime),
+    sa.Index("ix_catalog_changes_pending", "matched_at", "at"),
 )

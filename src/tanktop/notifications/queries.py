@@ -1,0 +1,212 @@
+"""All notification SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tanktop.db import dialect_insert
+from tanktop.notifications.tables import (
+    delivery_attempts,
+    notification_requests,
+    webhook_deliveries,
+)
+
+R = notification_requests
+D = webhook_deliveries
+
+
+def _scope(service_id: int, user_id: str, item_type: str | None, item_id: str | None) -> list[Any]:
+    where = [R.c.service_id == service_id, R.c.user_id == user_id]
+    if item_type is not None:
+        where.append(R.c.item_type == item_type)
+    if item_id is not None:
+        where.append(R.c.item_id == item_id)
+    return where
+
+
+async def upsert_request(conn: AsyncConnection, row: dict[str, Any]) -> int:
+    """Store (or replace) a request; returns its generation (1 for a new one, then +1)."""
+    insert = dialect_insert(conn, R).values(**row, generation=1)
+    stmt = insert.on_conflict_do_update(
+        index_elements=[R.c.service_id, R.c.user_id, R.c.item_type, R.c.item_id],
+        set_={
+            "url": insert.excluded.url,
+            "source_ids": insert.excluded.source_ids,
+            "price": insert.excluded.price,
+            "hd": insert.excluded.hd,
+            "generation": R.c.generation + 1,
+            "notified": False,
+            "notified_at": None,
+            "failed": False,
+            "created_at": insert.excluded.created_at,
+        },
+    ).returning(R.c.generation)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def select_requests(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    item_type: str | None = None,
+    item_id: str | None = None,
+) -> list[sa.Row[Any]]:
+    query = (
+        sa.select(R)
+        .where(*_scope(service_id, user_id, item_type, item_id))
+        .order_by(R.c.created_at, R.c.item_type, R.c.item_id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def delete_requests(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    item_type: str | None = None,
+    item_id: str | None = None,
+) -> None:
+    """Cancel requests; their deliveries not yet sent are cancelled with them."""
+    scope = [D.c.service_id == service_id, D.c.user_id == user_id, D.c.status == "pending"]
+    if item_type is not None:
+        scope.append(D.c.item_type == item_type)
+    if item_id is not None:
+        scope.append(D.c.item_id == item_id)
+    await conn.execute(sa.update(D).where(*scope).values(status="cancelled", lease_until=None))
+    await conn.execute(sa.delete(R).where(*_scope(service_id, user_id, item_type, item_id)))
+
+
+async def open_requests_for(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]], *, include_notified: bool
+) -> list[sa.Row[Any]]:
+    """Requests (of every service) for any of these (item_type, item_id)."""
+    if not keys:
+        return []
+    query = sa.select(R).where(sa.tuple_(R.c.item_type, R.c.item_id).in_(list(keys)))
+    if not include_notified:
+        query = query.where(R.c.notified.is_(False), R.c.failed.is_(False))
+    return list((await conn.execute(query)).all())
+
+
+async def insert_delivery(conn: AsyncConnection, row: dict[str, Any]) -> bool:
+    """Queue a delivery unless this request generation already has one for this content."""
+    stmt = dialect_insert(conn, D).values(**row).on_conflict_do_nothing()
+    return (await conn.execute(stmt)).rowcount > 0
+
+
+async def claim_due(
+    conn: AsyncConnection, now: dt.datetime, lease: dt.timedelta, limit: int
+) -> list[sa.Row[Any]]:
+    """Lease up to `limit` due deliveries to this worker (others skip them while leased)."""
+    due = (
+        sa.select(D.c.id)
+        .where(
+            D.c.status == "pending",
+            D.c.next_attempt_at <= now,
+            sa.or_(D.c.lease_until.is_(None), D.c.lease_until < now),
+        )
+        .order_by(D.c.next_attempt_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        sa.update(D)
+        .where(D.c.id.in_(due.scalar_subquery()))
+        .values(lease_until=now + lease, attempts=D.c.attempts + 1)
+        .returning(*D.c)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def finish_delivery(
+    conn: AsyncConnection, delivery_id: int, attempt: int, values: dict[str, Any]
+) -> bool:
+    """Record an attempt's outcome, but only if this worker still holds that attempt."""
+    result = await conn.execute(
+        sa.update(D)
+        .where(D.c.id == delivery_id, D.c.attempts == attempt, D.c.status == "pending")
+        .values(lease_until=None, **values)
+    )
+    return result.rowcount > 0
+
+
+async def insert_attempt(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(delivery_attempts).values(**row))
+
+
+async def mark_request(conn: AsyncConnection, delivery: Any, values: dict[str, Any]) -> None:
+    """Update the request a delivery belongs to (if it is still that generation)."""
+    await conn.execute(
+        sa.update(R)
+        .where(
+            R.c.service_id == delivery.service_id,
+            R.c.user_id == delivery.user_id,
+            R.c.item_type == delivery.item_type,
+            R.c.item_id == delivery.item_id,
+            R.c.generation == delivery.generation,
+        )
+        .values(**values)
+    )
+
+
+async def deliveries_of(
+    conn: AsyncConnection, service_id: int, user_id: str, item_type: str, item_id: str
+) -> list[tuple[Any, list[Any]]]:
+    rows = (
+        await conn.execute(
+            sa.select(D)
+            .where(
+                D.c.service_id == service_id,
+                D.c.user_id == user_id,
+                D.c.item_type == item_type,
+                D.c.item_id == item_id,
+            )
+            .order_by(D.c.id)
+        )
+    ).all()
+    result = []
+    for row in rows:
+        attempts = (
+            await conn.execute(
+                sa.select(delivery_attempts)
+                .where(delivery_attempts.c.delivery_id == row.id)
+                .order_by(delivery_attempts.c.id)
+            )
+        ).all()
+        result.append((row, list(attempts)))
+    return result
+
+
+async def retry_failed(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    item_type: str,
+    item_id: str,
+    now: dt.datetime,
+) -> int:
+    """Queue failed deliveries of a request again (a new round of attempts)."""
+    result = await conn.execute(
+        sa.update(D)
+        .where(
+            D.c.service_id == service_id,
+            D.c.user_id == user_id,
+            D.c.item_type == item_type,
+            D.c.item_id == item_id,
+            D.c.status == "failed",
+        )
+        .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
+    )
+    if result.rowcount:
+        await conn.execute(
+            sa.update(R)
+            .where(*_scope(service_id, user_id, item_type, item_id))
+            .values(failed=False)
+        )
+    return result.rowcount

@@ -1,0 +1,209 @@
+"""HTTP for section 3 of the public document: notification requests, plus their delivery log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from tanktop.auth import ServiceDep
+from tanktop.db import DatabaseDep
+from tanktop.errors import problem_responses
+from tanktop.ids import ItemId, UserId
+from tanktop.notifications import service as notifications
+from tanktop.notifications.rules import parse_spec
+
+router = APIRouter(prefix="/api/1/{apikey}", tags=["Notifications"])
+
+NotificationType = Annotated[
+    str,
+    Path(description="movie, programme, or for sports alerts sport or team.", examples=["movie"]),
+]
+_EXAMPLE = {
+    "notifications": [
+        {
+            "url": "http://example.com/notification",
+            "notified": False,
+            "price": None,
+            "item_type": "movie",
+            "source_id": [7, 37, 28],
+            "item_id": 1,
+            "hd": False,
+            "status": "waiting",
+            "notified_at": None,
+            "created_at": "2026-11-27T20:00:00+00:00",
+        }
+    ]
+}
+_LIST = {
+    200: {
+        "description": "The user's requests.",
+        "content": {"application/json": {"example": _EXAMPLE}},
+    },
+    **problem_responses(400, 401),
+}
+_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "url": {
+                            "type": "string",
+                            "format": "uri",
+                            "description": "Webhook URL (default: the service's).",
+                        },
+                        "source_id": {
+                            "oneOf": [
+                                {"type": ["string", "integer"]},
+                                {"type": "array", "items": {"type": ["string", "integer"]}},
+                            ]
+                        },
+                        "price": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Maximum price in pence/cents.",
+                        },
+                        "hd": {"type": "boolean"},
+                    },
+                    "additionalProperties": False,
+                },
+                "example": {"source_id": [7, 37, 28]},
+            },
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "url": {"type": "string"},
+                        "source_id": {"type": "string"},
+                        "price": {"type": "integer"},
+                        "hd": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/notification/{userid}/{itemtype}/{itemid}/",
+    summary="Ask to be told (by webhook) when an item becomes available",
+    status_code=204,
+    responses={
+        204: {"description": "Stored; replaces any earlier request for the item."},
+        **problem_responses(400, 401, 413, 415),
+    },
+    openapi_extra=_BODY,
+)
+async def request_notification(
+    request: Request,
+    userid: UserId,
+    itemtype: NotificationType,
+    itemid: ItemId,
+    service: ServiceDep,
+    db: DatabaseDep,
+) -> Response:
+    spec = parse_spec(await request.body(), request.headers.get("content-type"))
+    await notifications.create_request(db, service, userid, itemtype, itemid, spec)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/notification/{userid}/{itemtype}/{itemid}/",
+    summary="The request for one item",
+    responses=_LIST,
+)
+async def get_for_item(
+    userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
+) -> JSONResponse:
+    rows = await notifications.list_requests(db, service, userid, itemtype, itemid)
+    return JSONResponse({"notifications": rows})
+
+
+@router.get(
+    "/notification/{userid}/{itemtype}/", summary="The user's requests of one type", responses=_LIST
+)
+async def get_for_type(
+    userid: UserId, itemtype: NotificationType, service: ServiceDep, db: DatabaseDep
+) -> JSONResponse:
+    rows = await notifications.list_requests(db, service, userid, itemtype)
+    return JSONResponse({"notifications": rows})
+
+
+@router.get("/notification/{userid}/", summary="All the user's requests", responses=_LIST)
+async def get_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
+    return JSONResponse({"notifications": await notifications.list_requests(db, service, userid)})
+
+
+_GONE = {
+    204: {"description": "Cancelled (also when there was nothing to cancel)."},
+    **problem_responses(400, 401),
+}
+
+
+@router.delete(
+    "/notification/{userid}/{itemtype}/{itemid}/",
+    status_code=204,
+    summary="Cancel the request for one item",
+    responses=_GONE,
+)
+async def delete_for_item(
+    userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
+) -> Response:
+    await notifications.cancel_requests(db, service, userid, itemtype, itemid)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/notification/{userid}/{itemtype}/",
+    status_code=204,
+    summary="Cancel the user's requests of one type",
+    responses=_GONE,
+)
+async def delete_for_type(
+    userid: UserId, itemtype: NotificationType, service: ServiceDep, db: DatabaseDep
+) -> Response:
+    await notifications.cancel_requests(db, service, userid, itemtype)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/notification/{userid}/",
+    status_code=204,
+    summary="Cancel all the user's requests",
+    responses=_GONE,
+)
+async def delete_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> Response:
+    await notifications.cancel_requests(db, service, userid)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/notification/{userid}/{itemtype}/{itemid}/deliveries/",
+    summary="Every webhook sent for a request, with every attempt (status, time, answer)",
+    responses={**problem_responses(400, 401, 404)},
+)
+async def deliveries(
+    userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
+) -> JSONResponse:
+    log: list[dict[str, Any]] = await notifications.delivery_log(
+        db, service, userid, itemtype, itemid
+    )
+    return JSONResponse({"deliveries": log})
+
+
+@router.post(
+    "/notification/{userid}/{itemtype}/{itemid}/resend/",
+    summary="Send a failed webhook again (a new round of attempts)",
+    status_code=202,
+    responses={**problem_responses(400, 401, 404)},
+)
+async def resend(
+    userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
+) -> JSONResponse:
+    count = await notifications.resend_failed(db, service, userid, itemtype, itemid)
+    return JSONResponse({"queued": count}, status_code=202)

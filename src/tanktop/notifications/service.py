@@ -1,0 +1,208 @@
+"""Notification requests: create (delivering at once when already satisfied), read, cancel,
+and the outbox rows that matching and requests queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tanktop.auth import Service
+from tanktop.catalog import service as catalog
+from tanktop.db import Database, utcnow
+from tanktop.errors import BadRequest, NotFound
+from tanktop.ids import json_id
+from tanktop.notifications import queries
+from tanktop.notifications.rules import (
+    REQUEST_TYPES,
+    STANDING_TYPES,
+    OfferFacts,
+    RequestSpec,
+    satisfies,
+    webhook_body,
+)
+
+
+def check_type(item_type: str) -> None:
+    if item_type not in REQUEST_TYPES:
+        raise BadRequest(f"Notifications are for {', '.join(REQUEST_TYPES)}; got {item_type!r}.")
+
+
+def first_satisfying(
+    offers: list[dict[str, Any]], request: Any, now: dt.datetime
+) -> OfferFacts | None:
+    for offer in offers:
+        facts = OfferFacts(**offer)
+        if satisfies(facts, list(request.source_ids), request.price, request.hd, now):
+            return facts
+    return None
+
+
+async def queue_delivery(
+    conn: AsyncConnection,
+    request: Any,
+    content: tuple[str, str],
+    offer: OfferFacts,
+    now: dt.datetime,
+) -> bool:
+    """Put one webhook in the outbox (at most once per request generation and content)."""
+    fields: dict[str, Any] = {
+        "user_id": request.user_id,
+        "item_type": request.item_type,
+        "item_id": request.item_id,
+    }
+    if request.item_type in STANDING_TYPES:
+        fields |= {"content_type": content[0], "content_id": content[1]}
+    fields |= {"source_id": offer.source_id, "price": offer.price, "hd": offer.hd}
+    return await queries.insert_delivery(
+        conn,
+        {
+            "service_id": request.service_id,
+            "user_id": request.user_id,
+            "item_type": request.item_type,
+            "item_id": request.item_id,
+            "generation": request.generation,
+            "content_type": content[0],
+            "content_id": content[1],
+            "webhook_id": f"msg_{uuid.uuid4().hex}",
+            "url": request.url,
+            "body": webhook_body(fields),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+
+
+async def create_request(
+    db: Database,
+    service: Service,
+    user_id: str,
+    item_type: str,
+    item_id: str,
+    spec: RequestSpec,
+) -> None:
+    """Store (or replace) a request; queue its webhook now if the catalog already satisfies it."""
+    check_type(item_type)
+    url = spec.url or service.webhook_url
+    if url is None:
+        raise BadRequest(
+            "url is required: this service has no default webhook URL "
+            "(tanktop keys webhook NAME URL sets one)."
+        )
+    now = utcnow()
+    async with db.write() as conn:
+        generation = await queries.upsert_request(
+            conn,
+            {
+                "service_id": service.id,
+                "user_id": user_id,
+                "item_type": item_type,
+                "item_id": item_id,
+                "url": url,
+                "source_ids": list(spec.source_ids),
+                "price": spec.price,
+                "hd": spec.hd,
+                "notified": False,
+                "failed": False,
+                "created_at": now,
+            },
+        )
+        if item_type in STANDING_TYPES:
+            return
+        key = (item_type, item_id)
+        offers = (await catalog.offers_of(conn, [key]))[key]
+        request = (await queries.select_requests(conn, service.id, user_id, item_type, item_id))[0]
+        assert request.generation == generation
+        offer = first_satisfying(offers, request, now)
+        if offer is not None:
+            await queue_delivery(conn, request, key, offer, now)
+
+
+def request_json(row: Any) -> dict[str, Any]:
+    return {
+        "item_type": row.item_type,
+        "item_id": json_id(row.item_id),
+        "source_id": [json_id(s) for s in row.source_ids],
+        "price": row.price,
+        "hd": row.hd,
+        "url": row.url,
+        "notified": row.notified,
+        "status": "notified" if row.notified else "failed" if row.failed else "waiting",
+        "notified_at": row.notified_at.isoformat() if row.notified_at else None,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+async def list_requests(
+    db: Database,
+    service: Service,
+    user_id: str,
+    item_type: str | None = None,
+    item_id: str | None = None,
+) -> list[dict[str, Any]]:
+    if item_type is not None:
+        check_type(item_type)
+    async with db.read() as conn:
+        rows = await queries.select_requests(conn, service.id, user_id, item_type, item_id)
+    return [request_json(row) for row in rows]
+
+
+async def cancel_requests(
+    db: Database,
+    service: Service,
+    user_id: str,
+    item_type: str | None = None,
+    item_id: str | None = None,
+) -> None:
+    if item_type is not None:
+        check_type(item_type)
+    async with db.write() as conn:
+        await queries.delete_requests(conn, service.id, user_id, item_type, item_id)
+
+
+async def delivery_log(
+    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+) -> list[dict[str, Any]]:
+    """Every delivery of a request and every attempt of each, for a developer to debug."""
+    check_type(item_type)
+    async with db.read(snapshot=True) as conn:
+        if not await queries.select_requests(conn, service.id, user_id, item_type, item_id):
+            raise NotFound(f"No notification request for {item_type} {item_id!r}.")
+        deliveries = await queries.deliveries_of(conn, service.id, user_id, item_type, item_id)
+    return [
+        {
+            "webhook_id": d.webhook_id,
+            "content_type": d.content_type,
+            "content_id": json_id(d.content_id),
+            "url": d.url,
+            "status": d.status,
+            "attempts": [
+                {
+                    "at": a.at.isoformat(),
+                    "status_code": a.status_code,
+                    "duration_ms": round(a.duration_ms, 1),
+                    "error": a.error,
+                    "response": a.response,
+                }
+                for a in attempts
+            ],
+            "next_attempt_at": d.next_attempt_at.isoformat() if d.status == "pending" else None,
+            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+        }
+        for d, attempts in deliveries
+    ]
+
+
+async def resend_failed(
+    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+) -> int:
+    check_type(item_type)
+    async with db.write() as conn:
+        count = await queries.retry_failed(conn, service.id, user_id, item_type, item_id, utcnow())
+    if count == 0:
+        raise NotFound(f"No failed delivery for {item_type} {item_id!r} to send again.")
+    return count
