@@ -1,0 +1,116 @@
+"""Real `tanktop worker` processes on PostgreSQL: killed mid-delivery, and two at once."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN, unique
+from tests.receiver import receiver
+from tests.servers import TANKTOP, create_key, running_server, tanktop_env
+
+pytestmark = pytest.mark.e2e
+
+
+def worker_env(postgres_url: str) -> dict[str, str]:
+    return tanktop_env(
+        postgres_url,
+        TANKTOP_ADMIN_TOKEN=ADMIN_TOKEN,
+        TANKTOP_WEBHOOK_ALLOW_PRIVATE="1",
+        TANKTOP_WEBHOOK_LEASE_SECONDS="2",
+        TANKTOP_WORKER_IDLE_SECONDS="0.1",
+        TANKTOP_WEBHOOK_RETRY_DELAYS="0.5,0.5",
+    )
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [TANKTOP, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def seed(base: str, key: str, hook_url: str, count: int) -> None:
+    """`count` movies on offer, each with a satisfied request (so each queues one webhook)."""
+    admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for _ in range(count):
+            movie = unique("w")
+            http.put(f"/admin/1/catalog/movie/{movie}/", json={"title": "x"}, headers=admin)
+            http.put(
+                f"/admin/1/catalog/movie/{movie}/offers/", json=[{"source_id": 1}], headers=admin
+            )
+            response = http.post(
+                f"/api/1/{key}/notification/7/movie/{movie}/", json={"url": hook_url}
+            )
+            assert response.status_code == 204
+
+
+async def test_worker_killed_mid_delivery_delivers_after_restart(postgres_url: str) -> None:
+    env = worker_env(postgres_url)
+    key = create_key(env, unique("kill"))
+    async with receiver() as hook:
+        hook.delay = 3.0
+        with running_server(env, "--no-worker") as server:
+            seed(server.base_url, key, hook.url, 1)
+            worker = start_worker(env)
+            try:
+                await wait_for(lambda: hook.arrived == 1)
+                worker.kill()
+                worker.wait(10)
+            finally:
+                worker.kill()
+            hook.delay = 0
+            worker = start_worker(env)
+            try:
+                await wait_for(lambda: len(hook.received) >= 1)
+                await asyncio.sleep(3)  # room for a wrong second delivery to show up
+            finally:
+                worker.terminate()
+                worker.wait(15)
+            async with httpx.AsyncClient(base_url=f"{server.base_url}/api/1/{key}") as http:
+                notes = (await http.get("/notification/7/")).json()["notifications"]
+                movie = notes[0]["item_id"]
+                log = (await http.get(f"/notification/7/movie/{movie}/deliveries/")).json()
+    assert hook.arrived == 2, "the killed attempt reached the receiver, then one more"
+    assert len({r.headers["webhook-id"] for r in hook.received}) == 1, "same webhook-id"
+    attempts = log["deliveries"][0]["attempts"]
+    assert [a["status_code"] for a in attempts] == [200], "one recorded success, no more"
+    assert notes[0]["notified"] is True
+
+
+async def test_two_workers_never_deliver_the_same_row(postgres_url: str) -> None:
+    env = worker_env(postgres_url)
+    key = create_key(env, unique("two"))
+    async with receiver() as hook:
+        hook.delay = 0.01
+        with running_server(env, "--no-worker") as server:
+            seed(server.base_url, key, hook.url, 120)
+            workers = [start_worker(env), start_worker(env)]
+            try:
+                await wait_for(lambda: len(hook.received) >= 120, within=60)
+                await asyncio.sleep(1)
+            finally:
+                for worker in workers:
+                    worker.terminate()
+                for worker in workers:
+                    worker.wait(15)
+            async with httpx.AsyncClient(base_url=server.base_url) as http:
+                notes = (await http.get(f"/api/1/{key}/notification/7/")).json()
+    counts = Counter(r.headers["webhook-id"] for r in hook.received)
+    assert len(counts) == 120
+    assert max(counts.values()) == 1
+    assert all(n["notified"] for n in notes["notifications"])
