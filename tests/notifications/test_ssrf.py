@@ -8,7 +8,7 @@ import pytest
 
 from tanktop.config import Settings
 from tanktop.db import Database
-from tanktop.notifications.delivery import post_webhook
+from tanktop.notifications.delivery import post_webhook, webhook_client
 from tanktop.notifications.ssrf import BlockedAddress, blocked, resolve_checked
 from tests.conftest import Admin, Api
 from tests.notifications.conftest import run_worker_once
@@ -62,12 +62,14 @@ async def test_names_are_resolved_then_checked() -> None:
 
 
 async def test_delivery_to_loopback_is_refused_without_the_setting(hook: Receiver) -> None:
-    outcome = await post_webhook(hook.url, "a=1", {}, allow_private=False)
-    assert outcome.status_code is None
-    assert outcome.error is not None
-    assert "refused" in outcome.error
-    assert hook.received == []
-    assert (await post_webhook(hook.url, "a=1", {}, allow_private=True)).status_code == 200
+    async with webhook_client() as client:
+        outcome = await post_webhook(client, hook.url, "a=1", {}, allow_private=False)
+        assert outcome.status_code is None
+        assert outcome.error is not None
+        assert "refused" in outcome.error
+        assert hook.received == []
+        allowed = await post_webhook(client, hook.url, "a=1", {}, allow_private=True)
+    assert allowed.status_code == 200
 
 
 async def test_refused_attempts_are_logged(
@@ -87,6 +89,7 @@ async def test_refused_attempts_are_logged(
 
 async def test_redirects_are_not_followed(hook: Receiver) -> None:
     hook.statuses = [302]
-    outcome = await post_webhook(hook.url, "a=1", {}, allow_private=True)
+    async with webhook_client() as client:
+        outcome = await post_webhook(client, hook.url, "a=1", {}, allow_private=True)
     assert outcome.status_code == 302
     assert len(hook.received) == 1

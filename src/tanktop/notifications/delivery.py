@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 
 from tanktop import auth
 from tanktop.config import Settings
@@ -28,9 +28,8 @@ from tanktop.notifications.signing import webhook_headers
 from tanktop.notifications.ssrf import BlockedAddress, resolve_checked
 
 log = logging.getLogger("tanktop.notifications")
-BATCH = 50
+BATCH = 200
 RESPONSE_EXCERPT = 4096
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
 @dataclass
@@ -54,8 +53,27 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - utcnow()).total_seconds())
 
 
+def webhook_client() -> aiohttp.ClientSession:
+    """No proxies from the environment, no cookies kept, 5 s to connect, 15 s in all.
+
+    aiohttp rather than httpx here: measured on this workload (bench/notifications.py), httpx's
+    connection pool capped one worker at about 330 deliveries/s.
+    """
+    return aiohttp.ClientSession(
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=15, connect=5),
+        connector=aiohttp.TCPConnector(use_dns_cache=False, limit=100),
+    )
+
+
 async def post_webhook(
-    url: str, body: str, headers: dict[str, str], *, allow_private: bool
+    client: aiohttp.ClientSession,
+    url: str,
+    body: str,
+    headers: dict[str, str],
+    *,
+    allow_private: bool,
 ) -> Outcome:
     """POST once to the address checked for `url`'s host, TLS still verified for the host name."""
     started = time.perf_counter()
@@ -70,32 +88,23 @@ async def post_webhook(
         address = await resolve_checked(host, port, allow_private=allow_private)
         netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
-        async with (
-            httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=TIMEOUT) as client,
-            asyncio.timeout(15),
-            client.stream(
-                "POST",
-                target,
-                content=body.encode(),
-                headers={**headers, "host": parts.netloc.rsplit("@", 1)[-1]},
-                extensions=extensions,
-            ) as response,
-        ):
-            excerpt = b""
-            async for chunk in response.aiter_bytes():
-                excerpt += chunk
-                if len(excerpt) >= RESPONSE_EXCERPT:
-                    break
+        async with client.post(
+            target,
+            data=body.encode(),
+            headers={**headers, "host": parts.netloc.rsplit("@", 1)[-1]},
+            allow_redirects=False,
+            server_hostname=host if parts.scheme == "https" else None,
+        ) as response:
+            excerpt = await response.content.read(RESPONSE_EXCERPT)
             return Outcome(
-                response.status_code,
+                response.status,
                 elapsed(),
-                response=excerpt[:RESPONSE_EXCERPT].decode(errors="replace"),
+                response=excerpt.decode(errors="replace"),
                 retry_after=_retry_after(response.headers.get("retry-after")),
             )
     except BlockedAddress as exc:
         return Outcome(None, elapsed(), error=f"refused: {exc}")
-    except (httpx.HTTPError, OSError, TimeoutError) as exc:
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         return Outcome(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:1000])
 
 
@@ -112,33 +121,43 @@ def next_attempt(
     return now + dt.timedelta(seconds=delay)
 
 
-async def _record(db: Database, settings: Settings, delivery: Any, outcome: Outcome) -> None:
-    now = utcnow()
+def _outcome_rows(
+    settings: Settings, delivery: Any, outcome: Outcome, now: dt.datetime
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """The attempt row, the delivery's new state, and the request's (when it is settled)."""
     ok = outcome.status_code is not None and 200 <= outcome.status_code < 300
-    values: dict[str, Any] = {"last_status": outcome.status_code, "last_error": outcome.error}
-    if ok:
-        values |= {"status": "succeeded", "delivered_at": now}
-    else:
-        retry_at = next_attempt(settings, delivery.attempts, outcome, now)
-        values |= {"status": "failed"} if retry_at is None else {"next_attempt_at": retry_at}
-    async with db.write() as conn:
-        await queries.insert_attempt(
-            conn,
-            {
-                "delivery_id": delivery.id,
-                "at": now,
-                "status_code": outcome.status_code,
-                "duration_ms": outcome.duration_ms,
-                "error": outcome.error,
-                "response": outcome.response,
-            },
-        )
-        if not await queries.finish_delivery(conn, delivery.id, delivery.attempts, values):
-            return  # the lease ran out and another worker owns this delivery now
-        if ok:
-            await queries.mark_request(conn, delivery, {"notified": True, "notified_at": now})
-        elif values.get("status") == "failed":
-            await queries.mark_request(conn, delivery, {"failed": True})
+    retry_at = None if ok else next_attempt(settings, delivery.attempts, outcome, now)
+    status = "succeeded" if ok else "pending" if retry_at else "failed"
+    attempt = {
+        "delivery_id": delivery.id,
+        "at": now,
+        "status_code": outcome.status_code,
+        "duration_ms": outcome.duration_ms,
+        "error": outcome.error,
+        "response": outcome.response,
+    }
+    finished = {
+        "b_id": delivery.id,
+        "b_attempts": delivery.attempts,
+        "b_status": status,
+        "b_next": retry_at or delivery.next_attempt_at,
+        "b_delivered": now if ok else None,
+        "b_last_status": outcome.status_code,
+        "b_last_error": outcome.error,
+    }
+    request = None
+    if status != "pending":
+        request = {
+            "b_service": delivery.service_id,
+            "b_user": delivery.user_id,
+            "b_type": delivery.item_type,
+            "b_item": delivery.item_id,
+            "b_generation": delivery.generation,
+            "b_notified": ok,
+            "b_notified_at": now if ok else None,
+            "b_failed": not ok,
+        }
+    return attempt, finished, request
 
 
 async def deliver_due_notifications(db: Database, settings: Settings) -> int:
@@ -152,7 +171,7 @@ async def deliver_due_notifications(db: Database, settings: Settings) -> int:
     secrets = await auth.valid_secrets(db, list({d.service_id for d in claimed}))
     limit = asyncio.Semaphore(settings.webhook_concurrency)
 
-    async def deliver(delivery: Any) -> None:
+    async def send(client: aiohttp.ClientSession, delivery: Any) -> Outcome:
         async with limit:
             headers = webhook_headers(
                 secrets.get(delivery.service_id, []),
@@ -160,10 +179,22 @@ async def deliver_due_notifications(db: Database, settings: Settings) -> int:
                 int(time.time()),
                 delivery.body,
             )
-            outcome = await post_webhook(
-                delivery.url, delivery.body, headers, allow_private=settings.webhook_allow_private
+            return await post_webhook(
+                client,
+                delivery.url,
+                delivery.body,
+                headers,
+                allow_private=settings.webhook_allow_private,
             )
-            await _record(db, settings, delivery, outcome)
 
-    await asyncio.gather(*(deliver(d) for d in claimed))
+    async with webhook_client() as client:
+        outcomes = await asyncio.gather(*(send(client, d) for d in claimed))
+    # One transaction records the whole batch. A crash before it commits means these are
+    # sent again later, with the same webhook-id: at least once, never lost.
+    now = utcnow()
+    rows = [_outcome_rows(settings, d, o, now) for d, o in zip(claimed, outcomes, strict=True)]
+    async with db.write() as conn:
+        await queries.record_outcomes(
+            conn, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows if r[2]]
+        )
     return len(claimed)

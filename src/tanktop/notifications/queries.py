@@ -124,35 +124,55 @@ async def claim_due(
     return list((await conn.execute(stmt)).all())
 
 
-async def finish_delivery(
-    conn: AsyncConnection, delivery_id: int, attempt: int, values: dict[str, Any]
-) -> bool:
-    """Record an attempt's outcome, but only if this worker still holds that attempt."""
-    result = await conn.execute(
-        sa.update(D)
-        .where(D.c.id == delivery_id, D.c.attempts == attempt, D.c.status == "pending")
-        .values(lease_until=None, **values)
+_FINISH = (
+    sa.update(D)
+    .where(
+        D.c.id == sa.bindparam("b_id"),
+        D.c.attempts == sa.bindparam("b_attempts"),
+        D.c.status == "pending",
     )
-    return result.rowcount > 0
-
-
-async def insert_attempt(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(sa.insert(delivery_attempts).values(**row))
-
-
-async def mark_request(conn: AsyncConnection, delivery: Any, values: dict[str, Any]) -> None:
-    """Update the request a delivery belongs to (if it is still that generation)."""
-    await conn.execute(
-        sa.update(R)
-        .where(
-            R.c.service_id == delivery.service_id,
-            R.c.user_id == delivery.user_id,
-            R.c.item_type == delivery.item_type,
-            R.c.item_id == delivery.item_id,
-            R.c.generation == delivery.generation,
-        )
-        .values(**values)
+    .values(
+        status=sa.bindparam("b_status"),
+        next_attempt_at=sa.bindparam("b_next", type_=D.c.next_attempt_at.type),
+        delivered_at=sa.bindparam("b_delivered", type_=D.c.delivered_at.type),
+        last_status=sa.bindparam("b_last_status"),
+        last_error=sa.bindparam("b_last_error"),
+        lease_until=None,
     )
+)
+"""Record an attempt's outcome, only if the worker still holds that attempt (its lease)."""
+
+_MARK_REQUEST = (
+    sa.update(R)
+    .where(
+        R.c.service_id == sa.bindparam("b_service"),
+        R.c.user_id == sa.bindparam("b_user"),
+        R.c.item_type == sa.bindparam("b_type"),
+        R.c.item_id == sa.bindparam("b_item"),
+        R.c.generation == sa.bindparam("b_generation"),
+    )
+    .values(
+        notified=sa.bindparam("b_notified"),
+        notified_at=sa.bindparam("b_notified_at", type_=R.c.notified_at.type),
+        failed=sa.bindparam("b_failed"),
+    )
+)
+"""Update the request a delivery belongs to (if it is still that generation)."""
+
+
+async def record_outcomes(
+    conn: AsyncConnection,
+    attempts: Sequence[dict[str, Any]],
+    finished: Sequence[dict[str, Any]],
+    requests: Sequence[dict[str, Any]],
+) -> None:
+    """A batch's attempts, delivery states and request states, one statement each."""
+    if attempts:
+        await conn.execute(sa.insert(delivery_attempts), list(attempts))
+    if finished:
+        await conn.execute(_FINISH, list(finished))
+    if requests:
+        await conn.execute(_MARK_REQUEST, list(requests))
 
 
 async def deliveries_of(
