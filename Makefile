@@ -23,8 +23,8 @@ run: install  ## set up, load the demo catalog, create a demo key, serve on SQLi
 	@$(BIN)/tanktop serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --no-cache --check .
 
 typecheck: install
 	$(BIN)/mypy
