@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from tanktop import __version__, migrations
 from tanktop.auth import KeyCache
+from tanktop.bookmarks.router import router as bookmarks_router
 from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
 from tanktop.db import Database
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)  # first: the hot path matches soonest
     app.include_router(profiles_router)
     app.include_router(notifications_router)
+    app.include_router(bookmarks_router)
     app.include_router(catalog_router)
     app.add_middleware(
         RequestGuard,

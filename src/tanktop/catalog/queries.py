@@ -312,3 +312,17 @@ async def select_episode_offers(conn: AsyncConnection, programme_id: str) -> lis
         .where(offers.c.item_type == "episode", catalog_items.c.programme_id == programme_id)
     )
     return [offer_dict(row) for row in await conn.execute(query)]
+
+
+async def select_episodes(conn: AsyncConnection, programme_ids: Sequence[str]) -> list[sa.Row[Any]]:
+    if not programme_ids:
+        return []
+    query = (
+        sa.select(catalog_items)
+        .where(
+            catalog_items.c.item_type == "episode",
+            catalog_items.c.programme_id.in_(list(programme_ids)),
+        )
+        .order_by(catalog_items.c.programme_id, catalog_items.c.season, catalog_items.c.number)
+    )
+    return list((await conn.execute(query)).all())

@@ -296,23 +296,44 @@ async def is_empty(db: Database) -> bool:
 
 @dataclass(frozen=True)
 class Content:
-    """What notifications need to know of a catalog item."""
+    """What other domains need to know of a catalog item."""
 
     item_type: str
     item_id: str
     programme_id: str | None
     sport: str | None
     teams: tuple[str, ...]
+    duration: float | None = None
+    season: int | None = None
+    number: int | None = None
+
+
+def _content(row: Any) -> Content:
+    return Content(
+        row.item_type,
+        row.item_id,
+        row.programme_id,
+        row.sport,
+        tuple(row.teams or ()),
+        row.duration,
+        row.season,
+        row.number,
+    )
 
 
 async def contents(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, Content]:
-    rows = await queries.select_items(conn, keys)
-    return {
-        key: Content(
-            row.item_type, row.item_id, row.programme_id, row.sport, tuple(row.teams or ())
-        )
-        for key, row in rows.items()
-    }
+    """Catalog facts of the given items (absent ones are left out)."""
+    return {key: _content(row) for key, row in (await queries.select_items(conn, keys)).items()}
+
+
+async def episode_guides(
+    conn: AsyncConnection, programme_ids: Sequence[str]
+) -> dict[str, list[Content]]:
+    """Each programme's episodes in season/number order."""
+    guides: dict[str, list[Content]] = {pid: [] for pid in programme_ids}
+    for row in await queries.select_episodes(conn, programme_ids):
+        guides[row.programme_id].append(_content(row))
+    return guides
 
 
 async def offers_of(

@@ -269,3 +269,19 @@ async def select_history_page(
         )
     query = query.order_by(event_history.c.at, event_history.c.id).limit(limit)
     return list((await conn.execute(query)).all())
+
+
+async def select_user_items(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    events: Sequence[str],
+    item_types: Sequence[str],
+) -> list[sa.Row[Any]]:
+    query = sa.select(list_items).where(
+        list_items.c.service_id == service_id,
+        list_items.c.user_id == user_id,
+        list_items.c.event.in_(list(events)),
+        list_items.c.item_type.in_(list(item_types)),
+    )
+    return list((await conn.execute(query)).all())

@@ -318,3 +318,25 @@ async def stream_history(
         if len(rows) < page_size:
             return
         after = (rows[-1].at, rows[-1].id)
+
+
+@dataclass(frozen=True, slots=True)
+class ListItem:
+    event: str
+    item_type: str
+    item_id: str
+    value: JsonScalar
+    at: dt.datetime
+
+
+async def user_items(
+    db: Database,
+    service: Service,
+    user_id: str,
+    events: Sequence[str],
+    item_types: Sequence[str],
+) -> list[ListItem]:
+    """The user's items in the given lists (latest value and time of each)."""
+    async with db.read() as conn:
+        rows = await queries.select_user_items(conn, service.id, user_id, events, item_types)
+    return [ListItem(r.event, r.item_type, r.item_id, r.value, r.updated_at) for r in rows]

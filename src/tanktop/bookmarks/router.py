@@ -1,0 +1,60 @@
+"""HTTP for section 5 of the public document: bookmarks ("continue watching")."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from tanktop.auth import ServiceDep
+from tanktop.bookmarks import service as bookmarks
+from tanktop.db import DatabaseDep
+from tanktop.errors import problem_responses
+from tanktop.ids import ItemId, ItemType, UserId
+
+router = APIRouter(prefix="/api/1/{apikey}", tags=["Bookmarks"])
+
+_EXAMPLE = {
+    "item_type": "programme",
+    "item_id": 1001,
+    "position": 0,
+    "duration": 55,
+    "updated_at": "2026-11-27T21:05:00+00:00",
+    "episode_id": "1001-s1e3",
+    "season": 1,
+    "number": 3,
+    "status": "next",
+}
+
+
+@router.get(
+    "/bookmark/{userid}/",
+    summary="The user's bookmarks, most recent activity first (currently watching)",
+    responses={
+        200: {
+            "description": "Bookmarks.",
+            "content": {"application/json": {"example": {"bookmarks": [_EXAMPLE]}}},
+        },
+        **problem_responses(400, 401),
+    },
+)
+async def list_bookmarks(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
+    marks = await bookmarks.bookmarks(db, service, userid)
+    return JSONResponse({"bookmarks": [bookmarks.bookmark_json(m) for m in marks]})
+
+
+@router.get(
+    "/bookmark/{userid}/{itemtype}/{itemid}/",
+    summary="The bookmark in a movie or programme (an episode answers for its programme)",
+    responses={
+        200: {
+            "description": "The bookmark.",
+            "content": {"application/json": {"example": _EXAMPLE}},
+        },
+        **problem_responses(400, 401, 404),
+    },
+)
+async def get_bookmark(
+    userid: UserId, itemtype: ItemType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
+) -> JSONResponse:
+    mark = await bookmarks.bookmark(db, service, userid, itemtype, itemid)
+    return JSONResponse(bookmarks.bookmark_json(mark))

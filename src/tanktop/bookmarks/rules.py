@@ -1,0 +1,115 @@
+"""When something is finished, started or next (Jellyfin's thresholds, which users know).
+
+Pure functions over what the user did (latest progress and seen per item) and the catalog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Final
+
+STARTED: Final = 0.05
+FINISHED: Final = 0.90
+
+
+@dataclass
+class Watch:
+    """What the user did with one movie or episode: latest progress (minutes) and seen."""
+
+    progress: float | None = None
+    progress_at: dt.datetime | None = None
+    seen_at: dt.datetime | None = None
+
+    @property
+    def last_at(self) -> dt.datetime:
+        times = [t for t in (self.progress_at, self.seen_at) if t is not None]
+        return max(times)
+
+
+def finished(watch: Watch, duration: float | None) -> bool:
+    """Seen (and not re-started since), or watched to 90% of its duration."""
+    if watch.seen_at is not None and (
+        watch.progress_at is None or watch.progress_at <= watch.seen_at
+    ):
+        return True
+    return bool(duration and watch.progress is not None and watch.progress >= FINISHED * duration)
+
+
+def in_progress(watch: Watch, duration: float | None) -> bool:
+    """Part-way: past 5% of the duration (any progress when the duration is unknown)."""
+    if finished(watch, duration) or watch.progress is None or watch.progress <= 0:
+        return False
+    return duration is None or watch.progress >= STARTED * duration
+
+
+@dataclass
+class Bookmark:
+    item_type: str
+    item_id: str
+    position: float
+    duration: float | None
+    updated_at: dt.datetime
+    episode_id: str | None = None
+    season: int | None = None
+    number: int | None = None
+    status: str | None = None
+
+
+def movie_bookmark(movie_id: str, watch: Watch, duration: float | None) -> Bookmark | None:
+    if not in_progress(watch, duration):
+        return None
+    assert watch.progress is not None
+    assert watch.progress_at is not None
+    return Bookmark("movie", movie_id, watch.progress, duration, watch.progress_at)
+
+
+def programme_bookmark(
+    programme_id: str, guide: list[Any], watches: dict[str, Watch]
+) -> Bookmark | None:
+    """The episode to show: the one being watched, else the next after the furthest finished.
+
+    `guide` is the programme's episodes in season/number order; season 0 (specials) is never
+    "next"; seeing an earlier episode again never moves the pointer backwards.
+    """
+    watched = [(e, watches[e.item_id]) for e in guide if e.item_id in watches]
+    if not watched:
+        return None
+    latest_episode, latest = max(watched, key=lambda pair: pair[1].last_at)
+    if in_progress(latest, latest_episode.duration):
+        assert latest.progress is not None
+        return Bookmark(
+            "programme",
+            programme_id,
+            latest.progress,
+            latest_episode.duration,
+            latest.last_at,
+            latest_episode.item_id,
+            latest_episode.season,
+            latest_episode.number,
+            "in_progress",
+        )
+    done = [
+        i
+        for i, e in enumerate(guide)
+        if e.item_id in watches and finished(watches[e.item_id], e.duration)
+    ]
+    if not done:
+        return None
+    for episode in guide[max(done) + 1 :]:
+        if episode.season == 0:
+            continue
+        watch = watches.get(episode.item_id)
+        if watch is None or not finished(watch, episode.duration):
+            return Bookmark(
+                "programme",
+                programme_id,
+                0,
+                episode.duration,
+                latest.last_at,
+                episode.item_id,
+                episode.season,
+                episode.number,
+                "next",
+            )
+    return None

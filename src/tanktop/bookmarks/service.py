@@ -1,0 +1,93 @@
+"""Bookmarks: the user's "continue watching" row, computed from their progress and seen lists
+and the catalog, so a new event changes it at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tanktop.auth import Service
+from tanktop.bookmarks.rules import Bookmark, Watch, movie_bookmark, programme_bookmark
+from tanktop.catalog import service as catalog
+from tanktop.db import Database
+from tanktop.errors import BadRequest, NotFound
+from tanktop.events import service as events
+from tanktop.ids import json_id
+
+BOOKMARK_TYPES = ("movie", "programme", "episode")
+
+
+async def _watches(db: Database, service: Service, user_id: str) -> dict[tuple[str, str], Watch]:
+    watches: dict[tuple[str, str], Watch] = {}
+    for item in await events.user_items(
+        db, service, user_id, ["progress", "seen"], ["movie", "episode"]
+    ):
+        watch = watches.setdefault((item.item_type, item.item_id), Watch())
+        if item.event == "seen":
+            watch.seen_at = item.at
+        elif isinstance(item.value, (int, float)):
+            watch.progress, watch.progress_at = float(item.value), item.at
+    return watches
+
+
+async def bookmarks(db: Database, service: Service, user_id: str) -> list[Bookmark]:
+    """Every bookmark of the user, most recent activity first."""
+    watches = await _watches(db, service, user_id)
+    async with db.read(snapshot=True) as conn:
+        facts = await catalog.contents(conn, list(watches))
+        programme_ids = sorted(
+            {c.programme_id for c in facts.values() if c.item_type == "episode" and c.programme_id}
+        )
+        guides = await catalog.episode_guides(conn, programme_ids)
+    found: list[Bookmark] = []
+    for (item_type, item_id), watch in watches.items():
+        if item_type == "movie":
+            content = facts.get((item_type, item_id))
+            mark = movie_bookmark(item_id, watch, content.duration if content else None)
+            if mark:
+                found.append(mark)
+    episode_watches = {item_id: w for (t, item_id), w in watches.items() if t == "episode"}
+    for programme_id, guide in guides.items():
+        mark = programme_bookmark(programme_id, guide, episode_watches)
+        if mark:
+            found.append(mark)
+    found.sort(key=lambda b: (b.updated_at, b.item_id), reverse=True)
+    return found
+
+
+async def bookmark(
+    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+) -> Bookmark:
+    """One bookmark; an episode answers with its programme's."""
+    if item_type not in BOOKMARK_TYPES:
+        raise BadRequest(f"Bookmarks are for {', '.join(BOOKMARK_TYPES)}; got {item_type!r}.")
+    if item_type == "episode":
+        async with db.read() as conn:
+            content = (await catalog.contents(conn, [("episode", item_id)])).get(
+                ("episode", item_id)
+            )
+        if content is None or content.programme_id is None:
+            raise NotFound(f"No episode {item_id!r} in the catalog.")
+        item_type, item_id = "programme", content.programme_id
+    for mark in await bookmarks(db, service, user_id):
+        if (mark.item_type, mark.item_id) == (item_type, item_id):
+            return mark
+    raise NotFound(f"User {user_id!r} has no bookmark for {item_type} {item_id!r}.")
+
+
+def bookmark_json(mark: Bookmark) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "item_type": mark.item_type,
+        "item_id": json_id(mark.item_id),
+        "position": mark.position,
+        "duration": mark.duration,
+        "updated_at": mark.updated_at.isoformat(),
+    }
+    if mark.item_type == "programme":
+        assert mark.episode_id is not None
+        body |= {
+            "episode_id": json_id(mark.episode_id),
+            "season": mark.season,
+            "number": mark.number,
+            "status": mark.status,
+        }
+    return body
