@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from tanktop import __version__, migrations
 from tanktop.auth import KeyCache
+from tanktop.bookmarks.live import close_stale_sessions, derive_viewing
 from tanktop.bookmarks.router import router as bookmarks_router
 from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
@@ -31,7 +32,11 @@ notifications, bookmarks and recommendations. Every path starts with `/api/1/<ap
 works with or without its trailing slash. Errors are RFC 9457 problem details.
 """
 
-WORKER_TASKS: list[WorkerTask] = [match_catalog_changes, deliver_due_notifications]
+WORKER_TASKS: list[WorkerTask] = [
+    match_catalog_changes,
+    deliver_due_notifications,
+    close_stale_sessions,
+]
 """What every worker runs: each task does one bounded batch of due work per round."""
 
 PROBLEM_SCHEMA = {
@@ -58,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(db)
         app.state.db = db
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
-        app.state.event_writer = writer = EventWriter(db)
+        app.state.event_writer = writer = EventWriter(db, derive=derive_viewing)
         writer.start()
         # Long-lived start-up objects need no more garbage-collector passes: fewer pauses.
         gc.collect()

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(
         default=60, description="How long a worker holds a webhook it is sending before others may."
     )
+    live_session_max_hours: float = Field(
+        default=4, description="A channel session with no end is closed this long after its start."
+    )
     worker_idle_seconds: float = Field(
         default=1.0, description="How long a worker with nothing to do waits before looking again."
     )

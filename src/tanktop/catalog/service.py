@@ -349,3 +349,19 @@ async def offers_of(
 
 claim_changes = queries.claim_changes
 mark_changes_matched = queries.mark_matched
+
+
+@dataclass(frozen=True)
+class Airing:
+    start: dt.datetime
+    end: dt.datetime
+    item_type: str
+    item_id: str
+
+
+async def airings(
+    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+) -> list[Airing]:
+    """A channel's slots overlapping [start, end), in time order."""
+    rows = await queries.select_slots(conn, channel_id, start, end)
+    return [Airing(r.start, r.end, r.item_type, r.item_id) for r in rows]

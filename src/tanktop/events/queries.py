@@ -285,3 +285,45 @@ async def select_user_items(
         list_items.c.item_type.in_(list(item_types)),
     )
     return list((await conn.execute(query)).all())
+
+
+async def select_channel_times(
+    conn: AsyncConnection, service_id: int, user_id: str
+) -> list[tuple[str, str, JsonScalar]]:
+    """(event, channel, timestamp value) of the user's channel start/end lists."""
+    query = sa.select(list_items.c.event, list_items.c.item_id, list_items.c.value).where(
+        list_items.c.service_id == service_id,
+        list_items.c.user_id == user_id,
+        list_items.c.item_type == "channel",
+        list_items.c.event.in_(["start", "end"]),
+    )
+    return [(r.event, r.item_id, r.value) for r in await conn.execute(query)]
+
+
+async def select_stale_starts(
+    conn: AsyncConnection, before: str, limit: int
+) -> list[tuple[int, str, str, str]]:
+    """(service, user, channel, start) of channel starts before `before` with no end after
+    them (a channel start's or end's list time is the time it says)."""
+    ends = list_items.alias("ends")
+    query = (
+        sa.select(
+            list_items.c.service_id, list_items.c.user_id, list_items.c.item_id, list_items.c.value
+        )
+        .where(
+            list_items.c.event == "start",
+            list_items.c.item_type == "channel",
+            list_items.c.updated_at < sa.bindparam("b", type_=list_items.c.updated_at.type),
+            ~sa.exists().where(
+                ends.c.service_id == list_items.c.service_id,
+                ends.c.user_id == list_items.c.user_id,
+                ends.c.event == "end",
+                ends.c.item_type == "channel",
+                ends.c.item_id == list_items.c.item_id,
+                ends.c.updated_at >= list_items.c.updated_at,
+            ),
+        )
+        .limit(limit)
+    )
+    rows = await conn.execute(query, {"b": dt.datetime.fromisoformat(before)})
+    return [(r.service_id, r.user_id, r.item_id, str(r.value)) for r in rows]

@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from tanktop.auth import Service
 from tanktop.catalog import service as catalog
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest
 from tanktop.events import queries
 from tanktop.events.rules import (
+    TIMESTAMP_EVENTS,
     EventOp,
     JsonScalar,
     Origin,
@@ -23,7 +26,7 @@ from tanktop.events.rules import (
     event_value,
     parse_timestamp,
 )
-from tanktop.events.writer import EventWriter
+from tanktop.events.writer import Deriver, EventWriter, write_ops
 from tanktop.ids import is_name, is_user_id
 
 MAX_IDS = 1000
@@ -46,16 +49,10 @@ def new_op(
     """A validated op for one posted event (ids are checked by the caller's path rules)."""
     now = utcnow()
     name = canonical_event(event)
-    return EventOp(
-        service.id,
-        user_id,
-        name,
-        item_type,
-        item_id,
-        event_value(name, raw_value, now),
-        at or now,
-        origin,
-    )
+    value = event_value(name, raw_value, now)
+    if at is None and name in TIMESTAMP_EVENTS and isinstance(value, str):
+        at = dt.datetime.fromisoformat(value)  # a channel start/end happened when it says
+    return EventOp(service.id, user_id, name, item_type, item_id, value, at or now, origin)
 
 
 def removal_op(service: Service, user_id: str, event: str, item_type: str, item_id: str) -> EventOp:
@@ -340,3 +337,20 @@ async def user_items(
     async with db.read() as conn:
         rows = await queries.select_user_items(conn, service.id, user_id, events, item_types)
     return [ListItem(r.event, r.item_type, r.item_id, r.value, r.updated_at) for r in rows]
+
+
+async def channel_times(
+    conn: AsyncConnection, service_id: int, user_id: str
+) -> list[tuple[str, str, JsonScalar]]:
+    """(event, channel, timestamp) of the user's channel start and end lists."""
+    return await queries.select_channel_times(conn, service_id, user_id)
+
+
+async def stale_starts(
+    conn: AsyncConnection, before: str, limit: int
+) -> list[tuple[int, str, str, str]]:
+    """Channel starts (of every service) older than `before`: sessions that may be left open."""
+    return await queries.select_stale_starts(conn, before, limit)
+
+
+__all__ = ["Deriver", "EventOp", "EventWriter", "write_ops"]

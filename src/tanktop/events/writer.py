@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.db import Database
 from tanktop.events import queries
@@ -23,12 +25,31 @@ log = logging.getLogger("tanktop.events")
 
 _Unit = tuple[Sequence[EventOp], "asyncio.Future[None]"]
 
+Deriver = Callable[[AsyncConnection, Sequence[EventOp]], Awaitable[list[EventOp]]]
+"""Computes the events that `ops` cause (live viewing → progress/seen), in their transaction."""
+
+
+async def write_ops(
+    conn: AsyncConnection, ops: Sequence[EventOp], derive: Deriver | None = None
+) -> None:
+    """Apply ops and the events they cause, in the caller's transaction."""
+    derived = await derive(conn, ops) if derive else []
+    await queries.apply_ops(conn, [*ops, *derived])
+
 
 class EventWriter:
     """Queue of pending units and the flusher tasks that commit them."""
 
-    def __init__(self, db: Database, *, flushers: int | None = None, max_ops: int = 5000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        derive: Deriver | None = None,
+        flushers: int | None = None,
+        max_ops: int = 5000,
+    ) -> None:
         self._db = db
+        self._derive = derive
         self._pending: deque[_Unit] = deque()
         self._wakeup = asyncio.Event()
         self._max_ops = max_ops
@@ -80,7 +101,7 @@ class EventWriter:
     async def _commit(self, units: list[_Unit]) -> None:
         try:
             async with self._db.write() as conn:
-                await queries.apply_ops(conn, [op for ops, _ in units for op in ops])
+                await write_ops(conn, [op for ops, _ in units for op in ops], self._derive)
         except Exception as exc:
             if len(units) > 1:
                 for unit in units:

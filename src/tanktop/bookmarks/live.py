@@ -1,0 +1,119 @@
+"""Live TV: channel `start`/`end` events and the schedule become `progress` and `seen` events.
+
+A viewing session runs from a channel's `start` to its `end`, to a `start` on another
+channel, or, if neither comes, to the worker's cut-off (`TANKTOP_LIVE_SESSION_MAX_HOURS`).
+Minutes watched of each scheduled movie or episode = the overlap of the session with its
+slot; 90% of the slot watched is `seen`. Derived events carry origin `derived` and are written
+in the transaction of the event that caused them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tanktop.bookmarks.rules import FINISHED
+from tanktop.catalog import service as catalog
+from tanktop.config import Settings
+from tanktop.db import Database, utcnow
+from tanktop.events import service as events
+from tanktop.events.service import EventOp
+
+Session = tuple[str, dt.datetime]  # channel, start
+WATCHABLE = ("movie", "episode")
+
+
+def _time(value: object) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+async def open_session(conn: AsyncConnection, service_id: int, user_id: str) -> Session | None:
+    """The user's channel session still open (latest start with no end after it)."""
+    starts: dict[str, dt.datetime] = {}
+    ends: dict[str, dt.datetime] = {}
+    for event, channel, value in await events.channel_times(conn, service_id, user_id):
+        when = _time(value)
+        if when is not None:
+            (starts if event == "start" else ends)[channel] = when
+    open_ = [(at, ch) for ch, at in starts.items() if ch not in ends or ends[ch] < at]
+    if not open_:
+        return None
+    at, channel = max(open_)
+    return channel, at
+
+
+async def watched(
+    conn: AsyncConnection, cause: EventOp, channel: str, start: dt.datetime, end: dt.datetime
+) -> list[EventOp]:
+    """Progress (and seen) of what aired on `channel` between `start` and `end`."""
+    derived: list[EventOp] = []
+    for airing in await catalog.airings(conn, channel, start, end):
+        if airing.item_type not in WATCHABLE:
+            continue
+        overlap = (min(end, airing.end) - max(start, airing.start)).total_seconds()
+        length = (airing.end - airing.start).total_seconds()
+        base = replace(
+            cause,
+            item_type=airing.item_type,
+            item_id=airing.item_id,
+            origin="derived",
+            removed=False,
+        )
+        derived.append(replace(base, event="progress", value=round(overlap / 60, 2)))
+        if overlap >= FINISHED * length:
+            derived.append(replace(base, event="seen", value=None))
+    return derived
+
+
+async def derive_viewing(conn: AsyncConnection, ops: Sequence[EventOp]) -> list[EventOp]:
+    """The events that channel starts and ends in `ops` cause (the writer's `derive` hook)."""
+    sessions: dict[tuple[int, str], Session | None] = {}
+    derived: list[EventOp] = []
+    for op in ops:
+        if op.item_type != "channel" or op.event not in ("start", "end") or op.removed:
+            continue
+        when = _time(op.value)
+        if when is None:
+            continue
+        key = (op.service_id, op.user_id)
+        if key not in sessions:
+            sessions[key] = await open_session(conn, *key)
+        session = sessions[key]
+        if (
+            session is not None
+            and session[1] < when
+            and (op.event == "start" or session[0] == op.item_id)
+        ):
+            derived += await watched(conn, op, session[0], session[1], when)
+            if op.event == "start" and session[0] != op.item_id:
+                derived.append(replace(op, event="end", item_id=session[0], origin="derived"))
+        if op.event == "start":
+            sessions[key] = (op.item_id, when)
+        elif session is not None and session[0] == op.item_id:
+            sessions[key] = None
+    return derived
+
+
+async def close_stale_sessions(db: Database, settings: Settings) -> int:
+    """Worker task: end sessions left open longer than the maximum, at start + maximum."""
+    limit = dt.timedelta(hours=settings.live_session_max_hours)
+    cutoff = (utcnow() - limit).isoformat()
+    closed = 0
+    async with db.write() as conn:
+        for service_id, user_id, channel, start in await events.stale_starts(conn, cutoff, 200):
+            session = await open_session(conn, service_id, user_id)
+            if session is None or session != (channel, dt.datetime.fromisoformat(start)):
+                continue
+            end = session[1] + limit
+            op = EventOp(
+                service_id, user_id, "end", "channel", channel, end.isoformat(), utcnow(), "derived"
+            )
+            await events.write_ops(conn, [op], derive_viewing)
+            closed += 1
+    return closed

@@ -1,0 +1,94 @@
+"""Live TV viewing turned into progress and seen events, and so into bookmarks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tanktop.bookmarks.live import close_stale_sessions
+from tanktop.config import Settings
+from tanktop.db import Database
+from tanktop.events.service import stream_history
+from tests.conftest import Admin, Api, service_of, unique
+
+DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+
+
+def at(hour: int, minute: int = 0) -> str:
+    return (DAY + dt.timedelta(hours=hour, minutes=minute)).isoformat()
+
+
+async def evening(admin: Admin) -> tuple[str, str, str, str]:
+    """A channel airing a 60-minute movie at 20:00 and a 50-minute episode at 21:00."""
+    channel, film, show, episode = unique("c"), unique("m"), unique("p"), unique("e")
+    await admin.put(f"/catalog/channel/{channel}/", json={"name": "One"})
+    await admin.put(f"/catalog/movie/{film}/", json={"title": "Film", "duration": 60})
+    await admin.put(f"/catalog/programme/{show}/", json={"title": "Show"})
+    await admin.put(
+        f"/catalog/episode/{episode}/",
+        json={"programme_id": show, "season": 1, "number": 1, "duration": 50},
+    )
+    slots = [
+        {"start": at(20), "end": at(21), "item_type": "movie", "item_id": film},
+        {"start": at(21), "end": at(21, 50), "item_type": "episode", "item_id": episode},
+    ]
+    assert (await admin.put(f"/schedule/{channel}/", json=slots)).status_code == 200
+    return channel, film, show, episode
+
+
+async def test_viewing_spanning_two_slots(api: Api, admin: Admin, db: Database) -> None:
+    channel, film, show, episode = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/end/channel/{channel}/{at(21, 30)}/")
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 60}}
+    assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
+    assert (await api.get(f"/event/7/progress/episode/?id={episode}")).json() == {
+        "progress": {episode: 30}
+    }
+    assert (await api.get(f"/event/7/seen/episode/?id={episode}")).json() == {"seen": {}}
+    mark = (await api.get(f"/bookmark/7/programme/{show}/")).json()
+    assert (mark["episode_id"], mark["status"], mark["position"]) == (episode, "in_progress", 30)
+    history = [e async for e in stream_history(db, (await service_of(db, api)).id)]
+    assert {(e.event, e.origin) for e in history} >= {("progress", "derived"), ("seen", "derived")}
+
+
+async def test_channel_change_ends_the_open_session(api: Api, admin: Admin) -> None:
+    channel, film, _, _ = await evening(admin)
+    other = unique("c")
+    await admin.put(f"/catalog/channel/{other}/", json={"name": "Two"})
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/start/channel/{other}/{at(20, 20)}/")
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 20}}
+    ends = (await api.get("/event/7/end/channel/")).json()["end"]
+    assert ends == {channel: at(20, 20)}, "the first channel's session was ended"
+    await api.post(f"/event/7/stop/channel/{other}/{at(22)}/")
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {
+        "progress": {film: 20}
+    }, "nothing aired on the other channel"
+
+
+async def test_worker_closes_sessions_left_open(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    channel, film, _, episode = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    assert (
+        await close_stale_sessions(db, settings.model_copy(update={"live_session_max_hours": 1}))
+        >= 1
+    )
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(21)}
+    assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
+    assert (await api.get(f"/event/7/progress/episode/?id={episode}")).json() == {"progress": {}}
+    service = await service_of(db, api)
+    mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
+    assert len(mine) == 1, "closed once; a second run finds nothing of this user's to close"
+    await close_stale_sessions(db, settings.model_copy(update={"live_session_max_hours": 1}))
+    mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
+    assert len(mine) == 1
+
+
+async def test_live_events_are_per_service(api: Api, other_api: Api, admin: Admin) -> None:
+    channel, film, _, _ = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await other_api.post(f"/event/7/end/channel/{channel}/{at(21)}/")
+    assert (await other_api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {}}
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {}}
