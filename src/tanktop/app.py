@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from tanktop import __version__, migrations
 from tanktop.auth import KeyCache
-from tanktop.bookmarks.live import close_stale_sessions, derive_viewing
+from tanktop.bookmarks.live import close_stale_sessions, derive_viewing, rederive_late_schedules
 from tanktop.bookmarks.router import router as bookmarks_router
 from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
@@ -36,6 +36,7 @@ WORKER_TASKS: list[WorkerTask] = [
     match_catalog_changes,
     deliver_due_notifications,
     close_stale_sessions,
+    rederive_late_schedules,
 ]
 """What every worker runs: each task does one bounded batch of due work per round."""
 

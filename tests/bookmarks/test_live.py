@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tanktop.bookmarks.live import close_stale_sessions
+from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events.service import stream_history
@@ -92,3 +92,21 @@ async def test_live_events_are_per_service(api: Api, other_api: Api, admin: Admi
     await other_api.post(f"/event/7/end/channel/{channel}/{at(21)}/")
     assert (await other_api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {}}
     assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {}}
+
+
+async def test_a_late_schedule_still_counts(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    channel, film = unique("c"), unique("m")
+    await admin.put(f"/catalog/channel/{channel}/", json={"name": "Late"})
+    await admin.put(f"/catalog/movie/{film}/", json={"title": "Film", "duration": 60})
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/end/channel/{channel}/{at(20, 40)}/")
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {}}
+    slot = {"start": at(20), "end": at(21), "item_type": "movie", "item_id": film}
+    await admin.put(f"/schedule/{channel}/", json=[slot])
+    while await rederive_late_schedules(db, settings):
+        pass
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 40}}
+    mark = (await api.get(f"/bookmark/7/movie/{film}/")).json()
+    assert (mark["position"], mark["duration"]) == (40, 60)

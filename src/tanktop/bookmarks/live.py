@@ -48,26 +48,34 @@ async def open_session(conn: AsyncConnection, service_id: int, user_id: str) -> 
     return channel, at
 
 
+def airing_events(
+    cause: EventOp, airing: catalog.Airing, start: dt.datetime, end: dt.datetime
+) -> list[EventOp]:
+    """Progress (and seen) of one airing watched from `start` to `end`."""
+    overlap = (min(end, airing.end) - max(start, airing.start)).total_seconds()
+    if airing.item_type not in WATCHABLE or overlap <= 0:
+        return []
+    length = (airing.end - airing.start).total_seconds()
+    base = replace(
+        cause,
+        item_type=airing.item_type,
+        item_id=airing.item_id,
+        origin="derived",
+        removed=False,
+    )
+    derived = [replace(base, event="progress", value=round(overlap / 60, 2))]
+    if overlap >= FINISHED * length:
+        derived.append(replace(base, event="seen", value=None))
+    return derived
+
+
 async def watched(
     conn: AsyncConnection, cause: EventOp, channel: str, start: dt.datetime, end: dt.datetime
 ) -> list[EventOp]:
     """Progress (and seen) of what aired on `channel` between `start` and `end`."""
     derived: list[EventOp] = []
     for airing in await catalog.airings(conn, channel, start, end):
-        if airing.item_type not in WATCHABLE:
-            continue
-        overlap = (min(end, airing.end) - max(start, airing.start)).total_seconds()
-        length = (airing.end - airing.start).total_seconds()
-        base = replace(
-            cause,
-            item_type=airing.item_type,
-            item_id=airing.item_id,
-            origin="derived",
-            removed=False,
-        )
-        derived.append(replace(base, event="progress", value=round(overlap / 60, 2)))
-        if overlap >= FINISHED * length:
-            derived.append(replace(base, event="seen", value=None))
+        derived += airing_events(cause, airing, start, end)
     return derived
 
 
@@ -117,3 +125,50 @@ async def close_stale_sessions(db: Database, settings: Settings) -> int:
             await events.write_ops(conn, [op], derive_viewing)
             closed += 1
     return closed
+
+
+async def rederive_late_schedules(db: Database, settings: Settings) -> int:
+    """Worker task: a slot written for a time already past counts for those who watched then."""
+    now = utcnow()
+    longest = dt.timedelta(hours=settings.live_session_max_hours)
+    async with db.write() as conn:
+        changes = await catalog.claim_changes(conn, "live", now, 100, kind="slot")
+        if not changes:
+            return 0
+        derived: list[EventOp] = []
+        for change in changes:
+            if change.slot_start is None or change.slot_start >= now:
+                continue
+            airing = next(
+                (
+                    a
+                    for a in await catalog.airings(
+                        conn,
+                        change.channel_id,
+                        change.slot_start,
+                        change.slot_start + dt.timedelta(seconds=1),
+                    )
+                    if a.start == change.slot_start
+                ),
+                None,
+            )
+            if airing is None:
+                continue
+            viewings = await events.channel_viewings(
+                conn, change.channel_id, airing.start - longest, airing.end
+            )
+            for service_id, user_id, start, end in viewings:
+                cause = EventOp(
+                    service_id,
+                    user_id,
+                    "end",
+                    "channel",
+                    change.channel_id,
+                    end.isoformat(),
+                    end,
+                    "derived",
+                )
+                derived += airing_events(cause, airing, start, end)
+        await events.write_ops(conn, derived)
+        await catalog.mark_changes_handled(conn, "live", [c.id for c in changes], now)
+    return len(changes)

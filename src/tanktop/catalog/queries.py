@@ -267,23 +267,34 @@ async def refresh_statistics(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("ANALYZE catalog_items, offers"))
 
 
-async def claim_changes(conn: AsyncConnection, now: dt.datetime, limit: int) -> list[sa.Row[Any]]:
-    """Due, unmatched change rows, locked for this transaction (others skip them)."""
+CONSUMERS = {"notifications": catalog_changes.c.matched_at, "live": catalog_changes.c.viewed_at}
+
+
+async def claim_changes(
+    conn: AsyncConnection, consumer: str, now: dt.datetime, limit: int, kind: str | None = None
+) -> list[sa.Row[Any]]:
+    """Due change rows `consumer` has not handled, locked for this transaction (others skip)."""
     query = (
         sa.select(catalog_changes)
-        .where(catalog_changes.c.matched_at.is_(None), catalog_changes.c.at <= now)
+        .where(CONSUMERS[consumer].is_(None), catalog_changes.c.at <= now)
         .order_by(catalog_changes.c.id)
         .limit(limit)
     )
+    if kind is not None:
+        query = query.where(catalog_changes.c.kind == kind)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list((await conn.execute(query)).all())
 
 
-async def mark_matched(conn: AsyncConnection, ids: Sequence[int], now: dt.datetime) -> None:
+async def mark_handled(
+    conn: AsyncConnection, consumer: str, ids: Sequence[int], now: dt.datetime
+) -> None:
     if ids:
         await conn.execute(
-            sa.update(catalog_changes).where(catalog_changes.c.id.in_(ids)).values(matched_at=now)
+            sa.update(catalog_changes)
+            .where(catalog_changes.c.id.in_(ids))
+            .values({CONSUMERS[consumer]: now})
         )
 
 

@@ -348,7 +348,7 @@ async def offers_of(
 
 
 claim_changes = queries.claim_changes
-mark_changes_matched = queries.mark_matched
+mark_changes_handled = queries.mark_handled
 
 
 @dataclass(frozen=True)

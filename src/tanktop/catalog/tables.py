@@ -67,6 +67,9 @@ catalog_changes = sa.Table(
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("channel_id", sa.String(64)),
     sa.Column("slot_start", UTCDateTime),
+    # Each consumer marks the rows it has handled: notifications, and live-TV re-derivation.
     sa.Column("matched_at", UTCDateTime),
+    sa.Column("viewed_at", UTCDateTime),
     sa.Index("ix_catalog_changes_pending", "matched_at", "at"),
+    sa.Index("ix_catalog_changes_unviewed", "viewed_at", "kind"),
 )

@@ -327,3 +327,28 @@ async def select_stale_starts(
     )
     rows = await conn.execute(query, {"b": dt.datetime.fromisoformat(before)})
     return [(r.service_id, r.user_id, r.item_id, str(r.value)) for r in rows]
+
+
+async def select_channel_history(
+    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+) -> list[Any]:
+    """Start and end events on a channel between `start` and `end`, of every service."""
+    query = (
+        sa.select(
+            event_history.c.service_id,
+            event_history.c.user_id,
+            event_history.c.event,
+            event_history.c.value,
+            event_history.c.at,
+        )
+        .where(
+            event_history.c.item_type == "channel",
+            event_history.c.item_id == channel_id,
+            event_history.c.at >= start,
+            event_history.c.at <= end,
+            event_history.c.event.in_(["start", "end"]),
+            event_history.c.removed.is_(False),
+        )
+        .order_by(event_history.c.at, event_history.c.id)
+    )
+    return [row for row in await conn.execute(query)]

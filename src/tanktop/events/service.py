@@ -353,4 +353,21 @@ async def stale_starts(
     return await queries.select_stale_starts(conn, before, limit)
 
 
+async def channel_viewings(
+    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+) -> list[tuple[int, str, dt.datetime, dt.datetime]]:
+    """(service, user, from, to) of every viewing of a channel that began in [start, end]:
+    each start paired with the first end after it."""
+    open_: dict[tuple[int, str], dt.datetime] = {}
+    viewings = []
+    for row in await queries.select_channel_history(conn, channel_id, start, end):
+        key = (row.service_id, row.user_id)
+        when = row.at
+        if row.event == "start":
+            open_.setdefault(key, when)
+        elif key in open_:
+            viewings.append((*key, open_.pop(key), when))
+    return viewings
+
+
 __all__ = ["Deriver", "EventOp", "EventWriter", "write_ops"]

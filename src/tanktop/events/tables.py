@@ -46,4 +46,6 @@ event_history = sa.Table(
     sa.Column("removed", sa.Boolean, nullable=False),
     sa.Index("ix_event_history_service_time", "service_id", "at", "id"),
     sa.Index("ix_event_history_user_time", "service_id", "user_id", "at"),
+    # Live-TV re-derivation finds who watched a channel when its schedule arrives late.
+    sa.Index("ix_event_history_item_time", "item_type", "item_id", "at"),
 )

@@ -25,7 +25,7 @@ async def match_catalog_changes(db: Database, settings: Settings) -> int:
     """Match one batch of due change rows; returns how many were matched."""
     now = utcnow()
     async with db.write() as conn:
-        changes = await catalog.claim_changes(conn, now, BATCH)
+        changes = await catalog.claim_changes(conn, "notifications", now, BATCH)
         if not changes:
             return 0
         keys = list({(c.item_type, c.item_id) for c in changes})
@@ -74,7 +74,7 @@ async def match_catalog_changes(db: Database, settings: Settings) -> int:
                     for request in requests.get(standing_key, []):
                         if not request.source_ids or change.channel_id in request.source_ids:
                             queued += await queue_delivery(conn, request, key, airing, now)
-        await catalog.mark_changes_matched(conn, [c.id for c in changes], now)
+        await catalog.mark_changes_handled(conn, "notifications", [c.id for c in changes], now)
     if queued:
         log.info("matched %d catalog changes, queued %d webhooks", len(changes), queued)
     return len(changes)
