@@ -298,11 +298,26 @@ async def mark_handled(
         )
 
 
+FACT_COLUMNS = (
+    catalog_items.c.item_type,
+    catalog_items.c.item_id,
+    catalog_items.c.programme_id,
+    catalog_items.c.sport,
+    catalog_items.c.teams,
+    catalog_items.c.duration,
+    catalog_items.c.season,
+    catalog_items.c.number,
+)
+"""What other domains read of items (not titles or genres: decoding JSON costs)."""
+GUIDE_COLUMNS = tuple(c for c in FACT_COLUMNS if c.name not in ("sport", "teams"))
+"""What an episode guide needs: ids, order and durations."""
+
+
 async def select_items(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, Any]:
     found: dict[ItemKey, Any] = {}
     for item_type, ids in _ids_by_type(keys).items():
         for start in range(0, len(ids), 1000):
-            query = sa.select(catalog_items).where(
+            query = sa.select(*FACT_COLUMNS).where(
                 catalog_items.c.item_type == item_type,
                 catalog_items.c.item_id.in_(ids[start : start + 1000]),
             )
@@ -329,7 +344,7 @@ async def select_episodes(conn: AsyncConnection, programme_ids: Sequence[str]) -
     if not programme_ids:
         return []
     query = (
-        sa.select(catalog_items)
+        sa.select(*GUIDE_COLUMNS)
         .where(
             catalog_items.c.item_type == "episode",
             catalog_items.c.programme_id.in_(list(programme_ids)),
