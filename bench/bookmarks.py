@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 from tests.servers import create_key, run_cli, running_server, tanktop_env
 
-from bench.events import pg_url, psql
+from bench.databases import fresh_database
 from bench.loadgen import Call, ratio_line, run_load
 
 BENCH_DB = "tanktop_bench_bookmarks"
@@ -111,12 +111,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        if args.database == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        else:
-            psql("test", f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            psql("test", f"CREATE DATABASE {BENCH_DB}")
-            url = pg_url(BENCH_DB)
+        url = fresh_database(args.database, BENCH_DB, tmp)
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         key = create_key(env, "bench-bookmarks")
         catalog = Path(tmp) / "catalog.jsonl"

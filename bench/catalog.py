@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 from tests.servers import TANKTOP, run_cli, tanktop_env
 
-from bench.events import pg_url, psql
+from bench.databases import fresh_database
 
 BENCH_DB = "tanktop_bench_catalog"
 
@@ -114,12 +114,6 @@ async def raw_postgres(url: str, lines: list[dict[str, Any]]) -> float:
     return elapsed
 
 
-def fresh_postgres() -> str:
-    psql("test", f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    psql("test", f"CREATE DATABASE {BENCH_DB}")
-    return pg_url(BENCH_DB)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -130,13 +124,9 @@ def main() -> None:
         path.write_text("".join(json.dumps(line) + "\n" for line in lines))
         results = []
         for backend in ("sqlite", "postgresql"):
-            url = (
-                f"sqlite:///{tmp}/{backend}-import.db" if backend == "sqlite" else fresh_postgres()
-            )
+            url = fresh_database(backend, BENCH_DB, tmp)
             ours = timed_import(url, path)
-            raw_url = (
-                f"sqlite:///{tmp}/{backend}-raw.db" if backend == "sqlite" else fresh_postgres()
-            )
+            raw_url = fresh_database(backend, BENCH_DB + "_raw", tmp)
             raw = (
                 raw_sqlite(raw_url, lines)
                 if backend == "sqlite"

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from tests.servers import create_key, running_server, tanktop_env
 
+from bench.databases import fresh_database, pg_url, psql
 from bench.loadgen import Call, LoadResult, run_load
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 BENCH_DB = "tanktop_bench_events"
 USERS = 10_000
 ITEMS = 100_000
@@ -56,16 +56,6 @@ SQLITE_HISTORY = (
     "INSERT INTO event_history (service_id, user_id, event, item_type, item_id, value, at, "
     "origin, removed) VALUES (?, ?, 'watchlist', 'movie', ?, 'null', ?, 'posted', 0)"
 )
-
-
-def pg_url(database: str) -> str:
-    return POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + database
-
-
-def psql(database: str, sql: str) -> str:
-    return subprocess.run(
-        ["psql", "-qtA", pg_url(database), "-c", sql], check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def service_id(url: str, name: str) -> int:
@@ -211,12 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        if args.database == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        else:
-            psql("test", f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            psql("test", f"CREATE DATABASE {BENCH_DB}")
-            url = pg_url(BENCH_DB)
+        url = fresh_database(args.database, BENCH_DB, tmp)
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         key = create_key(env, "bench-events")
         sid = service_id(url, "bench-events")

@@ -25,7 +25,7 @@ import httpx
 from tests.receiver import Receiver, receiver
 from tests.servers import TANKTOP, create_key, run_cli, running_server, tanktop_env
 
-from bench.events import pg_url, psql
+from bench.databases import fresh_database
 
 BENCH_DB = "tanktop_bench_notifications"
 ADMIN = "bench-admin"
@@ -83,10 +83,10 @@ async def store_requests(base: str, key: str, hook: Receiver, count: int) -> lis
 
 
 async def main_async(pending: int) -> None:
-    psql("test", f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    psql("test", f"CREATE DATABASE {BENCH_DB}")
     env = tanktop_env(
-        pg_url(BENCH_DB), TANKTOP_ADMIN_TOKEN=ADMIN, TANKTOP_WEBHOOK_ALLOW_PRIVATE="1"
+        fresh_database("postgresql", BENCH_DB, ""),
+        TANKTOP_ADMIN_TOKEN=ADMIN,
+        TANKTOP_WEBHOOK_ALLOW_PRIVATE="1",
     )
     key = create_key(env, "bench-notifications")
     async with receiver() as hook:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from tanktop.auth import ServiceDep
+from tanktop.auth import Service, ServiceDep
 from tanktop.bodies import json_body
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
@@ -55,9 +55,7 @@ async def post_event(
     service: ServiceDep,
     request: Request,
 ) -> Response:
-    op = events.new_op(service, userid, event, itemtype, itemid, None, origin="posted")
-    await events.record(writer_of(request), [op])
-    return Response(status_code=204)
+    return await _record_posted(request, service, userid, event, itemtype, itemid, None)
 
 
 @router.post(
@@ -74,6 +72,18 @@ async def post_event_value(
     value: Value,
     service: ServiceDep,
     request: Request,
+) -> Response:
+    return await _record_posted(request, service, userid, event, itemtype, itemid, value)
+
+
+async def _record_posted(
+    request: Request,
+    service: Service,
+    userid: str,
+    event: str,
+    itemtype: str,
+    itemid: str,
+    value: str | None,
 ) -> Response:
     op = events.new_op(service, userid, event, itemtype, itemid, value, origin="posted")
     await events.record(writer_of(request), [op])
