@@ -23,6 +23,7 @@ from tanktop.middleware import RequestGuard
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.notifications.router import router as notifications_router
+from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.worker import WorkerTask, run_worker
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(events_router)  # first: the hot path matches soonest
+    app.include_router(operations_router)
     app.include_router(profiles_router)
     app.include_router(notifications_router)
     app.include_router(bookmarks_router)
@@ -106,11 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_batch_bytes=settings.max_batch_body_bytes,
     )
     _add_problem_schema(app)
-
-    @app.get("/healthz", tags=["Operations"], summary="Process is alive")
-    async def healthz() -> dict[str, str]:
-        """Answers without touching the database: a liveness probe and a benchmark baseline."""
-        return {"status": "ok"}
 
     return app
 
