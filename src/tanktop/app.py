@@ -19,6 +19,8 @@ from tanktop.db import Database
 from tanktop.errors import install_error_handlers
 from tanktop.events.router import router as events_router
 from tanktop.events.writer import EventWriter
+from tanktop.metrics import RequestMetrics
+from tanktop.metrics import router as metrics_router
 from tanktop.middleware import RequestGuard
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
@@ -102,11 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications_router)
     app.include_router(bookmarks_router)
     app.include_router(catalog_router)
+    app.include_router(metrics_router)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         max_batch_bytes=settings.max_batch_body_bytes,
     )
+    app.add_middleware(RequestMetrics)  # outermost: counts what the guard refuses too
     _add_problem_schema(app)
 
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tanktop import auth
@@ -181,8 +182,16 @@ async def test_retries_keep_the_webhook_id_and_log_attempts(
     hook.statuses = [500, 503]
     movie = await movie_with_offers(admin, [{"source_id": 1}])
     await api.post(f"/notification/7/movie/{movie}/", json={"url": hook.url})
+
+    def delivered(outcome: str) -> float:
+        name = "tanktop_webhook_deliveries_total"
+        return REGISTRY.get_sample_value(name, {"outcome": outcome}) or 0.0
+
+    retries, successes = delivered("retry"), delivered("succeeded")
     await run_worker_once(db, hook_settings)
     assert len(hook.received) == 3
+    assert delivered("retry") - retries >= 2, "webhook outcomes are counted for /metrics"
+    assert delivered("succeeded") - successes >= 1
     assert len({r.headers["webhook-id"] for r in hook.received}) == 1
     log = (await api.get(f"/notification/7/movie/{movie}/deliveries/")).json()["deliveries"]
     assert [a["status_code"] for a in log[0]["attempts"]] == [500, 503, 200]

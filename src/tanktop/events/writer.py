@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tanktop.db import Database
 from tanktop.events import queries
 from tanktop.events.rules import EventOp
+from tanktop.metrics import EVENTS
 
 log = logging.getLogger("tanktop.events")
 
@@ -110,6 +111,9 @@ class EventWriter:
             log.exception("event write failed")
             _settle(units, exc)
         else:
+            for ops, _ in units:
+                for op in ops:
+                    EVENTS.labels(op.origin).inc()
             _settle(units, None)
 
 

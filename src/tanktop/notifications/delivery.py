@@ -23,6 +23,7 @@ import aiohttp
 from tanktop import auth
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
+from tanktop.metrics import DELIVERIES, DELIVERY_LAG
 from tanktop.notifications import queries
 from tanktop.notifications.signing import webhook_headers
 from tanktop.notifications.ssrf import BlockedAddress, resolve_checked
@@ -197,4 +198,9 @@ async def deliver_due_notifications(db: Database, settings: Settings) -> int:
         await queries.record_outcomes(
             conn, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows if r[2]]
         )
+    for delivery, (_, finished, _) in zip(claimed, rows, strict=True):
+        outcome = "retry" if finished["b_status"] == "pending" else finished["b_status"]
+        DELIVERIES.labels(outcome).inc()
+        if outcome == "succeeded":
+            DELIVERY_LAG.observe((now - delivery.created_at).total_seconds())
     return len(claimed)

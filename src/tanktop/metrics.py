@@ -1,0 +1,80 @@
+"""Prometheus metrics: requests by route and status, events ingested, webhook outcomes and lag.
+
+Routes are labelled by their template (`/api/1/{apikey}/user/{userid}/`), never by the path, so
+keys and ids stay out of the metrics and the label set stays small. With several processes per
+host, set `PROMETHEUS_MULTIPROC_DIR` and `/metrics` aggregates them (prometheus-client's
+multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from fastapi import APIRouter, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "tanktop_http_requests", "HTTP requests answered.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "tanktop_http_request_duration_seconds",
+    "Time to answer, by route.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+EVENTS = Counter("tanktop_events_ingested", "Events committed, by origin.", ["origin"])
+DELIVERIES = Counter("tanktop_webhook_deliveries", "Webhook attempts, by outcome.", ["outcome"])
+DELIVERY_LAG = Histogram(
+    "tanktop_webhook_delivery_lag_seconds",
+    "From queued to delivered (2xx).",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200, 86400),
+)
+
+router = APIRouter(tags=["Operations"])
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics() -> Response:
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class RequestMetrics:
+    """ASGI middleware counting and timing every HTTP request by its route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
