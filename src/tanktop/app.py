@@ -27,6 +27,7 @@ from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.notifications.router import router as notifications_router
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
+from tanktop.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
 from tanktop.worker import WorkerTask, run_worker
 
 DESCRIPTION = """
@@ -67,6 +68,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(db)
         app.state.db = db
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
+        tokens = (
+            RedisTokens(settings.redis_url, settings.rate_window_seconds)
+            if settings.redis_url
+            else DatabaseTokens(db)
+        )
+        app.state.rate_limiter = RateLimiter(
+            tokens,
+            {"read": settings.rate_limit_reads, "write": settings.rate_limit_writes},
+            settings.rate_window_seconds,
+        )
         app.state.event_writer = writer = EventWriter(db, derive=derive_viewing)
         writer.start()
         # Long-lived start-up objects need no more garbage-collector passes: fewer pauses.
@@ -87,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker is not None:
                 await worker
             await writer.close()
+            if isinstance(tokens, RedisTokens):
+                await tokens.close()
             await db.dispose()
 
     app = FastAPI(

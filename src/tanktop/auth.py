@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
@@ -22,7 +23,8 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.db import Database, UTCDateTime, metadata, utcnow
-from tanktop.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from tanktop.errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from tanktop.ratelimit import RateLimiter
 
 KEY_PREFIX = "tt_"
 KEY_PATTERN = re.compile(r"tt_[A-Za-z0-9_\-]{8,64}")
@@ -262,6 +264,15 @@ async def current_service(request: Request, apikey: ApiKey) -> Service:
     service = await cache.lookup(apikey) if KEY_PATTERN.fullmatch(apikey) else None
     if service is None:
         raise Unauthorized(f"API key {key_label(apikey)} is unknown or revoked.")
+    limiter: RateLimiter = request.app.state.rate_limiter
+    kind = "read" if request.method in ("GET", "HEAD") else "write"
+    wait = await limiter.retry_after(service.id, kind)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise TooManyRequests(
+            f"Too many {kind}s for this API key; retry in {seconds} s.",
+            headers={"Retry-After": str(seconds)},
+        )
     return service
 
 

@@ -26,6 +26,16 @@ class Settings(BaseSettings):
         default=2.0, description="How long an API process trusts a key lookup (revocation delay)."
     )
     db_pool_size: int = 20
+    rate_limit_reads: int = Field(
+        default=10_000, description="GET requests per window and API key (0: no limit)."
+    )
+    rate_limit_writes: int = Field(
+        default=10_000, description="Other requests per window and API key (0: no limit)."
+    )
+    rate_window_seconds: float = Field(default=1.0, description="Rate-limit window length.")
+    redis_url: str | None = Field(
+        default=None, description="Share rate limits through Redis instead of the database."
+    )
     webhook_allow_private: bool = Field(
         default=False, description="Allow webhooks to loopback/private addresses (tests, labs)."
     )

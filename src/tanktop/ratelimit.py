@@ -1,0 +1,132 @@
+"""Per-key rate limits shared by every API process, without a round trip per request.
+
+Each window (default one second) has a budget per service and kind (reads, writes) kept in a
+shared store: the database, or Redis when `TANKTOP_REDIS_URL` is set. A process takes tokens
+from the store in chunks (a tenth of the budget) and spends them locally, so the store is
+touched about ten times per window per process, and the processes together never admit more
+than the budget: tokens are only handed out while the budget lasts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import sqlalchemy as sa
+from redis.asyncio import Redis
+
+from tanktop.db import Database, dialect_insert, metadata
+
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("service_id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("window", sa.BigInteger, primary_key=True),
+    sa.Column("used", sa.Integer, nullable=False),
+)
+
+
+class TokenStore(Protocol):
+    async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
+        """Grant up to `want` tokens of the window's `limit`; returns how many were granted."""
+        ...
+
+
+class DatabaseTokens:
+    """The budget as a row per (service, kind, window); old windows are swept as it goes."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._calls = 0
+
+    async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
+        key = {"service_id": service_id, "kind": kind, "window": window}
+        async with self._db.write() as conn:
+            await conn.execute(
+                dialect_insert(conn, rate_windows).values(**key, used=0).on_conflict_do_nothing()
+            )
+            used = await conn.scalar(
+                sa.select(rate_windows.c.used)
+                .where(*(rate_windows.c[k] == v for k, v in key.items()))
+                .with_for_update()
+            )
+            granted = max(0, min(want, limit - int(used or 0)))
+            if granted:
+                await conn.execute(
+                    sa.update(rate_windows)
+                    .where(*(rate_windows.c[k] == v for k, v in key.items()))
+                    .values(used=rate_windows.c.used + granted)
+                )
+            self._calls += 1
+            if self._calls % 200 == 0:
+                await conn.execute(
+                    sa.delete(rate_windows).where(rate_windows.c.window < window - 2)
+                )
+        return granted
+
+
+class RedisTokens:
+    """The budget as a Redis counter per (service, kind, window), expiring after the window."""
+
+    def __init__(self, url: str, window_seconds: float) -> None:
+        self._redis = Redis.from_url(url)
+        self._ttl = max(2, math.ceil(window_seconds * 2))
+
+    async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
+        key = f"tanktop:rate:{service_id}:{kind}:{window}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incrby(key, want)
+            pipe.expire(key, self._ttl)
+            total, _ = await pipe.execute()
+        before = int(total) - want
+        return max(0, min(want, limit - before))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+@dataclass
+class _Local:
+    window: int
+    tokens: int = 0
+    exhausted: bool = False
+
+
+class RateLimiter:
+    """Spends tokens taken from the shared store; says how long to wait when they run out."""
+
+    def __init__(self, store: TokenStore, limits: dict[str, int], window_seconds: float) -> None:
+        self._store = store
+        self._limits = limits
+        self._window = window_seconds
+        self._local: dict[tuple[int, str], _Local] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+
+    async def retry_after(self, service_id: int, kind: str) -> float | None:
+        """None when the request may go ahead, else seconds until the next window."""
+        limit = self._limits.get(kind, 0)
+        if limit <= 0:
+            return None
+        now = time.time()
+        window = int(now // self._window)
+        state = self._local.get((service_id, kind))
+        if state is None or state.window != window:
+            state = self._local[(service_id, kind)] = _Local(window)
+        if state.tokens == 0 and not state.exhausted:
+            # One take in flight per key: the others wait for it instead of each draining a
+            # chunk of the shared budget at once.
+            async with self._locks.setdefault((service_id, kind), asyncio.Lock()):
+                if state.tokens == 0 and not state.exhausted:
+                    granted = await self._store.take(
+                        service_id, kind, window, max(1, limit // 10), limit
+                    )
+                    state.tokens += granted
+                    state.exhausted = granted == 0
+        if state.tokens > 0:
+            state.tokens -= 1
+            return None
+        return (window + 1) * self._window - now
