@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest bench fuzz clean
 
 $(BIN)/tanktop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: install
 	$(BIN)/python -m bench.profiles
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.catalog
+
+fuzz: install  ## schemathesis against a real server, 500 examples per operation
+	TANKTOP_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/platform/test_fuzz.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
