@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -130,15 +131,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _add_problem_schema(app: FastAPI) -> None:
-    """Put the `Problem` schema that every error response refers to into the OpenAPI document."""
+    """Describe errors as they are: the `Problem` schema, and 400 (never FastAPI's 422)."""
     original = app.openapi
 
-    def openapi() -> dict[str, object]:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-                PROBLEM_SCHEMA
-            )
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            schemas["Problem"] = PROBLEM_SCHEMA
             app.openapi_schema = schema
         return app.openapi_schema
 

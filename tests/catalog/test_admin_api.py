@@ -221,3 +221,25 @@ async def test_schedule_validation(admin: Admin) -> None:
         await admin.get(f"/schedule/{channel}/?from=2026-11-28T00:00:00Z&to=2026-11-27T00:00:00Z"),
         400,
     )
+
+
+async def test_out_of_range_times_are_400_not_500(admin: Admin) -> None:
+    channel, movie = unique("c"), unique("m")
+    await admin.put(f"/catalog/channel/{channel}/", json={"name": "One"})
+    await admin.put(f"/catalog/movie/{movie}/", json={"title": "M"})
+    far = "0001-01-01T00:01:00+01:01"
+    response = await admin.get(
+        f"/schedule/{channel}/?from={far.replace('+', '%2B')}&to=2000-01-01T00:00:00Z"
+    )
+    assert_problem(response, 400, "range")
+    offer = [{"source_id": 1, "available_from": far}]
+    assert_problem(await admin.put(f"/catalog/movie/{movie}/offers/", json=offer), 400, "range")
+    slot = [
+        {
+            "start": "9999-12-31T23:00:00-05:00",
+            "end": "9999-12-31T23:30:00-05:00",
+            "item_type": "movie",
+            "item_id": movie,
+        }
+    ]
+    assert_problem(await admin.put(f"/schedule/{channel}/", json=slot), 400, "range")

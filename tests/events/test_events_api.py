@@ -85,6 +85,7 @@ async def test_bad_values_are_400_and_store_nothing(api: Api) -> None:
         ("/event/7/progress/movie/1/-3/", "0 or more"),
         ("/event/7/start/channel/bbc1/yesterday/", "ISO 8601"),
         ("/event/7/start/channel/bbc1/99999999999999/", "ISO 8601"),
+        ("/event/7/start/channel/bbc1/0001-01-01T00:00:00+01:00/", "range"),
         ("/event/7/end/channel/bbc1/2026-13-45T00:00:00/", "ISO 8601"),
         (f"/event/7/mood/movie/1/{'x' * 300}/", "256"),
     ]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from tanktop.errors import BadRequest
 from tanktop.ids import NAME_PATTERN
+from tanktop.timestamps import to_utc
 
 ITEM_TYPES = ("movie", "programme", "episode", "channel")
 ItemTypeName = Literal["movie", "programme", "episode", "channel"]
@@ -80,8 +81,8 @@ class Offer(_Strict):
     def _window(self) -> Offer:
         for name in ("available_from", "available_until"):
             value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                setattr(self, name, value.replace(tzinfo=dt.UTC))
+            if value is not None:
+                setattr(self, name, to_utc(value, name))
         if (
             self.available_from
             and self.available_until
@@ -99,11 +100,7 @@ class Slot(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Slot:
-        if self.start.tzinfo is None:
-            self.start = self.start.replace(tzinfo=dt.UTC)
-        if self.end.tzinfo is None:
-            self.end = self.end.replace(tzinfo=dt.UTC)
-        self.start, self.end = self.start.astimezone(dt.UTC), self.end.astimezone(dt.UTC)
+        self.start, self.end = to_utc(self.start, "start"), to_utc(self.end, "end")
         if self.end <= self.start:
             raise ValueError("a slot's end must be after its start")
         return self

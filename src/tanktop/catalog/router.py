@@ -15,6 +15,7 @@ from tanktop.catalog.models import CONTENT_TYPES, ITEM_TYPES, Offer, Slot, parse
 from tanktop.db import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
 from tanktop.ids import ItemId
+from tanktop.timestamps import to_utc
 
 router = APIRouter(prefix="/admin/1", tags=["Catalog (admin)"], dependencies=[AdminDep])
 
@@ -131,6 +132,9 @@ async def get_schedule(
     start: Annotated[dt.datetime, Query(alias="from", description="Range start (ISO 8601).")],
     end: Annotated[dt.datetime, Query(alias="to", description="Range end (ISO 8601).")],
 ) -> JSONResponse:
-    start, end = (t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in (start, end))
+    try:
+        start, end = to_utc(start, "from"), to_utc(end, "to")
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     slots: list[dict[str, Any]] = await catalog.get_schedule(db, channelid, start, end)
     return JSONResponse({"slots": slots})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from tanktop.errors import BadRequest
+from tanktop.timestamps import EARLIEST, to_utc
 
 Origin = Literal["posted", "batch", "derived"]
 JsonScalar = None | int | float | str
@@ -22,8 +23,6 @@ EVENT_ALIASES: Final = {"stop": "end"}
 MAX_VALUE_CHARS: Final = 256
 _INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
 _NUMBER = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
-_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +84,13 @@ def parse_timestamp(raw: Any, what: str = "timestamp") -> dt.datetime:
             except ValueError:
                 when = None
     if seconds is not None and math.isfinite(seconds) and 0 <= seconds < 7.2e9:
-        when = _EARLIEST + dt.timedelta(seconds=seconds)
+        when = EARLIEST + dt.timedelta(seconds=seconds)
     if when is None:
         raise BadRequest(f"{what} must be ISO 8601 or Unix epoch seconds; got {raw!r}.")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    when = when.astimezone(dt.UTC)
-    if not _EARLIEST <= when < _LATEST:
-        raise BadRequest(f"{what} {raw!r} is out of range.")
-    return when
+    try:
+        return to_utc(when, what)
+    except ValueError as exc:
+        raise BadRequest(f"{exc}: {raw!r}.") from None
 
 
 def event_value(event: str, raw: Any, now: dt.datetime) -> JsonScalar:
