@@ -20,6 +20,7 @@ from tanktop.db import Database
 from tanktop.errors import install_error_handlers
 from tanktop.events.router import router as events_router
 from tanktop.events.writer import EventWriter
+from tanktop.logs import RequestId
 from tanktop.metrics import RequestMetrics
 from tanktop.metrics import router as metrics_router
 from tanktop.middleware import RequestGuard
@@ -124,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_batch_bytes=settings.max_batch_body_bytes,
     )
-    app.add_middleware(RequestMetrics)  # outermost: counts what the guard refuses too
+    app.add_middleware(RequestMetrics)  # counts what the guard refuses too
+    app.add_middleware(RequestId)  # outermost: every log line of the request carries its id
     _add_problem_schema(app)
 
     return app

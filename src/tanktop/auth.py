@@ -85,9 +85,14 @@ def key_label(key: str) -> str:
     return key[:7] + "…"
 
 
+SECRET_PATTERN = re.compile(r"whsec_[A-Za-z0-9+/=]{8,}")
+
+
 def redact_keys(text: str) -> str:
-    """Replace every API key in `text` (a path, a log line) with its label."""
-    return KEY_PATTERN.sub(lambda m: key_label(m.group(0)), text)
+    """Replace every API key in `text` (a path, a log line) with its label, and every webhook
+    signing secret with a placeholder."""
+    text = KEY_PATTERN.sub(lambda m: key_label(m.group(0)), text)
+    return SECRET_PATTERN.sub("whsec_…", text)
 
 
 def new_signing_secret() -> str:

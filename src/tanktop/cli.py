@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging.config
 import os
 import signal
 import sys
@@ -77,7 +78,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_config=logging_config(),
+        log_config=logging_config(fmt=Settings().log_format),
         proxy_headers=False,
     )
 
@@ -86,6 +87,7 @@ def serve(
 def worker() -> None:
     """Run only the background worker (deliveries, retraining, live sessions) until SIGTERM."""
     settings = Settings()
+    logging.config.dictConfig(logging_config(fmt=settings.log_format))
 
     async def main(db: Database) -> None:
         stop = asyncio.Event()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,6 +56,9 @@ class Settings(BaseSettings):
         default=1.0, description="How long a worker with nothing to do waits before looking again."
     )
     migrate_on_start: bool = True
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text for people, json for log collectors."
+    )
     run_worker: bool = Field(
         default=True, description="Run the background worker inside each API process."
     )

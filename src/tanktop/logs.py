@@ -1,32 +1,91 @@
-"""Logging that never shows a whole API key: every handler runs `RedactKeys`."""
+"""Logging: API keys and signing secrets redacted in every line, a request id on every line
+logged while a request is served, and JSON lines when `TANKTOP_LOG_FORMAT=json`."""
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import re
+import uuid
+from contextvars import ContextVar
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
 from tanktop.auth import redact_keys
 
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
 
 class RedactKeys(logging.Filter):
-    """Rewrite a record's message with API keys (in paths, in errors) cut down to labels."""
+    """Rewrite a record's message with keys cut down to labels; attach the request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact_keys(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(redact_keys(a) if isinstance(a, str) else a for a in record.args)
+        record.request_id = request_id.get()
         return True
 
 
-def logging_config(level: str = "INFO") -> dict[str, Any]:
-    """Uvicorn's logging set-up plus our redaction filter and the `tanktop` logger."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = getattr(record, "request_id", None)
+        if rid:
+            entry["request_id"] = rid
+        if record.exc_info:
+            entry["exception"] = redact_keys(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RequestId:
+    """ASGI middleware: the caller's `X-Request-ID` (if sane) or a new one, echoed back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        current = given if _GIVEN_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(current)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", current.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+
+def logging_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
+    """Uvicorn's logging set-up plus redaction, request ids and the `tanktop` logger."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact_keys": {"()": "tanktop.logs.RedactKeys"}}
     for handler in config["handlers"].values():
         handler["filters"] = ["redact_keys"]
+    if fmt == "json":
+        for name in config["formatters"]:
+            config["formatters"][name] = {"()": "tanktop.logs.JsonFormatter"}
     config["loggers"]["tanktop"] = {"handlers": ["default"], "level": level, "propagate": False}
     return config

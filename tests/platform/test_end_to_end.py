@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -64,3 +66,25 @@ def test_serve_without_worker_still_serves(database_url: str) -> None:
         assert response.status_code == 201
         log = server.log()
     assert "worker started" not in log
+
+
+def test_json_logs_carry_the_request_id_and_no_key(database_url: str) -> None:
+    env = tanktop_env(database_url, TANKTOP_LOG_FORMAT="json")
+    key = create_key(env, "json-logs")
+    with running_server(env) as server:
+        response = httpx.put(
+            f"{server.base_url}/api/1/{key}/user/9/",
+            json={},
+            headers={"x-request-id": "req-42"},
+            timeout=10,
+        )
+        assert response.headers["x-request-id"] == "req-42"
+        generated = httpx.get(f"{server.base_url}/healthz", timeout=10).headers["x-request-id"]
+        assert len(generated) == 32
+        log = server.log()
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert entries, log
+    access = [e for e in entries if "/user/9/" in e["message"]]
+    assert access[0]["request_id"] == "req-42"
+    assert {"time", "level", "logger", "message"} <= set(access[0])
+    assert key not in log
