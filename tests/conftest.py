@@ -23,6 +23,7 @@ from tanktop import auth
 from tanktop.app import create_app
 from tanktop.config import Settings
 from tanktop.db import Database
+from tests.receiver import Receiver, receiver
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TANKTOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -183,3 +184,10 @@ def admin(client: httpx.AsyncClient) -> Admin:
 def unique(prefix: str) -> str:
     """A catalog id no other test uses (the catalog is shared by every test's service)."""
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[Receiver]:
+    """A real webhook receiver on loopback."""
+    async with receiver() as r:
+        yield r

@@ -15,6 +15,7 @@ from aiohttp import web
 class Received:
     headers: dict[str, str]
     body: str
+    query: str = ""
 
     @property
     def form(self) -> dict[str, str]:
@@ -36,7 +37,7 @@ class Receiver:
         self.arrived += 1
         if self.delay:
             await asyncio.sleep(self.delay)
-        self.received.append(Received(dict(request.headers), body))
+        self.received.append(Received(dict(request.headers), body, request.query_string))
         status = self.statuses.pop(0) if self.statuses else 200
         headers = {"Retry-After": self.retry_after} if self.retry_after and status >= 300 else {}
         return web.Response(status=status, text=f"answer {status}", headers=headers)

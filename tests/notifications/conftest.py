@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
-from tests.receiver import Receiver, receiver
-
-
-@pytest.fixture
-async def hook() -> AsyncIterator[Receiver]:
-    async with receiver() as r:
-        yield r
 
 
 @pytest.fixture
