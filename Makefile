@@ -38,6 +38,9 @@ bench: install
 	$(BIN)/python -m bench.profiles
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.catalog
+	$(BIN)/python -m bench.notifications
+	$(BIN)/python -m bench.bookmarks
+	$(BIN)/python -m bench.load
 
 fuzz: install  ## schemathesis against a real server, 500 examples per operation
 	TANKTOP_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/platform/test_fuzz.py -q

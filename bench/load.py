@@ -1,0 +1,120 @@
+"""A mixed workload against 1 and then 2 API processes on PostgreSQL, so scaling shows as a ratio.
+
+    python -m bench.load [--seconds 8] [--concurrency 64]
+
+Per request, in these proportions: reads of a list with 10 ids (45%), single event POSTs (25%),
+profile reads (10%), bookmark reads (8%), profile writes (6%), notification requests (6%).
+Recommendations are not built yet, so they are not in the mix. Prints throughput, p99 per
+route and errors for each run, and the throughput ratio of 2 processes to 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+
+import aiohttp
+from tests.servers import create_key, run_cli, running_server, tanktop_env
+
+from bench.databases import fresh_database
+
+BENCH_DB = "tanktop_bench_load"
+MIX = [
+    ("list", 45),
+    ("event", 25),
+    ("profile_get", 10),
+    ("bookmarks", 8),
+    ("profile_put", 6),
+    ("notify", 6),
+]
+
+
+def request_for(route: str, base: str, rng: random.Random) -> tuple[str, str, object]:
+    user = f"u{rng.randint(1, 2000)}"
+    item = str(rng.randint(1, 5000))
+    if route == "list":
+        ids = "&".join(f"id={rng.randint(1, 5000)}" for _ in range(10))
+        return "GET", f"{base}/event/{user}/watchlist/movie/?{ids}", None
+    if route == "event":
+        return "POST", f"{base}/event/{user}/watchlist/movie/{item}/", None
+    if route == "profile_get":
+        return "GET", f"{base}/user/{user}/", None
+    if route == "profile_put":
+        return "PUT", f"{base}/user/{user}/", {"name": user, "n": rng.randint(1, 9)}
+    if route == "bookmarks":
+        return "GET", f"{base}/bookmark/{user}/", None
+    return "POST", f"{base}/notification/{user}/movie/{item}/", {"url": "http://127.0.0.1:9/"}
+
+
+async def drive(base: str, seconds: float, concurrency: int) -> dict[str, list[float]]:
+    routes = [route for route, weight in MIX for _ in range(weight)]
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def client(n: int) -> None:
+            rng = random.Random(n)
+            while time.perf_counter() < deadline:
+                route = rng.choice(routes)
+                method, url, body = request_for(route, base, rng)
+                started = time.perf_counter()
+                try:
+                    async with session.request(method, url, json=body) as response:
+                        await response.read()
+                        if response.status >= 500 or response.status == 429:
+                            errors[route] += 1
+                except aiohttp.ClientError:
+                    errors[route] += 1
+                latencies[route].append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(client(n) for n in range(concurrency)))
+    latencies["_errors"] = [float(sum(errors.values()))]
+    return latencies
+
+
+def report(label: str, latencies: dict[str, list[float]], seconds: float) -> float:
+    errors = int(latencies.pop("_errors")[0])
+    total = sum(len(v) for v in latencies.values())
+    print(f"{label}: {total / seconds:,.0f} requests/s, {errors} errors (5xx, 429, transport)")
+    for route, values in sorted(latencies.items()):
+        values.sort()
+        p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
+        print(
+            f"    {route:<12} {len(values) / seconds:>7,.0f}/s   p50 "
+            f"{statistics.median(values):6.1f} ms   p99 {p99:6.1f} ms"
+        )
+    return total / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database("postgresql", BENCH_DB, tmp)
+        env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
+        assert run_cli(env, "catalog", "demo").returncode == 0
+        key = create_key(env, "bench-load")
+        rates = []
+        for processes in (1, 2):
+            with running_server(env, "--no-worker", "--workers", str(processes)) as server:
+                base = f"{server.base_url}/api/1/{key}"
+                asyncio.run(drive(base, 2, args.concurrency))  # warm up every process
+                latencies = asyncio.run(drive(base, args.seconds, args.concurrency))
+                rates.append(report(f"{processes} API process(es)", latencies, args.seconds))
+    print(
+        f"2 processes / 1 process: x{rates[1] / rates[0]:.2f} throughput "
+        "(load generator, API and PostgreSQL share this machine's cores)"
+    )
+
+
+if __name__ == "__main__":
+    main()
