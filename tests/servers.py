@@ -54,6 +54,11 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def terminate(self) -> int:
+        """SIGTERM: stop accepting, finish what is in flight, exit; returns the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing; what was acknowledged must already be durable."""
         self.process.send_signal(signal.SIGKILL)

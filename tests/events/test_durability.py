@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import aiohttp
@@ -84,3 +85,39 @@ def test_acknowledged_events_survive_sigkill(postgres_url: str) -> None:
         return {int(row["item_id"]) for row in rows}
 
     assert acknowledged <= asyncio.run(history_items())
+
+
+def test_sigterm_drains_requests_in_flight(postgres_url: str) -> None:
+    env = tanktop_env(postgres_url)
+    key = create_key(env, "graceful")
+    with running_server(env, "--no-worker") as server:
+        base = f"{server.base_url}/api/1/{key}"
+        stop = asyncio.Event()
+        status: list[int] = []
+
+        async def scenario() -> tuple[set[int], int]:
+            load = asyncio.create_task(_load(base, 5.0, stop))
+            await asyncio.sleep(1.5)
+            stop.set()
+            status.append(await asyncio.to_thread(server.terminate))
+            return await load
+
+        acknowledged, _ = asyncio.run(scenario())
+        log = server.log()
+    # uvicorn shuts down gracefully, then re-raises the signal: -15 after a clean shutdown.
+    assert status[0] in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in log
+    assert len(acknowledged) > 100
+
+    async def listed() -> set[int]:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT l.item_id FROM list_items l JOIN services s ON s.id = l.service_id "
+                "WHERE s.name = 'graceful'"
+            )
+        finally:
+            await conn.close()
+        return {int(row["item_id"]) for row in rows}
+
+    assert acknowledged <= asyncio.run(listed())

@@ -114,3 +114,30 @@ async def test_two_workers_never_deliver_the_same_row(postgres_url: str) -> None
     assert len(counts) == 120
     assert max(counts.values()) == 1
     assert all(n["notified"] for n in notes["notifications"])
+
+
+async def test_sigterm_finishes_the_delivery_in_flight(postgres_url: str) -> None:
+    env = worker_env(postgres_url)
+    key = create_key(env, unique("term"))
+    async with receiver() as hook:
+        hook.delay = 2.0
+        with running_server(env, "--no-worker") as server:
+            seed(server.base_url, key, hook.url, 1)
+            worker = start_worker(env)
+            try:
+                await wait_for(lambda: hook.arrived == 1)
+                worker.terminate()
+                started = time.monotonic()
+                while worker.poll() is None:
+                    assert time.monotonic() - started < 20, "SIGTERM drains, then exits"
+                    await asyncio.sleep(0.1)
+            finally:
+                worker.kill()
+            assert worker.returncode == 0
+            async with httpx.AsyncClient(base_url=f"{server.base_url}/api/1/{key}") as http:
+                notes = (await http.get("/notification/7/")).json()["notifications"]
+                movie = notes[0]["item_id"]
+                log = (await http.get(f"/notification/7/movie/{movie}/deliveries/")).json()
+    assert notes[0]["notified"] is True, "the delivery in flight was finished and recorded"
+    assert [a["status_code"] for a in log["deliveries"][0]["attempts"]] == [200]
+    assert len(hook.received) == 1
