@@ -23,6 +23,7 @@ OPERATION = st.one_of(
     st.tuples(st.just("watchlist"), USERS, ITEMS),
     st.tuples(st.just("unwatchlist"), USERS, ITEMS),
     st.tuples(st.just("rate"), USERS, ITEMS),
+    st.tuples(st.just("progress"), USERS, ITEMS),
     st.tuples(st.just("notify"), USERS, ITEMS),
     st.tuples(st.just("cancel"), USERS, st.just("")),
 )
@@ -37,6 +38,7 @@ class Model:
     watchlist: dict[str, set[str]] = field(default_factory=dict)
     ratings: dict[str, dict[str, int]] = field(default_factory=dict)
     requests: dict[str, set[str]] = field(default_factory=dict)
+    watching: dict[str, set[str]] = field(default_factory=dict)
 
 
 async def apply(
@@ -60,6 +62,10 @@ async def apply(
         movie = movies[int(arg)]
         assert (await api.post(f"/event/{user}/rated/movie/{movie}/{arg}/")).status_code == 204
         model.ratings.setdefault(user, {})[movie] = int(arg)
+    elif name == "progress":
+        movie = movies[int(arg)]
+        assert (await api.post(f"/event/{user}/progress/movie/{movie}/30/")).status_code == 204
+        model.watching.setdefault(user, set()).add(movie)
     elif name == "notify":
         movie = movies[int(arg)]
         response = await api.post(f"/notification/{user}/movie/{movie}/", json={"url": hook_url})
@@ -83,6 +89,10 @@ async def check(api: Api, model: Model) -> None:
         assert rated == model.ratings.get(user, {})
         notes = (await api.get(f"/notification/{user}/")).json()["notifications"]
         assert {n["item_id"] for n in notes} == model.requests.get(user, set())
+        marks = (await api.get(f"/bookmark/{user}/")).json()["bookmarks"]
+        assert {m["item_id"] for m in marks} == model.watching.get(user, set())
+        kept = (await api.get(f"/list/{user}/movie/?include=watchlist")).json()["items"]
+        assert set(kept) == model.watchlist.get(user, set())
 
 
 @settings(
