@@ -61,7 +61,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=database_url, key_cache_seconds=0, run_worker=False, admin_token=ADMIN_TOKEN
+        database_url=database_url,
+        key_cache_seconds=0,
+        run_worker=False,
+        admin_token=ADMIN_TOKEN,
+        model_refresh_seconds=0,
     )
 
 

@@ -30,6 +30,8 @@ from tanktop.notifications.router import router as notifications_router
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
+from tanktop.recommendations.router import router as recommendations_router
+from tanktop.recommendations.service import ModelCache
 from tanktop.worker import WorkerTask, run_worker
 
 DESCRIPTION = """
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(db)
         app.state.db = db
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
+        app.state.model_cache = ModelCache(db, settings.model_refresh_seconds)
         tokens = (
             RedisTokens(settings.redis_url, settings.rate_window_seconds)
             if settings.redis_url
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(profiles_router)
     app.include_router(notifications_router)
     app.include_router(bookmarks_router)
+    app.include_router(recommendations_router)
     app.include_router(catalog_router)
     app.include_router(metrics_router)
     app.add_middleware(

@@ -133,6 +133,16 @@ async def create_key(db: Database, name: str, webhook_url: str | None = None) ->
     return key
 
 
+async def list_services(db: Database) -> list[Service]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            sa.select(services.c.id, services.c.name, services.c.webhook_url).order_by(
+                services.c.id
+            )
+        )
+        return [Service(r.id, r.name, r.webhook_url) for r in rows]
+
+
 async def list_keys(db: Database) -> list[KeyInfo]:
     query = (
         sa.select(services.c.name, api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at)

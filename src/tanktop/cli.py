@@ -30,6 +30,7 @@ from tanktop.catalog.importer import ImportReport, import_lines
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.logs import logging_config
+from tanktop.recommendations import service as recs_service
 from tanktop.worker import run_worker
 
 app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
@@ -37,6 +38,8 @@ keys_app = typer.Typer(help="Manage services and their API keys.", no_args_is_he
 app.add_typer(keys_app, name="keys")
 catalog_app = typer.Typer(help="Load the shared catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+recs_app = typer.Typer(help="Recommendation models.", no_args_is_help=True)
+app.add_typer(recs_app, name="recs")
 
 T = TypeVar("T")
 
@@ -221,3 +224,31 @@ def catalog_demo() -> None:
         typer.echo("catalog not empty: demo not loaded")
     else:
         _print_report(report)
+
+
+@recs_app.command("train")
+def recs_train(
+    service: Annotated[str | None, typer.Option(help="Only this service (default: all).")] = None,
+) -> None:
+    """Train a new model version per service from its event history (API processes pick it up)."""
+
+    async def main(db: Database) -> list[tuple[str, int]]:
+        chosen = [s for s in await auth.list_services(db) if service in (None, s.name)]
+        if service is not None and not chosen:
+            raise typer.BadParameter(f"no service named {service!r}")
+        trained = []
+        with Progress(
+            TextColumn("training {task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            console=Console(stderr=True),
+        ) as progress:
+            task = progress.add_task("", total=len(chosen))
+            for entry in chosen:
+                progress.update(task, description=entry.name)
+                trained.append((entry.name, await recs_service.train_service(db, entry.id)))
+                progress.advance(task)
+        return trained
+
+    for name, version in _with_db(main):
+        typer.echo(f"{name}: model version {version}")

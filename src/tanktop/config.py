@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         default=1.0, description="How long a worker with nothing to do waits before looking again."
     )
     migrate_on_start: bool = True
+    model_refresh_seconds: float = Field(
+        default=30, description="How often an API process looks for a newer recommendation model."
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for people, json for log collectors."
     )

@@ -1,0 +1,85 @@
+"""The recommender: EASE (Steck 2019), an item-item model learnt in closed form.
+
+Training turns a service's history into a user x item matrix of implicit weights and solves
+B = I - P / diag(P) with P = (XᵀX + λI)⁻¹ (diagonal zeroed). Serving needs no retrain for new
+events: a user's scores are their current weights times B, so a new event counts at once.
+Arrays are saved with `numpy.savez` (no pickle) and loaded with `allow_pickle=False`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+MAX_ITEMS = 2000
+"""Items kept in a model (the most popular); B is MAX_ITEMS² floats."""
+LAMBDA = 200.0
+Floats = npt.NDArray[np.float32]
+
+WEIGHTS = {"seen": 1.0, "watchlist": 0.7, "progress": 0.6}
+
+
+def weight(event: str, value: object) -> float:
+    """How much an event says the user likes the item (negative: dislikes)."""
+    if event == "rated" and isinstance(value, (int, float)):
+        return float(value) / 5.0
+    if event == "hide":
+        return -1.0
+    return WEIGHTS.get(event, 0.0)
+
+
+@dataclass(frozen=True)
+class Model:
+    items: list[str]
+    """`item_type:item_id` of each column."""
+    popularity: Floats
+    similarity: Floats
+
+    def index(self) -> dict[str, int]:
+        return {item: i for i, item in enumerate(self.items)}
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            items=np.array(self.items, dtype=np.str_),
+            popularity=self.popularity,
+            similarity=self.similarity,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Model:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return cls(
+                [str(i) for i in arrays["items"]], arrays["popularity"], arrays["similarity"]
+            )
+
+
+def train(interactions: Iterable[tuple[str, str, float]], regularisation: float = LAMBDA) -> Model:
+    """Fit EASE on (user, item, weight) triples (later ones for a pair replace earlier ones)."""
+    latest: dict[tuple[str, str], float] = {}
+    for user, item, value in interactions:
+        latest[(user, item)] = value
+    counts: dict[str, int] = {}
+    for (_, item), value in latest.items():
+        if value > 0:
+            counts[item] = counts.get(item, 0) + 1
+    items = sorted(counts, key=lambda i: (-counts[i], i))[:MAX_ITEMS]
+    column = {item: i for i, item in enumerate(items)}
+    users = sorted({user for user, _ in latest})
+    row = {user: i for i, user in enumerate(users)}
+    matrix = np.zeros((len(users), len(items)), dtype=np.float32)
+    for (user, item), value in latest.items():
+        if item in column and value > 0:
+            matrix[row[user], column[item]] = value
+    gram = matrix.T @ matrix + regularisation * np.eye(len(items), dtype=np.float32)
+    inverse = np.linalg.inv(gram)
+    similarity = (-inverse / np.diag(inverse)).astype(np.float32)
+    np.fill_diagonal(similarity, 0.0)
+    popularity = np.array([counts[i] for i in items], dtype=np.float32)
+    return Model(items, popularity, similarity)

@@ -1,0 +1,120 @@
+"""HTTP for recommendations (seed section 4, "coming soon"; API.md "Recommendations")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from tanktop.auth import ServiceDep
+from tanktop.db import DatabaseDep
+from tanktop.errors import problem_responses
+from tanktop.events.service import Availability
+from tanktop.ids import ItemId, ItemType, UserId
+from tanktop.recommendations import service as recs
+from tanktop.recommendations.service import ModelCache
+
+router = APIRouter(prefix="/api/1/{apikey}", tags=["Recommendations"])
+
+Count = Annotated[int, Query(ge=1, le=100, description="How many.")]
+Sources = Annotated[list[str], Query(description="Only items offered on these sources.")]
+_EXAMPLE = {
+    "recommendations": [
+        {
+            "item_type": "movie",
+            "item_id": 24,
+            "score": 0.42,
+            "reasons": [{"type": "similar_to", "item_type": "movie", "item_id": 1}],
+        }
+    ]
+}
+
+
+def cache_of(request: Request) -> ModelCache:
+    cache: ModelCache = request.app.state.model_cache
+    return cache
+
+
+async def _recommend(
+    request: Request,
+    db: DatabaseDep,
+    service: ServiceDep,
+    userid: str,
+    itemtype: str | None,
+    n: int,
+    source_id: list[str],
+    hd: bool,
+    max_price: int | None,
+) -> JSONResponse:
+    found = await recs.recommend(
+        db,
+        cache_of(request),
+        service,
+        userid,
+        itemtype,
+        n,
+        Availability(tuple(source_id), hd, max_price),
+    )
+    return JSONResponse({"recommendations": [recs.recommendation_json(r) for r in found]})
+
+
+@router.get(
+    "/recommendation/{userid}/",
+    summary="Recommendations for a user, best first",
+    responses={
+        200: {
+            "description": "Best first, with reasons.",
+            "content": {"application/json": {"example": _EXAMPLE}},
+        },
+        **problem_responses(400, 401),
+    },
+)
+async def recommend_any(
+    request: Request,
+    userid: UserId,
+    service: ServiceDep,
+    db: DatabaseDep,
+    n: Count = 10,
+    source_id: Sources = [],  # noqa: B006
+    hd: bool = False,
+    max_price: Annotated[int | None, Query(ge=0)] = None,
+) -> JSONResponse:
+    return await _recommend(request, db, service, userid, None, n, source_id, hd, max_price)
+
+
+@router.get(
+    "/recommendation/{userid}/{itemtype}/",
+    summary="Recommendations of one item type for a user, best first",
+    responses={
+        200: {
+            "description": "Best first, with reasons.",
+            "content": {"application/json": {"example": _EXAMPLE}},
+        },
+        **problem_responses(400, 401),
+    },
+)
+async def recommend_type(
+    request: Request,
+    userid: UserId,
+    itemtype: ItemType,
+    service: ServiceDep,
+    db: DatabaseDep,
+    n: Count = 10,
+    source_id: Sources = [],  # noqa: B006
+    hd: bool = False,
+    max_price: Annotated[int | None, Query(ge=0)] = None,
+) -> JSONResponse:
+    return await _recommend(request, db, service, userid, itemtype, n, source_id, hd, max_price)
+
+
+@router.get(
+    "/similar/{itemtype}/{itemid}/",
+    summary="Items similar to one item",
+    responses={**problem_responses(400, 401, 404)},
+)
+async def similar(
+    request: Request, itemtype: ItemType, itemid: ItemId, service: ServiceDep, n: Count = 10
+) -> JSONResponse:
+    found = await recs.similar(cache_of(request), service, itemtype, itemid, n)
+    return JSONResponse({"similar": [recs.recommendation_json(r) for r in found]})

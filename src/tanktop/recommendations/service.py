@@ -1,0 +1,218 @@
+"""Recommendations per service: train from the service's history, serve with the user's
+current lists (so a new event counts at once), fall back to popularity for newcomers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from tanktop.auth import Service
+from tanktop.catalog import service as catalog
+from tanktop.db import Database, utcnow
+from tanktop.errors import NotFound
+from tanktop.events import service as events
+from tanktop.ids import json_id
+from tanktop.recommendations.model import Model, train, weight
+from tanktop.recommendations.tables import rec_models
+
+SIGNALS = ["seen", "watchlist", "rated", "progress", "hide"]
+CONTENT = ["movie", "programme", "episode"]
+KEEP_VERSIONS = 3
+
+
+async def train_service(db: Database, service_id: int) -> int:
+    """Train on the service's whole history and store a new model version; returns it."""
+    interactions = []
+    count = 0
+    async for event in events.stream_history(db, service_id):
+        count += 1
+        if event.event in SIGNALS and event.item_type in CONTENT:
+            value = 0.0 if event.removed else weight(event.event, event.value)
+            interactions.append((event.user_id, f"{event.item_type}:{event.item_id}", value))
+    model = await asyncio.to_thread(train, interactions)
+    async with db.write() as conn:
+        latest = await conn.scalar(
+            sa.select(sa.func.max(rec_models.c.version)).where(
+                rec_models.c.service_id == service_id
+            )
+        )
+        version = int(latest or 0) + 1
+        await conn.execute(
+            sa.insert(rec_models).values(
+                service_id=service_id,
+                version=version,
+                created_at=utcnow(),
+                events=count,
+                arrays=model.to_bytes(),
+            )
+        )
+        await conn.execute(
+            sa.delete(rec_models).where(
+                rec_models.c.service_id == service_id,
+                rec_models.c.version <= version - KEEP_VERSIONS,
+            )
+        )
+    return version
+
+
+class ModelCache:
+    """Each process keeps the newest model of each service, checking for a newer one every
+    `refresh` seconds; the old model serves until the new one is loaded."""
+
+    def __init__(self, db: Database, refresh: float = 30.0) -> None:
+        self._db = db
+        self._refresh = refresh
+        self._models: dict[int, tuple[int, Model]] = {}
+        self._checked: dict[int, float] = {}
+
+    async def get(self, service_id: int) -> Model | None:
+        now = time.monotonic()
+        if now - self._checked.get(service_id, -1e9) >= self._refresh:
+            self._checked[service_id] = now
+            async with self._db.read() as conn:
+                version = await conn.scalar(
+                    sa.select(sa.func.max(rec_models.c.version)).where(
+                        rec_models.c.service_id == service_id
+                    )
+                )
+                current = self._models.get(service_id)
+                if version is not None and (current is None or current[0] != version):
+                    data = await conn.scalar(
+                        sa.select(rec_models.c.arrays).where(
+                            rec_models.c.service_id == service_id, rec_models.c.version == version
+                        )
+                    )
+                    assert isinstance(data, bytes)
+                    model = await asyncio.to_thread(Model.from_bytes, data)
+                    self._models[service_id] = (int(version), model)
+        found = self._models.get(service_id)
+        return found[1] if found else None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_type: str
+    item_id: str
+    score: float
+    reasons: list[dict[str, Any]]
+
+
+async def recommend(
+    db: Database,
+    cache: ModelCache,
+    service: Service,
+    user_id: str,
+    item_type: str | None,
+    n: int,
+    availability: events.Availability,
+) -> list[Recommendation]:
+    """Best first; never an item the user has seen or hidden."""
+    model = await cache.get(service.id)
+    lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
+    excluded = {f"{i.item_type}:{i.item_id}" for i in lists if i.event in ("seen", "hide")}
+    if model is None:  # nothing trained yet: what the catalog has on offer
+        kind = item_type or "movie"
+        ids = await catalog.catalog_candidates(
+            db,
+            kind,
+            sources=availability.sources,
+            hd=availability.hd,
+            max_price=availability.max_price,
+            after=None,
+            limit=n + len(excluded),
+        )
+        fresh = [i for i in ids if f"{kind}:{i}" not in excluded][:n]
+        return [Recommendation(kind, i, 0.0, [{"type": "available"}]) for i in fresh]
+    index = model.index()
+    vector = np.zeros(len(model.items), dtype=np.float32)
+    for item in lists:
+        column = index.get(f"{item.item_type}:{item.item_id}")
+        if column is not None:
+            vector[column] += weight(item.event, item.value)
+    personal = bool(vector.any())
+    scores = (
+        vector @ model.similarity
+        if personal
+        else model.popularity / max(1.0, float(model.popularity.max()))
+    )
+    order = np.argsort(-scores)
+    wanted = [
+        model.items[i]
+        for i in order
+        if model.items[i] not in excluded
+        and (item_type is None or model.items[i].startswith(item_type + ":"))
+    ]
+    wanted = await _available(db, wanted[: n * 5], availability)
+    result = []
+    for key in wanted[:n]:
+        column = index[key]
+        kind, item_id = key.split(":", 1)
+        if personal:
+            because = int(np.argmax(vector * model.similarity[:, column]))
+            source_type, source_id = model.items[because].split(":", 1)
+            reasons = [
+                {"type": "similar_to", "item_type": source_type, "item_id": json_id(source_id)}
+            ]
+        else:
+            reasons = [{"type": "popular"}]
+        result.append(Recommendation(kind, item_id, round(float(scores[column]), 6), reasons))
+    return result
+
+
+async def _available(db: Database, keys: list[str], availability: events.Availability) -> list[str]:
+    if not (availability.sources or availability.hd or availability.max_price is not None):
+        return keys
+    kept: set[str] = set()
+    for kind in {k.split(":", 1)[0] for k in keys}:
+        ids = [k.split(":", 1)[1] for k in keys if k.startswith(kind + ":")]
+        found = await catalog.catalog_candidates(
+            db,
+            kind,
+            sources=availability.sources,
+            hd=availability.hd,
+            max_price=availability.max_price,
+            after=None,
+            limit=len(ids),
+            among=ids,
+        )
+        kept |= {f"{kind}:{i}" for i in found}
+    return [k for k in keys if k in kept]
+
+
+async def similar(
+    cache: ModelCache, service: Service, item_type: str, item_id: str, n: int
+) -> list[Recommendation]:
+    model = await cache.get(service.id)
+    key = f"{item_type}:{item_id}"
+    if model is None or key not in model.index():
+        raise NotFound(f"No model knows {item_type} {item_id!r} yet.")
+    column = model.index()[key]
+    scores = model.similarity[column]
+    result = []
+    for i in np.argsort(-scores)[:n]:
+        if i == column or scores[i] <= 0:
+            continue
+        kind, other = model.items[i].split(":", 1)
+        result.append(
+            Recommendation(
+                kind,
+                other,
+                round(float(scores[i]), 6),
+                [{"type": "similar_to", "item_type": item_type, "item_id": json_id(item_id)}],
+            )
+        )
+    return result
+
+
+def recommendation_json(rec: Recommendation) -> dict[str, Any]:
+    return {
+        "item_type": rec.item_type,
+        "item_id": json_id(rec.item_id),
+        "score": rec.score,
+        "reasons": rec.reasons,
+    }

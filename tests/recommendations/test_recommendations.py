@@ -1,0 +1,111 @@
+"""Recommendations on a small synthetic service with a known answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tanktop.db import Database
+from tanktop.recommendations.model import Model, train
+from tanktop.recommendations.service import train_service
+from tests.conftest import Api, assert_problem, service_of, unique
+from tests.servers import create_key, run_cli, tanktop_env
+
+
+def test_ease_learns_co_occurrence_and_round_trips() -> None:
+    interactions = [(f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b")]
+    interactions += [(f"v{u}", item, 1.0) for u in range(10) for item in ("c", "d")]
+    model = train(interactions, regularisation=1.0)
+    index = model.index()
+    assert model.similarity[index["a"], index["b"]] > 0.5
+    assert model.similarity[index["a"], index["c"]] <= 0
+    assert model.similarity[index["a"], index["a"]] == 0
+    again = Model.from_bytes(model.to_bytes())
+    assert again.items == model.items
+    assert (again.similarity == model.similarity).all()
+
+
+async def seed(api: Api, prefix: str) -> tuple[list[str], list[str]]:
+    """Ten users watch the a-films together, ten others the b-films."""
+    a = [f"{prefix}a{i}" for i in range(3)]
+    b = [f"{prefix}b{i}" for i in range(3)]
+    batch: list[dict[str, Any]] = []
+    for group, films in (("g", a), ("h", b)):
+        for user in range(10):
+            batch += [
+                {
+                    "user_id": f"{group}{user}",
+                    "event": "seen",
+                    "item_type": "movie",
+                    "item_id": film,
+                }
+                for film in films
+            ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    return a, b
+
+
+async def ids(api: Api, path: str) -> list[Any]:
+    response = await api.get(path)
+    assert response.status_code == 200, response.text
+    return [r["item_id"] for r in response.json()["recommendations"]]
+
+
+async def test_personal_exclusions_reasons_and_immediate_effect(api: Api, db: Database) -> None:
+    a, b = await seed(api, unique("r"))
+    await train_service(db, (await service_of(db, api)).id)
+    await api.post(f"/event/new/seen/movie/{a[0]}/")
+    await api.post(f"/event/new/hide/movie/{a[2]}/")
+    body = (await api.get("/recommendation/new/movie/?n=3")).json()["recommendations"]
+    assert body[0]["item_id"] == a[1], "the film watched with the one they saw"
+    assert body[0]["reasons"] == [{"type": "similar_to", "item_type": "movie", "item_id": a[0]}]
+    assert a[0] not in [r["item_id"] for r in body], "never what they have seen"
+    assert a[2] not in [r["item_id"] for r in body], "never what they hid"
+    await api.post(f"/event/new/rated/movie/{b[0]}/5/")
+    await api.post(f"/event/new/seen/movie/{a[1]}/")
+    top = await ids(api, "/recommendation/new/?n=2")
+    assert set(top) == {b[1], b[2]}, "a new event counts without retraining"
+
+
+async def test_cold_start_and_similar(api: Api, db: Database) -> None:
+    a, b = await seed(api, unique("s"))
+    cold = (await api.get("/recommendation/stranger/movie/?n=3")).json()["recommendations"]
+    assert all(r["reasons"] == [{"type": "available"}] for r in cold), "no model yet"
+    await train_service(db, (await service_of(db, api)).id)
+    popular = (await api.get("/recommendation/stranger/?n=6")).json()["recommendations"]
+    assert {r["item_id"] for r in popular} == set(a + b)
+    assert all(r["reasons"] == [{"type": "popular"}] for r in popular)
+    similar = (await api.get(f"/similar/movie/{a[0]}/?n=5")).json()["similar"]
+    assert {s["item_id"] for s in similar} == {a[1], a[2]}
+    assert_problem(await api.get("/similar/movie/unknown-film/"), 404)
+
+
+async def test_services_never_influence_each_other(api: Api, other_api: Api, db: Database) -> None:
+    a, b = await seed(api, unique("t"))
+    other_films = [unique("o") for _ in range(3)]
+    batch = [
+        {"user_id": f"x{u}", "event": "seen", "item_type": "movie", "item_id": f}
+        for u in range(10)
+        for f in [a[0], *other_films]
+    ]
+    assert (await other_api.post("/events/", json=batch)).status_code == 204
+    await train_service(db, (await service_of(db, api)).id)
+    await train_service(db, (await service_of(db, other_api)).id)
+    await api.post(f"/event/new/seen/movie/{a[0]}/")
+    mine = await ids(api, "/recommendation/new/?n=10")
+    assert not set(mine) & set(other_films), "another service's events never count here"
+    assert set(mine) == {a[1], a[2], *b}
+    theirs = await ids(other_api, "/recommendation/new/?n=10")
+    assert set(theirs) <= {a[0], *other_films}
+
+
+def test_cli_trains_a_new_version(database_url: str) -> None:
+    env = tanktop_env(database_url)
+    name = unique("cli")
+    create_key(env, name)
+    first = run_cli(env, "recs", "train", "--service", name)
+    second = run_cli(env, "recs", "train", "--service", name)
+    assert first.returncode == 0, first.stderr
+    assert f"{name}: model version 1" in first.stdout
+    assert f"{name}: model version 2" in second.stdout
+    assert "100%" in first.stderr, "a progress bar is shown"
+    assert run_cli(env, "recs", "train", "--service", "no-such-service").returncode != 0
