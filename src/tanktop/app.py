@@ -31,7 +31,7 @@ from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
 from tanktop.recommendations.router import router as recommendations_router
-from tanktop.recommendations.service import ModelCache
+from tanktop.recommendations.service import ModelCache, retrain_due_models
 from tanktop.worker import WorkerTask, run_worker
 
 DESCRIPTION = """
@@ -45,6 +45,7 @@ WORKER_TASKS: list[WorkerTask] = [
     deliver_due_notifications,
     close_stale_sessions,
     rederive_late_schedules,
+    retrain_due_models,
 ]
 """What every worker runs: each task does one bounded batch of due work per round."""
 

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         default=1.0, description="How long a worker with nothing to do waits before looking again."
     )
     migrate_on_start: bool = True
+    retrain_after_events: int = Field(
+        default=1000, description="Retrain a service's model after this many new events."
+    )
+    retrain_max_age_seconds: float = Field(
+        default=86400, description="Retrain a model older than this (if there were new events)."
+    )
+    retrain_check_seconds: float = Field(
+        default=60, description="How often a worker looks for models to retrain."
+    )
     model_refresh_seconds: float = Field(
         default=30, description="How often an API process looks for a newer recommendation model."
     )

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
+from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.recommendations.model import Model, train
-from tanktop.recommendations.service import train_service
+from tanktop.recommendations.service import retrain_due_models, train_service
+from tanktop.recommendations.tables import rec_models
 from tests.conftest import Api, assert_problem, service_of, unique
 from tests.servers import create_key, run_cli, tanktop_env
 
@@ -109,3 +113,32 @@ def test_cli_trains_a_new_version(database_url: str) -> None:
     assert f"{name}: model version 2" in second.stdout
     assert "100%" in first.stderr, "a progress bar is shown"
     assert run_cli(env, "recs", "train", "--service", "no-such-service").returncode != 0
+
+
+async def test_worker_retrains_after_enough_new_events(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    config = settings.model_copy(update={"retrain_check_seconds": 0, "retrain_after_events": 30})
+    service = await service_of(db, api)
+
+    async def version() -> int | None:
+        async with db.read() as conn:
+            found: int | None = await conn.scalar(
+                sa.select(sa.func.max(rec_models.c.version)).where(
+                    rec_models.c.service_id == service.id
+                )
+            )
+            return found
+
+    a, _ = await seed(api, unique("w"))
+    await retrain_due_models(db, config)
+    assert await version() == 1
+    await retrain_due_models(db, config)
+    assert await version() == 1, "nothing new: no retraining"
+    batch = [
+        {"user_id": f"z{i}", "event": "seen", "item_type": "movie", "item_id": a[0]}
+        for i in range(30)
+    ]
+    await api.post("/events/", json=batch)
+    await retrain_due_models(db, config)
+    assert await version() == 2

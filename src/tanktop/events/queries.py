@@ -352,3 +352,8 @@ async def select_channel_history(
         .order_by(event_history.c.at, event_history.c.id)
     )
     return [row for row in await conn.execute(query)]
+
+
+async def count_history(conn: AsyncConnection, service_id: int) -> int:
+    query = sa.select(sa.func.count()).where(event_history.c.service_id == service_id)
+    return int(await conn.scalar(query) or 0)

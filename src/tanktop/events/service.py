@@ -370,4 +370,10 @@ async def channel_viewings(
     return viewings
 
 
+async def count_history(db: Database, service_id: int) -> int:
+    """How many events the service has recorded."""
+    async with db.read() as conn:
+        return await queries.count_history(conn, service_id)
+
+
 __all__ = ["Deriver", "EventOp", "EventWriter", "write_ops"]

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from tanktop.auth import Service
+from tanktop.auth import Service, list_services
 from tanktop.catalog import service as catalog
+from tanktop.config import Settings
 from tanktop.db import Database, utcnow
 from tanktop.errors import NotFound
 from tanktop.events import service as events
@@ -216,3 +217,40 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
         "score": rec.score,
         "reasons": rec.reasons,
     }
+
+
+_LAST_CHECK = {"at": float("-inf")}
+
+
+async def retrain_due_models(db: Database, settings: Settings) -> int:
+    """Worker task: retrain services whose model is old or behind by enough new events.
+
+    Looks at most every `retrain_check_seconds` per process; returns models trained.
+    """
+    now = time.monotonic()
+    if now - _LAST_CHECK["at"] < settings.retrain_check_seconds:
+        return 0
+    _LAST_CHECK["at"] = now
+    async with db.read() as conn:
+        latest = {
+            row.service_id: (row.created_at, row.events)
+            for row in await conn.execute(
+                sa.select(
+                    rec_models.c.service_id, rec_models.c.created_at, rec_models.c.events
+                ).order_by(rec_models.c.version)
+            )
+        }
+    trained = 0
+    for service in await list_services(db):
+        created, seen = latest.get(service.id, (None, 0))
+        total = await events.count_history(db, service.id)
+        stale = created is not None and (utcnow() - created).total_seconds() > (
+            settings.retrain_max_age_seconds
+        )
+        if total - seen >= settings.retrain_after_events or (stale and total > seen):
+            try:
+                await train_service(db, service.id)
+            except sa.exc.IntegrityError:
+                continue  # another worker stored this version first
+            trained += 1
+    return trained
