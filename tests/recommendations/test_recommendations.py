@@ -11,7 +11,7 @@ from tanktop.db import Database
 from tanktop.recommendations.model import Model, train
 from tanktop.recommendations.service import retrain_due_models, train_service
 from tanktop.recommendations.tables import rec_models
-from tests.conftest import Api, assert_problem, service_of, unique
+from tests.conftest import Admin, Api, assert_problem, service_of, unique
 from tests.servers import create_key, run_cli, tanktop_env
 
 
@@ -142,3 +142,49 @@ async def test_worker_retrains_after_enough_new_events(
     await api.post("/events/", json=batch)
     await retrain_due_models(db, config)
     assert await version() == 2
+
+
+async def test_live_respects_hidden_channels_and_ranks_for_the_user(
+    api: Api, admin: Admin, db: Database
+) -> None:
+    a, b = await seed(api, unique("l"))
+    for film in (*a, *b):
+        await admin.put(f"/catalog/movie/{film}/", json={"title": film, "duration": 60})
+    one, two = unique("c"), unique("c")
+    for channel in (one, two):
+        await admin.put(f"/catalog/channel/{channel}/", json={"name": channel})
+    evening = "2026-11-20T20:00:00+00:00"
+    await admin.put(
+        f"/schedule/{one}/",
+        json=[
+            {
+                "start": evening,
+                "end": "2026-11-20T21:00:00Z",
+                "item_type": "movie",
+                "item_id": b[1],
+            },
+            {
+                "start": "2026-11-20T21:00:00Z",
+                "end": "2026-11-20T22:00:00Z",
+                "item_type": "movie",
+                "item_id": a[1],
+            },
+        ],
+    )
+    await admin.put(
+        f"/schedule/{two}/",
+        json=[
+            {"start": evening, "end": "2026-11-20T22:00:00Z", "item_type": "movie", "item_id": a[2]}
+        ],
+    )
+    await train_service(db, (await service_of(db, api)).id)
+    await api.post(f"/event/fan/seen/movie/{a[0]}/")
+    query = "/recommendation/fan/live/?at=2026-11-20T20:00:00Z&window=180"
+    picks = (await api.get(query)).json()["recommendations"]
+    assert [p["item_id"] for p in picks][:2] in ([a[1], a[2]], [a[2], a[1]]), picks
+    assert picks[-1]["item_id"] == b[1], "what they like first"
+    await api.post(f"/event/fan/hide/channel/{two}/")
+    picks = (await api.get(query)).json()["recommendations"]
+    assert {p["channel_id"] for p in picks} == {one}, "hidden channels never appear"
+    assert [p["item_id"] for p in picks] == [a[1], b[1]]
+    assert_problem(await api.get("/recommendation/fan/live/?window=0"), 400, "window")

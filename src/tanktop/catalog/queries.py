@@ -352,3 +352,16 @@ async def select_episodes(conn: AsyncConnection, programme_ids: Sequence[str]) -
         .order_by(catalog_items.c.programme_id, catalog_items.c.season, catalog_items.c.number)
     )
     return list((await conn.execute(query)).all())
+
+
+async def select_airing(
+    conn: AsyncConnection, start: dt.datetime, end: dt.datetime, limit: int
+) -> list[sa.Row[Any]]:
+    """Slots of every channel overlapping [start, end), by start time."""
+    query = (
+        sa.select(schedule_slots)
+        .where(schedule_slots.c.start < end, schedule_slots.c.end > start)
+        .order_by(schedule_slots.c.start, schedule_slots.c.channel_id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())

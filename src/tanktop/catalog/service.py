@@ -365,3 +365,20 @@ async def airings(
     """A channel's slots overlapping [start, end), in time order."""
     rows = await queries.select_slots(conn, channel_id, start, end)
     return [Airing(r.start, r.end, r.item_type, r.item_id) for r in rows]
+
+
+@dataclass(frozen=True)
+class ChannelAiring:
+    channel_id: str
+    airing: Airing
+
+
+async def airing_between(
+    db: Database, start: dt.datetime, end: dt.datetime, limit: int = 2000
+) -> list[ChannelAiring]:
+    """What every channel airs between `start` and `end`."""
+    async with db.read() as conn:
+        rows = await queries.select_airing(conn, start, end, limit)
+    return [
+        ChannelAiring(r.channel_id, Airing(r.start, r.end, r.item_type, r.item_id)) for r in rows
+    ]

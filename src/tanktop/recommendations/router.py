@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from tanktop.auth import ServiceDep
-from tanktop.db import DatabaseDep
+from tanktop.db import DatabaseDep, utcnow
 from tanktop.errors import problem_responses
-from tanktop.events.service import Availability
+from tanktop.events.service import Availability, parse_timestamp
 from tanktop.ids import ItemId, ItemType, UserId
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache
@@ -57,6 +58,27 @@ async def _recommend(
         Availability(tuple(source_id), hd, max_price),
     )
     return JSONResponse({"recommendations": [recs.recommendation_json(r) for r in found]})
+
+
+@router.get(
+    "/recommendation/{userid}/live/",
+    summary="What to watch on live TV in a time window, ranked for the user",
+    responses={**problem_responses(400, 401)},
+)
+async def recommend_live(
+    request: Request,
+    userid: UserId,
+    service: ServiceDep,
+    db: DatabaseDep,
+    n: Count = 10,
+    at: Annotated[str | None, Query(description="Window start (ISO 8601 or epoch; now).")] = None,
+    window: Annotated[int, Query(ge=1, le=1440, description="Minutes.")] = 180,
+) -> JSONResponse:
+    start = utcnow() if at is None else parse_timestamp(at, "at")
+    picks = await recs.recommend_live(
+        db, cache_of(request), service, userid, start, dt.timedelta(minutes=window), n
+    )
+    return JSONResponse({"recommendations": [recs.live_json(p) for p in picks]})
 
 
 @router.get(

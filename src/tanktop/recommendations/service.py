@@ -4,6 +4,7 @@ current lists (so a new event counts at once), fall back to popularity for newco
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -254,3 +255,79 @@ async def retrain_due_models(db: Database, settings: Settings) -> int:
                 continue  # another worker stored this version first
             trained += 1
     return trained
+
+
+@dataclass(frozen=True)
+class LivePick:
+    channel_id: str
+    start: dt.datetime
+    end: dt.datetime
+    item_type: str
+    item_id: str
+    score: float
+    reasons: list[dict[str, Any]]
+
+
+async def recommend_live(
+    db: Database,
+    cache: ModelCache,
+    service: Service,
+    user_id: str,
+    at: dt.datetime,
+    window: dt.timedelta,
+    n: int,
+) -> list[LivePick]:
+    """What airs in the window on channels the user has not hidden, ranked for the user."""
+    hidden = {
+        i.item_id for i in await events.user_items(db, service, user_id, ["hide"], ["channel"])
+    }
+    airing = [
+        a for a in await catalog.airing_between(db, at, at + window) if a.channel_id not in hidden
+    ]
+    model = await cache.get(service.id)
+    scores: dict[str, float] = {}
+    personal = False
+    if model is not None:
+        lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
+        index = model.index()
+        vector = np.zeros(len(model.items), dtype=np.float32)
+        for item in lists:
+            column = index.get(f"{item.item_type}:{item.item_id}")
+            if column is not None:
+                vector[column] += weight(item.event, item.value)
+        personal = bool(vector.any())
+        values = vector @ model.similarity if personal else model.popularity
+        scores = {key: float(values[i]) for key, i in index.items()}
+    ranked = sorted(
+        airing,
+        key=lambda a: (
+            -scores.get(f"{a.airing.item_type}:{a.airing.item_id}", 0.0),
+            a.airing.start,
+            a.channel_id,
+        ),
+    )
+    reason = [{"type": "for_you" if personal else "popular" if model else "on_now"}]
+    return [
+        LivePick(
+            a.channel_id,
+            a.airing.start,
+            a.airing.end,
+            a.airing.item_type,
+            a.airing.item_id,
+            round(scores.get(f"{a.airing.item_type}:{a.airing.item_id}", 0.0), 6),
+            reason,
+        )
+        for a in ranked[:n]
+    ]
+
+
+def live_json(pick: LivePick) -> dict[str, Any]:
+    return {
+        "channel_id": json_id(pick.channel_id),
+        "start": pick.start.isoformat(),
+        "end": pick.end.isoformat(),
+        "item_type": pick.item_type,
+        "item_id": json_id(pick.item_id),
+        "score": pick.score,
+        "reasons": pick.reasons,
+    }
