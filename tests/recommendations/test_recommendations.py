@@ -153,19 +153,19 @@ async def test_live_respects_hidden_channels_and_ranks_for_the_user(
     one, two = unique("c"), unique("c")
     for channel in (one, two):
         await admin.put(f"/catalog/channel/{channel}/", json={"name": channel})
-    evening = "2026-11-20T20:00:00+00:00"
+    evening = "2031-03-03T20:00:00+00:00"
     await admin.put(
         f"/schedule/{one}/",
         json=[
             {
                 "start": evening,
-                "end": "2026-11-20T21:00:00Z",
+                "end": "2031-03-03T21:00:00Z",
                 "item_type": "movie",
                 "item_id": b[1],
             },
             {
-                "start": "2026-11-20T21:00:00Z",
-                "end": "2026-11-20T22:00:00Z",
+                "start": "2031-03-03T21:00:00Z",
+                "end": "2031-03-03T22:00:00Z",
                 "item_type": "movie",
                 "item_id": a[1],
             },
@@ -174,12 +174,12 @@ async def test_live_respects_hidden_channels_and_ranks_for_the_user(
     await admin.put(
         f"/schedule/{two}/",
         json=[
-            {"start": evening, "end": "2026-11-20T22:00:00Z", "item_type": "movie", "item_id": a[2]}
+            {"start": evening, "end": "2031-03-03T22:00:00Z", "item_type": "movie", "item_id": a[2]}
         ],
     )
     await train_service(db, (await service_of(db, api)).id)
     await api.post(f"/event/fan/seen/movie/{a[0]}/")
-    query = "/recommendation/fan/live/?at=2026-11-20T20:00:00Z&window=180"
+    query = "/recommendation/fan/live/?at=2031-03-03T20:00:00Z&window=180"
     picks = (await api.get(query)).json()["recommendations"]
     assert [p["item_id"] for p in picks][:2] in ([a[1], a[2]], [a[2], a[1]]), picks
     assert picks[-1]["item_id"] == b[1], "what they like first"
