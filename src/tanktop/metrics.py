@@ -17,6 +17,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -38,6 +39,13 @@ DELIVERY_LAG = Histogram(
     "tanktop_webhook_delivery_lag_seconds",
     "From queued to delivered (2xx).",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200, 86400),
+)
+
+MODEL_AGE = Gauge(
+    "tanktop_model_age_seconds",
+    "Age of the recommendation model a process serves, by service.",
+    ["service_id"],
+    multiprocess_mode="max",
 )
 
 router = APIRouter(tags=["Operations"])

@@ -188,3 +188,17 @@ async def test_live_respects_hidden_channels_and_ranks_for_the_user(
     assert {p["channel_id"] for p in picks} == {one}, "hidden channels never appear"
     assert [p["item_id"] for p in picks] == [a[1], b[1]]
     assert_problem(await api.get("/recommendation/fan/live/?window=0"), 400, "window")
+
+
+async def test_model_age_is_exported(api: Api, db: Database) -> None:
+    await seed(api, unique("age"))
+    service = await service_of(db, api)
+    await train_service(db, service.id)
+    await api.get("/recommendation/someone/")
+    metrics = (await api.http.get("/metrics")).text
+    line = next(
+        m
+        for m in metrics.splitlines()
+        if m.startswith(f'tanktop_model_age_seconds{{service_id="{service.id}"}}')
+    )
+    assert 0 <= float(line.split()[-1]) < 60

@@ -19,6 +19,7 @@ from tanktop.db import Database, utcnow
 from tanktop.errors import NotFound
 from tanktop.events import service as events
 from tanktop.ids import json_id
+from tanktop.metrics import MODEL_AGE
 from tanktop.recommendations.model import Model, train, weight
 from tanktop.recommendations.tables import rec_models
 
@@ -70,6 +71,7 @@ class ModelCache:
         self._db = db
         self._refresh = refresh
         self._models: dict[int, tuple[int, Model]] = {}
+        self._created: dict[int, dt.datetime] = {}
         self._checked: dict[int, float] = {}
 
     async def get(self, service_id: int) -> Model | None:
@@ -92,6 +94,18 @@ class ModelCache:
                     assert isinstance(data, bytes)
                     model = await asyncio.to_thread(Model.from_bytes, data)
                     self._models[service_id] = (int(version), model)
+                    created = await conn.scalar(
+                        sa.select(rec_models.c.created_at).where(
+                            rec_models.c.service_id == service_id,
+                            rec_models.c.version == version,
+                        )
+                    )
+                    assert isinstance(created, dt.datetime)
+                    self._created[service_id] = created
+        if service_id in self._created:
+            MODEL_AGE.labels(str(service_id)).set(
+                (utcnow() - self._created[service_id]).total_seconds()
+            )
         found = self._models.get(service_id)
         return found[1] if found else None
 
