@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -31,6 +32,7 @@ from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.logs import logging_config
 from tanktop.recommendations import service as recs_service
+from tanktop.recommendations.evaluate import HEADER, evaluate
 from tanktop.worker import run_worker
 
 app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
@@ -252,3 +254,19 @@ def recs_train(
 
     for name, version in _with_db(main):
         typer.echo(f"{name}: model version {version}")
+
+
+@recs_app.command("evaluate")
+def recs_evaluate(
+    ratings: Annotated[Path, typer.Option(help="CSV user,item,rating,timestamp (header row).")],
+    items: Annotated[Path, typer.Option(help="CSV item,title,genres (header row).")],
+    split: Annotated[str, typer.Option(help="random or temporal 80/20.")] = "random",
+    seed: Annotated[int, typer.Option(help="Seed of the split and of ALS.")] = 1,
+) -> None:
+    """Served recommender vs popularity, EASE and ALS at 10 on the same split."""
+    if split not in ("random", "temporal"):
+        raise typer.BadParameter("--split is random or temporal")
+    results = asyncio.run(evaluate(ratings, items, split, seed))
+    typer.echo(HEADER)
+    for result in results:
+        typer.echo(result.row())

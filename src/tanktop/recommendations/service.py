@@ -24,6 +24,8 @@ from tanktop.recommendations.model import Model, train, weight
 from tanktop.recommendations.tables import rec_models
 
 SIGNALS = ["seen", "watchlist", "rated", "progress", "hide"]
+WATCHED_OR_HIDDEN = frozenset({"seen", "rated", "hide"})
+"""A rating means the user has watched it: never recommended again, like seen and hidden."""
 CONTENT = ["movie", "programme", "episode"]
 KEEP_VERSIONS = 3
 
@@ -130,7 +132,7 @@ async def recommend(
     """Best first; never an item the user has seen or hidden."""
     model = await cache.get(service.id)
     lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
-    excluded = {f"{i.item_type}:{i.item_id}" for i in lists if i.event in ("seen", "hide")}
+    excluded = {f"{i.item_type}:{i.item_id}" for i in lists if i.event in WATCHED_OR_HIDDEN}
     if model is None:  # nothing trained yet: what the catalog has on offer
         kind = item_type or "movie"
         ids = await catalog.catalog_candidates(

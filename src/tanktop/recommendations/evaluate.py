@@ -1,0 +1,194 @@
+"""`tanktop recs evaluate`: the served recommender against simple baselines on one split.
+
+The training part is loaded into a fresh database through the same service code the API uses
+(batch events), a model is trained as the worker would, and every test user is asked for 10
+recommendations as the API would answer. Popularity, EASE and `implicit` ALS are fitted on the
+same training part in the same run. Seeded, so a run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tanktop import auth, migrations
+from tanktop.db import Database
+from tanktop.events import service as events
+from tanktop.recommendations import service as recs
+
+K = 10
+Rating = tuple[str, str, float, int]
+
+
+@dataclass(frozen=True)
+class Scores:
+    name: str
+    precision: float
+    recall: float
+    ndcg: float
+    hit_rate: float
+    coverage: float
+
+    def row(self) -> str:
+        return (
+            f"{self.name:<22} {self.precision:9.3f} {self.recall:9.3f} {self.ndcg:9.3f} "
+            f"{self.hit_rate:9.3f} {self.coverage:9.3f}"
+        )
+
+
+def read_ratings(path: Path) -> list[Rating]:
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        return [(u, i, float(r), int(float(t))) for u, i, r, t in reader]
+
+
+def split(ratings: list[Rating], how: str, seed: int) -> tuple[list[Rating], list[Rating]]:
+    """80/20: at random (seeded), or in time (the latest 20% of ratings are the test)."""
+    if how == "temporal":
+        ordered = sorted(ratings, key=lambda r: r[3])
+        cut = int(len(ordered) * 0.8)
+        return ordered[:cut], ordered[cut:]
+    rng = random.Random(seed)
+    train_part: list[Rating] = []
+    test_part: list[Rating] = []
+    for rating in ratings:
+        (test_part if rng.random() < 0.2 else train_part).append(rating)
+    return train_part, test_part
+
+
+def score(
+    name: str, recommended: dict[str, list[str]], truth: dict[str, set[str]], n_items: int
+) -> Scores:
+    precision = recall = ndcg = hits = 0.0
+    shown: set[str] = set()
+    users = [u for u in truth if u in recommended]
+    for user in users:
+        top = recommended[user][:K]
+        shown.update(top)
+        relevant = truth[user]
+        gained = [1.0 if item in relevant else 0.0 for item in top]
+        precision += sum(gained) / K
+        recall += sum(gained) / min(len(relevant), K)
+        dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gained))
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), K)))
+        ndcg += dcg / ideal
+        hits += 1.0 if any(gained) else 0.0
+    count = max(1, len(users))
+    return Scores(
+        name,
+        precision / count,
+        recall / count,
+        ndcg / count,
+        hits / count,
+        len(shown) / max(1, n_items),
+    )
+
+
+def baselines(
+    train_part: list[Rating], users: list[str], seed: int
+) -> dict[str, dict[str, list[str]]]:
+    """Popularity, EASE and ALS recommendations (seen items excluded) for `users`."""
+    items = sorted({i for _, i, _, _ in train_part})
+    user_ids = sorted({u for u, _, _, _ in train_part})
+    col = {i: n for n, i in enumerate(items)}
+    row = {u: n for n, u in enumerate(user_ids)}
+    matrix = np.zeros((len(user_ids), len(items)), dtype=np.float32)
+    for user, item, _, _ in train_part:
+        matrix[row[user], col[item]] = 1.0
+    seen: dict[str, set[int]] = defaultdict(set)
+    for user, item, _, _ in train_part:
+        seen[user].add(col[item])
+    popularity = matrix.sum(axis=0)
+
+    def top(scores_for: Callable[[str], np.ndarray]) -> dict[str, list[str]]:
+        result = {}
+        for user in users:
+            if user not in row:
+                continue
+            values = scores_for(user).astype(np.float64).copy()
+            values[list(seen[user])] = -np.inf
+            result[user] = [items[i] for i in np.argsort(-values)[:K]]
+        return result
+
+    gram = matrix.T @ matrix + 500.0 * np.eye(len(items), dtype=np.float32)
+    inverse = np.linalg.inv(gram)
+    ease = -inverse / np.diag(inverse)
+    np.fill_diagonal(ease, 0.0)
+    from implicit.als import AlternatingLeastSquares
+    from scipy.sparse import csr_matrix
+
+    als = AlternatingLeastSquares(factors=64, iterations=15, regularization=0.05, random_state=seed)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):  # implicit's own threads do the work
+        als.fit(csr_matrix(matrix), show_progress=False)
+    return {
+        "popularity": top(lambda u: popularity),
+        "EASE (baseline)": top(lambda u: matrix[row[u]] @ ease),
+        "implicit ALS": top(lambda u: als.user_factors[row[u]] @ als.item_factors.T),
+    }
+
+
+async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[str]]:
+    """Load the training part through the API's service code and ask the served recommender."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{Path(tmp) / 'evaluate.db'}")
+        try:
+            await migrations.upgrade(db)
+            key = await auth.create_key(db, "evaluation")
+            service = await auth.find_service(db, key)
+            assert service is not None
+            for start in range(0, len(train_part), 1000):
+                chunk = [
+                    {
+                        "user_id": u,
+                        "event": "rated",
+                        "item_type": "movie",
+                        "item_id": i,
+                        "value": r,
+                        "at": t,
+                    }
+                    for u, i, r, t in train_part[start : start + 1000]
+                ]
+                async with db.write() as conn:
+                    await events.write_ops(conn, events.batch_ops(service, chunk))
+            await recs.train_service(db, service.id)
+            cache = recs.ModelCache(db, refresh=3600)
+            answers = {}
+            for user in users:
+                found = await recs.recommend(
+                    db, cache, service, user, "movie", K, events.Availability()
+                )
+                answers[user] = [r.item_id for r in found]
+            return answers
+        finally:
+            await db.dispose()
+
+
+async def evaluate(ratings_path: Path, items_path: Path, how: str, seed: int) -> list[Scores]:
+    ratings = read_ratings(ratings_path)
+    with items_path.open(newline="") as f:
+        n_items = sum(1 for _ in f) - 1
+    train_part, test_part = split(ratings, how, seed)
+    trained_users = {u for u, _, _, _ in train_part}
+    truth: dict[str, set[str]] = defaultdict(set)
+    for user, item, _, _ in test_part:
+        if user in trained_users:
+            truth[user].add(item)
+    users = sorted(truth)
+    results = [score("served (tanktop)", await served(train_part, users), truth, n_items)]
+    for name, answers in baselines(train_part, users, seed).items():
+        results.append(score(name, answers, truth, n_items))
+    return results
+
+
+HEADER = "recommender               prec@10 recall@10   ndcg@10    hit@10  coverage"
