@@ -40,7 +40,12 @@ class Model:
     similarity: Floats
 
     def index(self) -> dict[str, int]:
-        return {item: i for i, item in enumerate(self.items)}
+        """Column of each item (built once per model: it is asked on every request)."""
+        cached: dict[str, int] | None = self.__dict__.get("_index")
+        if cached is None:
+            cached = {item: i for i, item in enumerate(self.items)}
+            object.__setattr__(self, "_index", cached)
+        return cached
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
