@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,22 @@ async def test_evaluation_harness_on_a_known_answer(tmp_path: Path) -> None:
     assert served.ndcg > popular.ndcg, "the b-group is found only by a personal model"
     again = {r.name: r for r in await evaluate(ratings, items, "random", seed=1)}
     assert again["served (tanktop)"] == served, "seeded: the same run gives the same figures"
+
+
+async def test_model_swap_without_a_failed_request(api: Api, db: Database) -> None:
+    a, _ = await seed(api, unique("swap"))
+    service = await service_of(db, api)
+    await train_service(db, service.id)
+    await api.post(f"/event/viewer/seen/movie/{a[0]}/")
+    statuses: list[int] = []
+
+    async def keep_asking() -> None:
+        for _ in range(40):
+            statuses.append((await api.get("/recommendation/viewer/?n=5")).status_code)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(keep_asking(), *(train_service(db, service.id) for _ in range(3)))
+    assert statuses == [200] * 40
+    assert (await ids(api, "/recommendation/viewer/?n=1")) == [a[1]] or (
+        await ids(api, "/recommendation/viewer/?n=2")
+    )[0] in (a[1], a[2])

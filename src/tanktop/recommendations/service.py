@@ -40,28 +40,36 @@ async def train_service(db: Database, service_id: int) -> int:
             value = 0.0 if event.removed else weight(event.event, event.value)
             interactions.append((event.user_id, f"{event.item_type}:{event.item_id}", value))
     model = await asyncio.to_thread(train, interactions)
-    async with db.write() as conn:
-        latest = await conn.scalar(
-            sa.select(sa.func.max(rec_models.c.version)).where(
-                rec_models.c.service_id == service_id
-            )
-        )
-        version = int(latest or 0) + 1
-        await conn.execute(
-            sa.insert(rec_models).values(
-                service_id=service_id,
-                version=version,
-                created_at=utcnow(),
-                events=count,
-                arrays=model.to_bytes(),
-            )
-        )
-        await conn.execute(
-            sa.delete(rec_models).where(
-                rec_models.c.service_id == service_id,
-                rec_models.c.version <= version - KEEP_VERSIONS,
-            )
-        )
+    arrays = model.to_bytes()
+    for _ in range(10):  # trainings racing for the same service take the next free version
+        try:
+            async with db.write() as conn:
+                latest = await conn.scalar(
+                    sa.select(sa.func.max(rec_models.c.version)).where(
+                        rec_models.c.service_id == service_id
+                    )
+                )
+                version = int(latest or 0) + 1
+                await conn.execute(
+                    sa.insert(rec_models).values(
+                        service_id=service_id,
+                        version=version,
+                        created_at=utcnow(),
+                        events=count,
+                        arrays=arrays,
+                    )
+                )
+                await conn.execute(
+                    sa.delete(rec_models).where(
+                        rec_models.c.service_id == service_id,
+                        rec_models.c.version <= version - KEEP_VERSIONS,
+                    )
+                )
+            break
+        except sa.exc.IntegrityError:
+            continue
+    else:
+        raise RuntimeError(f"could not store a model version for service {service_id}")
     return version
 
 
@@ -265,10 +273,7 @@ async def retrain_due_models(db: Database, settings: Settings) -> int:
             settings.retrain_max_age_seconds
         )
         if total - seen >= settings.retrain_after_events or (stale and total > seen):
-            try:
-                await train_service(db, service.id)
-            except sa.exc.IntegrityError:
-                continue  # another worker stored this version first
+            await train_service(db, service.id)
             trained += 1
     return trained
 
