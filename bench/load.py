@@ -2,9 +2,9 @@
 
     python -m bench.load [--seconds 8] [--concurrency 64]
 
-Per request, in these proportions: reads of a list with 10 ids (45%), single event POSTs (25%),
-profile reads (10%), bookmark reads (8%), profile writes (6%), notification requests (6%).
-Recommendations are not built yet, so they are not in the mix. Prints throughput, p99 per
+Per request, in these proportions: reads of a list with 10 ids (40%), single event POSTs (25%),
+profile reads (10%), bookmark reads (8%), profile writes (6%), notification requests (6%),
+recommendations (5%, served by the model trained before the runs). Prints throughput, p99 per
 route and errors for each run, and the throughput ratio of 2 processes to 1.
 """
 
@@ -25,12 +25,13 @@ from bench.databases import fresh_database
 
 BENCH_DB = "tanktop_bench_load"
 MIX = [
-    ("list", 45),
+    ("list", 40),
     ("event", 25),
     ("profile_get", 10),
     ("bookmarks", 8),
     ("profile_put", 6),
     ("notify", 6),
+    ("recommend", 5),
 ]
 
 
@@ -48,6 +49,8 @@ def request_for(route: str, base: str, rng: random.Random) -> tuple[str, str, ob
         return "PUT", f"{base}/user/{user}/", {"name": user, "n": rng.randint(1, 9)}
     if route == "bookmarks":
         return "GET", f"{base}/bookmark/{user}/", None
+    if route == "recommend":
+        return "GET", f"{base}/recommendation/{user}/?n=10", None
     return "POST", f"{base}/notification/{user}/movie/{item}/", {"url": "http://127.0.0.1:9/"}
 
 
@@ -103,6 +106,9 @@ def main() -> None:
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         assert run_cli(env, "catalog", "demo").returncode == 0
         key = create_key(env, "bench-load")
+        with running_server(env, "--no-worker") as server:  # some history, then a model
+            asyncio.run(drive(f"{server.base_url}/api/1/{key}", 3, args.concurrency))
+        assert run_cli(env, "recs", "train").returncode == 0
         rates = []
         for processes in (1, 2):
             with running_server(env, "--no-worker", "--workers", str(processes)) as server:
