@@ -32,7 +32,7 @@ from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.logs import logging_config
 from tanktop.recommendations import service as recs_service
-from tanktop.recommendations.evaluate import HEADER, evaluate
+from tanktop.recommendations.evaluate import HEADER, evaluate, plot
 from tanktop.worker import run_worker
 
 app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
@@ -262,6 +262,9 @@ def recs_evaluate(
     items: Annotated[Path, typer.Option(help="CSV item,title,genres (header row).")],
     split: Annotated[str, typer.Option(help="random or temporal 80/20.")] = "random",
     seed: Annotated[int, typer.Option(help="Seed of the split and of ALS.")] = 1,
+    plot_to: Annotated[
+        Path | None, typer.Option("--plot", help="Also draw the figures to this PNG.")
+    ] = None,
 ) -> None:
     """Served recommender vs popularity, EASE and ALS at 10 on the same split."""
     if split not in ("random", "temporal"):
@@ -270,3 +273,6 @@ def recs_evaluate(
     typer.echo(HEADER)
     for result in results:
         typer.echo(result.row())
+    if plot_to is not None:
+        plot(results, plot_to)
+        typer.echo(f"plot written to {plot_to}")

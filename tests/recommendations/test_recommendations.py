@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from tanktop.config import Settings
 from tanktop.db import Database
-from tanktop.recommendations.evaluate import evaluate
+from tanktop.recommendations.evaluate import evaluate, plot
 from tanktop.recommendations.model import Model, train
 from tanktop.recommendations.service import retrain_due_models, train_service
 from tanktop.recommendations.tables import rec_models
@@ -238,6 +238,9 @@ async def test_evaluation_harness_on_a_known_answer(tmp_path: Path) -> None:
     assert served.ndcg > popular.ndcg, "the b-group is found only by a personal model"
     again = {r.name: r for r in await evaluate(ratings, items, "random", seed=1)}
     assert again["served (tanktop)"] == served, "seeded: the same run gives the same figures"
+    picture = tmp_path / "figures.png"
+    plot(list(results.values()), picture)
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 async def test_model_swap_without_a_failed_request(api: Api, db: Database) -> None:

@@ -192,3 +192,26 @@ async def evaluate(ratings_path: Path, items_path: Path, how: str, seed: int) ->
 
 
 HEADER = "recommender               prec@10 recall@10   ndcg@10    hit@10  coverage"
+
+
+def plot(results: list[Scores], path: Path) -> None:
+    """A grouped bar chart of every metric for every recommender (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ["precision", "recall", "ndcg", "hit_rate", "coverage"]
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(results)
+    for n, result in enumerate(results):
+        values = [getattr(result, m) for m in metrics]
+        axes.bar([i + n * width for i in range(len(metrics))], values, width, label=result.name)
+    axes.set_xticks([i + width * (len(results) - 1) / 2 for i in range(len(metrics))])
+    axes.set_xticklabels([f"{m}@10" if m != "coverage" else m for m in metrics])
+    axes.set_ylabel("score")
+    axes.set_title("Recommenders on the same split")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
