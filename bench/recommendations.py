@@ -45,22 +45,26 @@ async def load_events(base: str) -> None:
 
 
 async def measure(server_url: str, base: str, seconds: float) -> None:
-    baseline = await run_load(
-        "GET /healthz (baseline)",
-        lambda i: Call("GET", f"{server_url}/healthz"),
-        concurrency=8,
-        seconds=seconds,
-    )
-    recs = await run_load(
-        "GET /recommendation/<user>/",
-        lambda i: Call("GET", f"{base}/recommendation/u{i % USERS}/?n=10"),
-        concurrency=8,
-        seconds=seconds,
-    )
-    print(baseline.row())
-    print(recs.row())
-    print(ratio_line(recs, baseline))
-    print(f"p99 of GET /recommendation: {recs.percentile(99):.1f} ms (target < 20 ms)")
+    for concurrency in (1, 8):
+        baseline = await run_load(
+            f"GET /healthz (c={concurrency})",
+            lambda i: Call("GET", f"{server_url}/healthz"),
+            concurrency=concurrency,
+            seconds=seconds,
+        )
+        recs = await run_load(
+            f"GET /recommendation (c={concurrency})",
+            lambda i: Call("GET", f"{base}/recommendation/u{i % USERS}/?n=10"),
+            concurrency=concurrency,
+            seconds=seconds,
+        )
+        print(baseline.row())
+        print(recs.row())
+        print(ratio_line(recs, baseline))
+        print(
+            f"p99 of GET /recommendation with {concurrency} concurrent: "
+            f"{recs.percentile(99):.1f} ms (target < 20 ms)"
+        )
 
 
 def main() -> None:
