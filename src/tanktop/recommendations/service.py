@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from tanktop.auth import Service, list_services
@@ -120,6 +121,17 @@ class ModelCache:
         return found[1] if found else None
 
 
+def user_vector(model: Model, lists: list[events.ListItem]) -> npt.NDArray[np.float32]:
+    """The user's current weight on each of the model's items (what they did, as of now)."""
+    index = model.index()
+    vector = np.zeros(len(model.items), dtype=np.float32)
+    for item in lists:
+        column = index.get(f"{item.item_type}:{item.item_id}")
+        if column is not None:
+            vector[column] += weight(item.event, item.value)
+    return vector
+
+
 @dataclass(frozen=True)
 class Recommendation:
     item_type: str
@@ -155,11 +167,7 @@ async def recommend(
         fresh = [i for i in ids if f"{kind}:{i}" not in excluded][:n]
         return [Recommendation(kind, i, 0.0, [{"type": "available"}]) for i in fresh]
     index = model.index()
-    vector = np.zeros(len(model.items), dtype=np.float32)
-    for item in lists:
-        column = index.get(f"{item.item_type}:{item.item_id}")
-        if column is not None:
-            vector[column] += weight(item.event, item.value)
+    vector = user_vector(model, lists)
     personal = bool(vector.any())
     scores = (
         vector @ model.similarity
@@ -311,11 +319,7 @@ async def recommend_live(
     if model is not None:
         lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
         index = model.index()
-        vector = np.zeros(len(model.items), dtype=np.float32)
-        for item in lists:
-            column = index.get(f"{item.item_type}:{item.item_id}")
-            if column is not None:
-                vector[column] += weight(item.event, item.value)
+        vector = user_vector(model, lists)
         personal = bool(vector.any())
         values = vector @ model.similarity if personal else model.popularity
         scores = {key: float(values[i]) for key, i in index.items()}
