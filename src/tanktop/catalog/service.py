@@ -260,31 +260,41 @@ async def get_schedule(
     return [slot_json(row._mapping) for row in rows]
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Offer filters on catalog items (none set: every item counts as available)."""
+
+    sources: Sequence[str] = ()
+    hd: bool = False
+    max_price: int | None = None
+
+    @property
+    def filters(self) -> bool:
+        return bool(self.sources) or self.hd or self.max_price is not None
+
+
 async def catalog_candidates(
     db: Database,
     item_type: str,
+    availability: Availability,
     *,
-    sources: Sequence[str],
-    hd: bool,
-    max_price: int | None,
     after: str | None,
     limit: int,
     among: Sequence[str] | None = None,
 ) -> list[str]:
     """Catalog ids of `item_type` (of `among`, if given) in id order after `after`,
-    available when any availability filter is set."""
-    filtered = bool(sources) or hd or max_price is not None
+    available as `availability` asks."""
     async with db.read() as conn:
         return await queries.select_candidates(
             conn,
             item_type,
-            sources=sources,
-            hd=hd,
-            max_price=max_price,
+            sources=availability.sources,
+            hd=availability.hd,
+            max_price=availability.max_price,
             now=utcnow(),
             after=after,
             limit=limit,
-            filtered=filtered,
+            filtered=availability.filters,
             among=among,
         )
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.auth import Service
 from tanktop.catalog import service as catalog
+from tanktop.catalog.service import Availability
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest
 from tanktop.events import queries
@@ -183,15 +184,6 @@ async def get_list(
     return ListPage({item_id: value for item_id, value, _ in rows}, next_cursor)
 
 
-@dataclass(frozen=True)
-class Availability:
-    """Catalog availability filters of a personalized list (none set: every catalog item)."""
-
-    sources: Sequence[str] = ()
-    hd: bool = False
-    max_price: int | None = None
-
-
 async def _memberships(
     db: Database,
     service: Service,
@@ -258,9 +250,7 @@ async def personalized_list(
         page = await catalog.catalog_candidates(
             db,
             item_type,
-            sources=filters.sources,
-            hd=filters.hd,
-            max_price=filters.max_price,
+            filters,
             after=after,
             limit=limit,
             among=among,
@@ -376,4 +366,4 @@ async def count_history(db: Database, service_id: int) -> int:
         return await queries.count_history(conn, service_id)
 
 
-__all__ = ["Deriver", "EventOp", "EventWriter", "parse_timestamp", "write_ops"]
+__all__ = ["Availability", "Deriver", "EventOp", "EventWriter", "parse_timestamp", "write_ops"]

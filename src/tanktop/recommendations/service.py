@@ -158,9 +158,7 @@ async def recommend(
         ids = await catalog.catalog_candidates(
             db,
             kind,
-            sources=availability.sources,
-            hd=availability.hd,
-            max_price=availability.max_price,
+            availability,
             after=None,
             limit=n + len(excluded),
         )
@@ -199,7 +197,7 @@ async def recommend(
 
 
 async def _available(db: Database, keys: list[str], availability: events.Availability) -> list[str]:
-    if not (availability.sources or availability.hd or availability.max_price is not None):
+    if not availability.filters:
         return keys
     kept: set[str] = set()
     for kind in {k.split(":", 1)[0] for k in keys}:
@@ -207,9 +205,7 @@ async def _available(db: Database, keys: list[str], availability: events.Availab
         found = await catalog.catalog_candidates(
             db,
             kind,
-            sources=availability.sources,
-            hd=availability.hd,
-            max_price=availability.max_price,
+            availability,
             after=None,
             limit=len(ids),
             among=ids,
