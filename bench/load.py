@@ -5,7 +5,8 @@
 Per request, in these proportions: reads of a list with 10 ids (40%), single event POSTs (25%),
 profile reads (10%), bookmark reads (8%), profile writes (6%), notification requests (6%),
 recommendations (5%, served by the model trained before the runs). Prints throughput, p99 per
-route and errors for each run, and the throughput ratio of 2 processes to 1.
+route, errors and the CPU cores used by the API processes, PostgreSQL and the load generator
+for each run, then the ratios of 2 processes to 1: throughput, and requests per API core-second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections import defaultdict
 import aiohttp
 from tests.servers import create_key, run_cli, running_server, tanktop_env
 
+from bench.cpu import cpu_use
 from bench.databases import fresh_database
 
 BENCH_DB = "tanktop_bench_load"
@@ -109,16 +111,21 @@ def main() -> None:
         with running_server(env, "--no-worker") as server:  # some history, then a model
             asyncio.run(drive(f"{server.base_url}/api/1/{key}", 3, args.concurrency))
         assert run_cli(env, "recs", "train").returncode == 0
-        rates = []
+        rates, per_core = [], []
         for processes in (1, 2):
             with running_server(env, "--no-worker", "--workers", str(processes)) as server:
                 base = f"{server.base_url}/api/1/{key}"
                 asyncio.run(drive(base, 2, args.concurrency))  # warm up every process
-                latencies = asyncio.run(drive(base, args.seconds, args.concurrency))
+                with cpu_use(server.process.pid) as cpu:
+                    latencies = asyncio.run(drive(base, args.seconds, args.concurrency))
                 rates.append(report(f"{processes} API process(es)", latencies, args.seconds))
+                per_core.append(rates[-1] / max(cpu.cores["API"], 0.01))
+                print(f"    {cpu.describe()}")
     print(
-        f"2 processes / 1 process: x{rates[1] / rates[0]:.2f} throughput "
-        "(load generator, API and PostgreSQL share this machine's cores)"
+        f"2 processes / 1 process: x{rates[1] / rates[0]:.2f} throughput, "
+        f"x{per_core[1] / per_core[0]:.2f} requests per API core-second "
+        "(near 1: the second process costs nothing extra; the throughput ratio is bounded by "
+        "the cores left once PostgreSQL and the load generator have theirs)"
     )
 
 

@@ -86,17 +86,22 @@ async def json_object(request: Request) -> dict[str, Any]:
     return value
 
 
-def json_object_openapi(example: dict[str, Any], description: str) -> dict[str, Any]:
-    """`openapi_extra` for endpoints that read a JSON object with `json_object`."""
+def json_body_openapi(
+    schema: dict[str, Any], example: Any, description: str, *, required: bool = True
+) -> dict[str, Any]:
+    """`openapi_extra` documenting a JSON body that the handler reads itself (with `json_body`),
+    so clients and schemathesis see the same shape our validation accepts."""
     return {
         "requestBody": {
-            "required": False,
+            "required": required,
             "description": description,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "additionalProperties": True},
-                    "example": example,
-                }
-            },
+            "content": {"application/json": {"schema": schema, "example": example}},
         }
     }
+
+
+def json_object_openapi(example: dict[str, Any], description: str) -> dict[str, Any]:
+    """`openapi_extra` for endpoints that read a JSON object with `json_object`."""
+    return json_body_openapi(
+        {"type": "object", "additionalProperties": True}, example, description, required=False
+    )

@@ -125,6 +125,8 @@ async def test_bad_requests_store_nothing(api: Api) -> None:
         ("movie/1", {"url": "not a url"}, "http"),
         ("movie/1", {"url": "http://x.example/", "price": -1}, "price"),
         ("movie/1", {"url": "http://x.example/", "price": 2.5}, "price"),
+        ("movie/1", {"url": "http://x.example/", "price": 2213397222224485416960}, "10,000,000"),
+        ("movie/1", {"url": "http://x.example/", "price": "\u00b2"}, "price"),
         ("movie/1", {"url": "http://x.example/", "hd": "maybe"}, "hd"),
         ("movie/1", {"url": "http://x.example/", "colour": "red"}, "colour"),
         ("movie/1", {"url": "http://x.example/", "source_id": [{"a": 1}]}, "source_id"),

@@ -8,7 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from tanktop.errors import BadRequest
 from tanktop.ids import NAME_PATTERN
@@ -17,6 +25,8 @@ from tanktop.timestamps import to_utc
 ITEM_TYPES = ("movie", "programme", "episode", "channel")
 ItemTypeName = Literal["movie", "programme", "episode", "channel"]
 CONTENT_TYPES = ("movie", "programme", "episode")
+MAX_PRICE = 10_000_000
+"""Prices are whole pence/cents; this bound keeps them inside every database's integers."""
 
 
 def _id_text(value: Any) -> Any:
@@ -24,7 +34,12 @@ def _id_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Id = Annotated[str, BeforeValidator(_id_text), Field(pattern=NAME_PATTERN)]
+Id = Annotated[
+    str,
+    BeforeValidator(_id_text),
+    Field(pattern=NAME_PATTERN),
+    WithJsonSchema({"type": ["string", "integer"], "pattern": NAME_PATTERN}),
+]
 Minutes = Annotated[float, Field(gt=0, le=100_000)]
 Names = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)]
 
@@ -72,7 +87,7 @@ MODELS: dict[str, type[ItemModel]] = {
 
 class Offer(_Strict):
     source_id: Id
-    price: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] = 0
+    price: Annotated[int, Field(ge=0, le=MAX_PRICE, strict=True)] = 0
     hd: bool = False
     available_from: dt.datetime | None = None
     available_until: dt.datetime | None = None
@@ -127,11 +142,19 @@ def parse_item(item_type: str, body: Any) -> ItemModel:
         raise BadRequest(describe(exc)) from None
 
 
+MAX_LIST = 10_000
+
+
+def list_schema(model: type[Offer] | type[Slot]) -> dict[str, Any]:
+    """The JSON schema of a body that `parse_list` reads, for the OpenAPI document."""
+    return {"type": "array", "maxItems": MAX_LIST, "items": model.model_json_schema()}
+
+
 def parse_list(model: type[Offer] | type[Slot], body: Any, what: str) -> list[Any]:
     if not isinstance(body, list):
         raise BadRequest(f"Send the {what} as a JSON array.")
-    if len(body) > 10_000:
-        raise BadRequest(f"At most 10,000 {what} at once.")
+    if len(body) > MAX_LIST:
+        raise BadRequest(f"At most {MAX_LIST:,} {what} at once.")
     parsed = []
     for index, entry in enumerate(body):
         try:

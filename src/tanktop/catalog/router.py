@@ -9,9 +9,18 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tanktop.auth import AdminDep
-from tanktop.bodies import json_body
+from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog import service as catalog
-from tanktop.catalog.models import CONTENT_TYPES, ITEM_TYPES, Offer, Slot, parse_item, parse_list
+from tanktop.catalog.models import (
+    CONTENT_TYPES,
+    ITEM_TYPES,
+    MODELS,
+    Offer,
+    Slot,
+    list_schema,
+    parse_item,
+    parse_list,
+)
 from tanktop.db import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
 from tanktop.ids import ItemId
@@ -20,7 +29,12 @@ from tanktop.timestamps import to_utc
 router = APIRouter(prefix="/admin/1", tags=["Catalog (admin)"], dependencies=[AdminDep])
 
 CatalogType = Annotated[
-    str, Path(description=f"One of {', '.join(ITEM_TYPES)}.", examples=["movie"])
+    str,
+    Path(
+        description=f"One of {', '.join(ITEM_TYPES)} (offers: not channel).",
+        examples=["movie"],
+        json_schema_extra={"enum": list(ITEM_TYPES)},
+    ),
 ]
 ChannelId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@\-]{1,64}$", examples=["bbc1"])]
 _AUTH = problem_responses(401, 403)
@@ -42,7 +56,11 @@ def _check_type(item_type: str, allowed: tuple[str, ...] = ITEM_TYPES) -> None:
         **problem_responses(400, 413, 415),
         **_AUTH,
     },
-    openapi_extra={"requestBody": {"content": {"application/json": {"example": _ITEM_EXAMPLE}}}},
+    openapi_extra=json_body_openapi(
+        {"anyOf": [model.model_json_schema() for model in MODELS.values()]},
+        _ITEM_EXAMPLE,
+        "The item's fields; which ones depends on the item type in the path.",
+    ),
 )
 async def put_item(
     request: Request, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
@@ -78,13 +96,11 @@ async def delete_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) ->
     "/catalog/{itemtype}/{itemid}/offers/",
     summary="Replace an item's offers (this is what fires notifications)",
     responses={**problem_responses(400, 404, 413, 415), **_AUTH},
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"example": [{"source_id": 7, "price": 349, "hd": True}]}
-            }
-        }
-    },
+    openapi_extra=json_body_openapi(
+        list_schema(Offer),
+        [{"source_id": 7, "price": 349, "hd": True}],
+        "Every offer of the item; the ones missing are withdrawn.",
+    ),
 )
 async def put_offers(
     request: Request, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
@@ -99,22 +115,18 @@ async def put_offers(
     "/schedule/{channelid}/",
     summary="Replace a channel's slots in the time range the given slots cover",
     responses={**problem_responses(400, 404, 413, 415), **_AUTH},
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {
-                    "example": [
-                        {
-                            "start": "2026-11-27T20:00:00Z",
-                            "end": "2026-11-27T21:00:00Z",
-                            "item_type": "episode",
-                            "item_id": "s1e1",
-                        }
-                    ]
-                }
+    openapi_extra=json_body_openapi(
+        list_schema(Slot),
+        [
+            {
+                "start": "2026-11-27T20:00:00Z",
+                "end": "2026-11-27T21:00:00Z",
+                "item_type": "episode",
+                "item_id": "s1e1",
             }
-        }
-    },
+        ],
+        "The channel's slots; they replace those from the first start to the last end.",
+    ),
 )
 async def put_schedule(request: Request, channelid: ChannelId, db: DatabaseDep) -> JSONResponse:
     slots = parse_list(Slot, await json_body(request), "slots")

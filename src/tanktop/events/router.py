@@ -8,12 +8,20 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tanktop.auth import Service, ServiceDep
-from tanktop.bodies import json_body
+from tanktop.bodies import json_body, json_body_openapi
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.events import service as events
 from tanktop.events.writer import EventWriter
-from tanktop.ids import EventName, ItemId, ItemType, UserId, json_id
+from tanktop.ids import (
+    NAME_PATTERN,
+    USER_ID_PATTERN,
+    EventName,
+    ItemId,
+    ItemType,
+    UserId,
+    json_id,
+)
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Events and lists"])
 
@@ -153,46 +161,40 @@ async def get_events(
     summary="Record up to 1,000 events at once (all or nothing)",
     status_code=204,
     responses={**_NO_CONTENT, **problem_responses(400, 401, 413, 415)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "array",
-                        "maxItems": events.MAX_BATCH,
-                        "items": {
-                            "type": "object",
-                            "required": ["user_id", "event", "item_type", "item_id"],
-                            "properties": {
-                                "user_id": {"type": ["string", "integer"]},
-                                "event": {"type": "string"},
-                                "item_type": {"type": "string"},
-                                "item_id": {"type": ["string", "integer"]},
-                                "value": {"type": ["number", "string", "null"]},
-                                "at": {
-                                    "type": ["string", "number"],
-                                    "description": "When it happened (default now).",
-                                },
-                            },
-                            "additionalProperties": False,
-                        },
+    openapi_extra=json_body_openapi(
+        {
+            "type": "array",
+            "maxItems": events.MAX_BATCH,
+            "items": {
+                "type": "object",
+                "required": ["user_id", "event", "item_type", "item_id"],
+                "properties": {
+                    "user_id": {"type": ["string", "integer"], "pattern": USER_ID_PATTERN},
+                    "event": {"type": "string", "pattern": NAME_PATTERN},
+                    "item_type": {"type": "string", "pattern": NAME_PATTERN},
+                    "item_id": {"type": ["string", "integer"], "pattern": NAME_PATTERN},
+                    "value": {"type": ["number", "string", "null"]},
+                    "at": {
+                        "type": ["string", "number"],
+                        "description": "When it happened (default now).",
                     },
-                    "example": [
-                        {
-                            "user_id": "7",
-                            "event": "rated",
-                            "item_type": "movie",
-                            "item_id": 1,
-                            "value": 4,
-                            "at": "2026-11-01T20:00:00Z",
-                        },
-                        {"user_id": "7", "event": "watchlist", "item_type": "movie", "item_id": 24},
-                    ],
-                }
+                },
+                "additionalProperties": False,
             },
-        }
-    },
+        },
+        [
+            {
+                "user_id": "7",
+                "event": "rated",
+                "item_type": "movie",
+                "item_id": 1,
+                "value": 4,
+                "at": "2026-11-01T20:00:00Z",
+            },
+            {"user_id": "7", "event": "watchlist", "item_type": "movie", "item_id": 24},
+        ],
+        "The events, recorded together or not at all.",
+    ),
 )
 async def post_events(request: Request, service: ServiceDep) -> Response:
     ops = events.batch_ops(service, await json_body(request))

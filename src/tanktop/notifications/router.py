@@ -8,17 +8,22 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from tanktop.auth import ServiceDep
+from tanktop.catalog.models import MAX_PRICE
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import ItemId, UserId
 from tanktop.notifications import service as notifications
-from tanktop.notifications.rules import parse_spec
+from tanktop.notifications.rules import REQUEST_TYPES, parse_spec
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Notifications"])
 
 NotificationType = Annotated[
     str,
-    Path(description="movie, programme, or for sports alerts sport or team.", examples=["movie"]),
+    Path(
+        description="movie, programme, or for sports alerts sport or team.",
+        examples=["movie"],
+        json_schema_extra={"enum": list(REQUEST_TYPES)},
+    ),
 ]
 _EXAMPLE = {
     "notifications": [
@@ -65,6 +70,7 @@ _BODY = {
                         "price": {
                             "type": "integer",
                             "minimum": 0,
+                            "maximum": MAX_PRICE,
                             "description": "Maximum price in pence/cents.",
                         },
                         "hd": {"type": "boolean"},

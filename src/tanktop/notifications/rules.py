@@ -9,6 +9,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tanktop.bodies import parse_json
+from tanktop.catalog.models import MAX_PRICE
 from tanktop.errors import BadRequest, UnsupportedMediaType
 from tanktop.ids import is_name
 
@@ -63,10 +64,13 @@ def _source_ids(raw: Any) -> tuple[str, ...]:
 def _price(raw: Any) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, str) and raw.isdigit():
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 20:
         raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise BadRequest(f"price must be a whole number of pence/cents, 0 or more; got {raw!r}.")
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_PRICE:
+        raise BadRequest(
+            f"price must be a whole number of pence/cents from 0 to {MAX_PRICE:,}; "
+            f"got {str(raw)[:40]!r}."
+        )
     return raw
 
 

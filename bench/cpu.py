@@ -1,0 +1,60 @@
+"""Where the CPU went during a measured run: the API processes, PostgreSQL, the load generator.
+
+On a small machine these share the cores, so a throughput ratio alone cannot say whether a
+second API process was given nothing to do or had no core to run on; the core-seconds can.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psutil
+
+
+def _group_times(server_pid: int) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of every live process, by the group it belongs to."""
+    groups: dict[str, dict[int, float]] = {"API": {}, "PostgreSQL": {}, "load generator": {}}
+    try:
+        server = psutil.Process(server_pid)
+        api = [server, *server.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        api = []
+    members = [("API", p) for p in api] + [("load generator", psutil.Process())]
+    members += [
+        ("PostgreSQL", p)
+        for p in psutil.process_iter(["name"])
+        if (p.info["name"] or "").startswith("postgres")
+    ]
+    for group, process in members:
+        try:
+            times = process.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        groups[group][process.pid] = times.user + times.system
+    return groups
+
+
+@dataclass
+class CpuUse:
+    """Cores used on average by each group during the measured window."""
+
+    cores: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{group} {used:.2f}" for group, used in self.cores.items())
+        return f"CPU cores used: {parts} (of {psutil.cpu_count()})"
+
+
+@contextmanager
+def cpu_use(server_pid: int) -> Iterator[CpuUse]:
+    """Measure the cores each group used while the `with` block ran (filled in at its end)."""
+    use = CpuUse()
+    before, started = _group_times(server_pid), time.perf_counter()
+    yield use
+    after, elapsed = _group_times(server_pid), time.perf_counter() - started
+    for group, now in after.items():
+        spent = sum(seconds - before[group].get(pid, 0.0) for pid, seconds in now.items())
+        use.cores[group] = spent / elapsed
