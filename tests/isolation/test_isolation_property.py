@@ -1,5 +1,6 @@
-"""Property: two services doing random things never see, change or get notified of each other's
-data. Each service's reads must equal a model built from its own operations alone."""
+"""Property: two services doing random things never see, change, get notified of or are
+recommended each other's data. Each service's reads must equal a model built from its own
+operations alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 
 from tanktop.config import Settings
 from tanktop.db import Database
-from tests.conftest import Admin, Api, new_api, unique
+from tanktop.recommendations.service import train_service
+from tests.conftest import Admin, Api, new_api, service_of, unique
 from tests.notifications.conftest import run_worker_once
 from tests.receiver import Receiver
 
@@ -39,6 +41,8 @@ class Model:
     ratings: dict[str, dict[str, int]] = field(default_factory=dict)
     requests: dict[str, set[str]] = field(default_factory=dict)
     watching: dict[str, set[str]] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    """Movies this service's own events named: the only ones its recommendations may hold."""
 
 
 async def apply(
@@ -54,6 +58,7 @@ async def apply(
         model.profiles.pop(user, None)
     elif name in ("watchlist", "unwatchlist"):
         movie = movies[int(arg)]
+        model.touched.add(movie)
         method = api.post if name == "watchlist" else api.delete
         assert (await method(f"/event/{user}/watchlist/movie/{movie}/")).status_code == 204
         items = model.watchlist.setdefault(user, set())
@@ -61,11 +66,13 @@ async def apply(
     elif name == "rate":
         movie = movies[int(arg)]
         assert (await api.post(f"/event/{user}/rated/movie/{movie}/{arg}/")).status_code == 204
+        model.touched.add(movie)
         model.ratings.setdefault(user, {})[movie] = int(arg)
     elif name == "progress":
         movie = movies[int(arg)]
         assert (await api.post(f"/event/{user}/progress/movie/{movie}/30/")).status_code == 204
         model.watching.setdefault(user, set()).add(movie)
+        model.touched.add(movie)
     elif name == "notify":
         movie = movies[int(arg)]
         response = await api.post(f"/notification/{user}/movie/{movie}/", json={"url": hook_url})
@@ -95,6 +102,21 @@ async def check(api: Api, model: Model) -> None:
         assert set(kept) == model.watchlist.get(user, set())
 
 
+async def check_recommendations(api: Api, model: Model, movies: list[str]) -> None:
+    """Models learn from the service's own history only, so nothing else is ever suggested."""
+    for user in ("u1", "u2"):
+        recs = (await api.get(f"/recommendation/{user}/?n=10")).json()["recommendations"]
+        learnt = [r for r in recs if r["reasons"] != [{"type": "available"}]]  # not the catalog's
+        assert {r["item_id"] for r in learnt} <= model.touched
+    for movie in movies:
+        response = await api.get(f"/similar/movie/{movie}/?n=10")
+        if response.status_code == 200:
+            assert movie in model.touched, "an item only another service knows is unknown"
+            assert {s["item_id"] for s in response.json()["similar"]} <= model.touched
+        else:
+            assert response.status_code == 404, response.text
+
+
 @settings(
     max_examples=15,
     deadline=None,
@@ -118,6 +140,9 @@ async def test_services_never_see_each_other(
         await apply(services[who], models[who], op, movies, f"{hook.url}?service={who}")
     for who in (0, 1):
         await check(services[who], models[who])
+        await train_service(db, (await service_of(db, services[who])).id)
+    for who in (0, 1):
+        await check_recommendations(services[who], models[who], movies)
 
     for movie in movies:
         await admin.put(f"/catalog/movie/{movie}/offers/", json=[{"source_id": 1}])

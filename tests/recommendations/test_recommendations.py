@@ -87,6 +87,20 @@ async def test_cold_start_and_similar(api: Api, db: Database) -> None:
     assert_problem(await api.get("/similar/movie/unknown-film/"), 404)
 
 
+async def test_a_model_of_nothing_serves_like_no_model(api: Api, db: Database) -> None:
+    """Found by the isolation property: a history of nothing but removals trained an empty
+    model, and serving it was a 500."""
+    film = unique("gone")
+    await api.delete(f"/event/u/watchlist/movie/{film}/")
+    await train_service(db, (await service_of(db, api)).id)
+    response = await api.get("/recommendation/u/?n=3")
+    assert response.status_code == 200, response.text
+    assert all(r["reasons"] == [{"type": "available"}] for r in response.json()["recommendations"])
+    live = await api.get("/recommendation/u/live/")
+    assert live.status_code == 200, live.text
+    assert_problem(await api.get(f"/similar/movie/{film}/"), 404)
+
+
 async def test_services_never_influence_each_other(api: Api, other_api: Api, db: Database) -> None:
     a, b = await seed(api, unique("t"))
     other_films = [unique("o") for _ in range(3)]

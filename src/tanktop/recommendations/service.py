@@ -86,6 +86,8 @@ class ModelCache:
         self._checked: dict[int, float] = {}
 
     async def get(self, service_id: int) -> Model | None:
+        """The newest model, or None when there is none or it learnt no items (a history of
+        nothing but removals): callers then serve as for a service not trained yet."""
         now = time.monotonic()
         if now - self._checked.get(service_id, -1e9) >= self._refresh:
             self._checked[service_id] = now
@@ -118,7 +120,7 @@ class ModelCache:
                 (utcnow() - self._created[service_id]).total_seconds()
             )
         found = self._models.get(service_id)
-        return found[1] if found else None
+        return found[1] if found and found[1].items else None
 
 
 def user_vector(model: Model, lists: list[events.ListItem]) -> npt.NDArray[np.float32]:
