@@ -14,6 +14,7 @@ from tanktop import __version__, migrations
 from tanktop.auth import KeyCache
 from tanktop.bookmarks.live import close_stale_sessions, derive_viewing, rederive_late_schedules
 from tanktop.bookmarks.router import router as bookmarks_router
+from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
 from tanktop.db import Database
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
         app.state.model_cache = ModelCache(db, settings.model_refresh_seconds)
+        app.state.catalog_facts = CatalogFacts()
         tokens = (
             RedisTokens(settings.redis_url, settings.rate_window_seconds)
             if settings.redis_url

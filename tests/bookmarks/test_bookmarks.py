@@ -116,3 +116,26 @@ async def test_errors_and_isolation(api: Api, other_api: Api, admin: Admin) -> N
     assert_problem(await api.get(f"/bookmark/7/channel/{film}/"), 400, "movie, programme")
     assert_problem(await api.get("/bookmark/7/episode/no-such-episode/"), 404)
     assert (await api.get("/bookmark/nobody/")).json() == {"bookmarks": []}
+
+
+async def test_catalog_changes_show_at_once(api: Api, admin: Admin) -> None:
+    """Each API process keeps a copy of catalog facts; no read may serve it once stale."""
+    film = await movie(admin)
+    show, ep = await programme(admin)
+    await api.post(f"/event/7/progress/movie/{film}/30/")
+    await api.post(f"/event/7/seen/episode/{ep['s2e1']}/")
+    assert [m["item_id"] for m in await marks(api)] == [film], "the show is finished"
+
+    await admin.put(f"/catalog/movie/{film}/", json={"title": "Film", "duration": 32})
+    new = f"{show}-s2e2"
+    await admin.put(
+        f"/catalog/episode/{new}/",
+        json={"programme_id": show, "season": 2, "number": 2, "duration": 50},
+    )
+    assert {m["item_id"]: m.get("episode_id") for m in await marks(api)} == {show: new}, (
+        "30 of 32 minutes is finished; the new episode is next"
+    )
+
+    assert (await admin.delete(f"/catalog/episode/{new}/")).status_code == 204
+    await admin.put(f"/catalog/movie/{film}/", json={"title": "Film", "duration": 100})
+    assert [m["item_id"] for m in await marks(api)] == [film]

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from tanktop.auth import ServiceDep
 from tanktop.bookmarks import service as bookmarks
+from tanktop.catalog.facts import CatalogFactsDep
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import ItemId, ItemType, UserId
@@ -37,8 +38,10 @@ _EXAMPLE = {
         **problem_responses(400, 401),
     },
 )
-async def list_bookmarks(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
-    marks = await bookmarks.bookmarks(db, service, userid)
+async def list_bookmarks(
+    userid: UserId, service: ServiceDep, db: DatabaseDep, catalog: CatalogFactsDep
+) -> JSONResponse:
+    marks = await bookmarks.bookmarks(db, catalog, service, userid)
     return JSONResponse({"bookmarks": [bookmarks.bookmark_json(m) for m in marks]})
 
 
@@ -54,7 +57,12 @@ async def list_bookmarks(userid: UserId, service: ServiceDep, db: DatabaseDep) -
     },
 )
 async def get_bookmark(
-    userid: UserId, itemtype: ItemType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
+    userid: UserId,
+    itemtype: ItemType,
+    itemid: ItemId,
+    service: ServiceDep,
+    db: DatabaseDep,
+    catalog: CatalogFactsDep,
 ) -> JSONResponse:
-    mark = await bookmarks.bookmark(db, service, userid, itemtype, itemid)
+    mark = await bookmarks.bookmark(db, catalog, service, userid, itemtype, itemid)
     return JSONResponse(bookmarks.bookmark_json(mark))

@@ -7,7 +7,7 @@ from typing import Any
 
 from tanktop.auth import Service
 from tanktop.bookmarks.rules import Bookmark, Watch, movie_bookmark, programme_bookmark
-from tanktop.catalog import service as catalog
+from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database
 from tanktop.errors import BadRequest, NotFound
 from tanktop.events import service as events
@@ -29,7 +29,9 @@ async def _watches(db: Database, service: Service, user_id: str) -> dict[tuple[s
     return watches
 
 
-async def bookmarks(db: Database, service: Service, user_id: str) -> list[Bookmark]:
+async def bookmarks(
+    db: Database, catalog: CatalogFacts, service: Service, user_id: str
+) -> list[Bookmark]:
     """Every bookmark of the user, most recent activity first."""
     watches = await _watches(db, service, user_id)
     async with db.read(snapshot=True) as conn:
@@ -55,7 +57,12 @@ async def bookmarks(db: Database, service: Service, user_id: str) -> list[Bookma
 
 
 async def bookmark(
-    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+    db: Database,
+    catalog: CatalogFacts,
+    service: Service,
+    user_id: str,
+    item_type: str,
+    item_id: str,
 ) -> Bookmark:
     """One bookmark; an episode answers with its programme's."""
     if item_type not in BOOKMARK_TYPES:
@@ -68,7 +75,7 @@ async def bookmark(
         if content is None or content.programme_id is None:
             raise NotFound(f"No episode {item_id!r} in the catalog.")
         item_type, item_id = "programme", content.programme_id
-    for mark in await bookmarks(db, service, user_id):
+    for mark in await bookmarks(db, catalog, service, user_id):
         if (mark.item_type, mark.item_id) == (item_type, item_id):
             return mark
     raise NotFound(f"User {user_id!r} has no bookmark for {item_type} {item_id!r}.")

@@ -9,7 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.catalog.tables import catalog_changes, catalog_items, offers, schedule_slots
+from tanktop.catalog.tables import (
+    catalog_changes,
+    catalog_generation,
+    catalog_items,
+    offers,
+    schedule_slots,
+)
 from tanktop.db import dialect_insert
 
 ItemKey = tuple[str, str]
@@ -38,7 +44,24 @@ async def upsert_items(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
         set_={name: stmt.excluded[name] for name in ITEM_COLUMNS},
     )
     await conn.execute(stmt, list(rows))
+    await bump_generation(conn)
     return {(r["item_type"], r["item_id"]) for r in rows} - existing
+
+
+async def bump_generation(conn: AsyncConnection) -> None:
+    """Part of every item write's transaction (see `CatalogFacts`)."""
+    await conn.execute(
+        sa.update(catalog_generation)
+        .where(catalog_generation.c.id == 1)
+        .values(generation=catalog_generation.c.generation + 1)
+    )
+
+
+async def select_generation(conn: AsyncConnection) -> int:
+    generation = await conn.scalar(
+        sa.select(catalog_generation.c.generation).where(catalog_generation.c.id == 1)
+    )
+    return int(generation or 0)
 
 
 def _ids_by_type(keys: Iterable[ItemKey]) -> dict[str, list[str]]:
@@ -83,6 +106,8 @@ async def delete_item(conn: AsyncConnection, item_type: str, item_id: str) -> bo
             catalog_items.c.item_type == item_type, catalog_items.c.item_id == item_id
         )
     )
+    if result.rowcount > 0:
+        await bump_generation(conn)
     return result.rowcount > 0
 
 

@@ -73,3 +73,12 @@ catalog_changes = sa.Table(
     sa.Index("ix_catalog_changes_pending", "matched_at", "at"),
     sa.Index("ix_catalog_changes_unviewed", "viewed_at", "kind"),
 )
+
+catalog_generation = sa.Table(
+    "catalog_generation",
+    metadata,
+    # One row, bumped in the same transaction as every item write: per-process caches of item
+    # facts compare it to know, exactly, when what they hold went stale.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,72 @@
+"""A per-process copy of the catalog facts that bookmarks read on every request.
+
+A user's "continue watching" row needs the duration of every movie and the episode guide of
+every programme in their history: hundreds of rows that rarely change, read again on each GET.
+The copy is exact, not merely recent: every item write bumps `catalog_generation` in its own
+transaction, and each read first compares that counter, dropping the copy when it moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tanktop.catalog import queries
+from tanktop.catalog.service import Content, ItemKey, contents, episode_guides
+
+
+class CatalogFacts:
+    """Item facts and episode guides, kept until the catalog generation changes."""
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self._max_entries = max_entries
+        self._generation: int | None = None
+        self._contents: dict[ItemKey, Content | None] = {}
+        self._guides: dict[str, list[Content]] = {}
+
+    async def _sync(self, conn: AsyncConnection) -> int:
+        """The generation this read sees; the copy is emptied when it is not the copy's."""
+        generation = await queries.select_generation(conn)
+        too_big = len(self._contents) + len(self._guides) > self._max_entries
+        if generation != self._generation or too_big:
+            self._generation = generation
+            self._contents, self._guides = {}, {}
+        return generation
+
+    async def contents(
+        self, conn: AsyncConnection, keys: Sequence[ItemKey]
+    ) -> dict[ItemKey, Content]:
+        """Like `catalog.contents`: facts of the items that exist."""
+        generation = await self._sync(conn)
+        known = {key: self._contents[key] for key in keys if key in self._contents}
+        missing = [key for key in keys if key not in known]
+        fetched = await contents(conn, missing) if missing else {}
+        # Another request may have seen a newer generation while this one read: keep only what
+        # was read under the generation the copy still holds.
+        if generation == self._generation:
+            self._contents.update({key: fetched.get(key) for key in missing})
+        found = {key: known.get(key) or fetched.get(key) for key in keys}
+        return {key: content for key, content in found.items() if content is not None}
+
+    async def episode_guides(
+        self, conn: AsyncConnection, programme_ids: Sequence[str]
+    ) -> dict[str, list[Content]]:
+        """Like `catalog.episode_guides`; the lists are shared, so callers must not change them."""
+        generation = await self._sync(conn)
+        known = {pid: self._guides[pid] for pid in programme_ids if pid in self._guides}
+        missing = [pid for pid in programme_ids if pid not in known]
+        fetched = await episode_guides(conn, missing) if missing else {}
+        if generation == self._generation:
+            self._guides.update(fetched)
+        return {pid: known.get(pid) or fetched.get(pid, []) for pid in programme_ids}
+
+
+def get_catalog_facts(request: Request) -> CatalogFacts:
+    facts: CatalogFacts = request.app.state.catalog_facts
+    return facts
+
+
+CatalogFactsDep = Annotated[CatalogFacts, Depends(get_catalog_facts)]
