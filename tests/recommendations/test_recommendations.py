@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from tanktop.config import Settings
@@ -30,6 +31,23 @@ def test_ease_learns_co_occurrence_and_round_trips() -> None:
     again = Model.from_bytes(model.to_bytes())
     assert again.items == model.items
     assert (again.similarity == model.similarity).all()
+
+
+def test_scores_read_only_touched_rows_yet_equal_the_full_product() -> None:
+    rng = np.random.default_rng(3)
+    interactions = [(f"u{u}", f"movie:{i}", 1.0) for u in range(40) for i in rng.choice(30, 6)]
+    interactions += [(f"u{u}", f"episode:{i}", 1.0) for u in range(40) for i in rng.choice(9, 2)]
+    model = train(interactions, regularisation=5.0)
+    vector = np.zeros(len(model.items), dtype=np.float32)
+    vector[[2, 7, 11]] = [1.0, 0.6, -1.0]
+    assert np.allclose(model.scores(vector), vector @ model.similarity, atol=1e-6)
+    for column in range(len(model.items)):
+        best = max((2, 7, 11), key=lambda i: vector[i] * model.similarity[i, column])
+        assert model.because(vector, column) == best, "always one of the user's own items"
+    episodes = model.of_type("episode")
+    assert [model.items[i] for i in np.flatnonzero(episodes)] == [
+        i for i in model.items if i.startswith("episode:")
+    ]
 
 
 async def seed(api: Api, prefix: str) -> tuple[list[str], list[str]]:

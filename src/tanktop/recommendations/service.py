@@ -170,25 +170,23 @@ async def recommend(
     vector = user_vector(model, lists)
     personal = bool(vector.any())
     scores = (
-        vector @ model.similarity
+        model.scores(vector)
         if personal
         else model.popularity / max(1.0, float(model.popularity.max()))
     )
-    order = np.argsort(-scores)
-    wanted = [
-        model.items[i]
-        for i in order
-        if model.items[i] not in excluded
-        and (item_type is None or model.items[i].startswith(item_type + ":"))
-    ]
-    wanted = await _available(db, wanted[: n * 5], availability)
+    ranked = scores.astype(np.float64)
+    ranked[[index[key] for key in excluded if key in index]] = -np.inf
+    if item_type is not None:
+        ranked[~model.of_type(item_type)] = -np.inf
+    order = np.argsort(-ranked, kind="stable")[: n * 5]
+    wanted = [model.items[i] for i in order if ranked[i] > -np.inf]
+    wanted = await _available(db, wanted, availability)
     result = []
     for key in wanted[:n]:
         column = index[key]
         kind, item_id = key.split(":", 1)
         if personal:
-            because = int(np.argmax(vector * model.similarity[:, column]))
-            source_type, source_id = model.items[because].split(":", 1)
+            source_type, source_id = model.items[model.because(vector, column)].split(":", 1)
             reasons = [
                 {"type": "similar_to", "item_type": source_type, "item_id": json_id(source_id)}
             ]
@@ -319,7 +317,7 @@ async def recommend_live(
         index = model.index()
         vector = user_vector(model, lists)
         personal = bool(vector.any())
-        values = vector @ model.similarity if personal else model.popularity
+        values = model.scores(vector) if personal else model.popularity
         scores = {key: float(values[i]) for key, i in index.items()}
     ranked = sorted(
         airing,
