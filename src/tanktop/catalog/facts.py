@@ -8,14 +8,17 @@ transaction, and each read first compares that counter, dropping the copy when i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import queries
 from tanktop.catalog.service import Content, ItemKey, contents, episode_guides
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class CatalogFacts:
@@ -25,7 +28,42 @@ class CatalogFacts:
         self._max_entries = max_entries
         self._generation: int | None = None
         self._contents: dict[ItemKey, Content | None] = {}
-        self._guides: dict[str, list[Content]] = {}
+        self._guides: dict[str, list[Content] | None] = {}
+
+    async def contents(
+        self, conn: AsyncConnection, keys: Sequence[ItemKey]
+    ) -> dict[ItemKey, Content]:
+        """Like `catalog.contents`: facts of the items that exist."""
+        found = await self._read_through(conn, self._contents, keys, contents)
+        return {key: content for key, content in found.items() if content is not None}
+
+    async def episode_guides(
+        self, conn: AsyncConnection, programme_ids: Sequence[str]
+    ) -> dict[str, list[Content]]:
+        """Like `catalog.episode_guides`; the lists are shared, so callers must not change them."""
+        found = await self._read_through(conn, self._guides, programme_ids, episode_guides)
+        return {pid: guide or [] for pid, guide in found.items()}
+
+    async def _read_through(
+        self,
+        conn: AsyncConnection,
+        copy: dict[K, V | None],
+        keys: Sequence[K],
+        fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
+    ) -> dict[K, V | None]:
+        """Each key's value from the copy, or read (absent ones as None) and remembered."""
+        generation = await self._sync(conn)
+        found: dict[K, V | None] = {key: copy[key] for key in keys if key in copy}
+        missing = [key for key in keys if key not in found]
+        if missing:
+            fetched = await fetch(conn, missing)
+            read: dict[K, V | None] = {key: fetched.get(key) for key in missing}
+            # Another request may have seen a newer generation while this one read: keep only
+            # what was read under the generation the copy still holds.
+            if generation == self._generation:
+                copy.update(read)
+            found |= read
+        return found
 
     async def _sync(self, conn: AsyncConnection) -> int:
         """The generation this read sees; the copy is emptied when it is not the copy's."""
@@ -33,35 +71,9 @@ class CatalogFacts:
         too_big = len(self._contents) + len(self._guides) > self._max_entries
         if generation != self._generation or too_big:
             self._generation = generation
-            self._contents, self._guides = {}, {}
+            self._contents.clear()
+            self._guides.clear()
         return generation
-
-    async def contents(
-        self, conn: AsyncConnection, keys: Sequence[ItemKey]
-    ) -> dict[ItemKey, Content]:
-        """Like `catalog.contents`: facts of the items that exist."""
-        generation = await self._sync(conn)
-        known = {key: self._contents[key] for key in keys if key in self._contents}
-        missing = [key for key in keys if key not in known]
-        fetched = await contents(conn, missing) if missing else {}
-        # Another request may have seen a newer generation while this one read: keep only what
-        # was read under the generation the copy still holds.
-        if generation == self._generation:
-            self._contents.update({key: fetched.get(key) for key in missing})
-        found = {key: known.get(key) or fetched.get(key) for key in keys}
-        return {key: content for key, content in found.items() if content is not None}
-
-    async def episode_guides(
-        self, conn: AsyncConnection, programme_ids: Sequence[str]
-    ) -> dict[str, list[Content]]:
-        """Like `catalog.episode_guides`; the lists are shared, so callers must not change them."""
-        generation = await self._sync(conn)
-        known = {pid: self._guides[pid] for pid in programme_ids if pid in self._guides}
-        missing = [pid for pid in programme_ids if pid not in known]
-        fetched = await episode_guides(conn, missing) if missing else {}
-        if generation == self._generation:
-            self._guides.update(fetched)
-        return {pid: known.get(pid) or fetched.get(pid, []) for pid in programme_ids}
 
 
 def get_catalog_facts(request: Request) -> CatalogFacts:
