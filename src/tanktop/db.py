@@ -3,18 +3,26 @@
 Writes on SQLite are serialised inside the process (one writer, `BEGIN IMMEDIATE`, WAL and a
 busy timeout for other processes) because SQLite allows one writer at a time and SQLAlchemy's
 pool would otherwise answer concurrent writes with "database is locked".
+
+A write that creates work for the worker (a catalog change, a webhook to send) calls
+`announce_work`, so workers start on it at once rather than at their next poll: on PostgreSQL
+by `NOTIFY`, which reaches the workers of every process when the transaction commits; in the
+process itself (the SQLite set-up, worker inside the API process) by an event set after commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, Table, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -31,6 +39,11 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+log = logging.getLogger("tanktop.db")
+
+WORK_CHANNEL = "tanktop_work"
+_ANNOUNCED = "tanktop_work_announced"
 
 JSONDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
 """JSON everywhere, JSONB on PostgreSQL (indexable, compact)."""
@@ -81,6 +94,8 @@ class Database:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self._write_lock = asyncio.Lock()
+        self.work_announced = asyncio.Event()
+        """Set after a committed write announced work (and on every PostgreSQL NOTIFY heard)."""
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size)
             _configure_sqlite(self.engine)
@@ -112,6 +127,16 @@ class Database:
         The commit happens before the block's caller answers, so a 2xx always follows a
         durable commit.
         """
+        async with self._transaction() as conn:
+            try:
+                yield conn
+            finally:
+                announced = conn.info.pop(_ANNOUNCED, False)
+        if announced:  # only reached once the transaction has committed
+            self.work_announced.set()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         if self.is_sqlite:
             async with self._write_lock, self.engine.connect() as conn:
                 conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -121,8 +146,53 @@ class Database:
             async with self.engine.begin() as conn:
                 yield conn
 
+    async def listen_for_work(self, stop: asyncio.Event, retry_seconds: float = 5.0) -> None:
+        """PostgreSQL: LISTEN on a connection of its own until `stop`, setting `work_announced`
+        on each NOTIFY; a lost connection is opened again (polling covers the gap)."""
+        if self.is_sqlite:
+            return
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                conn = await asyncpg.connect(dsn, timeout=retry_seconds)
+                try:
+                    await self._listen(conn, stop)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+            except Exception as exc:  # the worker still polls; listening is only a shortcut
+                log.warning("not listening for work (%s); polling until it reconnects", exc)
+                await first_of(stop.wait(), asyncio.sleep(retry_seconds))
+
+    async def _listen(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        """Until `stop` or until the connection is lost."""
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        await conn.add_listener(WORK_CHANNEL, lambda *_: self.work_announced.set())
+        self.work_announced.set()  # whatever was announced while nobody listened
+        await first_of(stop.wait(), lost.wait())
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def announce_work(conn: AsyncConnection) -> None:
+    """Within a `Database.write()` transaction: wake the workers once it commits."""
+    if conn.info.get(_ANNOUNCED):
+        return
+    conn.info[_ANNOUNCED] = True
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WORK_CHANNEL})
+
+
+async def first_of(*waits: Awaitable[Any], within: float | None = None) -> None:
+    """Wait until the first of `waits` finishes (or `within` seconds), cancelling the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -2,19 +2,18 @@
 
 The application passes its tasks (`tanktop.app.WORKER_TASKS`); a task does one bounded batch
 of due work and returns how many units it did, so the loop sleeps only when every task found
-nothing to do. Any number of worker processes may run: tasks claim their rows in the
-database, not in memory.
+nothing to do, and only until a write announces new work (`tanktop.db.announce_work`). Any
+number of worker processes may run: tasks claim their rows in the database, not in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from tanktop.config import Settings
-from tanktop.db import Database
+from tanktop.db import Database, first_of
 
 log = logging.getLogger("tanktop.worker")
 
@@ -30,7 +29,9 @@ async def run_worker(
 ) -> None:
     """Loop over `tasks` until `stop` is set; a failing task is logged and retried next round."""
     log.info("worker started with %d task(s)", len(tasks))
+    listener = asyncio.create_task(db.listen_for_work(stop))
     while not stop.is_set():
+        db.work_announced.clear()  # what is announced from here on gets another round
         done = 0
         for task in tasks:
             try:
@@ -38,6 +39,6 @@ async def run_worker(
             except Exception:
                 log.exception("worker task %s failed", getattr(task, "__name__", task))
         if done == 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+            await first_of(stop.wait(), db.work_announced.wait(), within=idle_seconds)
+    await listener
     log.info("worker stopped")

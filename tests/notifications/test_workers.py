@@ -7,7 +7,9 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -141,3 +143,72 @@ async def test_sigterm_finishes_the_delivery_in_flight(postgres_url: str) -> Non
     assert notes[0]["notified"] is True, "the delivery in flight was finished and recorded"
     assert [a["status_code"] for a in log["deliveries"][0]["attempts"]] == [200]
     assert len(hook.received) == 1
+
+
+def offer_and_wait_request(base: str, key: str, hook_url: str) -> str:
+    """A movie without offers and a request for it: nothing for the worker to do yet."""
+    admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    movie = unique("wake")
+    with httpx.Client(base_url=base, timeout=30) as http:
+        http.put(f"/admin/1/catalog/movie/{movie}/", json={"title": "x"}, headers=admin)
+        response = http.post(f"/api/1/{key}/notification/7/movie/{movie}/", json={"url": hook_url})
+        assert response.status_code == 204
+    return movie
+
+
+async def offer_reaches_the_webhook_within(
+    base: str, key: str, hook_url: str, received: Callable[[], int], seconds: float
+) -> None:
+    """An offer arrives while the worker sleeps its (long) idle poll; the webhook must not wait."""
+    movie = offer_and_wait_request(base, key, hook_url)
+    before = received()
+    await asyncio.sleep(1)  # the worker has found nothing and gone to sleep
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=base) as http:
+        response = await http.put(
+            f"/admin/1/catalog/movie/{movie}/offers/",
+            json=[{"source_id": 1}],
+            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        assert response.status_code == 200
+    await wait_for(lambda: received() > before, within=seconds)
+    assert time.monotonic() - started < seconds
+
+
+async def test_worker_wakes_on_notify_and_listens_again(postgres_url: str) -> None:
+    """Separate worker processes sleep 60 s between polls; PostgreSQL NOTIFY wakes them."""
+    env = worker_env(postgres_url) | {"TANKTOP_WORKER_IDLE_SECONDS": "60"}
+    key = create_key(env, unique("wake"))
+    async with receiver() as hook:
+        with running_server(env, "--no-worker") as server:
+            worker = start_worker(env)
+            try:
+                await asyncio.sleep(2)  # started, listening, idle
+                count = lambda: len(hook.received)  # noqa: E731
+                await offer_reaches_the_webhook_within(server.base_url, key, hook.url, count, 5)
+                listener = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                listener += " WHERE query LIKE 'LISTEN%'"
+                connection = await asyncpg.connect(postgres_url)
+                try:
+                    assert await connection.fetch(listener), "the worker was listening"
+                finally:
+                    await connection.close()
+                await asyncio.sleep(1)  # it notices and listens again
+                await offer_reaches_the_webhook_within(server.base_url, key, hook.url, count, 5)
+            finally:
+                worker.terminate()
+                worker.wait(15)
+
+
+async def test_worker_inside_the_api_process_wakes_on_sqlite(tmp_path: Path) -> None:
+    env = tanktop_env(
+        f"sqlite:///{tmp_path / 'wake.db'}",
+        TANKTOP_ADMIN_TOKEN=ADMIN_TOKEN,
+        TANKTOP_WEBHOOK_ALLOW_PRIVATE="1",
+        TANKTOP_WORKER_IDLE_SECONDS="60",
+    )
+    key = create_key(env, unique("wake"))
+    async with receiver() as hook:
+        with running_server(env) as server:
+            count = lambda: len(hook.received)  # noqa: E731
+            await offer_reaches_the_webhook_within(server.base_url, key, hook.url, count, 5)

@@ -16,7 +16,7 @@ from tanktop.catalog.tables import (
     offers,
     schedule_slots,
 )
-from tanktop.db import dialect_insert
+from tanktop.db import announce_work, dialect_insert
 
 ItemKey = tuple[str, str]
 ITEM_COLUMNS = (
@@ -161,8 +161,10 @@ async def replace_offers(conn: AsyncConnection, new: dict[ItemKey, list[dict[str
 
 
 async def insert_changes(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Log changes for the worker's consumers (notifications, live TV), waking it on commit."""
     if rows:
         await conn.execute(sa.insert(catalog_changes), list(rows))
+        await announce_work(conn)
 
 
 async def select_slots(

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.db import dialect_insert
+from tanktop.db import announce_work, dialect_insert
 from tanktop.notifications.tables import (
     delivery_attempts,
     notification_requests,
@@ -96,7 +96,10 @@ async def open_requests_for(
 async def insert_delivery(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Queue a delivery unless this request generation already has one for this content."""
     stmt = dialect_insert(conn, D).values(**row).on_conflict_do_nothing()
-    return (await conn.execute(stmt)).rowcount > 0
+    queued = (await conn.execute(stmt)).rowcount > 0
+    if queued:
+        await announce_work(conn)
+    return queued
 
 
 async def claim_due(
@@ -229,4 +232,5 @@ async def retry_failed(
             .where(*_scope(service_id, user_id, item_type, item_id))
             .values(failed=False)
         )
+        await announce_work(conn)
     return result.rowcount
