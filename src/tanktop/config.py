@@ -53,7 +53,8 @@ class Settings(BaseSettings):
         default=4, description="A channel session with no end is closed this long after its start."
     )
     worker_idle_seconds: float = Field(
-        default=1.0, description="How long a worker with nothing to do waits before looking again."
+        default=1.0,
+        description="How long an idle worker waits before looking again (new work wakes it).",
     )
     migrate_on_start: bool = True
     retrain_after_events: int = Field(
