@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import queries
-from tanktop.catalog.models import MODELS, Channel, Episode, ItemModel, Offer, Slot
+from tanktop.catalog.models import MAX_PRICE, MODELS, Channel, Episode, ItemModel, Offer, Slot
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, Conflict, NotFound
 from tanktop.ids import json_id
@@ -392,3 +392,6 @@ async def airing_between(
     return [
         ChannelAiring(r.channel_id, Airing(r.start, r.end, r.item_type, r.item_id)) for r in rows
     ]
+
+
+__all__ = ["MAX_PRICE"]  # for other domains, which reach the catalog through this module

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from tanktop.auth import ServiceDep
-from tanktop.catalog.models import MAX_PRICE
+from tanktop.catalog.service import MAX_PRICE
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import ItemId, UserId

@@ -9,7 +9,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tanktop.bodies import parse_json
-from tanktop.catalog.models import MAX_PRICE
+from tanktop.catalog.service import MAX_PRICE
 from tanktop.errors import BadRequest, UnsupportedMediaType
 from tanktop.ids import is_name
 
