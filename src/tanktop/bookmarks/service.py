@@ -34,12 +34,8 @@ async def bookmarks(
 ) -> list[Bookmark]:
     """Every bookmark of the user, most recent activity first."""
     watches = await _watches(db, service, user_id)
-    async with db.read(snapshot=True) as conn:
-        facts = await catalog.contents(conn, list(watches))
-        programme_ids = sorted(
-            {c.programme_id for c in facts.values() if c.item_type == "episode" and c.programme_id}
-        )
-        guides = await catalog.episode_guides(conn, programme_ids)
+    async with db.read() as conn:
+        facts, guides = await catalog.with_guides(conn, list(watches))
     found: list[Bookmark] = []
     for (item_type, item_id), watch in watches.items():
         if item_type == "movie":

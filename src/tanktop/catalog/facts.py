@@ -34,25 +34,42 @@ class CatalogFacts:
         self, conn: AsyncConnection, keys: Sequence[ItemKey]
     ) -> dict[ItemKey, Content]:
         """Like `catalog.contents`: facts of the items that exist."""
-        found = await self._read_through(conn, self._contents, keys, contents)
-        return {key: content for key, content in found.items() if content is not None}
+        if not keys:
+            return {}
+        return await self._facts(conn, await self._sync(conn), keys)
 
-    async def episode_guides(
-        self, conn: AsyncConnection, programme_ids: Sequence[str]
-    ) -> dict[str, list[Content]]:
-        """Like `catalog.episode_guides`; the lists are shared, so callers must not change them."""
-        found = await self._read_through(conn, self._guides, programme_ids, episode_guides)
-        return {pid: guide or [] for pid, guide in found.items()}
+    async def with_guides(
+        self, conn: AsyncConnection, keys: Sequence[ItemKey]
+    ) -> tuple[dict[ItemKey, Content], dict[str, list[Content]]]:
+        """Facts of the items, and the episode guide (season/number order) of each programme
+        their episodes belong to; the lists are shared, so callers must not change them."""
+        if not keys:
+            return {}, {}
+        generation = await self._sync(conn)
+        found = await self._facts(conn, generation, keys)
+        programme_ids = sorted(
+            {c.programme_id for c in found.values() if c.item_type == "episode" and c.programme_id}
+        )
+        guides = await self._read_through(
+            conn, generation, self._guides, programme_ids, episode_guides
+        )
+        return found, {pid: guide or [] for pid, guide in guides.items()}
+
+    async def _facts(
+        self, conn: AsyncConnection, generation: int, keys: Sequence[ItemKey]
+    ) -> dict[ItemKey, Content]:
+        found = await self._read_through(conn, generation, self._contents, keys, contents)
+        return {key: content for key, content in found.items() if content is not None}
 
     async def _read_through(
         self,
         conn: AsyncConnection,
+        generation: int,
         copy: dict[K, V | None],
         keys: Sequence[K],
         fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
     ) -> dict[K, V | None]:
         """Each key's value from the copy, or read (absent ones as None) and remembered."""
-        generation = await self._sync(conn)
         found: dict[K, V | None] = {key: copy[key] for key in keys if key in copy}
         missing = [key for key in keys if key not in found]
         if missing:
