@@ -34,6 +34,8 @@ async def bookmarks(
 ) -> list[Bookmark]:
     """Every bookmark of the user, most recent activity first."""
     watches = await _watches(db, service, user_id)
+    if not watches:
+        return []
     async with db.read() as conn:
         facts, guides = await catalog.with_guides(conn, list(watches))
     found: list[Bookmark] = []
