@@ -7,22 +7,30 @@ second API process was given nothing to do or had no core to run on; the core-se
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psutil
 
 
-def _group_times(server_pid: int) -> dict[str, dict[int, float]]:
+def _api_processes(server_pids: Sequence[int]) -> list[psutil.Process]:
+    """Each `tanktop serve` and the processes it started (with `--workers N`: N of them)."""
+    found = []
+    for pid in server_pids:
+        try:
+            server = psutil.Process(pid)
+            found += [server, *server.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _group_times(server_pids: Sequence[int]) -> dict[str, dict[int, float]]:
     """CPU seconds so far of every live process, by the group it belongs to."""
     groups: dict[str, dict[int, float]] = {"API": {}, "PostgreSQL": {}, "load generator": {}}
-    try:
-        server = psutil.Process(server_pid)
-        api = [server, *server.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        api = []
-    members = [("API", p) for p in api] + [("load generator", psutil.Process())]
+    members = [("API", p) for p in _api_processes(server_pids)]
+    members += [("load generator", psutil.Process())]
     members += [
         ("PostgreSQL", p)
         for p in psutil.process_iter(["name"])
@@ -42,19 +50,25 @@ class CpuUse:
     """Cores used on average by each group during the measured window."""
 
     cores: dict[str, float] = field(default_factory=dict)
+    api_processes: list[float] = field(default_factory=list)
+    """Cores of each API process that did any work, busiest first: shows an uneven spread."""
 
     def describe(self) -> str:
         parts = ", ".join(f"{group} {used:.2f}" for group, used in self.cores.items())
-        return f"CPU cores used: {parts} (of {psutil.cpu_count()})"
+        spread = " + ".join(f"{used:.2f}" for used in self.api_processes)
+        return f"CPU cores used: {parts} (of {psutil.cpu_count()}); API processes {spread}"
 
 
 @contextmanager
-def cpu_use(server_pid: int) -> Iterator[CpuUse]:
+def cpu_use(server_pids: Sequence[int]) -> Iterator[CpuUse]:
     """Measure the cores each group used while the `with` block ran (filled in at its end)."""
     use = CpuUse()
-    before, started = _group_times(server_pid), time.perf_counter()
+    before, started = _group_times(server_pids), time.perf_counter()
     yield use
-    after, elapsed = _group_times(server_pid), time.perf_counter() - started
+    after, elapsed = _group_times(server_pids), time.perf_counter() - started
     for group, now in after.items():
-        spent = sum(seconds - before[group].get(pid, 0.0) for pid, seconds in now.items())
-        use.cores[group] = spent / elapsed
+        spent = {pid: seconds - before[group].get(pid, 0.0) for pid, seconds in now.items()}
+        use.cores[group] = sum(spent.values()) / elapsed
+        if group == "API":
+            busy = [s / elapsed for s in spent.values() if s / elapsed >= 0.05]
+            use.api_processes = sorted(busy, reverse=True)

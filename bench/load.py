@@ -5,8 +5,10 @@
 Per request, in these proportions: reads of a list with 10 ids (40%), single event POSTs (25%),
 profile reads (10%), bookmark reads (8%), profile writes (6%), notification requests (6%),
 recommendations (5%, served by the model trained before the runs). Prints throughput, p99 per
-route, errors and the CPU cores used by the API processes, PostgreSQL and the load generator
-for each run, then the ratios of 2 processes to 1: throughput, and requests per API core-second.
+route, errors and the CPU cores used by the API processes (each), PostgreSQL and the load
+generator, for one process, two under `serve --workers 2`, and two separate servers with the
+clients spread over them as a load balancer would; then the ratios to one process: throughput,
+and requests per API core-second.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 
 import aiohttp
 from tests.servers import create_key, run_cli, running_server, tanktop_env
@@ -26,6 +29,12 @@ from bench.cpu import cpu_use
 from bench.databases import fresh_database
 
 BENCH_DB = "tanktop_bench_load"
+RUNS = [
+    ("1 API process", 1, "1"),
+    ("2 API processes (serve --workers 2)", 1, "2"),
+    ("2 API processes (two servers, clients spread)", 2, "1"),
+]
+"""(label, servers started, `--workers` of each)."""
 MIX = [
     ("list", 40),
     ("event", 25),
@@ -56,7 +65,9 @@ def request_for(route: str, base: str, rng: random.Random) -> tuple[str, str, ob
     return "POST", f"{base}/notification/{user}/movie/{item}/", {"url": "http://127.0.0.1:9/"}
 
 
-async def drive(base: str, seconds: float, concurrency: int) -> dict[str, list[float]]:
+async def drive(bases: list[str], seconds: float, concurrency: int) -> dict[str, list[float]]:
+    """Closed-loop clients for `seconds`; client n talks to `bases[n % len(bases)]`, as a
+    round-robin load balancer would spread connections."""
     routes = [route for route, weight in MIX for _ in range(weight)]
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
@@ -68,7 +79,7 @@ async def drive(base: str, seconds: float, concurrency: int) -> dict[str, list[f
             rng = random.Random(n)
             while time.perf_counter() < deadline:
                 route = rng.choice(routes)
-                method, url, body = request_for(route, base, rng)
+                method, url, body = request_for(route, bases[n % len(bases)], rng)
                 started = time.perf_counter()
                 try:
                     async with session.request(method, url, json=body) as response:
@@ -109,23 +120,31 @@ def main() -> None:
         assert run_cli(env, "catalog", "demo").returncode == 0
         key = create_key(env, "bench-load")
         with running_server(env, "--no-worker") as server:  # some history, then a model
-            asyncio.run(drive(f"{server.base_url}/api/1/{key}", 3, args.concurrency))
+            asyncio.run(drive([f"{server.base_url}/api/1/{key}"], 3, args.concurrency))
         assert run_cli(env, "recs", "train").returncode == 0
         rates, per_core = [], []
-        for processes in (1, 2):
-            with running_server(env, "--no-worker", "--workers", str(processes)) as server:
-                base = f"{server.base_url}/api/1/{key}"
-                asyncio.run(drive(base, 2, args.concurrency))  # warm up every process
-                with cpu_use(server.process.pid) as cpu:
-                    latencies = asyncio.run(drive(base, args.seconds, args.concurrency))
-                rates.append(report(f"{processes} API process(es)", latencies, args.seconds))
+        for label, servers, workers in RUNS:
+            with ExitStack() as stack:
+                started = [
+                    stack.enter_context(running_server(env, "--no-worker", "--workers", workers))
+                    for _ in range(servers)
+                ]
+                bases = [f"{server.base_url}/api/1/{key}" for server in started]
+                asyncio.run(drive(bases, 2, args.concurrency))  # warm up every process
+                with cpu_use([server.process.pid for server in started]) as cpu:
+                    latencies = asyncio.run(drive(bases, args.seconds, args.concurrency))
+                rates.append(report(label, latencies, args.seconds))
                 per_core.append(rates[-1] / max(cpu.cores["API"], 0.01))
                 print(f"    {cpu.describe()}")
+    for (label, _, _), rate, efficiency in list(zip(RUNS, rates, per_core, strict=True))[1:]:
+        print(
+            f"{label} / 1 process: x{rate / rates[0]:.2f} throughput, "
+            f"x{efficiency / per_core[0]:.2f} requests per API core-second"
+        )
     print(
-        f"2 processes / 1 process: x{rates[1] / rates[0]:.2f} throughput, "
-        f"x{per_core[1] / per_core[0]:.2f} requests per API core-second "
-        "(near 1: the second process costs nothing extra; the throughput ratio is bounded by "
-        "the cores left once PostgreSQL and the load generator have theirs)"
+        "(requests per API core-second near 1: a second process costs nothing extra; throughput "
+        "is bounded by the cores left once PostgreSQL and the load generator have theirs, and "
+        "with --workers by how the kernel hands the clients' keep-alive connections out)"
     )
 
 
