@@ -66,6 +66,40 @@ async def test_channel_change_ends_the_open_session(api: Api, admin: Admin) -> N
     }, "nothing aired on the other channel"
 
 
+async def test_zapping_away_and_back_adds_up(api: Api, admin: Admin) -> None:
+    channel, film, _, _ = await evening(admin)
+    other = unique("c")
+    await admin.put(f"/catalog/channel/{other}/", json={"name": "Two"})
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/start/channel/{other}/{at(20, 30)}/")
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 30}}
+    await api.post(f"/event/7/start/channel/{channel}/{at(20, 33)}/")
+    await api.post(f"/event/7/end/channel/{channel}/{at(21)}/")
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {
+        "progress": {film: 57}
+    }, "30 + 27 minutes of the same airing"
+    assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
+
+
+async def test_a_late_schedule_adds_up_every_viewing(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    channel, other, film = unique("c"), unique("c"), unique("m")
+    await admin.put(f"/catalog/channel/{channel}/", json={"name": "Late"})
+    await admin.put(f"/catalog/channel/{other}/", json={"name": "Two"})
+    await admin.put(f"/catalog/movie/{film}/", json={"title": "Film", "duration": 60})
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/start/channel/{other}/{at(20, 30)}/")
+    await api.post(f"/event/7/start/channel/{channel}/{at(20, 33)}/")
+    await api.post(f"/event/7/end/channel/{channel}/{at(21)}/")
+    slot = {"start": at(20), "end": at(21), "item_type": "movie", "item_id": film}
+    await admin.put(f"/schedule/{channel}/", json=[slot])
+    while await rederive_late_schedules(db, settings):
+        pass
+    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 57}}
+    assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
+
+
 async def test_worker_closes_sessions_left_open(
     api: Api, admin: Admin, db: Database, settings: Settings
 ) -> None:

@@ -2,9 +2,10 @@
 
 A viewing session runs from a channel's `start` to its `end`, to a `start` on another
 channel, or, if neither comes, to the worker's cut-off (`TANKTOP_LIVE_SESSION_MAX_HOURS`).
-Minutes watched of each scheduled movie or episode = the overlap of the session with its
-slot; 90% of the slot watched is `seen`. Derived events carry origin `derived` and are written
-in the transaction of the event that caused them.
+Minutes watched of each scheduled movie or episode = the overlap of the user's sessions on that
+channel with its slot, summed (zapping away during the adverts and back loses nothing); 90% of
+the slot watched is `seen`. Derived events carry origin `derived` and are written in the
+transaction of the event that caused them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from tanktop.events import service as events
 from tanktop.events.service import EventOp
 
 Session = tuple[str, dt.datetime]  # channel, start
+Viewing = tuple[dt.datetime, dt.datetime]  # from, to
 WATCHABLE = ("movie", "episode")
+LOOKBACK = dt.timedelta(hours=24)
+"""How long before a slot an earlier viewing of it may have begun (sessions are shorter)."""
 
 
 def _time(value: object) -> dt.datetime | None:
@@ -49,10 +53,13 @@ async def open_session(conn: AsyncConnection, service_id: int, user_id: str) -> 
 
 
 def airing_events(
-    cause: EventOp, airing: catalog.Airing, start: dt.datetime, end: dt.datetime
+    cause: EventOp, airing: catalog.Airing, viewings: Sequence[Viewing]
 ) -> list[EventOp]:
-    """Progress (and seen) of one airing watched from `start` to `end`."""
-    overlap = (min(end, airing.end) - max(start, airing.start)).total_seconds()
+    """Progress (and seen) of one airing watched during `viewings` (which do not overlap)."""
+    overlap = sum(
+        max(0.0, (min(end, airing.end) - max(start, airing.start)).total_seconds())
+        for start, end in viewings
+    )
     if airing.item_type not in WATCHABLE or overlap <= 0:
         return []
     length = (airing.end - airing.start).total_seconds()
@@ -72,10 +79,22 @@ def airing_events(
 async def watched(
     conn: AsyncConnection, cause: EventOp, channel: str, start: dt.datetime, end: dt.datetime
 ) -> list[EventOp]:
-    """Progress (and seen) of what aired on `channel` between `start` and `end`."""
+    """Progress (and seen) of what aired on `channel` between `start` and `end`, counting the
+    user's earlier viewings of the same airings too."""
     derived: list[EventOp] = []
     for airing in await catalog.airings(conn, channel, start, end):
-        derived += airing_events(cause, airing, start, end)
+        earlier = [
+            (began, ended)
+            for _, _, began, ended in await events.channel_viewings(
+                conn,
+                channel,
+                airing.start - LOOKBACK,
+                airing.end,
+                (cause.service_id, cause.user_id),
+            )
+            if ended <= start
+        ]
+        derived += airing_events(cause, airing, [*earlier, (start, end)])
     return derived
 
 
@@ -154,21 +173,24 @@ async def rederive_late_schedules(db: Database, settings: Settings) -> int:
             )
             if airing is None:
                 continue
-            viewings = await events.channel_viewings(
+            by_user: dict[tuple[int, str], list[Viewing]] = {}
+            for service_id, user_id, start, end in await events.channel_viewings(
                 conn, change.channel_id, airing.start - longest, airing.end
-            )
-            for service_id, user_id, start, end in viewings:
+            ):
+                by_user.setdefault((service_id, user_id), []).append((start, end))
+            for (service_id, user_id), viewings in by_user.items():
+                last = max(end for _, end in viewings)
                 cause = EventOp(
                     service_id,
                     user_id,
                     "end",
                     "channel",
                     change.channel_id,
-                    end.isoformat(),
-                    end,
+                    last.isoformat(),
+                    last,
                     "derived",
                 )
-                derived += airing_events(cause, airing, start, end)
+                derived += airing_events(cause, airing, viewings)
         await events.write_ops(conn, derived)
         await catalog.mark_changes_handled(conn, "live", [c.id for c in changes], now)
     return len(changes)

@@ -330,9 +330,14 @@ async def select_stale_starts(
 
 
 async def select_channel_history(
-    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+    conn: AsyncConnection,
+    channel_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    user: tuple[int, str] | None = None,
 ) -> list[Any]:
-    """Start and end events on a channel between `start` and `end`, of every service."""
+    """Start and end events on a channel between `start` and `end`, of every service's users
+    or of one (service id, user id)."""
     query = (
         sa.select(
             event_history.c.service_id,
@@ -351,6 +356,10 @@ async def select_channel_history(
         )
         .order_by(event_history.c.at, event_history.c.id)
     )
+    if user is not None:
+        query = query.where(
+            event_history.c.service_id == user[0], event_history.c.user_id == user[1]
+        )
     return [row for row in await conn.execute(query)]
 
 

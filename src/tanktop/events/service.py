@@ -344,13 +344,17 @@ async def stale_starts(
 
 
 async def channel_viewings(
-    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+    conn: AsyncConnection,
+    channel_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    user: tuple[int, str] | None = None,
 ) -> list[tuple[int, str, dt.datetime, dt.datetime]]:
-    """(service, user, from, to) of every viewing of a channel that began in [start, end]:
-    each start paired with the first end after it."""
+    """(service, user, from, to) of every viewing of a channel that began in [start, end] (by
+    anyone, or by one (service id, user id)): each start paired with the first end after it."""
     open_: dict[tuple[int, str], dt.datetime] = {}
     viewings = []
-    for row in await queries.select_channel_history(conn, channel_id, start, end):
+    for row in await queries.select_channel_history(conn, channel_id, start, end, user):
         key = (row.service_id, row.user_id)
         when = row.at
         if row.event == "start":
