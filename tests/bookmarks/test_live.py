@@ -35,6 +35,19 @@ async def evening(admin: Admin) -> tuple[str, str, str, str]:
     return channel, film, show, episode
 
 
+async def second_channel(admin: Admin) -> str:
+    channel = unique("c")
+    await admin.put(f"/catalog/channel/{channel}/", json={"name": "Two"})
+    return channel
+
+
+async def watched(api: Api, film: str) -> tuple[dict[str, float], bool]:
+    """User 7's live progress on `film`, and whether it counts as seen."""
+    progress = (await api.get(f"/event/7/progress/movie/?id={film}")).json()["progress"]
+    seen = (await api.get(f"/event/7/seen/movie/?id={film}")).json()["seen"]
+    return progress, film in seen
+
+
 async def test_viewing_spanning_two_slots(api: Api, admin: Admin, db: Database) -> None:
     channel, film, show, episode = await evening(admin)
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
@@ -53,8 +66,7 @@ async def test_viewing_spanning_two_slots(api: Api, admin: Admin, db: Database) 
 
 async def test_channel_change_ends_the_open_session(api: Api, admin: Admin) -> None:
     channel, film, _, _ = await evening(admin)
-    other = unique("c")
-    await admin.put(f"/catalog/channel/{other}/", json={"name": "Two"})
+    other = await second_channel(admin)
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
     await api.post(f"/event/7/start/channel/{other}/{at(20, 20)}/")
     assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 20}}
@@ -68,25 +80,19 @@ async def test_channel_change_ends_the_open_session(api: Api, admin: Admin) -> N
 
 async def test_zapping_away_and_back_adds_up(api: Api, admin: Admin) -> None:
     channel, film, _, _ = await evening(admin)
-    other = unique("c")
-    await admin.put(f"/catalog/channel/{other}/", json={"name": "Two"})
+    other = await second_channel(admin)
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
     await api.post(f"/event/7/start/channel/{other}/{at(20, 30)}/")
-    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 30}}
+    assert await watched(api, film) == ({film: 30}, False)
     await api.post(f"/event/7/start/channel/{channel}/{at(20, 33)}/")
     await api.post(f"/event/7/end/channel/{channel}/{at(21)}/")
-    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {
-        "progress": {film: 57}
-    }, "30 + 27 minutes of the same airing"
-    assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
+    assert await watched(api, film) == ({film: 57}, True), "30 + 27 minutes of one airing"
 
 
 async def test_a_late_schedule_adds_up_every_viewing(
     api: Api, admin: Admin, db: Database, settings: Settings
 ) -> None:
-    channel, other, film = unique("c"), unique("c"), unique("m")
-    await admin.put(f"/catalog/channel/{channel}/", json={"name": "Late"})
-    await admin.put(f"/catalog/channel/{other}/", json={"name": "Two"})
+    channel, other, film = await second_channel(admin), await second_channel(admin), unique("m")
     await admin.put(f"/catalog/movie/{film}/", json={"title": "Film", "duration": 60})
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
     await api.post(f"/event/7/start/channel/{other}/{at(20, 30)}/")
@@ -96,8 +102,7 @@ async def test_a_late_schedule_adds_up_every_viewing(
     await admin.put(f"/schedule/{channel}/", json=[slot])
     while await rederive_late_schedules(db, settings):
         pass
-    assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 57}}
-    assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
+    assert await watched(api, film) == ({film: 57}, True)
 
 
 async def test_worker_closes_sessions_left_open(
