@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from tanktop.answers import JSON_ID, TIMESTAMP, answer, array_of, nullable, record
 from tanktop.auth import ServiceDep
 from tanktop.bookmarks import service as bookmarks
 from tanktop.catalog.facts import CatalogFactsDep
@@ -25,16 +26,30 @@ _EXAMPLE = {
     "number": 3,
     "status": "next",
 }
+_BOOKMARK = record(
+    {
+        "item_type": {"type": "string", "enum": ["movie", "programme"]},
+        "item_id": JSON_ID,
+        "position": {"type": "number", "description": "Minutes."},
+        "duration": nullable({"type": "number", "description": "Minutes, when known."}),
+        "updated_at": TIMESTAMP,
+    },
+    {
+        "episode_id": JSON_ID,
+        "season": {"type": "integer"},
+        "number": {"type": "integer"},
+        "status": {"type": "string", "enum": ["in_progress", "next"]},
+    },
+)
 
 
 @router.get(
     "/bookmark/{userid}/",
     summary="The user's bookmarks, most recent activity first (currently watching)",
     responses={
-        200: {
-            "description": "Bookmarks.",
-            "content": {"application/json": {"example": {"bookmarks": [_EXAMPLE]}}},
-        },
+        200: answer(
+            "Bookmarks.", record({"bookmarks": array_of(_BOOKMARK)}), {"bookmarks": [_EXAMPLE]}
+        ),
         **problem_responses(400, 401),
     },
 )
@@ -49,10 +64,7 @@ async def list_bookmarks(
     "/bookmark/{userid}/{itemtype}/{itemid}/",
     summary="The bookmark in a movie or programme (an episode answers for its programme)",
     responses={
-        200: {
-            "description": "The bookmark.",
-            "content": {"application/json": {"example": _EXAMPLE}},
-        },
+        200: answer("The bookmark.", _BOOKMARK, _EXAMPLE),
         **problem_responses(400, 401, 404),
     },
 )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from tanktop.answers import CURSOR, JSON_ID, SCALAR, answer, array_of, record
 from tanktop.auth import Service, ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.db import DatabaseDep
@@ -125,13 +126,16 @@ _LIST_EXAMPLE = {"watchlist": {"1": None, "24": None}}
     "/event/{userid}/{event}/{itemtype}/",
     summary="Items in a list, or those of the given ids that are in it",
     responses={
-        200: {
-            "description": (
-                "`{<event>: {<itemid>: value}}`, most recent first. When a page is cut short, "
-                "`next_cursor` gives the next one."
-            ),
-            "content": {"application/json": {"example": _LIST_EXAMPLE}},
-        },
+        200: answer(
+            "`{<event>: {<itemid>: value}}`, most recent first. When a page is cut short, "
+            "`next_cursor` gives the next one.",
+            {
+                "type": "object",
+                "properties": {"next_cursor": CURSOR},
+                "additionalProperties": {"type": "object", "additionalProperties": SCALAR},
+            },
+            _LIST_EXAMPLE,
+        ),
         **problem_responses(400, 401),
     },
 )
@@ -206,13 +210,12 @@ async def post_events(request: Request, service: ServiceDep) -> Response:
     "/list/{userid}/{itemtype}/",
     summary="Personalized list: filter ids (or the catalog) by the user's lists",
     responses={
-        200: {
-            "description": (
-                "The kept ids: the given ones in their order, or catalog items in id order. "
-                "A page cut short carries `next_cursor`."
-            ),
-            "content": {"application/json": {"example": {"items": [1, 24]}}},
-        },
+        200: answer(
+            "The kept ids: the given ones in their order, or catalog items in id order. "
+            "A page cut short carries `next_cursor`.",
+            record({"items": array_of(JSON_ID)}, {"next_cursor": CURSOR}),
+            {"items": [1, 24]},
+        ),
         **problem_responses(400, 401),
     },
 )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
+from tanktop.answers import JSON_ID, TIMESTAMP, answer, array_of, nullable, record
 from tanktop.auth import ServiceDep
 from tanktop.catalog.service import MAX_PRICE
 from tanktop.db import DatabaseDep
@@ -41,13 +42,45 @@ _EXAMPLE = {
         }
     ]
 }
+_REQUEST = record(
+    {
+        "item_type": {"type": "string"},
+        "item_id": JSON_ID,
+        "source_id": array_of(JSON_ID),
+        "price": nullable({"type": "integer"}),
+        "hd": {"type": "boolean"},
+        "url": {"type": "string"},
+        "notified": {"type": "boolean"},
+        "status": {"type": "string", "enum": ["waiting", "notified", "failed"]},
+        "notified_at": nullable(TIMESTAMP),
+        "created_at": TIMESTAMP,
+    }
+)
 _LIST = {
-    200: {
-        "description": "The user's requests.",
-        "content": {"application/json": {"example": _EXAMPLE}},
-    },
+    200: answer("The user's requests.", record({"notifications": array_of(_REQUEST)}), _EXAMPLE),
     **problem_responses(400, 401),
 }
+_ATTEMPT = record(
+    {
+        "at": TIMESTAMP,
+        "status_code": nullable({"type": "integer"}),
+        "duration_ms": {"type": "number"},
+        "error": nullable({"type": "string"}),
+        "response": nullable({"type": "string"}),
+    }
+)
+_DELIVERY = record(
+    {
+        "webhook_id": {"type": "string"},
+        "content_type": {"type": "string"},
+        "content_id": JSON_ID,
+        "url": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "succeeded", "failed", "cancelled"]},
+        "attempts": array_of(_ATTEMPT),
+        "next_attempt_at": nullable(TIMESTAMP),
+        "delivered_at": nullable(TIMESTAMP),
+    }
+)
 _BODY = {
     "requestBody": {
         "required": False,
@@ -191,7 +224,10 @@ async def delete_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) 
 @router.get(
     "/notification/{userid}/{itemtype}/{itemid}/deliveries/",
     summary="Every webhook sent for a request, with every attempt (status, time, answer)",
-    responses={**problem_responses(400, 401, 404)},
+    responses={
+        200: answer("Deliveries, oldest first.", record({"deliveries": array_of(_DELIVERY)}), None),
+        **problem_responses(400, 401, 404),
+    },
 )
 async def deliveries(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
@@ -206,7 +242,14 @@ async def deliveries(
     "/notification/{userid}/{itemtype}/{itemid}/resend/",
     summary="Send a failed webhook again (a new round of attempts)",
     status_code=202,
-    responses={**problem_responses(400, 401, 404)},
+    responses={
+        202: answer(
+            "How many failed deliveries were queued again.",
+            record({"queued": {"type": "integer", "minimum": 0}}),
+            {"queued": 1},
+        ),
+        **problem_responses(400, 401, 404),
+    },
 )
 async def resend(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep

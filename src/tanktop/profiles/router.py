@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from tanktop.answers import answer, record
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_object, json_object_openapi
 from tanktop.db import DatabaseDep
@@ -15,10 +16,11 @@ from tanktop.profiles import service as profiles
 router = APIRouter(prefix="/api/1/{apikey}", tags=["User profiles"])
 
 _EXAMPLE = {"name": "Sam", "language": "en", "favourites": {"genres": ["comedy"]}}
-_PROFILE = {
-    "description": "The profile: your JSON, with the user id under `id`.",
-    "content": {"application/json": {"example": {"id": "7", **_EXAMPLE}}},
-}
+_PROFILE = answer(
+    "The profile: your JSON, with the user id under `id`.",
+    record({"id": {"type": "string"}}, open_=True),
+    {"id": "7", **_EXAMPLE},
+)
 _COMMON = problem_responses(400, 401, 413, 415)
 
 

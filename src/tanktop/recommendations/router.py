@@ -8,6 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from tanktop.answers import (
+    JSON_ID,
+    REASONS,
+    RECOMMENDATION,
+    TIMESTAMP,
+    answer,
+    array_of,
+    record,
+)
 from tanktop.auth import ServiceDep
 from tanktop.db import DatabaseDep, utcnow
 from tanktop.errors import problem_responses
@@ -27,6 +36,37 @@ _EXAMPLE = {
             "item_id": 24,
             "score": 0.42,
             "reasons": [{"type": "similar_to", "item_type": "movie", "item_id": 1}],
+        }
+    ]
+}
+_RECOMMENDATIONS = record({"recommendations": array_of(RECOMMENDATION)})
+_LIVE = record(
+    {
+        "recommendations": array_of(
+            record(
+                {
+                    "channel_id": JSON_ID,
+                    "start": TIMESTAMP,
+                    "end": TIMESTAMP,
+                    "item_type": {"type": "string"},
+                    "item_id": JSON_ID,
+                    "score": {"type": "number"},
+                    "reasons": REASONS,
+                }
+            )
+        )
+    }
+)
+_LIVE_EXAMPLE = {
+    "recommendations": [
+        {
+            "channel_id": "bbc1",
+            "start": "2026-11-27T20:00:00+00:00",
+            "end": "2026-11-27T21:00:00+00:00",
+            "item_type": "episode",
+            "item_id": "s1e1",
+            "score": 0.42,
+            "reasons": [{"type": "for_you"}],
         }
     ]
 }
@@ -63,7 +103,10 @@ async def _recommend(
 @router.get(
     "/recommendation/{userid}/live/",
     summary="What to watch on live TV in a time window, ranked for the user",
-    responses={**problem_responses(400, 401)},
+    responses={
+        200: answer("Airings in the window, best first.", _LIVE, _LIVE_EXAMPLE),
+        **problem_responses(400, 401),
+    },
 )
 async def recommend_live(
     request: Request,
@@ -85,10 +128,7 @@ async def recommend_live(
     "/recommendation/{userid}/",
     summary="Recommendations for a user, best first",
     responses={
-        200: {
-            "description": "Best first, with reasons.",
-            "content": {"application/json": {"example": _EXAMPLE}},
-        },
+        200: answer("Best first, with reasons.", _RECOMMENDATIONS, _EXAMPLE),
         **problem_responses(400, 401),
     },
 )
@@ -109,10 +149,7 @@ async def recommend_any(
     "/recommendation/{userid}/{itemtype}/",
     summary="Recommendations of one item type for a user, best first",
     responses={
-        200: {
-            "description": "Best first, with reasons.",
-            "content": {"application/json": {"example": _EXAMPLE}},
-        },
+        200: answer("Best first, with reasons.", _RECOMMENDATIONS, _EXAMPLE),
         **problem_responses(400, 401),
     },
 )
@@ -133,7 +170,14 @@ async def recommend_type(
 @router.get(
     "/similar/{itemtype}/{itemid}/",
     summary="Items similar to one item",
-    responses={**problem_responses(400, 401, 404)},
+    responses={
+        200: answer(
+            "Most similar first.",
+            record({"similar": array_of(RECOMMENDATION)}),
+            {"similar": _EXAMPLE["recommendations"]},
+        ),
+        **problem_responses(400, 401, 404),
+    },
 )
 async def similar(
     request: Request, itemtype: ItemType, itemid: ItemId, service: ServiceDep, n: Count = 10

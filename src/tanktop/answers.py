@@ -1,0 +1,60 @@
+"""JSON Schemas of our successful answers, for the OpenAPI document.
+
+Handlers build their JSON by hand (ids as numbers when they are canonical integers, timestamps
+as ISO 8601), so the shapes are written out here once. Client generators read them, and the fuzz
+test checks every answer against them, so a schema that drifts from the code fails CI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+JSON_ID: Schema = {
+    "type": ["string", "integer"],
+    "description": "An id; one that is a canonical integer is sent as a number.",
+}
+TIMESTAMP: Schema = {"type": "string", "format": "date-time"}
+SCALAR: Schema = {"type": ["number", "string", "boolean", "null"]}
+CURSOR: Schema = {"type": "string", "description": "Pass as `cursor` for the next page."}
+
+
+def nullable(schema: Schema) -> Schema:
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*types, "null"]}
+
+
+def record(
+    required: dict[str, Schema], optional: dict[str, Schema] | None = None, *, open_: bool = False
+) -> Schema:
+    """An object with these fields (and no others unless `open_`)."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": required | (optional or {}),
+        "additionalProperties": open_,
+    }
+
+
+def array_of(item: Schema) -> Schema:
+    return {"type": "array", "items": item}
+
+
+def answer(description: str, schema: Schema, example: Any) -> dict[str, Any]:
+    """A `responses` entry: what the answer means, its schema and an example of it."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema, "example": example}},
+    }
+
+
+REASONS = array_of(record({"type": {"type": "string"}}, open_=True))
+RECOMMENDATION = record(
+    {
+        "item_type": {"type": "string"},
+        "item_id": JSON_ID,
+        "score": {"type": "number"},
+        "reasons": REASONS,
+    }
+)
