@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tanktop import migrations
+from tanktop.answers import answer, record
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_response
 
@@ -22,7 +23,16 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Database reachable and schema current",
-    responses={503: {"description": "Not ready: the detail says why."}},
+    responses={
+        200: answer(
+            "Ready.",
+            record(
+                {"status": {"type": "string", "enum": ["ready"]}, "revision": {"type": "string"}}
+            ),
+            {"status": "ready", "revision": "0008"},
+        ),
+        503: {"description": "Not ready: the detail says why."},
+    },
 )
 async def readyz(db: DatabaseDep) -> JSONResponse:
     """Ready when a query answers and the schema is at the revision this code expects."""

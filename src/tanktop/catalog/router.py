@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from tanktop.answers import JSON_ID, TIMESTAMP, answer, array_of, nullable, record
 from tanktop.auth import AdminDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog import service as catalog
@@ -39,6 +40,50 @@ CatalogType = Annotated[
 ChannelId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@\-]{1,64}$", examples=["bbc1"])]
 _AUTH = problem_responses(401, 403)
 _ITEM_EXAMPLE = {"title": "Alien", "duration": 117, "genres": ["Horror", "Sci-Fi"], "year": 1979}
+_ITEM = record(
+    {"item_type": {"type": "string", "enum": list(ITEM_TYPES)}, "item_id": JSON_ID}, open_=True
+)
+_STORED = {"item_type": "movie", "item_id": 1, **_ITEM_EXAMPLE}
+_OFFER = record(
+    {
+        "source_id": JSON_ID,
+        "price": {"type": "integer", "minimum": 0},
+        "hd": {"type": "boolean"},
+        "available_from": nullable(TIMESTAMP),
+        "available_until": nullable(TIMESTAMP),
+    }
+)
+_OFFER_EXAMPLE = {
+    "source_id": 7,
+    "price": 349,
+    "hd": True,
+    "available_from": None,
+    "available_until": None,
+}
+_SLOTS = record(
+    {
+        "slots": array_of(
+            record(
+                {
+                    "start": TIMESTAMP,
+                    "end": TIMESTAMP,
+                    "item_type": {"type": "string"},
+                    "item_id": JSON_ID,
+                }
+            )
+        )
+    }
+)
+_SLOTS_EXAMPLE = {
+    "slots": [
+        {
+            "start": "2026-11-27T20:00:00+00:00",
+            "end": "2026-11-27T21:00:00+00:00",
+            "item_type": "episode",
+            "item_id": "s1e1",
+        }
+    ]
+}
 
 
 def _check_type(item_type: str, allowed: tuple[str, ...] = ITEM_TYPES) -> None:
@@ -51,8 +96,8 @@ def _check_type(item_type: str, allowed: tuple[str, ...] = ITEM_TYPES) -> None:
     summary="Create or replace a catalog item",
     status_code=201,
     responses={
-        200: {"description": "Replaced."},
-        201: {"description": "Created."},
+        200: answer("Replaced; the item as stored.", _ITEM, _STORED),
+        201: answer("Created; the item as stored.", _ITEM, _STORED),
         **problem_responses(400, 413, 415),
         **_AUTH,
     },
@@ -73,7 +118,15 @@ async def put_item(
 @router.get(
     "/catalog/{itemtype}/{itemid}/",
     summary="Read a catalog item with its offers",
-    responses={**problem_responses(400, 404), **_AUTH},
+    responses={
+        200: answer(
+            "The item and its offers.",
+            {**_ITEM, "properties": {**_ITEM["properties"], "offers": array_of(_OFFER)}},
+            {**_STORED, "offers": [_OFFER_EXAMPLE]},
+        ),
+        **problem_responses(400, 404),
+        **_AUTH,
+    },
 )
 async def get_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> JSONResponse:
     _check_type(itemtype)
@@ -95,7 +148,15 @@ async def delete_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) ->
 @router.put(
     "/catalog/{itemtype}/{itemid}/offers/",
     summary="Replace an item's offers (this is what fires notifications)",
-    responses={**problem_responses(400, 404, 413, 415), **_AUTH},
+    responses={
+        200: answer(
+            "The offers as stored.",
+            record({"offers": array_of(_OFFER)}),
+            {"offers": [_OFFER_EXAMPLE]},
+        ),
+        **problem_responses(400, 404, 413, 415),
+        **_AUTH,
+    },
     openapi_extra=json_body_openapi(
         list_schema(Offer),
         [{"source_id": 7, "price": 349, "hd": True}],
@@ -114,7 +175,11 @@ async def put_offers(
 @router.put(
     "/schedule/{channelid}/",
     summary="Replace a channel's slots in the time range the given slots cover",
-    responses={**problem_responses(400, 404, 413, 415), **_AUTH},
+    responses={
+        200: answer("The slots written, in time order.", _SLOTS, _SLOTS_EXAMPLE),
+        **problem_responses(400, 404, 413, 415),
+        **_AUTH,
+    },
     openapi_extra=json_body_openapi(
         list_schema(Slot),
         [
@@ -136,7 +201,11 @@ async def put_schedule(request: Request, channelid: ChannelId, db: DatabaseDep) 
 @router.get(
     "/schedule/{channelid}/",
     summary="A channel's slots overlapping a time range",
-    responses={**problem_responses(400), **_AUTH},
+    responses={
+        200: answer("The slots, in time order.", _SLOTS, _SLOTS_EXAMPLE),
+        **problem_responses(400),
+        **_AUTH,
+    },
 )
 async def get_schedule(
     channelid: ChannelId,
