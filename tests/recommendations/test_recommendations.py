@@ -14,7 +14,7 @@ from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.recommendations.evaluate import evaluate, plot
 from tanktop.recommendations.model import Model, train
-from tanktop.recommendations.service import retrain_due_models, train_service
+from tanktop.recommendations.service import fold_episodes, retrain_due_models, train_service
 from tanktop.recommendations.tables import rec_models
 from tests.conftest import Admin, Api, assert_problem, service_of, unique
 from tests.servers import create_key, run_cli, tanktop_env
@@ -48,6 +48,63 @@ def test_scores_read_only_touched_rows_yet_equal_the_full_product() -> None:
     assert [model.items[i] for i in np.flatnonzero(episodes)] == [
         i for i in model.items if i.startswith("episode:")
     ]
+
+
+def test_episodes_fold_into_their_programme() -> None:
+    history = [
+        ("u", "episode", "e1", 1.0),
+        ("u", "episode", "e2", 0.6),
+        ("u", "episode", "e1", 0.0),  # later: removed; the programme keeps e2's weight
+        ("u", "episode", "lost", 1.0),  # not in the catalog: dropped
+        ("u", "movie", "m", 0.7),
+        ("v", "programme", "p", -1.0),
+        ("v", "episode", "e1", 1.0),
+    ]
+    folded = fold_episodes(history, {"e1": "programme:p", "e2": "programme:p"})
+    assert sorted(folded) == [
+        ("u", "movie:m", 0.7),
+        ("u", "programme:p", 0.6),
+        ("v", "programme:p", 1.0),
+    ]
+
+
+async def test_programmes_stand_for_their_episodes(api: Api, admin: Admin, db: Database) -> None:
+    prefix = unique("tv")
+    film = f"{prefix}-film"
+    await admin.put(f"/catalog/movie/{film}/", json={"title": "Film"})
+    episodes: dict[str, list[str]] = {}
+    for show in (f"{prefix}-a", f"{prefix}-b"):
+        await admin.put(f"/catalog/programme/{show}/", json={"title": show})
+        episodes[show] = [f"{show}-e{n}" for n in range(1, 4)]
+        for n, episode in enumerate(episodes[show], start=1):
+            body = {"programme_id": show, "season": 1, "number": n}
+            await admin.put(f"/catalog/episode/{episode}/", json=body)
+    show_a, show_b = episodes
+    batch: list[dict[str, Any]] = []
+    for u in range(10):  # fans of show A also watch the film; fans of show B do not
+        batch += [
+            {"user_id": f"a{u}", "event": "seen", "item_type": "episode", "item_id": e}
+            for e in episodes[show_a][: 1 + u % 3]
+        ]
+        batch.append({"user_id": f"a{u}", "event": "seen", "item_type": "movie", "item_id": film})
+        batch += [
+            {"user_id": f"b{u}", "event": "seen", "item_type": "episode", "item_id": e}
+            for e in episodes[show_b]
+        ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    await train_service(db, (await service_of(db, api)).id)
+
+    await api.post(f"/event/new/progress/episode/{episodes[show_a][0]}/10/")
+    body = (await api.get("/recommendation/new/?n=5")).json()["recommendations"]
+    assert body[0]["item_id"] == film
+    assert body[0]["reasons"] == [
+        {"type": "similar_to", "item_type": "programme", "item_id": show_a}
+    ]
+    assert "episode" not in {r["item_type"] for r in body}, "programmes, never single episodes"
+    await api.post(f"/event/new/seen/episode/{episodes[show_a][0]}/")
+    assert show_a not in await ids(api, "/recommendation/new/?n=5"), "already watching it"
+    similar = (await api.get(f"/similar/episode/{episodes[show_a][1]}/")).json()["similar"]
+    assert [(s["item_type"], s["item_id"]) for s in similar][:1] == [("movie", film)]
 
 
 async def seed(api: Api, prefix: str) -> tuple[list[str], list[str]]:

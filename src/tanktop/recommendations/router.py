@@ -180,7 +180,12 @@ async def recommend_type(
     },
 )
 async def similar(
-    request: Request, itemtype: ItemType, itemid: ItemId, service: ServiceDep, n: Count = 10
+    request: Request,
+    itemtype: ItemType,
+    itemid: ItemId,
+    service: ServiceDep,
+    db: DatabaseDep,
+    n: Count = 10,
 ) -> JSONResponse:
-    found = await recs.similar(cache_of(request), service, itemtype, itemid, n)
+    found = await recs.similar(db, cache_of(request), service, itemtype, itemid, n)
     return JSONResponse({"similar": [recs.recommendation_json(r) for r in found]})

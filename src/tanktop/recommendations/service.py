@@ -1,11 +1,16 @@
 """Recommendations per service: train from the service's history, serve with the user's
-current lists (so a new event counts at once), fall back to popularity for newcomers."""
+current lists (so a new event counts at once), fall back to popularity for newcomers.
+
+A programme stands for its episodes: what a user does with an episode counts for its programme,
+and programmes, not single episodes, are what gets recommended (the bookmark row already says
+which episode is next)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,16 +36,52 @@ CONTENT = ["movie", "programme", "episode"]
 KEEP_VERSIONS = 3
 
 
+async def programmes_of(db: Database, episode_ids: Iterable[str]) -> dict[str, str]:
+    """Episode id -> its programme's model key, for the episodes the catalog knows."""
+    keys = [("episode", i) for i in sorted(set(episode_ids))]
+    if not keys:
+        return {}
+    async with db.read() as conn:
+        found = await catalog.contents(conn, keys)
+    return {k[1]: f"programme:{c.programme_id}" for k, c in found.items() if c.programme_id}
+
+
+def model_key(item_type: str, item_id: str, programmes: dict[str, str]) -> str | None:
+    """The model's key for an item: an episode's programme (None if the catalog has no such
+    episode), anything else itself."""
+    if item_type == "episode":
+        return programmes.get(item_id)
+    return f"{item_type}:{item_id}"
+
+
+def fold_episodes(
+    history: Iterable[tuple[str, str, str, float]], programmes: dict[str, str]
+) -> list[tuple[str, str, float]]:
+    """(user, model key, weight) from (user, item type, item id, weight) in time order: the
+    latest weight of each item, an episode's going to its programme, which keeps the
+    strongest of its own and its episodes'."""
+    latest: dict[tuple[str, str, str], float] = {}
+    for user, item_type, item_id, value in history:
+        latest[(user, item_type, item_id)] = value
+    folded: dict[tuple[str, str], float] = {}
+    for (user, item_type, item_id), value in latest.items():
+        key = model_key(item_type, item_id, programmes)
+        if key is not None:
+            folded[(user, key)] = max(value, folded.get((user, key), value))
+    return [(user, key, value) for (user, key), value in folded.items()]
+
+
 async def train_service(db: Database, service_id: int) -> int:
     """Train on the service's whole history and store a new model version; returns it."""
-    interactions = []
+    history = []
     count = 0
     async for event in events.stream_history(db, service_id):
         count += 1
         if event.event in SIGNALS and event.item_type in CONTENT:
             value = 0.0 if event.removed else weight(event.event, event.value)
-            interactions.append((event.user_id, f"{event.item_type}:{event.item_id}", value))
-    model = await asyncio.to_thread(train, interactions)
+            history.append((event.user_id, event.item_type, event.item_id, value))
+    programmes = await programmes_of(db, (i for _, t, i, _ in history if t == "episode"))
+    model = await asyncio.to_thread(train, fold_episodes(history, programmes))
     arrays = model.to_bytes()
     for _ in range(10):  # trainings racing for the same service take the next free version
         try:
@@ -123,14 +164,28 @@ class ModelCache:
         return found[1] if found and found[1].items else None
 
 
-def user_vector(model: Model, lists: list[events.ListItem]) -> npt.NDArray[np.float32]:
-    """The user's current weight on each of the model's items (what they did, as of now)."""
+async def user_programmes(db: Database, lists: list[events.ListItem]) -> dict[str, str]:
+    """`programmes_of` the episodes in the user's lists."""
+    return await programmes_of(db, (i.item_id for i in lists if i.item_type == "episode"))
+
+
+def user_vector(
+    model: Model, lists: list[events.ListItem], programmes: dict[str, str]
+) -> npt.NDArray[np.float32]:
+    """The user's current weight on each of the model's items (what they did, as of now); a
+    programme takes the strongest of its episodes' weights."""
     index = model.index()
     vector = np.zeros(len(model.items), dtype=np.float32)
     for item in lists:
-        column = index.get(f"{item.item_type}:{item.item_id}")
-        if column is not None:
-            vector[column] += weight(item.event, item.value)
+        key = model_key(item.item_type, item.item_id, programmes)
+        column = index.get(key) if key else None
+        if column is None:
+            continue
+        value = weight(item.event, item.value)
+        if item.item_type == "episode":
+            vector[column] = max(vector[column], value)
+        else:
+            vector[column] += value
     return vector
 
 
@@ -154,7 +209,10 @@ async def recommend(
     """Best first; never an item the user has seen or hidden."""
     model = await cache.get(service.id)
     lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
-    excluded = {f"{i.item_type}:{i.item_id}" for i in lists if i.event in WATCHED_OR_HIDDEN}
+    programmes = await user_programmes(db, lists)
+    excluded = {
+        model_key(i.item_type, i.item_id, programmes) for i in lists if i.event in WATCHED_OR_HIDDEN
+    }
     if model is None:  # nothing trained yet: what the catalog has on offer
         kind = item_type or "movie"
         ids = await catalog.catalog_candidates(
@@ -167,7 +225,7 @@ async def recommend(
         fresh = [i for i in ids if f"{kind}:{i}" not in excluded][:n]
         return [Recommendation(kind, i, 0.0, [{"type": "available"}]) for i in fresh]
     index = model.index()
-    vector = user_vector(model, lists)
+    vector = user_vector(model, lists, programmes)
     personal = bool(vector.any())
     scores = (
         model.scores(vector)
@@ -175,7 +233,7 @@ async def recommend(
         else model.popularity / max(1.0, float(model.popularity.max()))
     )
     ranked = scores.astype(np.float64)
-    ranked[[index[key] for key in excluded if key in index]] = -np.inf
+    ranked[[index[key] for key in excluded if key is not None and key in index]] = -np.inf
     if item_type is not None:
         ranked[~model.of_type(item_type)] = -np.inf
     order = np.argsort(-ranked, kind="stable")[: n * 5]
@@ -215,10 +273,12 @@ async def _available(db: Database, keys: list[str], availability: events.Availab
 
 
 async def similar(
-    cache: ModelCache, service: Service, item_type: str, item_id: str, n: int
+    db: Database, cache: ModelCache, service: Service, item_type: str, item_id: str, n: int
 ) -> list[Recommendation]:
+    """Items most like this one (an episode: like its programme)."""
     model = await cache.get(service.id)
-    key = f"{item_type}:{item_id}"
+    programmes = await programmes_of(db, [item_id] if item_type == "episode" else [])
+    key = model_key(item_type, item_id, programmes)
     if model is None or key not in model.index():
         raise NotFound(f"No model knows {item_type} {item_id!r} yet.")
     column = model.index()[key]
@@ -315,18 +375,18 @@ async def recommend_live(
     if model is not None:
         lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
         index = model.index()
-        vector = user_vector(model, lists)
+        vector = user_vector(model, lists, await user_programmes(db, lists))
         personal = bool(vector.any())
         values = model.scores(vector) if personal else model.popularity
         scores = {key: float(values[i]) for key, i in index.items()}
-    ranked = sorted(
-        airing,
-        key=lambda a: (
-            -scores.get(f"{a.airing.item_type}:{a.airing.item_id}", 0.0),
-            a.airing.start,
-            a.channel_id,
-        ),
+    programmes = await programmes_of(
+        db, (a.airing.item_id for a in airing if a.airing.item_type == "episode")
     )
+    score = {
+        id(a): scores.get(model_key(a.airing.item_type, a.airing.item_id, programmes) or "", 0.0)
+        for a in airing
+    }
+    ranked = sorted(airing, key=lambda a: (-score[id(a)], a.airing.start, a.channel_id))
     reason = [{"type": "for_you" if personal else "popular" if model else "on_now"}]
     return [
         LivePick(
@@ -335,7 +395,7 @@ async def recommend_live(
             a.airing.end,
             a.airing.item_type,
             a.airing.item_id,
-            round(scores.get(f"{a.airing.item_type}:{a.airing.item_id}", 0.0), 6),
+            round(score[id(a)], 6),
             reason,
         )
         for a in ranked[:n]
