@@ -49,6 +49,13 @@ def answer(description: str, schema: Schema, example: Any) -> dict[str, Any]:
     }
 
 
+SLOT_FIELDS: dict[str, Schema] = {
+    "start": TIMESTAMP,
+    "end": TIMESTAMP,
+    "item_type": {"type": "string"},
+    "item_id": JSON_ID,
+}
+"""What aired when: a schedule slot, and the core of a live recommendation."""
 REASONS = array_of(record({"type": {"type": "string"}}, open_=True))
 RECOMMENDATION = record(
     {

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from tanktop.answers import JSON_ID, TIMESTAMP, answer, array_of, nullable, record
+from tanktop.answers import JSON_ID, SLOT_FIELDS, TIMESTAMP, answer, array_of, nullable, record
 from tanktop.auth import AdminDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog import service as catalog
@@ -60,20 +60,7 @@ _OFFER_EXAMPLE = {
     "available_from": None,
     "available_until": None,
 }
-_SLOTS = record(
-    {
-        "slots": array_of(
-            record(
-                {
-                    "start": TIMESTAMP,
-                    "end": TIMESTAMP,
-                    "item_type": {"type": "string"},
-                    "item_id": JSON_ID,
-                }
-            )
-        )
-    }
-)
+_SLOTS = record({"slots": array_of(record(SLOT_FIELDS))})
 _SLOTS_EXAMPLE = {
     "slots": [
         {

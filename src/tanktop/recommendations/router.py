@@ -8,15 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from tanktop.answers import (
-    JSON_ID,
-    REASONS,
-    RECOMMENDATION,
-    TIMESTAMP,
-    answer,
-    array_of,
-    record,
-)
+from tanktop.answers import JSON_ID, REASONS, RECOMMENDATION, SLOT_FIELDS, answer, array_of, record
 from tanktop.auth import ServiceDep
 from tanktop.db import DatabaseDep, utcnow
 from tanktop.errors import problem_responses
@@ -46,10 +38,7 @@ _LIVE = record(
             record(
                 {
                     "channel_id": JSON_ID,
-                    "start": TIMESTAMP,
-                    "end": TIMESTAMP,
-                    "item_type": {"type": "string"},
-                    "item_id": JSON_ID,
+                    **SLOT_FIELDS,
                     "score": {"type": "number"},
                     "reasons": REASONS,
                 }
