@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from tanktop.answers import CURSOR, JSON_ID, SCALAR, answer, array_of, record
 from tanktop.auth import Service, ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
+from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.events import service as events
@@ -209,6 +210,7 @@ async def post_events(request: Request, service: ServiceDep) -> Response:
 @router.get(
     "/list/{userid}/{itemtype}/",
     summary="Personalized list: filter ids (or the catalog) by the user's lists",
+    description="The availability filters (`source_id`, `hd`, `max_price`) apply without `id`.",
     responses={
         200: answer(
             "The kept ids: the given ones in their order, or catalog items in id order. "
@@ -224,22 +226,15 @@ async def personalized_list(
     itemtype: ItemType,
     service: ServiceDep,
     db: DatabaseDep,
+    availability: AvailabilityQuery,
     id: Annotated[list[str], Query(description="Candidate ids, in display order.")] = [],  # noqa: B006
     include: Annotated[
         list[str], Query(description="Keep only items in this list (repeatable).")
     ] = [],  # noqa: B006
     exclude: Annotated[list[str], Query(description="Drop items in this list (repeatable).")] = [],  # noqa: B006
-    source_id: Annotated[
-        list[str], Query(description="Without `id`: only items offered on these sources.")
-    ] = [],  # noqa: B006
-    hd: Annotated[bool, Query(description="Without `id`: only items offered in HD.")] = False,
-    max_price: Annotated[
-        int | None, Query(ge=0, description="Without `id`: only offers at or under this price.")
-    ] = None,
     limit: Annotated[int, Query(ge=1, le=events.MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> JSONResponse:
-    availability = events.Availability(tuple(source_id), hd, max_price)
     items, next_cursor = await events.personalized_list(
         db,
         service,

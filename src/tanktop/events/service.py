@@ -370,4 +370,4 @@ async def count_history(db: Database, service_id: int) -> int:
         return await queries.count_history(conn, service_id)
 
 
-__all__ = ["Availability", "Deriver", "EventOp", "EventWriter", "parse_timestamp", "write_ops"]
+__all__ = ["Deriver", "EventOp", "EventWriter", "parse_timestamp", "write_ops"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tanktop import auth, migrations
+from tanktop.catalog import service as catalog
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.recommendations import service as recs
@@ -166,7 +167,7 @@ async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[s
             answers = {}
             for user in users:
                 found = await recs.recommend(
-                    db, cache, service, user, "movie", K, events.Availability()
+                    db, cache, service, user, "movie", K, catalog.Availability()
                 )
                 answers[user] = [r.item_id for r in found]
             return answers

@@ -10,9 +10,11 @@ from fastapi.responses import JSONResponse
 
 from tanktop.answers import JSON_ID, REASONS, RECOMMENDATION, SLOT_FIELDS, answer, array_of, record
 from tanktop.auth import ServiceDep
+from tanktop.catalog.filters import AvailabilityQuery
+from tanktop.catalog.service import Availability
 from tanktop.db import DatabaseDep, utcnow
 from tanktop.errors import problem_responses
-from tanktop.events.service import Availability, parse_timestamp
+from tanktop.events.service import parse_timestamp
 from tanktop.ids import ItemId, ItemType, UserId
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache
@@ -20,7 +22,6 @@ from tanktop.recommendations.service import ModelCache
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Recommendations"])
 
 Count = Annotated[int, Query(ge=1, le=100, description="How many.")]
-Sources = Annotated[list[str], Query(description="Only items offered on these sources.")]
 _EXAMPLE = {
     "recommendations": [
         {
@@ -73,19 +74,9 @@ async def _recommend(
     userid: str,
     itemtype: str | None,
     n: int,
-    source_id: list[str],
-    hd: bool,
-    max_price: int | None,
+    availability: Availability,
 ) -> JSONResponse:
-    found = await recs.recommend(
-        db,
-        cache_of(request),
-        service,
-        userid,
-        itemtype,
-        n,
-        Availability(tuple(source_id), hd, max_price),
-    )
+    found = await recs.recommend(db, cache_of(request), service, userid, itemtype, n, availability)
     return JSONResponse({"recommendations": [recs.recommendation_json(r) for r in found]})
 
 
@@ -126,12 +117,10 @@ async def recommend_any(
     userid: UserId,
     service: ServiceDep,
     db: DatabaseDep,
+    availability: AvailabilityQuery,
     n: Count = 10,
-    source_id: Sources = [],  # noqa: B006
-    hd: bool = False,
-    max_price: Annotated[int | None, Query(ge=0)] = None,
 ) -> JSONResponse:
-    return await _recommend(request, db, service, userid, None, n, source_id, hd, max_price)
+    return await _recommend(request, db, service, userid, None, n, availability)
 
 
 @router.get(
@@ -148,12 +137,10 @@ async def recommend_type(
     itemtype: ItemType,
     service: ServiceDep,
     db: DatabaseDep,
+    availability: AvailabilityQuery,
     n: Count = 10,
-    source_id: Sources = [],  # noqa: B006
-    hd: bool = False,
-    max_price: Annotated[int | None, Query(ge=0)] = None,
 ) -> JSONResponse:
-    return await _recommend(request, db, service, userid, itemtype, n, source_id, hd, max_price)
+    return await _recommend(request, db, service, userid, itemtype, n, availability)
 
 
 @router.get(

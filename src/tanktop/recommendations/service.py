@@ -204,7 +204,7 @@ async def recommend(
     user_id: str,
     item_type: str | None,
     n: int,
-    availability: events.Availability,
+    availability: catalog.Availability,
 ) -> list[Recommendation]:
     """Best first; never an item the user has seen or hidden."""
     model = await cache.get(service.id)
@@ -254,7 +254,9 @@ async def recommend(
     return result
 
 
-async def _available(db: Database, keys: list[str], availability: events.Availability) -> list[str]:
+async def _available(
+    db: Database, keys: list[str], availability: catalog.Availability
+) -> list[str]:
     if not availability.filters:
         return keys
     kept: set[str] = set()
