@@ -81,19 +81,22 @@ async def watched(
 ) -> list[EventOp]:
     """Progress (and seen) of what aired on `channel` between `start` and `end`, counting the
     user's earlier viewings of the same airings too."""
+    airings = await catalog.airings(conn, channel, start, end)
+    if not airings:
+        return []
+    earlier = [
+        (began, ended)
+        for _, _, began, ended in await events.channel_viewings(
+            conn,
+            channel,
+            min(a.start for a in airings) - LOOKBACK,
+            max(a.end for a in airings),
+            (cause.service_id, cause.user_id),
+        )
+        if ended <= start
+    ]
     derived: list[EventOp] = []
-    for airing in await catalog.airings(conn, channel, start, end):
-        earlier = [
-            (began, ended)
-            for _, _, began, ended in await events.channel_viewings(
-                conn,
-                channel,
-                airing.start - LOOKBACK,
-                airing.end,
-                (cause.service_id, cause.user_id),
-            )
-            if ended <= start
-        ]
+    for airing in airings:
         derived += airing_events(cause, airing, [*earlier, (start, end)])
     return derived
 
