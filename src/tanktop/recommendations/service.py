@@ -122,8 +122,8 @@ class ModelCache:
     def __init__(self, db: Database, refresh: float = 30.0) -> None:
         self._db = db
         self._refresh = refresh
-        self._models: dict[int, tuple[int, Model]] = {}
-        self._created: dict[int, dt.datetime] = {}
+        self._models: dict[int, tuple[int, Model, dt.datetime]] = {}
+        """Service id -> (version, model, created at) of the newest model loaded."""
         self._checked: dict[int, float] = {}
 
     async def get(self, service_id: int) -> Model | None:
@@ -140,28 +140,22 @@ class ModelCache:
                 )
                 current = self._models.get(service_id)
                 if version is not None and (current is None or current[0] != version):
-                    data = await conn.scalar(
-                        sa.select(rec_models.c.arrays).where(
-                            rec_models.c.service_id == service_id, rec_models.c.version == version
+                    row = (
+                        await conn.execute(
+                            sa.select(rec_models.c.arrays, rec_models.c.created_at).where(
+                                rec_models.c.service_id == service_id,
+                                rec_models.c.version == version,
+                            )
                         )
-                    )
-                    assert isinstance(data, bytes)
-                    model = await asyncio.to_thread(Model.from_bytes, data)
-                    self._models[service_id] = (int(version), model)
-                    created = await conn.scalar(
-                        sa.select(rec_models.c.created_at).where(
-                            rec_models.c.service_id == service_id,
-                            rec_models.c.version == version,
-                        )
-                    )
-                    assert isinstance(created, dt.datetime)
-                    self._created[service_id] = created
-        if service_id in self._created:
-            MODEL_AGE.labels(str(service_id)).set(
-                (utcnow() - self._created[service_id]).total_seconds()
-            )
+                    ).one()
+                    model = await asyncio.to_thread(Model.from_bytes, row.arrays)
+                    self._models[service_id] = (int(version), model, row.created_at)
         found = self._models.get(service_id)
-        return found[1] if found and found[1].items else None
+        if found is None:
+            return None
+        _, model, created = found
+        MODEL_AGE.labels(str(service_id)).set((utcnow() - created).total_seconds())
+        return model if model.items else None
 
 
 async def user_programmes(db: Database, lists: list[events.ListItem]) -> dict[str, str]:
