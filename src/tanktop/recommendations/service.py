@@ -366,23 +366,26 @@ async def recommend_live(
         a for a in await catalog.airing_between(db, at, at + window) if a.channel_id not in hidden
     ]
     model = await cache.get(service.id)
-    scores: dict[str, float] = {}
+    scored = [(0.0, a) for a in airing]
     personal = False
     if model is not None:
         lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
-        index = model.index()
         vector = user_vector(model, lists, await user_programmes(db, lists))
         personal = bool(vector.any())
         values = model.scores(vector) if personal else model.popularity
-        scores = {key: float(values[i]) for key, i in index.items()}
-    programmes = await programmes_of(
-        db, (a.airing.item_id for a in airing if a.airing.item_type == "episode")
-    )
-    score = {
-        id(a): scores.get(model_key(a.airing.item_type, a.airing.item_id, programmes) or "", 0.0)
-        for a in airing
-    }
-    ranked = sorted(airing, key=lambda a: (-score[id(a)], a.airing.start, a.channel_id))
+        index = model.index()
+        programmes = await programmes_of(
+            db, (a.airing.item_id for a in airing if a.airing.item_type == "episode")
+        )
+        columns = [
+            index.get(model_key(a.airing.item_type, a.airing.item_id, programmes) or "")
+            for a in airing
+        ]
+        scored = [
+            (0.0 if column is None else float(values[column]), a)
+            for column, a in zip(columns, airing, strict=True)
+        ]
+    scored.sort(key=lambda pair: (-pair[0], pair[1].airing.start, pair[1].channel_id))
     reason = [{"type": "for_you" if personal else "popular" if model else "on_now"}]
     return [
         LivePick(
@@ -391,10 +394,10 @@ async def recommend_live(
             a.airing.end,
             a.airing.item_type,
             a.airing.item_id,
-            round(score[id(a)], 6),
+            round(score, 6),
             reason,
         )
-        for a in ranked[:n]
+        for score, a in scored[:n]
     ]
 
 
