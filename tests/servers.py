@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 TANKTOP = str(Path(sys.executable).with_name("tanktop"))
@@ -43,6 +44,22 @@ def create_key(env: dict[str, str], name: str) -> str:
     result = run_cli(env, "keys", "create", name)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`tanktop worker` in the background (the caller stops it)."""
+    return subprocess.Popen(
+        [TANKTOP, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+async def pg_fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    """One query on a connection of its own: what a test reads behind the servers' backs."""
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
 
 
 @dataclass

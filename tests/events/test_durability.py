@@ -7,11 +7,10 @@ import signal
 import time
 
 import aiohttp
-import asyncpg
 import httpx
 import pytest
 
-from tests.servers import create_key, running_server, tanktop_env
+from tests.servers import create_key, pg_fetch, running_server, tanktop_env
 
 pytestmark = pytest.mark.e2e
 
@@ -73,18 +72,14 @@ def test_acknowledged_events_survive_sigkill(postgres_url: str) -> None:
             stored |= {int(i) for i in body["watchlist"]}
     assert acknowledged <= stored
 
-    async def history_items() -> set[int]:
-        conn = await asyncpg.connect(postgres_url)
-        try:
-            rows = await conn.fetch(
-                "SELECT h.item_id FROM event_history h JOIN services s ON s.id = h.service_id "
-                "WHERE s.name = 'durability' AND h.user_id = 'u1'"
-            )
-        finally:
-            await conn.close()
-        return {int(row["item_id"]) for row in rows}
-
-    assert acknowledged <= asyncio.run(history_items())
+    rows = asyncio.run(
+        pg_fetch(
+            postgres_url,
+            "SELECT h.item_id FROM event_history h JOIN services s ON s.id = h.service_id "
+            "WHERE s.name = 'durability' AND h.user_id = 'u1'",
+        )
+    )
+    assert acknowledged <= {int(row["item_id"]) for row in rows}
 
 
 def test_sigterm_drains_requests_in_flight(postgres_url: str) -> None:
@@ -109,15 +104,11 @@ def test_sigterm_drains_requests_in_flight(postgres_url: str) -> None:
     assert "Application shutdown complete" in log
     assert len(acknowledged) > 100
 
-    async def listed() -> set[int]:
-        conn = await asyncpg.connect(postgres_url)
-        try:
-            rows = await conn.fetch(
-                "SELECT l.item_id FROM list_items l JOIN services s ON s.id = l.service_id "
-                "WHERE s.name = 'graceful'"
-            )
-        finally:
-            await conn.close()
-        return {int(row["item_id"]) for row in rows}
-
-    assert acknowledged <= asyncio.run(listed())
+    rows = asyncio.run(
+        pg_fetch(
+            postgres_url,
+            "SELECT l.item_id FROM list_items l JOIN services s ON s.id = l.service_id "
+            "WHERE s.name = 'graceful'",
+        )
+    )
+    assert acknowledged <= {int(row["item_id"]) for row in rows}

@@ -8,7 +8,6 @@ killed API process was holding.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections import defaultdict
 
@@ -18,15 +17,9 @@ import pytest
 
 from tests.conftest import ADMIN_TOKEN, unique
 from tests.receiver import receiver
-from tests.servers import TANKTOP, create_key, running_server, tanktop_env
+from tests.servers import create_key, pg_fetch, running_server, start_worker, tanktop_env
 
 pytestmark = pytest.mark.e2e
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [TANKTOP, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 async def test_two_apis_two_workers_one_of_each_killed(postgres_url: str) -> None:
@@ -115,16 +108,13 @@ async def test_two_apis_two_workers_one_of_each_killed(postgres_url: str) -> Non
                     satisfied = {r for r in requested if r.split("/")[1] in offered}
 
                     async def notified() -> set[str]:
-                        conn = await asyncpg.connect(postgres_url)
-                        try:
-                            rows = await conn.fetch(
-                                "SELECT r.user_id, r.item_id FROM notification_requests r "
-                                "JOIN services s ON s.id = r.service_id "
-                                "WHERE s.name = $1 AND r.notified",
-                                name,
-                            )
-                        finally:
-                            await conn.close()
+                        rows = await pg_fetch(
+                            postgres_url,
+                            "SELECT r.user_id, r.item_id FROM notification_requests r "
+                            "JOIN services s ON s.id = r.service_id "
+                            "WHERE s.name = $1 AND r.notified",
+                            name,
+                        )
                         return {f"{row['user_id']}/{row['item_id']}" for row in rows}
 
                     end = time.monotonic() + 60

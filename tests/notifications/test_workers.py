@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, unique
 from tests.receiver import receiver
-from tests.servers import TANKTOP, create_key, running_server, tanktop_env
+from tests.servers import create_key, pg_fetch, running_server, start_worker, tanktop_env
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +26,6 @@ def worker_env(postgres_url: str) -> dict[str, str]:
         TANKTOP_WEBHOOK_LEASE_SECONDS="2",
         TANKTOP_WORKER_IDLE_SECONDS="0.1",
         TANKTOP_WEBHOOK_RETRY_DELAYS="0.5,0.5",
-    )
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [TANKTOP, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -188,11 +180,7 @@ async def test_worker_wakes_on_notify_and_listens_again(postgres_url: str) -> No
                 await offer_reaches_the_webhook_within(server.base_url, key, hook.url, count, 5)
                 listener = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 listener += " WHERE query LIKE 'LISTEN%'"
-                connection = await asyncpg.connect(postgres_url)
-                try:
-                    assert await connection.fetch(listener), "the worker was listening"
-                finally:
-                    await connection.close()
+                assert await pg_fetch(postgres_url, listener), "the worker was listening"
                 await asyncio.sleep(1)  # it notices and listens again
                 await offer_reaches_the_webhook_within(server.base_url, key, hook.url, count, 5)
             finally:
