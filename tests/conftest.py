@@ -28,7 +28,8 @@ from tests.receiver import Receiver, receiver
 POSTGRES_ADMIN_URL = os.environ.get(
     "TANKTOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TEST_DATABASE = "tanktop_test"
+TEST_DATABASE = os.environ.get("TANKTOP_TEST_DATABASE", "tanktop_test")
+"""Override to run two checkouts' suites side by side on one PostgreSQL."""
 ADMIN_TOKEN = "test-admin-token"
 
 
