@@ -7,9 +7,10 @@ Ids are strings everywhere inside; on the way out an id that is a canonical deci
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import Path
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 ID_CHARS: Final = "A-Z a-z 0-9 _ . : @ -"
 _ID_CLASS: Final = r"[A-Za-z0-9_.:@\-]"
@@ -32,6 +33,24 @@ def json_id(value: str) -> int | str:
     """An id as JSON wants it: canonical integers as numbers, everything else as text."""
     return int(value) if _CANONICAL_INT.match(value) else value
 
+
+def _id_text(value: Any) -> Any:
+    """Ids arrive as JSON numbers too (`"item_id": 1`); inside they are always text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+JsonId = Annotated[
+    str,
+    BeforeValidator(_id_text),
+    PlainSerializer(json_id, return_type=int | str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": ["integer", "string"],
+            "description": "An id; one that is a canonical integer is sent as a number.",
+        }
+    ),
+]
+"""An id field of a response model: text inside, written as JSON the way `json_id` says."""
 
 EventName = Annotated[
     str,
