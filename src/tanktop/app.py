@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from tanktop import __version__, migrations
+from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.auth import KeyCache
 from tanktop.bookmarks.live import close_stale_sessions, derive_viewing, rederive_late_schedules
 from tanktop.bookmarks.router import router as bookmarks_router
@@ -88,6 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.event_writer = writer = EventWriter(db, derive=derive_viewing)
         writer.start()
+        app.state.impression_recorder = recorder = ImpressionRecorder(
+            db,
+            max_buffer=settings.impression_buffer,
+            flush_seconds=settings.impression_flush_seconds,
+        )
+        recorder.start()
         # Long-lived start-up objects need no more garbage-collector passes: fewer pauses.
         gc.collect()
         gc.freeze()
@@ -106,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker is not None:
                 await worker
             await writer.close()
+            await recorder.close()
             if isinstance(tokens, RedisTokens):
                 await tokens.close()
             await db.dispose()

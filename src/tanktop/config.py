@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     model_refresh_seconds: float = Field(
         default=30, description="How often an API process looks for a newer recommendation model."
     )
+    impression_buffer: int = Field(
+        default=100_000,
+        description="Impressions an API process buffers before dropping (and counting) more.",
+    )
+    impression_flush_seconds: float = Field(
+        default=1.0, description="How often an API process writes the impressions it buffered."
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for people, json for log collectors."
     )

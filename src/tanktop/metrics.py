@@ -40,6 +40,11 @@ DELIVERY_LAG = Histogram(
     "From queued to delivered (2xx).",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200, 86400),
 )
+IMPRESSIONS = Counter(
+    "tanktop_impressions",
+    "Items served (impressions), by outcome: stored, or dropped when the buffer was full.",
+    ["outcome"],
+)
 
 MODEL_AGE = Gauge(
     "tanktop_model_age_seconds",

@@ -1,6 +1,7 @@
 """Every table, gathered so migrations and schema checks see the whole metadata."""
 
 from tanktop import auth
+from tanktop.analytics import tables as analytics_tables
 from tanktop.catalog import tables as catalog_tables
 from tanktop.db import metadata
 from tanktop.events import tables as events_tables
@@ -8,6 +9,7 @@ from tanktop.notifications import tables as notifications_tables
 from tanktop.profiles import tables as profiles_tables
 
 __all__ = [
+    "analytics_tables",
     "auth",
     "catalog_tables",
     "events_tables",

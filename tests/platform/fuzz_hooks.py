@@ -1,10 +1,11 @@
 """Schemathesis hooks for test_fuzz.py: a rejected request (4xx) must store nothing.
 
 Loaded by the schemathesis CLI through `SCHEMATHESIS_HOOKS`. The server under test runs on the
-SQLite file named by `TANKTOP_FUZZ_DB`, with no worker and no rate limits (the only writes a read
-makes), and schemathesis sends one request at a time, so any commit between the start of a call
-and its answer is that call's. SQLite's `PRAGMA data_version` moves whenever another connection
-commits, which catches updates and deletes as well as inserts; table row counts name the culprit.
+SQLite file named by `TANKTOP_FUZZ_DB`, with no worker, no rate limits and impressions held until
+shutdown (the only writes a read makes), and schemathesis sends one request at a time, so any
+commit between the start of a call and its answer is that call's. SQLite's `PRAGMA data_version`
+moves whenever another connection commits, which catches updates and deletes as well as inserts;
+table row counts name the culprit.
 """
 
 from __future__ import annotations

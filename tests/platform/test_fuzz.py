@@ -107,6 +107,8 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
         TANKTOP_RATE_LIMIT_READS="0",
         TANKTOP_RATE_LIMIT_WRITES="0",
         TANKTOP_MODEL_REFRESH_SECONDS="0",
+        # Impressions are written in the background, after the answer: not the next call's write.
+        TANKTOP_IMPRESSION_FLUSH_SECONDS="86400",
     )
     key = create_key(env, "fuzz")
     with running_server(env) as server:

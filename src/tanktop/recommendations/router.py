@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from tanktop.analytics import service as analytics
+from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.answers import JSON_ID, REASONS, RECOMMENDATION, SLOT_FIELDS, answer, array_of, record
 from tanktop.auth import ServiceDep
 from tanktop.catalog.filters import AvailabilityQuery
@@ -67,6 +69,11 @@ def cache_of(request: Request) -> ModelCache:
     return cache
 
 
+def recorder_of(request: Request) -> ImpressionRecorder:
+    recorder: ImpressionRecorder = request.app.state.impression_recorder
+    return recorder
+
+
 async def _recommend(
     request: Request,
     db: DatabaseDep,
@@ -77,6 +84,13 @@ async def _recommend(
     availability: Availability,
 ) -> JSONResponse:
     found = await recs.recommend(db, cache_of(request), service, userid, itemtype, n, availability)
+    analytics.record_impressions(
+        recorder_of(request),
+        service.id,
+        userid,
+        analytics.RECOMMENDATION,
+        [(r.item_type, r.item_id) for r in found],
+    )
     return JSONResponse({"recommendations": [recs.recommendation_json(r) for r in found]})
 
 
@@ -100,6 +114,13 @@ async def recommend_live(
     start = utcnow() if at is None else parse_timestamp(at, "at")
     picks = await recs.recommend_live(
         db, cache_of(request), service, userid, start, dt.timedelta(minutes=window), n
+    )
+    analytics.record_impressions(
+        recorder_of(request),
+        service.id,
+        userid,
+        analytics.RECOMMENDATION,
+        [(p.item_type, p.item_id) for p in picks],
     )
     return JSONResponse({"recommendations": [recs.live_json(p) for p in picks]})
 
