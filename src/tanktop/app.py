@@ -34,6 +34,8 @@ from tanktop.profiles.router import router as profiles_router
 from tanktop.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
 from tanktop.recommendations.router import router as recommendations_router
 from tanktop.recommendations.service import ModelCache, retrain_due_models
+from tanktop.sections.router import list_router as section_list_router
+from tanktop.sections.router import router as sections_router
 from tanktop.worker import WorkerTask, run_worker
 
 DESCRIPTION = """
@@ -127,12 +129,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(events_router)  # first: the hot path matches soonest
+    app.include_router(section_list_router)  # one route, ahead of /list/<userid>/<itemtype>/
+    app.include_router(events_router)  # the hot path matches soonest
     app.include_router(operations_router)
     app.include_router(profiles_router)
     app.include_router(notifications_router)
     app.include_router(bookmarks_router)
     app.include_router(recommendations_router)
+    app.include_router(sections_router)
     app.include_router(catalog_router)
     app.include_router(metrics_router)
     app.add_middleware(

@@ -7,6 +7,7 @@ from tanktop.db import metadata
 from tanktop.events import tables as events_tables
 from tanktop.notifications import tables as notifications_tables
 from tanktop.profiles import tables as profiles_tables
+from tanktop.sections import tables as sections_tables
 
 __all__ = [
     "analytics_tables",
@@ -16,4 +17,5 @@ __all__ = [
     "metadata",
     "notifications_tables",
     "profiles_tables",
+    "sections_tables",
 ]

@@ -363,6 +363,30 @@ async def select_channel_history(
     return [row for row in await conn.execute(query)]
 
 
+async def count_user_events(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    event: str,
+    item_type: str,
+    since: dt.datetime,
+) -> dict[str, int]:
+    """How many `event`s the user sent on each item of `item_type` since `since`."""
+    query = (
+        sa.select(event_history.c.item_id, sa.func.count().label("n"))
+        .where(
+            event_history.c.service_id == service_id,
+            event_history.c.user_id == user_id,
+            event_history.c.at >= since,
+            event_history.c.event == event,
+            event_history.c.item_type == item_type,
+            event_history.c.removed.is_(False),
+        )
+        .group_by(event_history.c.item_id)
+    )
+    return {row.item_id: int(row.n) for row in await conn.execute(query)}
+
+
 async def count_history(conn: AsyncConnection, service_id: int) -> int:
     query = sa.select(sa.func.count()).where(event_history.c.service_id == service_id)
     return int(await conn.scalar(query) or 0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from tanktop.errors import BadRequest
+from tanktop.ids import is_name
 from tanktop.timestamps import EARLIEST, to_utc
 
 Origin = Literal["posted", "batch", "derived"]
@@ -21,6 +22,9 @@ NO_VALUE_EVENTS: Final = frozenset({"watchlist", "seen", "hide"})
 TIMESTAMP_EVENTS: Final = frozenset({"start", "end"})
 EVENT_ALIASES: Final = {"stop": "end"}
 MAX_VALUE_CHARS: Final = 256
+SECTION: Final = "section"
+"""The item type of home-page sections (API.md "Section Lists"), whose events have values
+of their own: a `pin`'s order among pins, and the item a `click` opened."""
 _INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
 _NUMBER = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
 
@@ -93,8 +97,37 @@ def parse_timestamp(raw: Any, what: str = "timestamp") -> dt.datetime:
         raise BadRequest(f"{exc}: {raw!r}.") from None
 
 
-def event_value(event: str, raw: Any, now: dt.datetime) -> JsonScalar:
-    """The value stored for `event` given what the client sent (None when nothing was sent)."""
+def section_click(value: str) -> tuple[str, str] | None:
+    """The (item type, item id) a section `click` names (`<itemtype>:<itemid>`), or None."""
+    item_type, colon, item_id = value.partition(":")
+    if not colon or not is_name(item_type) or not is_name(item_id):
+        return None
+    return item_type, item_id
+
+
+def _section_value(event: str, raw: Any) -> JsonScalar:
+    if event == "pin":
+        if raw is None:
+            return None
+        try:
+            return _number(raw, event)
+        except BadRequest:
+            raise BadRequest(
+                f"'pin' on a section takes an optional number (its order among pins); got {raw!r}."
+            ) from None
+    if not isinstance(raw, str) or section_click(raw) is None:
+        raise BadRequest(
+            "'click' on a section needs the item clicked as <itemtype>:<itemid>, "
+            f"e.g. /click/section/recommended/movie:24/; got {raw!r}."
+        )
+    return raw
+
+
+def event_value(event: str, raw: Any, now: dt.datetime, item_type: str | None = None) -> JsonScalar:
+    """The value stored for `event` on an item of `item_type` given what the client sent
+    (None when nothing was sent)."""
+    if item_type == SECTION and event in ("pin", "click"):
+        return _section_value(event, raw)
     if event in NO_VALUE_EVENTS:
         return None
     if event == "rated":

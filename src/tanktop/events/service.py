@@ -50,7 +50,7 @@ def new_op(
     """A validated op for one posted event (ids are checked by the caller's path rules)."""
     now = utcnow()
     name = canonical_event(event)
-    value = event_value(name, raw_value, now)
+    value = event_value(name, raw_value, now, item_type)
     if at is None and name in TIMESTAMP_EVENTS and isinstance(value, str):
         at = dt.datetime.fromisoformat(value)  # a channel start/end happened when it says
     return EventOp(service.id, user_id, name, item_type, item_id, value, at or now, origin)
@@ -209,6 +209,14 @@ def _keep(
     )
 
 
+def event_names(names: Sequence[str]) -> list[str]:
+    """Event names a client gave (filters), as stored; a malformed one is a 400."""
+    bad = [name for name in names if not is_name(name)]
+    if bad:
+        raise BadRequest(f"Invalid event name {bad[0]!r}.")
+    return [canonical_event(name) for name in names]
+
+
 async def personalized_list(
     db: Database,
     service: Service,
@@ -228,11 +236,8 @@ async def personalized_list(
     are the catalog's items of `item_type` (available as `availability` asks), paged: the
     second value is the cursor of the next page, if any.
     """
-    include = [canonical_event(e) for e in include]
-    exclude = [canonical_event(e) for e in exclude]
-    bad = [e for e in (*include, *exclude) if not is_name(e)]
-    if bad:
-        raise BadRequest(f"Invalid event name {bad[0]!r}.")
+    include = event_names(include)
+    exclude = event_names(exclude)
     if ids:
         wanted = check_ids(ids)
         lists = await _memberships(db, service, user_id, item_type, [*include, *exclude], wanted)
@@ -327,6 +332,23 @@ async def user_items(
     async with db.read() as conn:
         rows = await queries.select_user_items(conn, service.id, user_id, events, item_types)
     return [ListItem(r.event, r.item_type, r.item_id, r.value, r.updated_at) for r in rows]
+
+
+async def event_counts(
+    db: Database,
+    service: Service,
+    user_id: str,
+    *,
+    event: str,
+    item_type: str,
+    since: dt.datetime,
+) -> dict[str, int]:
+    """How often the user sent `event` on each item of `item_type` since `since` (a list
+    keeps only the latest; the history has them all)."""
+    async with db.read() as conn:
+        return await queries.count_user_events(
+            conn, service.id, user_id, canonical_event(event), item_type, since
+        )
 
 
 async def channel_times(
