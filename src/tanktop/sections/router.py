@@ -42,8 +42,13 @@ _SECTION_EXAMPLE: dict[str, Any] = {
 }
 
 
-def _example(description: str, example: Any) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"example": example}}}
+def _example(description: str, example: Any, model: type[BaseModel]) -> dict[str, Any]:
+    """A `responses` entry: what the answer means, its model and an example of it."""
+    return {
+        "model": model,
+        "description": description,
+        "content": {"application/json": {"example": example}},
+    }
 
 
 def _json(model: BaseModel, status_code: int = 200, *, exclude_none: bool = False) -> Response:
@@ -61,7 +66,9 @@ def _json(model: BaseModel, status_code: int = 200, *, exclude_none: bool = Fals
     summary="The service's sections in position order (the default page if it defined none)",
     response_model=SectionList,
     responses={
-        200: _example("Definitions, in position order.", {"sections": [_SECTION_EXAMPLE]}),
+        200: _example(
+            "Definitions, in position order.", {"sections": [_SECTION_EXAMPLE]}, SectionList
+        ),
         **problem_responses(400, 401),
     },
 )
@@ -75,7 +82,7 @@ async def list_sections(service: ServiceDep, db: DatabaseDep) -> Response:
     summary="One section definition",
     response_model=Section,
     responses={
-        200: _example("The definition.", _SECTION_EXAMPLE),
+        200: _example("The definition.", _SECTION_EXAMPLE, Section),
         **problem_responses(400, 401, 404),
     },
 )
@@ -90,8 +97,8 @@ async def get_section(sectionid: SectionId, service: ServiceDep, db: DatabaseDep
     status_code=201,
     response_model=Section,
     responses={
-        200: _example("Replaced; the definition as stored.", _SECTION_EXAMPLE),
-        201: _example("Created; the definition as stored.", _SECTION_EXAMPLE),
+        200: _example("Replaced; the definition as stored.", _SECTION_EXAMPLE, Section),
+        201: _example("Created; the definition as stored.", _SECTION_EXAMPLE, Section),
         **problem_responses(400, 401, 413, 415),
     },
     openapi_extra=json_body_openapi(
@@ -125,7 +132,9 @@ async def delete_section(sectionid: SectionId, service: ServiceDep, db: Database
     summary="The user's sections in page order (hidden ones left out)",
     response_model=SectionIds,
     responses={
-        200: _example("Section ids, in the order the page shows them.", {"items": [1, "new"]}),
+        200: _example(
+            "Section ids, in the order the page shows them.", {"items": [1, "new"]}, SectionIds
+        ),
         **problem_responses(400, 401),
     },
 )
