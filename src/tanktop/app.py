@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from tanktop import __version__, migrations
 from tanktop.analytics.impressions import ImpressionRecorder
@@ -19,7 +20,7 @@ from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
 from tanktop.db import Database
-from tanktop.errors import install_error_handlers
+from tanktop.errors import install_error_handlers, problem_components
 from tanktop.events.router import router as events_router
 from tanktop.events.writer import EventWriter
 from tanktop.logs import RequestId
@@ -53,17 +54,11 @@ WORKER_TASKS: list[WorkerTask] = [
 ]
 """What every worker runs: each task does one bounded batch of due work per round."""
 
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "description": "RFC 9457 problem details.",
-    "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-    },
-    "required": ["type", "title", "status", "detail"],
-}
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operation id is its `name` (`events.post`, `profiles.get`): the names
+    a generated client gives its functions and modules."""
+    return route.name
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -126,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -164,7 +160,7 @@ def _add_problem_schema(app: FastAPI) -> None:
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)
-            schemas["Problem"] = PROBLEM_SCHEMA
+            schemas.update(problem_components())
             app.openapi_schema = schema
         return app.openapi_schema
 

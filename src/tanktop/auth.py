@@ -310,3 +310,6 @@ async def require_admin(request: Request) -> None:
 
 
 AdminDep = Depends(require_admin)
+
+AUTHENTICATIONS = (current_service, require_admin)
+"""The dependencies that authenticate a request; every /api/ and /admin/ route uses one."""

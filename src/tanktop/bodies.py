@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
+from pydantic import JsonValue
 
 from tanktop.errors import BadRequest, UnsupportedMediaType
 
 MAX_JSON_DEPTH = 32
+
+JsonObject = dict[str, JsonValue]
+"""A JSON object as parsed: text keys, any JSON values."""
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -39,7 +43,7 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes) -> JsonValue:
     """Parse strict JSON (no NaN/Infinity), turning every failure into a 400 that says where."""
     try:
         text = raw.decode("utf-8")
@@ -60,10 +64,12 @@ def parse_json(raw: bytes) -> Any:
         too_deep = _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH
     if too_deep:
         raise BadRequest(f"Request body nests deeper than {MAX_JSON_DEPTH} levels.")
-    return value
+    return cast(JsonValue, value)
 
 
-async def json_body(request: Request, *, when_empty: Any = None, required: bool = True) -> Any:
+async def json_body(
+    request: Request, *, when_empty: JsonValue = None, required: bool = True
+) -> JsonValue:
     """The parsed JSON body; an empty body is `when_empty`, or a 400 when `required`."""
     raw = await request.body()
     if not raw.strip():
@@ -78,7 +84,7 @@ async def json_body(request: Request, *, when_empty: Any = None, required: bool 
     return parse_json(raw)
 
 
-async def json_object(request: Request) -> dict[str, Any]:
+async def json_object(request: Request) -> JsonObject:
     """The body as a JSON object; an empty body is `{}`."""
     value = await json_body(request, when_empty={}, required=False)
     if not isinstance(value, dict):

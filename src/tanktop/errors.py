@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -20,6 +21,39 @@ log = logging.getLogger("tanktop.errors")
 
 PROBLEM_TYPE_BASE = "https://tanktop.tv/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemLocation(BaseModel):
+    """One thing wrong with a request: where, and what."""
+
+    location: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every error answer (`application/problem+json`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://tanktop.tv/problems/not-found",
+                    "title": "Not found",
+                    "status": 404,
+                    "detail": "User '7' has no active profile.",
+                }
+            ]
+        },
+    )
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemLocation] | None = None
+    """Invalid requests: each field at fault."""
 
 
 class AppError(Exception):
@@ -122,6 +156,9 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the problems an endpoint can answer with."""
     names = {cls.status: cls.title for cls in _STATUS_ERRORS.values()}
@@ -129,10 +166,18 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": names.get(status, "Error"),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
         }
         for status in statuses
     }
+
+
+def problem_components() -> dict[str, dict[str, Any]]:
+    """The `Problem` component schema (and those it refers to), for the OpenAPI document."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, dict[str, Any]] = schema.pop("$defs", {})
+    components["Problem"] = schema
+    return components
 
 
 def problem_body(

@@ -56,7 +56,23 @@ MODEL_AGE = Gauge(
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    name="operations.metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text format.",
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": 'tanktop_events_ingested_total{origin="posted"} 42.0\n',
+                }
+            },
+        }
+    },
+)
 async def metrics() -> Response:
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -14,7 +14,12 @@ from tanktop.errors import problem_response
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/healthz", summary="Process is alive")
+@router.get(
+    "/healthz",
+    name="operations.healthz",
+    summary="Process is alive",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def healthz() -> dict[str, str]:
     """Answers without touching the database: a liveness probe and a benchmark baseline."""
     return {"status": "ok"}
@@ -22,6 +27,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
+    name="operations.readyz",
     summary="Database reachable and schema current",
     responses={
         200: answer(

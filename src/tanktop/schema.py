@@ -1,12 +1,13 @@
 """Every table, gathered so migrations and schema checks see the whole metadata."""
 
-from tanktop import auth
+from tanktop import auth, ratelimit
 from tanktop.analytics import tables as analytics_tables
 from tanktop.catalog import tables as catalog_tables
 from tanktop.db import metadata
 from tanktop.events import tables as events_tables
 from tanktop.notifications import tables as notifications_tables
 from tanktop.profiles import tables as profiles_tables
+from tanktop.recommendations import tables as recommendations_tables
 from tanktop.sections import tables as sections_tables
 
 __all__ = [
@@ -17,5 +18,7 @@ __all__ = [
     "metadata",
     "notifications_tables",
     "profiles_tables",
+    "ratelimit",
+    "recommendations_tables",
     "sections_tables",
 ]

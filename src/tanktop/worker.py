@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from tanktop.config import Settings
 from tanktop.db import Database, first_of
 
 log = logging.getLogger("tanktop.worker")
 
-WorkerTask = Callable[[Database, Settings], Awaitable[int]]
+
+class WorkerTask(Protocol):
+    """One bounded batch of a domain's due work; returns how many units it did."""
+
+    async def __call__(self, db: Database, /, *, settings: Settings) -> int: ...
 
 
 async def run_worker(
@@ -35,7 +40,7 @@ async def run_worker(
         done = 0
         for task in tasks:
             try:
-                done += await task(db, settings)
+                done += await task(db, settings=settings)
             except Exception:
                 log.exception("worker task %s failed", getattr(task, "__name__", task))
         if done == 0:

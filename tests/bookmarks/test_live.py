@@ -100,7 +100,7 @@ async def test_a_late_schedule_adds_up_every_viewing(
     await api.post(f"/event/7/end/channel/{channel}/{at(21)}/")
     slot = {"start": at(20), "end": at(21), "item_type": "movie", "item_id": film}
     await admin.put(f"/schedule/{channel}/", json=[slot])
-    while await rederive_late_schedules(db, settings):
+    while await rederive_late_schedules(db, settings=settings):
         pass
     assert await watched(api, film) == ({film: 57}, True)
 
@@ -111,7 +111,9 @@ async def test_worker_closes_sessions_left_open(
     channel, film, _, episode = await evening(admin)
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
     assert (
-        await close_stale_sessions(db, settings.model_copy(update={"live_session_max_hours": 1}))
+        await close_stale_sessions(
+            db, settings=settings.model_copy(update={"live_session_max_hours": 1})
+        )
         >= 1
     )
     assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(21)}
@@ -120,7 +122,9 @@ async def test_worker_closes_sessions_left_open(
     service = await service_of(db, api)
     mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
     assert len(mine) == 1, "closed once; a second run finds nothing of this user's to close"
-    await close_stale_sessions(db, settings.model_copy(update={"live_session_max_hours": 1}))
+    await close_stale_sessions(
+        db, settings=settings.model_copy(update={"live_session_max_hours": 1})
+    )
     mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
     assert len(mine) == 1
 
@@ -144,7 +148,7 @@ async def test_a_late_schedule_still_counts(
     assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {}}
     slot = {"start": at(20), "end": at(21), "item_type": "movie", "item_id": film}
     await admin.put(f"/schedule/{channel}/", json=[slot])
-    while await rederive_late_schedules(db, settings):
+    while await rederive_late_schedules(db, settings=settings):
         pass
     assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 40}}
     mark = (await api.get(f"/bookmark/7/movie/{film}/")).json()

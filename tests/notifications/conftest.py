@@ -21,7 +21,7 @@ def hook_settings(settings: Settings) -> Settings:
 async def run_worker_once(db: Database, settings: Settings, rounds: int = 3) -> None:
     """What a worker does: match catalog changes, then deliver what is due (a few rounds)."""
     for _ in range(rounds):
-        while await match_catalog_changes(db, settings):
+        while await match_catalog_changes(db, settings=settings):
             pass
-        while await deliver_due_notifications(db, settings):
+        while await deliver_due_notifications(db, settings=settings):
             pass

@@ -13,13 +13,13 @@ async def test_worker_runs_tasks_until_stopped(db: Database, settings: Settings)
     stop = asyncio.Event()
     calls: list[str] = []
 
-    async def busy(_db: Database, _settings: Settings) -> int:
+    async def busy(_db: Database, *, settings: Settings) -> int:
         calls.append("busy")
         if calls.count("busy") >= 3:
             stop.set()
         return 1
 
-    async def broken(_db: Database, _settings: Settings) -> int:
+    async def broken(_db: Database, *, settings: Settings) -> int:
         calls.append("broken")
         raise RuntimeError("boom")
 

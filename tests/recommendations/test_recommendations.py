@@ -224,16 +224,16 @@ async def test_worker_retrains_after_enough_new_events(
             return found
 
     a, _ = await seed(api, unique("w"))
-    await retrain_due_models(db, config)
+    await retrain_due_models(db, settings=config)
     assert await version() == 1
-    await retrain_due_models(db, config)
+    await retrain_due_models(db, settings=config)
     assert await version() == 1, "nothing new: no retraining"
     batch = [
         {"user_id": f"z{i}", "event": "seen", "item_type": "movie", "item_id": a[0]}
         for i in range(30)
     ]
     await api.post("/events/", json=batch)
-    await retrain_due_models(db, config)
+    await retrain_due_models(db, settings=config)
     assert await version() == 2
 
 

@@ -41,7 +41,7 @@ async def open_session(conn: AsyncConnection, service_id: int, user_id: str) -> 
     """The user's channel session still open (latest start with no end after it)."""
     starts: dict[str, dt.datetime] = {}
     ends: dict[str, dt.datetime] = {}
-    for event, channel, value in await events.channel_times(conn, service_id, user_id):
+    for event, channel, value in await events.channel_times(conn, service_id, user_id=user_id):
         when = _time(value)
         if when is not None:
             (starts if event == "start" else ends)[channel] = when
@@ -81,17 +81,17 @@ async def watched(
 ) -> list[EventOp]:
     """Progress (and seen) of what aired on `channel` between `start` and `end`, counting the
     user's earlier viewings of the same airings too."""
-    airings = await catalog.airings(conn, channel, start, end)
+    airings = await catalog.airings(conn, channel_id=channel, start=start, end=end)
     if not airings:
         return []
     earlier = [
         (began, ended)
         for _, _, began, ended in await events.channel_viewings(
             conn,
-            channel,
-            min(a.start for a in airings) - LOOKBACK,
-            max(a.end for a in airings),
-            (cause.service_id, cause.user_id),
+            channel_id=channel,
+            start=min(a.start for a in airings) - LOOKBACK,
+            end=max(a.end for a in airings),
+            user=(cause.service_id, cause.user_id),
         )
         if ended <= start
     ]
@@ -130,13 +130,14 @@ async def derive_viewing(conn: AsyncConnection, ops: Sequence[EventOp]) -> list[
     return derived
 
 
-async def close_stale_sessions(db: Database, settings: Settings) -> int:
+async def close_stale_sessions(db: Database, *, settings: Settings) -> int:
     """Worker task: end sessions left open longer than the maximum, at start + maximum."""
     limit = dt.timedelta(hours=settings.live_session_max_hours)
     cutoff = (utcnow() - limit).isoformat()
     closed = 0
     async with db.write() as conn:
-        for service_id, user_id, channel, start in await events.stale_starts(conn, cutoff, 200):
+        stale = await events.stale_starts(conn, before=cutoff, limit=200)
+        for service_id, user_id, channel, start in stale:
             session = await open_session(conn, service_id, user_id)
             if session is None or session != (channel, dt.datetime.fromisoformat(start)):
                 continue
@@ -144,31 +145,33 @@ async def close_stale_sessions(db: Database, settings: Settings) -> int:
             op = EventOp(
                 service_id, user_id, "end", "channel", channel, end.isoformat(), utcnow(), "derived"
             )
-            await events.write_ops(conn, [op], derive_viewing)
+            await events.write_ops(conn, ops=[op], derive=derive_viewing)
             closed += 1
     return closed
 
 
-async def rederive_late_schedules(db: Database, settings: Settings) -> int:
+async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
     """Worker task: a slot written for a time already past counts for those who watched then."""
     now = utcnow()
     longest = dt.timedelta(hours=settings.live_session_max_hours)
     async with db.write() as conn:
-        changes = await catalog.claim_changes(conn, "live", now, 100, kind="slot")
+        changes = await catalog.claim_changes(
+            conn, consumer="live", now=now, limit=100, kind="slot"
+        )
         if not changes:
             return 0
         derived: list[EventOp] = []
         for change in changes:
-            if change.slot_start is None or change.slot_start >= now:
+            if change.slot_start is None or change.channel_id is None or change.slot_start >= now:
                 continue
             airing = next(
                 (
                     a
                     for a in await catalog.airings(
                         conn,
-                        change.channel_id,
-                        change.slot_start,
-                        change.slot_start + dt.timedelta(seconds=1),
+                        channel_id=change.channel_id,
+                        start=change.slot_start,
+                        end=change.slot_start + dt.timedelta(seconds=1),
                     )
                     if a.start == change.slot_start
                 ),
@@ -178,7 +181,7 @@ async def rederive_late_schedules(db: Database, settings: Settings) -> int:
                 continue
             by_user: dict[tuple[int, str], list[Viewing]] = {}
             for service_id, user_id, start, end in await events.channel_viewings(
-                conn, change.channel_id, airing.start - longest, airing.end
+                conn, channel_id=change.channel_id, start=airing.start - longest, end=airing.end
             ):
                 by_user.setdefault((service_id, user_id), []).append((start, end))
             for (service_id, user_id), viewings in by_user.items():
@@ -194,6 +197,8 @@ async def rederive_late_schedules(db: Database, settings: Settings) -> int:
                     "derived",
                 )
                 derived += airing_events(cause, airing, viewings)
-        await events.write_ops(conn, derived)
-        await catalog.mark_changes_handled(conn, "live", [c.id for c in changes], now)
+        await events.write_ops(conn, ops=derived)
+        await catalog.mark_changes_handled(
+            conn, consumer="live", ids=[c.id for c in changes], now=now
+        )
     return len(changes)

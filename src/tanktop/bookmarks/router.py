@@ -45,6 +45,7 @@ _BOOKMARK = record(
 
 @router.get(
     "/bookmark/{userid}/",
+    name="bookmarks.list",
     summary="The user's bookmarks, most recent activity first (currently watching)",
     responses={
         200: answer(
@@ -54,14 +55,15 @@ _BOOKMARK = record(
     },
 )
 async def list_bookmarks(
-    userid: UserId, service: ServiceDep, db: DatabaseDep, catalog: CatalogFactsDep
+    userid: UserId, service: ServiceDep, db: DatabaseDep, facts: CatalogFactsDep
 ) -> JSONResponse:
-    marks = await bookmarks.bookmarks(db, catalog, service, userid)
+    marks = await bookmarks.bookmarks(db, service, user_id=userid, facts=facts)
     return JSONResponse({"bookmarks": [bookmarks.bookmark_json(m) for m in marks]})
 
 
 @router.get(
     "/bookmark/{userid}/{itemtype}/{itemid}/",
+    name="bookmarks.get",
     summary="The bookmark in a movie or programme (an episode answers for its programme)",
     responses={
         200: answer("The bookmark.", _BOOKMARK, _EXAMPLE),
@@ -74,7 +76,9 @@ async def get_bookmark(
     itemid: ItemId,
     service: ServiceDep,
     db: DatabaseDep,
-    catalog: CatalogFactsDep,
+    facts: CatalogFactsDep,
 ) -> JSONResponse:
-    mark = await bookmarks.bookmark(db, catalog, service, userid, itemtype, itemid)
+    mark = await bookmarks.bookmark(
+        db, service, user_id=userid, item_type=itemtype, item_id=itemid, facts=facts
+    )
     return JSONResponse(bookmarks.bookmark_json(mark))

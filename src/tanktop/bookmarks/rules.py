@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
+
+from tanktop.catalog.service import Content
 
 STARTED: Final = 0.05
 FINISHED: Final = 0.90
@@ -65,7 +67,7 @@ def movie_bookmark(movie_id: str, watch: Watch, duration: float | None) -> Bookm
 
 
 def programme_bookmark(
-    programme_id: str, guide: list[Any], watches: dict[str, Watch]
+    programme_id: str, guide: list[Content], watches: dict[str, Watch]
 ) -> Bookmark | None:
     """The episode to show: the one being watched, else the next after the furthest finished.
 

@@ -19,7 +19,7 @@ BOOKMARK_TYPES = ("movie", "programme", "episode")
 async def _watches(db: Database, service: Service, user_id: str) -> dict[tuple[str, str], Watch]:
     watches: dict[tuple[str, str], Watch] = {}
     for item in await events.user_items(
-        db, service, user_id, ["progress", "seen"], ["movie", "episode"]
+        db, service, user_id=user_id, events=["progress", "seen"], item_types=["movie", "episode"]
     ):
         watch = watches.setdefault((item.item_type, item.item_id), Watch())
         if item.event == "seen":
@@ -30,18 +30,18 @@ async def _watches(db: Database, service: Service, user_id: str) -> dict[tuple[s
 
 
 async def bookmarks(
-    db: Database, catalog: CatalogFacts, service: Service, user_id: str
+    db: Database, service: Service, *, user_id: str, facts: CatalogFacts
 ) -> list[Bookmark]:
     """Every bookmark of the user, most recent activity first."""
     watches = await _watches(db, service, user_id)
     if not watches:
         return []
     async with db.read() as conn:
-        facts, guides = await catalog.with_guides(conn, list(watches))
+        contents, guides = await facts.with_guides(conn, list(watches))
     found: list[Bookmark] = []
     for (item_type, item_id), watch in watches.items():
         if item_type == "movie":
-            content = facts.get((item_type, item_id))
+            content = contents.get((item_type, item_id))
             mark = movie_bookmark(item_id, watch, content.duration if content else None)
             if mark:
                 found.append(mark)
@@ -56,24 +56,23 @@ async def bookmarks(
 
 async def bookmark(
     db: Database,
-    catalog: CatalogFacts,
     service: Service,
+    *,
     user_id: str,
     item_type: str,
     item_id: str,
+    facts: CatalogFacts,
 ) -> Bookmark:
     """One bookmark; an episode answers with its programme's."""
     if item_type not in BOOKMARK_TYPES:
         raise BadRequest(f"Bookmarks are for {', '.join(BOOKMARK_TYPES)}; got {item_type!r}.")
     if item_type == "episode":
         async with db.read() as conn:
-            content = (await catalog.contents(conn, [("episode", item_id)])).get(
-                ("episode", item_id)
-            )
+            content = (await facts.contents(conn, [("episode", item_id)])).get(("episode", item_id))
         if content is None or content.programme_id is None:
             raise NotFound(f"No episode {item_id!r} in the catalog.")
         item_type, item_id = "programme", content.programme_id
-    for mark in await bookmarks(db, catalog, service, user_id):
+    for mark in await bookmarks(db, service, user_id=user_id, facts=facts):
         if (mark.item_type, mark.item_id) == (item_type, item_id):
             return mark
     raise NotFound(f"User {user_id!r} has no bookmark for {item_type} {item_id!r}.")

@@ -51,14 +51,20 @@ class CatalogFacts:
             {c.programme_id for c in found.values() if c.item_type == "episode" and c.programme_id}
         )
         guides = await self._read_through(
-            conn, generation, self._guides, programme_ids, episode_guides
+            conn,
+            generation,
+            self._guides,
+            programme_ids,
+            lambda c, ids: episode_guides(c, programme_ids=ids),
         )
         return found, {pid: guide or [] for pid, guide in guides.items()}
 
     async def _facts(
         self, conn: AsyncConnection, generation: int, keys: Sequence[ItemKey]
     ) -> dict[ItemKey, Content]:
-        found = await self._read_through(conn, generation, self._contents, keys, contents)
+        found = await self._read_through(
+            conn, generation, self._contents, keys, lambda c, ks: contents(c, keys=ks)
+        )
         return {key: content for key, content in found.items() if content is not None}
 
     async def _read_through(

@@ -100,7 +100,7 @@ async def _write(db: Database, chunk: list[tuple[int, Entry]], report: ImportRep
     """One transaction for the chunk; if a line breaks it, each line alone to find which."""
     try:
         async with db.write() as conn:
-            applied = await apply_entries(conn, [entry for _, entry in chunk])
+            applied = await apply_entries(conn, entries=[entry for _, entry in chunk])
     except BadRequest:
         if len(chunk) == 1:
             raise

@@ -80,6 +80,7 @@ def _check_type(item_type: str, allowed: tuple[str, ...] = ITEM_TYPES) -> None:
 
 @router.put(
     "/catalog/{itemtype}/{itemid}/",
+    name="catalog.put",
     summary="Create or replace a catalog item",
     status_code=201,
     responses={
@@ -98,12 +99,13 @@ async def put_item(
     request: Request, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
 ) -> JSONResponse:
     item = parse_item(itemtype, await json_body(request))
-    body, created = await catalog.put_item(db, catalog.Entry(itemtype, itemid, item=item))
+    body, created = await catalog.put_item(db, entry=catalog.Entry(itemtype, itemid, item=item))
     return JSONResponse(body, status_code=201 if created else 200)
 
 
 @router.get(
     "/catalog/{itemtype}/{itemid}/",
+    name="catalog.get",
     summary="Read a catalog item with its offers",
     responses={
         200: answer(
@@ -117,23 +119,25 @@ async def put_item(
 )
 async def get_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> JSONResponse:
     _check_type(itemtype)
-    return JSONResponse(await catalog.get_item(db, itemtype, itemid))
+    return JSONResponse(await catalog.get_item(db, item_type=itemtype, item_id=itemid))
 
 
 @router.delete(
     "/catalog/{itemtype}/{itemid}/",
+    name="catalog.delete",
     summary="Delete a catalog item and its offers",
     status_code=204,
     responses={**problem_responses(400, 404, 409), **_AUTH},
 )
 async def delete_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> Response:
     _check_type(itemtype)
-    await catalog.delete_item(db, itemtype, itemid)
+    await catalog.delete_item(db, item_type=itemtype, item_id=itemid)
     return Response(status_code=204)
 
 
 @router.put(
     "/catalog/{itemtype}/{itemid}/offers/",
+    name="catalog.put_offers",
     summary="Replace an item's offers (this is what fires notifications)",
     responses={
         200: answer(
@@ -155,12 +159,13 @@ async def put_offers(
 ) -> JSONResponse:
     _check_type(itemtype, CONTENT_TYPES)
     offers = parse_list(Offer, await json_body(request), "offers")
-    saved = await catalog.put_offers(db, catalog.Entry(itemtype, itemid, offers=offers))
+    saved = await catalog.put_offers(db, entry=catalog.Entry(itemtype, itemid, offers=offers))
     return JSONResponse({"offers": saved})
 
 
 @router.put(
     "/schedule/{channelid}/",
+    name="catalog.put_schedule",
     summary="Replace a channel's slots in the time range the given slots cover",
     responses={
         200: answer("The slots written, in time order.", _SLOTS, _SLOTS_EXAMPLE),
@@ -182,11 +187,14 @@ async def put_offers(
 )
 async def put_schedule(request: Request, channelid: ChannelId, db: DatabaseDep) -> JSONResponse:
     slots = parse_list(Slot, await json_body(request), "slots")
-    return JSONResponse({"slots": await catalog.put_schedule(db, channelid, slots)})
+    return JSONResponse(
+        {"slots": await catalog.put_schedule(db, channel_id=channelid, slots=slots)}
+    )
 
 
 @router.get(
     "/schedule/{channelid}/",
+    name="catalog.get_schedule",
     summary="A channel's slots overlapping a time range",
     responses={
         200: answer("The slots, in time order.", _SLOTS, _SLOTS_EXAMPLE),
@@ -204,5 +212,7 @@ async def get_schedule(
         start, end = to_utc(start, "from"), to_utc(end, "to")
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    slots: list[dict[str, Any]] = await catalog.get_schedule(db, channelid, start, end)
+    slots: list[dict[str, Any]] = await catalog.get_schedule(
+        db, channel_id=channelid, start=start, end=end
+    )
     return JSONResponse({"slots": slots})

@@ -129,7 +129,7 @@ def _check_schedule(slots: Sequence[Slot]) -> None:
             )
 
 
-async def apply_entries(conn: AsyncConnection, entries: Sequence[Entry]) -> Applied:
+async def apply_entries(conn: AsyncConnection, *, entries: Sequence[Entry]) -> Applied:
     """Write entries in the caller's transaction, with a change row per offer change/new slot."""
     now = utcnow()
     for entry in entries:
@@ -197,15 +197,15 @@ async def _replace_schedule(
     return len(fresh)
 
 
-async def put_item(db: Database, entry: Entry) -> tuple[dict[str, Any], bool]:
+async def put_item(db: Database, *, entry: Entry) -> tuple[dict[str, Any], bool]:
     async with db.write() as conn:
-        applied = await apply_entries(conn, [entry])
+        applied = await apply_entries(conn, entries=[entry])
         row = await queries.select_item(conn, entry.item_type, entry.item_id)
     assert row is not None
     return item_json(row), entry.key in applied.created
 
 
-async def get_item(db: Database, item_type: str, item_id: str) -> dict[str, Any]:
+async def get_item(db: Database, *, item_type: str, item_id: str) -> dict[str, Any]:
     async with db.read(snapshot=True) as conn:
         row = await queries.select_item(conn, item_type, item_id)
         if row is None:
@@ -216,7 +216,7 @@ async def get_item(db: Database, item_type: str, item_id: str) -> dict[str, Any]
     return {**item_json(row), "offers": [offer_json(o) for o in item_offers]}
 
 
-async def delete_item(db: Database, item_type: str, item_id: str) -> None:
+async def delete_item(db: Database, *, item_type: str, item_id: str) -> None:
     async with db.write() as conn:
         if item_type == "programme" and await queries.count_episodes(conn, item_id):
             raise Conflict(f"Programme {item_id!r} still has episodes; delete them first.")
@@ -224,20 +224,20 @@ async def delete_item(db: Database, item_type: str, item_id: str) -> None:
             raise NotFound(f"No {item_type} {item_id!r} in the catalog.")
 
 
-async def put_offers(db: Database, entry: Entry) -> list[dict[str, Any]]:
+async def put_offers(db: Database, *, entry: Entry) -> list[dict[str, Any]]:
     async with db.write() as conn:
         if not await queries.existing_keys(conn, [entry.key]):
             raise NotFound(f"No {entry.item_type} {entry.item_id!r} in the catalog.")
-        await apply_entries(conn, [entry])
+        await apply_entries(conn, entries=[entry])
     return [offer_json(o.model_dump()) for o in entry.offers or []]
 
 
-async def put_schedule(db: Database, channel_id: str, slots: list[Slot]) -> list[dict[str, Any]]:
+async def put_schedule(db: Database, *, channel_id: str, slots: list[Slot]) -> list[dict[str, Any]]:
     entry = Entry("channel", channel_id, schedule=slots)
     async with db.write() as conn:
         if not await queries.existing_keys(conn, [entry.key]):
             raise NotFound(f"No channel {channel_id!r} in the catalog.")
-        await apply_entries(conn, [entry])
+        await apply_entries(conn, entries=[entry])
     return [slot_json(s.model_dump()) for s in sorted(slots, key=lambda s: s.start)]
 
 
@@ -251,7 +251,7 @@ def slot_json(slot: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 async def get_schedule(
-    db: Database, channel_id: str, start: dt.datetime, end: dt.datetime
+    db: Database, *, channel_id: str, start: dt.datetime, end: dt.datetime
 ) -> list[dict[str, Any]]:
     if end <= start:
         raise BadRequest("`to` must be after `from`.")
@@ -275,9 +275,9 @@ class Availability:
 
 async def catalog_candidates(
     db: Database,
+    *,
     item_type: str,
     availability: Availability,
-    *,
     after: str | None,
     limit: int,
     among: Sequence[str] | None = None,
@@ -331,13 +331,13 @@ def _content(row: Any) -> Content:
     )
 
 
-async def contents(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, Content]:
+async def contents(conn: AsyncConnection, *, keys: Sequence[ItemKey]) -> dict[ItemKey, Content]:
     """Catalog facts of the given items (absent ones are left out)."""
     return {key: _content(row) for key, row in (await queries.select_items(conn, keys)).items()}
 
 
 async def episode_guides(
-    conn: AsyncConnection, programme_ids: Sequence[str]
+    conn: AsyncConnection, *, programme_ids: Sequence[str]
 ) -> dict[str, list[Content]]:
     """Each programme's episodes in season/number order."""
     guides: dict[str, list[Content]] = {pid: [] for pid in programme_ids}
@@ -347,7 +347,7 @@ async def episode_guides(
 
 
 async def offers_of(
-    conn: AsyncConnection, keys: Sequence[ItemKey]
+    conn: AsyncConnection, *, keys: Sequence[ItemKey]
 ) -> dict[ItemKey, list[dict[str, Any]]]:
     """Each item's offers; a programme's include its episodes' offers."""
     result = await queries.select_offers(conn, keys)
@@ -357,8 +357,40 @@ async def offers_of(
     return result
 
 
-claim_changes = queries.claim_changes
-mark_changes_handled = queries.mark_handled
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    """A change row: an item's offers changed (`offers`), or a slot was scheduled (`slot`)."""
+
+    id: int
+    at: dt.datetime
+    kind: str
+    item_type: str
+    item_id: str
+    channel_id: str | None
+    slot_start: dt.datetime | None
+
+
+async def claim_changes(
+    conn: AsyncConnection,
+    *,
+    consumer: str,
+    now: dt.datetime,
+    limit: int,
+    kind: str | None = None,
+) -> list[CatalogChange]:
+    """Change rows `consumer` has not handled yet, locked for the caller's transaction."""
+    rows = await queries.claim_changes(conn, consumer, now, limit, kind)
+    return [
+        CatalogChange(r.id, r.at, r.kind, r.item_type, r.item_id, r.channel_id, r.slot_start)
+        for r in rows
+    ]
+
+
+async def mark_changes_handled(
+    conn: AsyncConnection, *, consumer: str, ids: Sequence[int], now: dt.datetime
+) -> None:
+    """In the transaction that handled them: `consumer` is done with these change rows."""
+    await queries.mark_handled(conn, consumer, ids, now)
 
 
 @dataclass(frozen=True)
@@ -370,7 +402,7 @@ class Airing:
 
 
 async def airings(
-    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+    conn: AsyncConnection, *, channel_id: str, start: dt.datetime, end: dt.datetime
 ) -> list[Airing]:
     """A channel's slots overlapping [start, end), in time order."""
     rows = await queries.select_slots(conn, channel_id, start, end)
@@ -384,7 +416,7 @@ class ChannelAiring:
 
 
 async def airing_between(
-    db: Database, start: dt.datetime, end: dt.datetime, limit: int = 2000
+    db: Database, *, start: dt.datetime, end: dt.datetime, limit: int = 2000
 ) -> list[ChannelAiring]:
     """What every channel airs between `start` and `end`."""
     async with db.read() as conn:

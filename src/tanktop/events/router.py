@@ -53,6 +53,7 @@ _WRITE_ERRORS = problem_responses(400, 401)
 
 @router.post(
     "/event/{userid}/{event}/{itemtype}/{itemid}/",
+    name="events.post",
     summary="Record an event or add an item to a list",
     status_code=204,
     responses={**_NO_CONTENT, **_WRITE_ERRORS},
@@ -70,6 +71,7 @@ async def post_event(
 
 @router.post(
     "/event/{userid}/{event}/{itemtype}/{itemid}/{value}/",
+    name="events.post_value",
     summary="Record an event with a value (a rating, minutes of progress, a timestamp)",
     status_code=204,
     responses={**_NO_CONTENT, **_WRITE_ERRORS},
@@ -95,13 +97,22 @@ async def _record_posted(
     itemid: str,
     value: str | None,
 ) -> Response:
-    op = events.new_op(service, userid, event, itemtype, itemid, value, origin="posted")
-    await events.record(writer_of(request), [op])
+    op = events.new_op(
+        service,
+        user_id=userid,
+        event=event,
+        item_type=itemtype,
+        item_id=itemid,
+        value=value,
+        origin="posted",
+    )
+    await events.record(writer_of(request), ops=[op])
     return Response(status_code=204)
 
 
 @router.delete(
     "/event/{userid}/{event}/{itemtype}/{itemid}/",
+    name="events.delete",
     summary="Remove an item from a list (204 also when it was not there)",
     status_code=204,
     responses={**_NO_CONTENT, **_WRITE_ERRORS},
@@ -114,9 +125,8 @@ async def delete_event(
     service: ServiceDep,
     request: Request,
 ) -> Response:
-    await events.record(
-        writer_of(request), [events.removal_op(service, userid, event, itemtype, itemid)]
-    )
+    op = events.removal_op(service, user_id=userid, event=event, item_type=itemtype, item_id=itemid)
+    await events.record(writer_of(request), ops=[op])
     return Response(status_code=204)
 
 
@@ -125,6 +135,7 @@ _LIST_EXAMPLE = {"watchlist": {"1": None, "24": None}}
 
 @router.get(
     "/event/{userid}/{event}/{itemtype}/",
+    name="events.get",
     summary="Items in a list, or those of the given ids that are in it",
     responses={
         200: answer(
@@ -154,7 +165,16 @@ async def get_events(
     ] = events.MAX_PAGE,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> JSONResponse:
-    page = await events.get_list(db, service, userid, event, itemtype, id, limit, cursor)
+    page = await events.get_list(
+        db,
+        service,
+        user_id=userid,
+        event=event,
+        item_type=itemtype,
+        ids=id,
+        limit=limit,
+        cursor=cursor,
+    )
     body: dict[str, Any] = {event: page.items}
     if page.next_cursor:
         body["next_cursor"] = page.next_cursor
@@ -163,6 +183,7 @@ async def get_events(
 
 @router.post(
     "/events/",
+    name="events.batch",
     summary="Record up to 1,000 events at once (all or nothing)",
     status_code=204,
     responses={**_NO_CONTENT, **problem_responses(400, 401, 413, 415)},
@@ -202,13 +223,14 @@ async def get_events(
     ),
 )
 async def post_events(request: Request, service: ServiceDep) -> Response:
-    ops = events.batch_ops(service, await json_body(request))
-    await events.record(writer_of(request), ops)
+    ops = events.batch_ops(service, body=await json_body(request))
+    await events.record(writer_of(request), ops=ops)
     return Response(status_code=204)
 
 
 @router.get(
     "/list/{userid}/{itemtype}/",
+    name="events.personalized_list",
     summary="Personalized list: filter ids (or the catalog) by the user's lists",
     description="The availability filters (`source_id`, `hd`, `max_price`) apply without `id`.",
     responses={
@@ -238,11 +260,11 @@ async def personalized_list(
     items, next_cursor = await events.personalized_list(
         db,
         service,
-        userid,
-        itemtype,
-        id,
-        include,
-        exclude,
+        user_id=userid,
+        item_type=itemtype,
+        ids=id,
+        include=include,
+        exclude=exclude,
         availability=availability,
         limit=limit,
         cursor=cursor,

@@ -9,7 +9,9 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
+
+from pydantic import JsonValue
 
 from tanktop.errors import BadRequest
 from tanktop.ids import is_name
@@ -53,7 +55,7 @@ def canonical_event(name: str) -> str:
     return EVENT_ALIASES.get(name, name)
 
 
-def _number(raw: Any, event: str) -> int | float:
+def _number(raw: JsonValue, event: str) -> int | float:
     if isinstance(raw, bool):
         raise BadRequest(f"'{event}' needs a number, not {str(raw).lower()}.")
     if isinstance(raw, int):
@@ -73,7 +75,7 @@ def _number(raw: Any, event: str) -> int | float:
     raise BadRequest(f"'{event}' needs a number; {raw!r} is not one.")
 
 
-def parse_timestamp(raw: Any, what: str = "timestamp") -> dt.datetime:
+def parse_timestamp(raw: JsonValue, what: str = "timestamp") -> dt.datetime:
     """ISO 8601 (offset optional, UTC assumed) or Unix epoch seconds, as an aware datetime."""
     when: dt.datetime | None = None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -105,7 +107,7 @@ def section_click(value: str) -> tuple[str, str] | None:
     return item_type, item_id
 
 
-def _section_value(event: str, raw: Any) -> JsonScalar:
+def _section_value(event: str, raw: JsonValue) -> JsonScalar:
     if event == "pin":
         if raw is None:
             return None
@@ -123,7 +125,9 @@ def _section_value(event: str, raw: Any) -> JsonScalar:
     return raw
 
 
-def event_value(event: str, raw: Any, now: dt.datetime, item_type: str | None = None) -> JsonScalar:
+def event_value(
+    event: str, raw: JsonValue, now: dt.datetime, item_type: str | None = None
+) -> JsonScalar:
     """The value stored for `event` on an item of `item_type` given what the client sent
     (None when nothing was sent)."""
     if item_type == SECTION and event in ("pin", "click"):

@@ -8,11 +8,12 @@ import datetime as dt
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from pydantic import JsonValue
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.auth import Service
+from tanktop.bodies import JsonObject
 from tanktop.catalog import service as catalog
 from tanktop.catalog.service import Availability
 from tanktop.db import Database, utcnow
@@ -38,25 +39,27 @@ BATCH_FIELDS = frozenset({"user_id", "event", "item_type", "item_id", "value", "
 
 def new_op(
     service: Service,
+    *,
     user_id: str,
     event: str,
     item_type: str,
     item_id: str,
-    raw_value: Any,
-    *,
+    value: JsonValue,
     origin: Origin,
     at: dt.datetime | None = None,
 ) -> EventOp:
     """A validated op for one posted event (ids are checked by the caller's path rules)."""
     now = utcnow()
     name = canonical_event(event)
-    value = event_value(name, raw_value, now, item_type)
-    if at is None and name in TIMESTAMP_EVENTS and isinstance(value, str):
-        at = dt.datetime.fromisoformat(value)  # a channel start/end happened when it says
-    return EventOp(service.id, user_id, name, item_type, item_id, value, at or now, origin)
+    stored = event_value(name, value, now, item_type)
+    if at is None and name in TIMESTAMP_EVENTS and isinstance(stored, str):
+        at = dt.datetime.fromisoformat(stored)  # a channel start/end happened when it says
+    return EventOp(service.id, user_id, name, item_type, item_id, stored, at or now, origin)
 
 
-def removal_op(service: Service, user_id: str, event: str, item_type: str, item_id: str) -> EventOp:
+def removal_op(
+    service: Service, *, user_id: str, event: str, item_type: str, item_id: str
+) -> EventOp:
     return EventOp(
         service.id,
         user_id,
@@ -70,12 +73,12 @@ def removal_op(service: Service, user_id: str, event: str, item_type: str, item_
     )
 
 
-async def record(writer: EventWriter, ops: Sequence[EventOp]) -> None:
+async def record(writer: EventWriter, *, ops: Sequence[EventOp]) -> None:
     """Commit `ops` together (grouped with other requests' ops); returns once durable."""
     await writer.write(ops)
 
 
-def _batch_id(entry: dict[str, Any], field: str, index: int, *, user: bool = False) -> str:
+def _batch_id(entry: JsonObject, field: str, index: int, *, user: bool = False) -> str:
     raw = entry.get(field)
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
@@ -89,7 +92,7 @@ def _batch_id(entry: dict[str, Any], field: str, index: int, *, user: bool = Fal
     return raw
 
 
-def batch_ops(service: Service, body: Any) -> list[EventOp]:
+def batch_ops(service: Service, *, body: JsonValue) -> list[EventOp]:
     """Validate a whole batch (all or nothing) into ops; errors name the offending entry."""
     if not isinstance(body, list):
         raise BadRequest("The body must be a JSON array of events.")
@@ -114,11 +117,11 @@ def batch_ops(service: Service, body: Any) -> list[EventOp]:
             ops.append(
                 new_op(
                     service,
-                    user_id,
-                    event,
-                    item_type,
-                    item_id,
-                    entry.get("value"),
+                    user_id=user_id,
+                    event=event,
+                    item_type=item_type,
+                    item_id=item_id,
+                    value=entry.get("value"),
                     origin="batch",
                     at=when,
                 )
@@ -160,6 +163,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 async def get_list(
     db: Database,
     service: Service,
+    *,
     user_id: str,
     event: str,
     item_type: str,
@@ -220,12 +224,12 @@ def event_names(names: Sequence[str]) -> list[str]:
 async def personalized_list(
     db: Database,
     service: Service,
+    *,
     user_id: str,
     item_type: str,
     ids: Sequence[str],
     include: Sequence[str],
     exclude: Sequence[str],
-    *,
     availability: Availability | None = None,
     limit: int = MAX_PAGE,
     cursor: str | None = None,
@@ -254,8 +258,8 @@ async def personalized_list(
     while len(kept) < limit:
         page = await catalog.catalog_candidates(
             db,
-            item_type,
-            filters,
+            item_type=item_type,
+            availability=filters,
             after=after,
             limit=limit,
             among=among,
@@ -324,6 +328,7 @@ class ListItem:
 async def user_items(
     db: Database,
     service: Service,
+    *,
     user_id: str,
     events: Sequence[str],
     item_types: Sequence[str],
@@ -337,8 +342,8 @@ async def user_items(
 async def event_counts(
     db: Database,
     service: Service,
-    user_id: str,
     *,
+    user_id: str,
     event: str,
     item_type: str,
     since: dt.datetime,
@@ -352,14 +357,14 @@ async def event_counts(
 
 
 async def channel_times(
-    conn: AsyncConnection, service_id: int, user_id: str
+    conn: AsyncConnection, service_id: int, *, user_id: str
 ) -> list[tuple[str, str, JsonScalar]]:
     """(event, channel, timestamp) of the user's channel start and end lists."""
     return await queries.select_channel_times(conn, service_id, user_id)
 
 
 async def stale_starts(
-    conn: AsyncConnection, before: str, limit: int
+    conn: AsyncConnection, *, before: str, limit: int
 ) -> list[tuple[int, str, str, str]]:
     """Channel starts (of every service) older than `before`: sessions that may be left open."""
     return await queries.select_stale_starts(conn, before, limit)
@@ -367,6 +372,7 @@ async def stale_starts(
 
 async def channel_viewings(
     conn: AsyncConnection,
+    *,
     channel_id: str,
     start: dt.datetime,
     end: dt.datetime,

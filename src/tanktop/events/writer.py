@@ -31,7 +31,7 @@ Deriver = Callable[[AsyncConnection, Sequence[EventOp]], Awaitable[list[EventOp]
 
 
 async def write_ops(
-    conn: AsyncConnection, ops: Sequence[EventOp], derive: Deriver | None = None
+    conn: AsyncConnection, *, ops: Sequence[EventOp], derive: Deriver | None = None
 ) -> None:
     """Apply ops and the events they cause, in the caller's transaction."""
     derived = await derive(conn, ops) if derive else []
@@ -102,7 +102,9 @@ class EventWriter:
     async def _commit(self, units: list[_Unit]) -> None:
         try:
             async with self._db.write() as conn:
-                await write_ops(conn, [op for ops, _ in units for op in ops], self._derive)
+                await write_ops(
+                    conn, ops=[op for ops, _ in units for op in ops], derive=self._derive
+                )
         except Exception as exc:
             if len(units) > 1:
                 for unit in units:

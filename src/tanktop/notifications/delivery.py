@@ -161,7 +161,7 @@ def _outcome_rows(
     return attempt, finished, request
 
 
-async def deliver_due_notifications(db: Database, settings: Settings) -> int:
+async def deliver_due_notifications(db: Database, *, settings: Settings) -> int:
     """Lease a batch of due webhooks, send them concurrently, record each; returns how many."""
     async with db.write() as conn:
         claimed = await queries.claim_due(

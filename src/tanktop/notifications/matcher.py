@@ -21,15 +21,15 @@ log = logging.getLogger("tanktop.notifications")
 BATCH = 200
 
 
-async def match_catalog_changes(db: Database, settings: Settings) -> int:
+async def match_catalog_changes(db: Database, *, settings: Settings) -> int:
     """Match one batch of due change rows; returns how many were matched."""
     now = utcnow()
     async with db.write() as conn:
-        changes = await catalog.claim_changes(conn, "notifications", now, BATCH)
+        changes = await catalog.claim_changes(conn, consumer="notifications", now=now, limit=BATCH)
         if not changes:
             return 0
         keys = list({(c.item_type, c.item_id) for c in changes})
-        contents = await catalog.contents(conn, keys)
+        contents = await catalog.contents(conn, keys=keys)
         direct: dict[tuple[str, str], tuple[str, str]] = {}
         for key, content in contents.items():
             if key[0] in ("movie", "programme"):
@@ -50,7 +50,7 @@ async def match_catalog_changes(db: Database, settings: Settings) -> int:
         for row in await queries.open_requests_for(conn, standing_keys, include_notified=True):
             requests.setdefault((row.item_type, row.item_id), []).append(row)
         offer_keys = list({*keys, *direct.values()})
-        offers = await catalog.offers_of(conn, offer_keys)
+        offers = await catalog.offers_of(conn, keys=offer_keys)
         queued = 0
         for change in changes:
             key = (change.item_type, change.item_id)
@@ -62,19 +62,27 @@ async def match_catalog_changes(db: Database, settings: Settings) -> int:
                     for request in requests.get(target, []):
                         offer = first_satisfying(offers[target], request, now)
                         if offer is not None:
-                            queued += await queue_delivery(conn, request, target, offer, now)
+                            queued += await queue_delivery(
+                                conn, request=request, content=target, offer=offer, now=now
+                            )
                 for standing_key in standing[key]:
                     for request in requests.get(standing_key, []):
                         offer = first_satisfying(offers[key], request, now)
                         if offer is not None:
-                            queued += await queue_delivery(conn, request, key, offer, now)
-            elif change.kind == "slot":
+                            queued += await queue_delivery(
+                                conn, request=request, content=key, offer=offer, now=now
+                            )
+            elif change.kind == "slot" and change.channel_id is not None:
                 airing = OfferFacts(change.channel_id, 0, False, None, None)
                 for standing_key in standing[key]:
                     for request in requests.get(standing_key, []):
                         if not request.source_ids or change.channel_id in request.source_ids:
-                            queued += await queue_delivery(conn, request, key, airing, now)
-        await catalog.mark_changes_handled(conn, "notifications", [c.id for c in changes], now)
+                            queued += await queue_delivery(
+                                conn, request=request, content=key, offer=airing, now=now
+                            )
+        await catalog.mark_changes_handled(
+            conn, consumer="notifications", ids=[c.id for c in changes], now=now
+        )
     if queued:
         log.info("matched %d catalog changes, queued %d webhooks", len(changes), queued)
     return len(changes)

@@ -122,6 +122,7 @@ _BODY = {
                         "hd": {"type": "string"},
                     },
                 },
+                "example": {"source_id": "7,37,28", "price": 349, "hd": "true"},
             },
         },
     }
@@ -130,6 +131,7 @@ _BODY = {
 
 @router.post(
     "/notification/{userid}/{itemtype}/{itemid}/",
+    name="notifications.post",
     summary="Ask to be told (by webhook) when an item becomes available",
     status_code=204,
     responses={
@@ -147,35 +149,50 @@ async def request_notification(
     db: DatabaseDep,
 ) -> Response:
     spec = parse_spec(await request.body(), request.headers.get("content-type"))
-    await notifications.create_request(db, service, userid, itemtype, itemid, spec)
+    await notifications.create_request(
+        db, service, user_id=userid, item_type=itemtype, item_id=itemid, spec=spec
+    )
     return Response(status_code=204)
 
 
 @router.get(
     "/notification/{userid}/{itemtype}/{itemid}/",
+    name="notifications.get_item",
     summary="The request for one item",
     responses=_LIST,
 )
 async def get_for_item(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
 ) -> JSONResponse:
-    rows = await notifications.list_requests(db, service, userid, itemtype, itemid)
+    rows = await notifications.list_requests(
+        db, service, user_id=userid, item_type=itemtype, item_id=itemid
+    )
     return JSONResponse({"notifications": rows})
 
 
 @router.get(
-    "/notification/{userid}/{itemtype}/", summary="The user's requests of one type", responses=_LIST
+    "/notification/{userid}/{itemtype}/",
+    name="notifications.get_type",
+    summary="The user's requests of one type",
+    responses=_LIST,
 )
 async def get_for_type(
     userid: UserId, itemtype: NotificationType, service: ServiceDep, db: DatabaseDep
 ) -> JSONResponse:
-    rows = await notifications.list_requests(db, service, userid, itemtype)
+    rows = await notifications.list_requests(db, service, user_id=userid, item_type=itemtype)
     return JSONResponse({"notifications": rows})
 
 
-@router.get("/notification/{userid}/", summary="All the user's requests", responses=_LIST)
+@router.get(
+    "/notification/{userid}/",
+    name="notifications.get_user",
+    summary="All the user's requests",
+    responses=_LIST,
+)
 async def get_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
-    return JSONResponse({"notifications": await notifications.list_requests(db, service, userid)})
+    return JSONResponse(
+        {"notifications": await notifications.list_requests(db, service, user_id=userid)}
+    )
 
 
 _GONE = {
@@ -186,6 +203,7 @@ _GONE = {
 
 @router.delete(
     "/notification/{userid}/{itemtype}/{itemid}/",
+    name="notifications.delete_item",
     status_code=204,
     summary="Cancel the request for one item",
     responses=_GONE,
@@ -193,12 +211,15 @@ _GONE = {
 async def delete_for_item(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
 ) -> Response:
-    await notifications.cancel_requests(db, service, userid, itemtype, itemid)
+    await notifications.cancel_requests(
+        db, service, user_id=userid, item_type=itemtype, item_id=itemid
+    )
     return Response(status_code=204)
 
 
 @router.delete(
     "/notification/{userid}/{itemtype}/",
+    name="notifications.delete_type",
     status_code=204,
     summary="Cancel the user's requests of one type",
     responses=_GONE,
@@ -206,26 +227,53 @@ async def delete_for_item(
 async def delete_for_type(
     userid: UserId, itemtype: NotificationType, service: ServiceDep, db: DatabaseDep
 ) -> Response:
-    await notifications.cancel_requests(db, service, userid, itemtype)
+    await notifications.cancel_requests(db, service, user_id=userid, item_type=itemtype)
     return Response(status_code=204)
 
 
 @router.delete(
     "/notification/{userid}/",
+    name="notifications.delete_user",
     status_code=204,
     summary="Cancel all the user's requests",
     responses=_GONE,
 )
 async def delete_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> Response:
-    await notifications.cancel_requests(db, service, userid)
+    await notifications.cancel_requests(db, service, user_id=userid)
     return Response(status_code=204)
 
 
 @router.get(
     "/notification/{userid}/{itemtype}/{itemid}/deliveries/",
+    name="notifications.deliveries",
     summary="Every webhook sent for a request, with every attempt (status, time, answer)",
     responses={
-        200: answer("Deliveries, oldest first.", record({"deliveries": array_of(_DELIVERY)}), None),
+        200: answer(
+            "Deliveries, oldest first.",
+            record({"deliveries": array_of(_DELIVERY)}),
+            {
+                "deliveries": [
+                    {
+                        "webhook_id": "msg_4f0c6b8e2d1a4c3b9e7f5a6d8c2b1e0f",
+                        "content_type": "movie",
+                        "content_id": 1,
+                        "url": "https://example.com/notification",
+                        "status": "succeeded",
+                        "attempts": [
+                            {
+                                "at": "2026-11-27T20:00:01+00:00",
+                                "status_code": 200,
+                                "duration_ms": 41.5,
+                                "error": None,
+                                "response": "ok",
+                            }
+                        ],
+                        "next_attempt_at": None,
+                        "delivered_at": "2026-11-27T20:00:01+00:00",
+                    }
+                ]
+            },
+        ),
         **problem_responses(400, 401, 404),
     },
 )
@@ -233,13 +281,14 @@ async def deliveries(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
 ) -> JSONResponse:
     log: list[dict[str, Any]] = await notifications.delivery_log(
-        db, service, userid, itemtype, itemid
+        db, service, user_id=userid, item_type=itemtype, item_id=itemid
     )
     return JSONResponse({"deliveries": log})
 
 
 @router.post(
     "/notification/{userid}/{itemtype}/{itemid}/resend/",
+    name="notifications.resend",
     summary="Send a failed webhook again (a new round of attempts)",
     status_code=202,
     responses={
@@ -254,5 +303,7 @@ async def deliveries(
 async def resend(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
 ) -> JSONResponse:
-    count = await notifications.resend_failed(db, service, userid, itemtype, itemid)
+    count = await notifications.resend_failed(
+        db, service, user_id=userid, item_type=itemtype, item_id=itemid
+    )
     return JSONResponse({"queued": count}, status_code=202)

@@ -147,7 +147,10 @@ def satisfies(
     return not hd or offer.hd
 
 
-def webhook_body(fields: dict[str, Any]) -> str:
+FormValue = str | int | bool | None
+
+
+def webhook_body(fields: dict[str, FormValue]) -> str:
     """The form-encoded body the receiver gets (user_id, item_type, item_id, offer facts)."""
     return urlencode(
         {

@@ -18,6 +18,7 @@ from tanktop.notifications import queries
 from tanktop.notifications.rules import (
     REQUEST_TYPES,
     STANDING_TYPES,
+    FormValue,
     OfferFacts,
     RequestSpec,
     satisfies,
@@ -42,13 +43,14 @@ def first_satisfying(
 
 async def queue_delivery(
     conn: AsyncConnection,
+    *,
     request: Any,
     content: tuple[str, str],
     offer: OfferFacts,
     now: dt.datetime,
 ) -> bool:
     """Put one webhook in the outbox (at most once per request generation and content)."""
-    fields: dict[str, Any] = {
+    fields: dict[str, FormValue] = {
         "user_id": request.user_id,
         "item_type": request.item_type,
         "item_id": request.item_id,
@@ -80,6 +82,7 @@ async def queue_delivery(
 async def create_request(
     db: Database,
     service: Service,
+    *,
     user_id: str,
     item_type: str,
     item_id: str,
@@ -114,12 +117,12 @@ async def create_request(
         if item_type in STANDING_TYPES:
             return
         key = (item_type, item_id)
-        offers = (await catalog.offers_of(conn, [key]))[key]
+        offers = (await catalog.offers_of(conn, keys=[key]))[key]
         request = (await queries.select_requests(conn, service.id, user_id, item_type, item_id))[0]
         assert request.generation == generation
         offer = first_satisfying(offers, request, now)
         if offer is not None:
-            await queue_delivery(conn, request, key, offer, now)
+            await queue_delivery(conn, request=request, content=key, offer=offer, now=now)
 
 
 def request_json(row: Any) -> dict[str, Any]:
@@ -140,6 +143,7 @@ def request_json(row: Any) -> dict[str, Any]:
 async def list_requests(
     db: Database,
     service: Service,
+    *,
     user_id: str,
     item_type: str | None = None,
     item_id: str | None = None,
@@ -154,6 +158,7 @@ async def list_requests(
 async def cancel_requests(
     db: Database,
     service: Service,
+    *,
     user_id: str,
     item_type: str | None = None,
     item_id: str | None = None,
@@ -165,7 +170,7 @@ async def cancel_requests(
 
 
 async def delivery_log(
-    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+    db: Database, service: Service, *, user_id: str, item_type: str, item_id: str
 ) -> list[dict[str, Any]]:
     """Every delivery of a request and every attempt of each, for a developer to debug."""
     check_type(item_type)
@@ -198,7 +203,7 @@ async def delivery_log(
 
 
 async def resend_failed(
-    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+    db: Database, service: Service, *, user_id: str, item_type: str, item_id: str
 ) -> int:
     check_type(item_type)
     async with db.write() as conn:

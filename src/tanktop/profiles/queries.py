@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tanktop.bodies import JsonObject
 from tanktop.db import dialect_insert
 from tanktop.profiles.tables import profiles
 
@@ -21,17 +21,17 @@ _ACTIVE_FOR_UPDATE = _ACTIVE.with_for_update()
 
 async def select_active(
     conn: AsyncConnection, service_id: int, user_id: str, *, for_update: bool = False
-) -> dict[str, Any] | None:
+) -> JsonObject | None:
     """The active profile's data, optionally row-locked for a read-modify-write."""
     query = _ACTIVE_FOR_UPDATE if for_update else _ACTIVE
-    data: dict[str, Any] | None = await conn.scalar(
+    data: JsonObject | None = await conn.scalar(
         query, {"service_id": service_id, "user_id": user_id}
     )
     return data
 
 
 async def upsert(
-    conn: AsyncConnection, service_id: int, user_id: str, data: dict[str, Any], now: dt.datetime
+    conn: AsyncConnection, service_id: int, user_id: str, data: JsonObject, now: dt.datetime
 ) -> None:
     """Write an active profile, creating the row or reviving a deactivated one."""
     stmt = dialect_insert(conn, profiles).values(
@@ -51,7 +51,7 @@ async def upsert(
 
 
 async def insert_new(
-    conn: AsyncConnection, service_id: int, user_id: str, data: dict[str, Any], now: dt.datetime
+    conn: AsyncConnection, service_id: int, user_id: str, data: JsonObject, now: dt.datetime
 ) -> bool:
     """Insert a profile under a fresh id; False if the id is taken (active or not)."""
     stmt = dialect_insert(conn, profiles).values(
@@ -67,7 +67,7 @@ async def insert_new(
 
 
 async def update_data(
-    conn: AsyncConnection, service_id: int, user_id: str, data: dict[str, Any], now: dt.datetime
+    conn: AsyncConnection, service_id: int, user_id: str, data: JsonObject, now: dt.datetime
 ) -> None:
     await conn.execute(
         sa.update(profiles)

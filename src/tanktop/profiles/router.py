@@ -26,6 +26,7 @@ _COMMON = problem_responses(400, 401, 413, 415)
 
 @router.put(
     "/user/{userid}/",
+    name="profiles.put",
     summary="Create a user with your id, or replace their profile",
     status_code=201,
     responses={
@@ -38,12 +39,15 @@ _COMMON = problem_responses(400, 401, 413, 415)
 async def put_user(
     request: Request, userid: UserId, service: ServiceDep, db: DatabaseDep
 ) -> JSONResponse:
-    profile, created = await profiles.put_profile(db, service, userid, await json_object(request))
+    profile, created = await profiles.put_profile(
+        db, service, user_id=userid, body=await json_object(request)
+    )
     return JSONResponse(profile, status_code=201 if created else 200)
 
 
 @router.post(
     "/user/",
+    name="profiles.create",
     summary="Create a user; we choose the id",
     status_code=201,
     responses={
@@ -58,9 +62,9 @@ async def put_user(
     openapi_extra=json_object_openapi(_EXAMPLE, "The initial profile (may be empty)."),
 )
 async def create_user(request: Request, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
-    profile = await profiles.create_profile(db, service, await json_object(request))
+    profile = await profiles.create_profile(db, service, body=await json_object(request))
     location = request.url_for(
-        "get_user", apikey=request.path_params["apikey"], userid=profile["id"]
+        "profiles.get", apikey=request.path_params["apikey"], userid=profile["id"]
     )
     return JSONResponse(profile, status_code=201, headers={"Location": str(location)})
 
@@ -75,12 +79,14 @@ _PATCH_BODY = json_object_openapi(
 
 @router.patch(
     "/user/{userid}/",
+    name="profiles.patch",
     summary=_PATCH_SUMMARY,
     responses=_PATCH_RESPONSES,
     openapi_extra=_PATCH_BODY,
 )
 @router.post(
     "/user/{userid}/",
+    name="profiles.post",
     summary=_PATCH_SUMMARY,
     responses=_PATCH_RESPONSES,
     openapi_extra=_PATCH_BODY,
@@ -89,25 +95,27 @@ async def patch_user(
     request: Request, userid: UserId, service: ServiceDep, db: DatabaseDep
 ) -> JSONResponse:
     return JSONResponse(
-        await profiles.patch_profile(db, service, userid, await json_object(request))
+        await profiles.patch_profile(db, service, user_id=userid, patch=await json_object(request))
     )
 
 
 @router.get(
     "/user/{userid}/",
+    name="profiles.get",
     summary="Read a profile",
     responses={200: _PROFILE, **problem_responses(400, 401, 404)},
 )
 async def get_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
-    return JSONResponse(await profiles.get_profile(db, service, userid))
+    return JSONResponse(await profiles.get_profile(db, service, user_id=userid))
 
 
 @router.delete(
     "/user/{userid}/",
+    name="profiles.delete",
     summary="Deactivate a user (their profile then reads as 404; PUT re-creates it)",
     status_code=204,
     responses=problem_responses(400, 401, 404),
 )
 async def delete_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> Response:
-    await profiles.deactivate_profile(db, service, userid)
+    await profiles.deactivate_profile(db, service, user_id=userid)
     return Response(status_code=204)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+
+from pydantic import JsonValue
 
 from tanktop.auth import Service
+from tanktop.bodies import JsonObject
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.profiles import queries
 
-Profile = dict[str, Any]
+Profile = JsonObject
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
+def merge_patch(target: JsonValue, patch: JsonValue) -> JsonValue:
     """RFC 7396 Merge Patch: objects merge recursively, `null` removes, other values replace."""
     if not isinstance(patch, dict):
         return patch
@@ -41,7 +43,7 @@ def _not_found(user_id: str) -> NotFound:
 
 
 async def put_profile(
-    db: Database, service: Service, user_id: str, body: Profile
+    db: Database, service: Service, *, user_id: str, body: Profile
 ) -> tuple[Profile, bool]:
     """Create or replace a profile; returns it and whether it was created."""
     _check_keys(user_id, body)
@@ -52,7 +54,7 @@ async def put_profile(
     return profile, existing is None
 
 
-async def create_profile(db: Database, service: Service, body: Profile) -> Profile:
+async def create_profile(db: Database, service: Service, *, body: Profile) -> Profile:
     """Create a profile under an unguessable id of our choosing."""
     if "id" in body:
         raise BadRequest("POST /user/ chooses the id; use PUT /user/<userid>/ to choose your own.")
@@ -65,19 +67,21 @@ async def create_profile(db: Database, service: Service, body: Profile) -> Profi
                 return profile
 
 
-async def patch_profile(db: Database, service: Service, user_id: str, patch: Profile) -> Profile:
+async def patch_profile(db: Database, service: Service, *, user_id: str, patch: Profile) -> Profile:
     """Apply a merge patch under a row lock, so concurrent patches never lose each other."""
     _check_keys(user_id, patch)
     async with db.write() as conn:
         current = await queries.select_active(conn, service.id, user_id, for_update=True)
         if current is None:
             raise _not_found(user_id)
-        profile = {**merge_patch(current, patch), "id": user_id}
+        merged = merge_patch(current, patch)
+        assert isinstance(merged, dict)
+        profile = {**merged, "id": user_id}
         await queries.update_data(conn, service.id, user_id, profile, utcnow())
     return profile
 
 
-async def get_profile(db: Database, service: Service, user_id: str) -> Profile:
+async def get_profile(db: Database, service: Service, *, user_id: str) -> Profile:
     async with db.read() as conn:
         profile = await queries.select_active(conn, service.id, user_id)
     if profile is None:
@@ -85,7 +89,7 @@ async def get_profile(db: Database, service: Service, user_id: str) -> Profile:
     return profile
 
 
-async def deactivate_profile(db: Database, service: Service, user_id: str) -> None:
+async def deactivate_profile(db: Database, service: Service, *, user_id: str) -> None:
     async with db.write() as conn:
         if not await queries.deactivate(conn, service.id, user_id, utcnow()):
             raise _not_found(user_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import JsonValue
 
 from tanktop import auth, migrations
 from tanktop.catalog import service as catalog
@@ -149,7 +150,7 @@ async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[s
             service = await auth.find_service(db, key)
             assert service is not None
             for start in range(0, len(train_part), 1000):
-                chunk = [
+                chunk: list[JsonValue] = [
                     {
                         "user_id": u,
                         "event": "rated",
@@ -161,13 +162,19 @@ async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[s
                     for u, i, r, t in train_part[start : start + 1000]
                 ]
                 async with db.write() as conn:
-                    await events.write_ops(conn, events.batch_ops(service, chunk))
+                    await events.write_ops(conn, ops=events.batch_ops(service, body=chunk))
             await recs.train_service(db, service.id)
             cache = recs.ModelCache(db, refresh=3600)
             answers = {}
             for user in users:
                 found = await recs.recommend(
-                    db, cache, service, user, "movie", K, catalog.Availability()
+                    db,
+                    service,
+                    cache=cache,
+                    user_id=user,
+                    item_type="movie",
+                    n=K,
+                    availability=catalog.Availability(),
                 )
                 answers[user] = [r.item_id for r in found]
             return answers

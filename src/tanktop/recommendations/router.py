@@ -83,7 +83,15 @@ async def _recommend(
     n: int,
     availability: Availability,
 ) -> JSONResponse:
-    found = await recs.recommend(db, cache_of(request), service, userid, itemtype, n, availability)
+    found = await recs.recommend(
+        db,
+        service,
+        cache=cache_of(request),
+        user_id=userid,
+        item_type=itemtype,
+        n=n,
+        availability=availability,
+    )
     analytics.record_impressions(
         recorder_of(request),
         service.id,
@@ -96,6 +104,7 @@ async def _recommend(
 
 @router.get(
     "/recommendation/{userid}/live/",
+    name="recommendations.live",
     summary="What to watch on live TV in a time window, ranked for the user",
     responses={
         200: answer("Airings in the window, best first.", _LIVE, _LIVE_EXAMPLE),
@@ -113,7 +122,13 @@ async def recommend_live(
 ) -> JSONResponse:
     start = utcnow() if at is None else parse_timestamp(at, "at")
     picks = await recs.recommend_live(
-        db, cache_of(request), service, userid, start, dt.timedelta(minutes=window), n
+        db,
+        service,
+        cache=cache_of(request),
+        user_id=userid,
+        at=start,
+        window=dt.timedelta(minutes=window),
+        n=n,
     )
     analytics.record_impressions(
         recorder_of(request),
@@ -127,6 +142,7 @@ async def recommend_live(
 
 @router.get(
     "/recommendation/{userid}/",
+    name="recommendations.get",
     summary="Recommendations for a user, best first",
     responses={
         200: answer("Best first, with reasons.", _RECOMMENDATIONS, _EXAMPLE),
@@ -146,6 +162,7 @@ async def recommend_any(
 
 @router.get(
     "/recommendation/{userid}/{itemtype}/",
+    name="recommendations.get_type",
     summary="Recommendations of one item type for a user, best first",
     responses={
         200: answer("Best first, with reasons.", _RECOMMENDATIONS, _EXAMPLE),
@@ -166,6 +183,7 @@ async def recommend_type(
 
 @router.get(
     "/similar/{itemtype}/{itemid}/",
+    name="recommendations.similar",
     summary="Items similar to one item",
     responses={
         200: answer(
@@ -184,5 +202,7 @@ async def similar(
     db: DatabaseDep,
     n: Count = 10,
 ) -> JSONResponse:
-    found = await recs.similar(db, cache_of(request), service, itemtype, itemid, n)
+    found = await recs.similar(
+        db, service, cache=cache_of(request), item_type=itemtype, item_id=itemid, n=n
+    )
     return JSONResponse({"similar": [recs.recommendation_json(r) for r in found]})

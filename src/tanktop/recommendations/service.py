@@ -36,13 +36,13 @@ CONTENT = ["movie", "programme", "episode"]
 KEEP_VERSIONS = 3
 
 
-async def programmes_of(db: Database, episode_ids: Iterable[str]) -> dict[str, str]:
+async def programmes_of(db: Database, *, episode_ids: Iterable[str]) -> dict[str, str]:
     """Episode id -> its programme's model key, for the episodes the catalog knows."""
     keys = [("episode", i) for i in sorted(set(episode_ids))]
     if not keys:
         return {}
     async with db.read() as conn:
-        found = await catalog.contents(conn, keys)
+        found = await catalog.contents(conn, keys=keys)
     return {k[1]: f"programme:{c.programme_id}" for k, c in found.items() if c.programme_id}
 
 
@@ -80,7 +80,9 @@ async def train_service(db: Database, service_id: int) -> int:
         if event.event in SIGNALS and event.item_type in CONTENT:
             value = 0.0 if event.removed else weight(event.event, event.value)
             history.append((event.user_id, event.item_type, event.item_id, value))
-    programmes = await programmes_of(db, (i for _, t, i, _ in history if t == "episode"))
+    programmes = await programmes_of(
+        db, episode_ids=(i for _, t, i, _ in history if t == "episode")
+    )
     model = await asyncio.to_thread(train, fold_episodes(history, programmes))
     arrays = model.to_bytes()
     for _ in range(10):  # trainings racing for the same service take the next free version
@@ -158,9 +160,11 @@ class ModelCache:
         return model if model.items else None
 
 
-async def user_programmes(db: Database, lists: list[events.ListItem]) -> dict[str, str]:
+async def user_programmes(db: Database, *, lists: list[events.ListItem]) -> dict[str, str]:
     """`programmes_of` the episodes in the user's lists."""
-    return await programmes_of(db, (i.item_id for i in lists if i.item_type == "episode"))
+    return await programmes_of(
+        db, episode_ids=(i.item_id for i in lists if i.item_type == "episode")
+    )
 
 
 def user_vector(
@@ -193,8 +197,9 @@ class Recommendation:
 
 async def recommend(
     db: Database,
-    cache: ModelCache,
     service: Service,
+    *,
+    cache: ModelCache,
     user_id: str,
     item_type: str | None,
     n: int,
@@ -202,8 +207,10 @@ async def recommend(
 ) -> list[Recommendation]:
     """Best first; never an item the user has seen or hidden."""
     model = await cache.get(service.id)
-    lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
-    programmes = await user_programmes(db, lists)
+    lists = await events.user_items(
+        db, service, user_id=user_id, events=SIGNALS, item_types=CONTENT
+    )
+    programmes = await user_programmes(db, lists=lists)
     excluded = {
         model_key(i.item_type, i.item_id, programmes) for i in lists if i.event in WATCHED_OR_HIDDEN
     }
@@ -211,8 +218,8 @@ async def recommend(
         kind = item_type or "movie"
         ids = await catalog.catalog_candidates(
             db,
-            kind,
-            availability,
+            item_type=kind,
+            availability=availability,
             after=None,
             limit=n + len(excluded),
         )
@@ -258,8 +265,8 @@ async def _available(
         ids = [k.split(":", 1)[1] for k in keys if k.startswith(kind + ":")]
         found = await catalog.catalog_candidates(
             db,
-            kind,
-            availability,
+            item_type=kind,
+            availability=availability,
             after=None,
             limit=len(ids),
             among=ids,
@@ -269,11 +276,17 @@ async def _available(
 
 
 async def similar(
-    db: Database, cache: ModelCache, service: Service, item_type: str, item_id: str, n: int
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    item_type: str,
+    item_id: str,
+    n: int,
 ) -> list[Recommendation]:
     """Items most like this one (an episode: like its programme)."""
     model = await cache.get(service.id)
-    programmes = await programmes_of(db, [item_id] if item_type == "episode" else [])
+    programmes = await programmes_of(db, episode_ids=[item_id] if item_type == "episode" else [])
     key = model_key(item_type, item_id, programmes)
     if model is None or key not in model.index():
         raise NotFound(f"No model knows {item_type} {item_id!r} yet.")
@@ -307,7 +320,7 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
 _LAST_CHECK = {"at": float("-inf")}
 
 
-async def retrain_due_models(db: Database, settings: Settings) -> int:
+async def retrain_due_models(db: Database, *, settings: Settings) -> int:
     """Worker task: retrain services whose model is old or behind by enough new events.
 
     Looks at most every `retrain_check_seconds` per process; returns models trained.
@@ -351,8 +364,9 @@ class LivePick:
 
 async def recommend_live(
     db: Database,
-    cache: ModelCache,
     service: Service,
+    *,
+    cache: ModelCache,
     user_id: str,
     at: dt.datetime,
     window: dt.timedelta,
@@ -360,22 +374,29 @@ async def recommend_live(
 ) -> list[LivePick]:
     """What airs in the window on channels the user has not hidden, ranked for the user."""
     hidden = {
-        i.item_id for i in await events.user_items(db, service, user_id, ["hide"], ["channel"])
+        i.item_id
+        for i in await events.user_items(
+            db, service, user_id=user_id, events=["hide"], item_types=["channel"]
+        )
     }
     airing = [
-        a for a in await catalog.airing_between(db, at, at + window) if a.channel_id not in hidden
+        a
+        for a in await catalog.airing_between(db, start=at, end=at + window)
+        if a.channel_id not in hidden
     ]
     model = await cache.get(service.id)
     scored = [(0.0, a) for a in airing]
     personal = False
     if model is not None:
-        lists = await events.user_items(db, service, user_id, SIGNALS, CONTENT)
-        vector = user_vector(model, lists, await user_programmes(db, lists))
+        lists = await events.user_items(
+            db, service, user_id=user_id, events=SIGNALS, item_types=CONTENT
+        )
+        vector = user_vector(model, lists, await user_programmes(db, lists=lists))
         personal = bool(vector.any())
         values = model.scores(vector) if personal else model.popularity
         index = model.index()
         programmes = await programmes_of(
-            db, (a.airing.item_id for a in airing if a.airing.item_type == "episode")
+            db, episode_ids=(a.airing.item_id for a in airing if a.airing.item_type == "episode")
         )
         columns = [
             index.get(model_key(a.airing.item_type, a.airing.item_id, programmes) or "")

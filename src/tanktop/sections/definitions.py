@@ -13,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -109,7 +110,7 @@ def _problem(error: ValidationError, prefix: str = "") -> BadRequest:
     return BadRequest(f"Invalid section: {summary}.")
 
 
-def parse_definition(section_id: str, raw: Any, *, default_position: int) -> Section:
+def parse_definition(section_id: str, raw: JsonValue, *, default_position: int) -> Section:
     """A stored definition from a request body; `default_position` is used when the body
     gives none (after the others for a new section, its current one when replacing)."""
     if not isinstance(raw, dict):

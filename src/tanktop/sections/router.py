@@ -87,7 +87,7 @@ async def list_sections(service: ServiceDep, db: DatabaseDep) -> Response:
     },
 )
 async def get_section(sectionid: SectionId, service: ServiceDep, db: DatabaseDep) -> Response:
-    return _json(await sections.get_section(db, service, sectionid))
+    return _json(await sections.get_section(db, service, section_id=sectionid))
 
 
 @router.put(
@@ -110,7 +110,9 @@ async def get_section(sectionid: SectionId, service: ServiceDep, db: DatabaseDep
 async def put_section(
     request: Request, sectionid: SectionId, service: ServiceDep, db: DatabaseDep
 ) -> Response:
-    section, created = await sections.put_section(db, service, sectionid, await json_body(request))
+    section, created = await sections.put_section(
+        db, service, section_id=sectionid, body=await json_body(request)
+    )
     return _json(section, 201 if created else 200)
 
 
@@ -122,7 +124,7 @@ async def put_section(
     responses={204: {"description": "Deleted."}, **problem_responses(400, 401, 404)},
 )
 async def delete_section(sectionid: SectionId, service: ServiceDep, db: DatabaseDep) -> Response:
-    await sections.delete_section(db, service, sectionid)
+    await sections.delete_section(db, service, section_id=sectionid)
     return Response(status_code=204)
 
 
@@ -149,5 +151,5 @@ async def section_list(
         list[str], Query(description="Drop sections in this list of the user's.")
     ] = [],  # noqa: B006
 ) -> Response:
-    ids = await sections.section_ids(db, service, userid, include=include, exclude=exclude)
+    ids = await sections.section_ids(db, service, user_id=userid, include=include, exclude=exclude)
     return _json(SectionIds(items=ids))

@@ -32,7 +32,7 @@ async def definitions(db: Database, service: Service) -> list[Section]:
     return [_section(row) for row in rows] if rows else list(DEFAULT_PAGE)
 
 
-async def get_section(db: Database, service: Service, section_id: str) -> Section:
+async def get_section(db: Database, service: Service, *, section_id: str) -> Section:
     for section in await definitions(db, service):
         if section.section_id == section_id:
             return section
@@ -40,7 +40,7 @@ async def get_section(db: Database, service: Service, section_id: str) -> Sectio
 
 
 async def put_section(
-    db: Database, service: Service, section_id: str, body: JsonValue
+    db: Database, service: Service, *, section_id: str, body: JsonValue
 ) -> tuple[Section, bool]:
     """Create or replace a definition; True when it is new."""
     async with db.write() as conn:
@@ -58,7 +58,7 @@ async def put_section(
     return section, current is None
 
 
-async def delete_section(db: Database, service: Service, section_id: str) -> None:
+async def delete_section(db: Database, service: Service, *, section_id: str) -> None:
     async with db.write() as conn:
         if not await queries.delete_section(conn, service.id, section_id):
             raise NotFound(
@@ -67,10 +67,12 @@ async def delete_section(db: Database, service: Service, section_id: str) -> Non
             )
 
 
-async def section_prefs(db: Database, service: Service, user_id: str) -> SectionPrefs:
+async def section_prefs(db: Database, service: Service, *, user_id: str) -> SectionPrefs:
     """The user's hidden, pinned and rated sections, and their recent clicks on each."""
     prefs = SectionPrefs()
-    for item in await events.user_items(db, service, user_id, SECTION_EVENTS, [SECTION]):
+    for item in await events.user_items(
+        db, service, user_id=user_id, events=SECTION_EVENTS, item_types=[SECTION]
+    ):
         if item.event == "hide":
             prefs.hidden.add(item.item_id)
         elif item.event == "pin":
@@ -81,7 +83,7 @@ async def section_prefs(db: Database, service: Service, user_id: str) -> Section
     prefs.clicks = await events.event_counts(
         db,
         service,
-        user_id,
+        user_id=user_id,
         event="click",
         item_type=SECTION,
         since=utcnow() - dt.timedelta(days=CLICK_DAYS),
@@ -89,27 +91,35 @@ async def section_prefs(db: Database, service: Service, user_id: str) -> Section
     return prefs
 
 
-async def user_sections(db: Database, service: Service, user_id: str) -> list[Section]:
+async def user_sections(db: Database, service: Service, *, user_id: str) -> list[Section]:
     """The user's sections in page order, hidden ones left out."""
-    return page_order(await definitions(db, service), await section_prefs(db, service, user_id))
+    return page_order(
+        await definitions(db, service), await section_prefs(db, service, user_id=user_id)
+    )
 
 
 async def section_ids(
     db: Database,
     service: Service,
-    user_id: str,
     *,
+    user_id: str,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
 ) -> list[str]:
     """The user's section list in page order, kept by the personalized-list filters."""
-    ordered = [str(s.section_id) for s in await user_sections(db, service, user_id)]
+    ordered = [str(s.section_id) for s in await user_sections(db, service, user_id=user_id)]
     if not (include or exclude):
         return ordered
     if not ordered:
         events.event_names([*include, *exclude])  # still a 400 for a malformed filter
         return []
     kept, _ = await events.personalized_list(
-        db, service, user_id, SECTION, ordered, include, exclude
+        db,
+        service,
+        user_id=user_id,
+        item_type=SECTION,
+        ids=ordered,
+        include=include,
+        exclude=exclude,
     )
     return kept
