@@ -74,6 +74,8 @@ class KeyInfo:
     label: str
     created_at: str
     revoked: bool
+    key_hash: str = ""
+    """What the console names a key by (the key itself is never stored)."""
 
 
 def hash_key(key: str) -> str:
@@ -143,35 +145,55 @@ async def list_services(db: Database) -> list[Service]:
         return [Service(r.id, r.name, r.webhook_url) for r in rows]
 
 
-async def list_keys(db: Database) -> list[KeyInfo]:
+async def list_keys(db: Database, service_id: int | None = None) -> list[KeyInfo]:
+    """Every key's label and state (of one service when `service_id` is given)."""
     query = (
-        sa.select(services.c.name, api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at)
+        sa.select(
+            services.c.name,
+            api_keys.c.label,
+            api_keys.c.created_at,
+            api_keys.c.revoked_at,
+            api_keys.c.key_hash,
+        )
         .join(services, services.c.id == api_keys.c.service_id)
         .order_by(services.c.name, api_keys.c.created_at)
     )
+    if service_id is not None:
+        query = query.where(api_keys.c.service_id == service_id)
     async with db.read() as conn:
         rows = (await conn.execute(query)).all()
     return [
-        KeyInfo(r.name, r.label, r.created_at.isoformat(), r.revoked_at is not None) for r in rows
+        KeyInfo(r.name, r.label, r.created_at.isoformat(), r.revoked_at is not None, r.key_hash)
+        for r in rows
     ]
 
 
 async def revoke_key(db: Database, key: str) -> bool:
     """Revoke a key; False when no active key matches."""
+    return await revoke_key_hash(db, hash_key(key))
+
+
+async def revoke_key_hash(db: Database, key_hash: str) -> bool:
+    """Revoke the key with this hash (the console knows keys only by hash)."""
     async with db.write() as conn:
         result = await conn.execute(
             sa.update(api_keys)
-            .where(api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None))
+            .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
     return result.rowcount > 0
 
 
 async def find_service(db: Database, key: str) -> Service | None:
+    return await find_service_by_hash(db, hash_key(key))
+
+
+async def find_service_by_hash(db: Database, key_hash: str) -> Service | None:
+    """The service of the active key with this hash (a console session holds only the hash)."""
     query = (
         sa.select(services.c.id, services.c.name, services.c.webhook_url)
         .join(api_keys, api_keys.c.service_id == services.c.id)
-        .where(api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None))
+        .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
     )
     async with db.read() as conn:
         row = (await conn.execute(query)).first()
@@ -226,10 +248,32 @@ async def rotate_secret(db: Database, name: str, overlap: dt.timedelta) -> str:
     return secret
 
 
+@dataclass(frozen=True, slots=True)
+class SecretInfo:
+    secret: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+
+
+async def secrets_of(db: Database, service_id: int) -> list[SecretInfo]:
+    """The service's signing secrets still valid now, newest first, with their expiry."""
+    query = (
+        sa.select(signing_secrets)
+        .where(
+            signing_secrets.c.service_id == service_id,
+            sa.or_(signing_secrets.c.expires_at.is_(None), signing_secrets.c.expires_at > utcnow()),
+        )
+        .order_by(signing_secrets.c.id.desc())
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [SecretInfo(r.secret, r.created_at, r.expires_at) for r in rows]
+
+
 async def show_secrets(db: Database, name: str) -> list[str]:
     async with db.read() as conn:
         service_id = await _service_id(conn, name)
-    return (await valid_secrets(db, [service_id])).get(service_id, [])
+    return [info.secret for info in await secrets_of(db, service_id)]
 
 
 async def set_webhook_url(db: Database, name: str, url: str | None) -> None:

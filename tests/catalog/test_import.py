@@ -10,8 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tanktop.catalog.demo import demo_lines, load_demo, schedule_lines
+from tanktop.catalog.demo import load_demo, schedule_lines
 from tanktop.catalog.importer import import_lines
+from tanktop.catalog.service import demo_lines
 from tanktop.catalog.tables import catalog_changes
 from tanktop.db import Database
 from tests.conftest import Admin, unique

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from importlib import resources
 
 from tanktop.catalog.importer import ImportReport, import_lines
+from tanktop.catalog.service import demo_lines
 from tanktop.db import Database
 
 # (channel, [(item_type, item_id, minutes), …]) repeated to fill a day from 06:00 UTC.
@@ -30,11 +30,6 @@ _LINE_UP = {
         ("episode", "1005-s1e2", 110),
     ],
 }
-
-
-def demo_lines() -> list[str]:
-    path = resources.files("tanktop.catalog").joinpath("demo/catalog.jsonl")
-    return path.read_text(encoding="utf-8").splitlines()
 
 
 def schedule_lines(lines: list[str], day: dt.date) -> list[str]:

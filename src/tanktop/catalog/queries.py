@@ -340,11 +340,25 @@ GUIDE_COLUMNS = tuple(c for c in FACT_COLUMNS if c.name not in ("sport", "teams"
 """What an episode guide needs: ids, order and durations."""
 
 
-async def select_items(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, Any]:
+LABEL_COLUMNS = (
+    catalog_items.c.item_type,
+    catalog_items.c.item_id,
+    catalog_items.c.title,
+    catalog_items.c.year,
+    catalog_items.c.programme_id,
+    catalog_items.c.season,
+    catalog_items.c.number,
+)
+"""What a person needs to recognise an item."""
+
+
+async def select_items(
+    conn: AsyncConnection, keys: Sequence[ItemKey], columns: Sequence[Any] = FACT_COLUMNS
+) -> dict[ItemKey, Any]:
     found: dict[ItemKey, Any] = {}
     for item_type, ids in _ids_by_type(keys).items():
         for start in range(0, len(ids), 1000):
-            query = sa.select(*FACT_COLUMNS).where(
+            query = sa.select(*columns).where(
                 catalog_items.c.item_type == item_type,
                 catalog_items.c.item_id.in_(ids[start : start + 1000]),
             )

@@ -10,6 +10,7 @@ import datetime as dt
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -299,6 +300,12 @@ async def catalog_candidates(
         )
 
 
+def demo_lines() -> list[str]:
+    """The packaged demo catalog, one JSON object per line (for `make run` and demo users)."""
+    path = resources.files("tanktop.catalog").joinpath("demo/catalog.jsonl")
+    return path.read_text(encoding="utf-8").splitlines()
+
+
 async def is_empty(db: Database) -> bool:
     async with db.read() as conn:
         return await queries.count_items(conn) == 0
@@ -334,6 +341,27 @@ def _content(row: Any) -> Content:
 async def contents(conn: AsyncConnection, *, keys: Sequence[ItemKey]) -> dict[ItemKey, Content]:
     """Catalog facts of the given items (absent ones are left out)."""
     return {key: _content(row) for key, row in (await queries.select_items(conn, keys)).items()}
+
+
+async def labels(db: Database, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
+    """How people name these items ("Alien (1979)", "Sherlock S1E2"); unknown ones left out."""
+    keys = list(dict.fromkeys(keys))
+    async with db.read() as conn:
+        rows = await queries.select_items(conn, keys, queries.LABEL_COLUMNS)
+        programmes = [("programme", r.programme_id) for r in rows.values() if r.programme_id]
+        parents = await queries.select_items(conn, programmes, queries.LABEL_COLUMNS)
+    result = {}
+    for key, row in rows.items():
+        label = row.title or row.item_id
+        if row.year:
+            label += f" ({row.year})"
+        parent = parents.get(("programme", row.programme_id)) if row.programme_id else None
+        if parent is not None:
+            label = f"{parent.title} S{row.season}E{row.number}"
+            if row.title and not row.title.startswith(parent.title):
+                label += f" · {row.title}"
+        result[key] = label
+    return result
 
 
 async def episode_guides(
@@ -426,4 +454,7 @@ async def airing_between(
     ]
 
 
-__all__ = ["MAX_PRICE"]  # for other domains, which reach the catalog through this module
+__all__ = [
+    "MAX_PRICE",
+    "demo_lines",
+]  # for other domains, which reach the catalog through this module

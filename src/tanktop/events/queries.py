@@ -271,6 +271,53 @@ async def select_history_page(
     return list((await conn.execute(query)).all())
 
 
+async def select_user_history(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    before: tuple[dt.datetime, int] | None,
+    limit: int,
+) -> list[sa.Row[Any]]:
+    """One user's history, newest first, strictly before `before` (at, id)."""
+    h = event_history
+    query = sa.select(h).where(h.c.service_id == service_id, h.c.user_id == user_id)
+    if before is not None:
+        query = query.where(
+            sa.tuple_(h.c.at, h.c.id)
+            < sa.tuple_(sa.literal(before[0], h.c.at.type), sa.literal(before[1]))
+        )
+    query = query.order_by(h.c.at.desc(), h.c.id.desc()).limit(limit)
+    return list((await conn.execute(query)).all())
+
+
+async def select_recent_users(
+    conn: AsyncConnection, service_id: int, scan: int
+) -> list[tuple[str, dt.datetime]]:
+    """(user, time) of the service's latest `scan` history rows, newest first (by the index on
+    service and time, so the cost is bounded whatever the history's size)."""
+    h = event_history
+    query = (
+        sa.select(h.c.user_id, h.c.at)
+        .where(h.c.service_id == service_id)
+        .order_by(h.c.at.desc(), h.c.id.desc())
+        .limit(scan)
+    )
+    return [(row.user_id, row.at) for row in await conn.execute(query)]
+
+
+async def select_all_user_items(
+    conn: AsyncConnection, service_id: int, user_id: str, limit: int
+) -> list[sa.Row[Any]]:
+    """The user's list entries of every event and type, most recently changed first."""
+    query = (
+        sa.select(list_items)
+        .where(list_items.c.service_id == service_id, list_items.c.user_id == user_id)
+        .order_by(list_items.c.updated_at.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def select_user_items(
     conn: AsyncConnection,
     service_id: int,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from pydantic import JsonValue
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tanktop import cursors
 from tanktop.auth import Service
 from tanktop.bodies import JsonObject
 from tanktop.catalog import service as catalog
@@ -147,16 +145,14 @@ class ListPage:
 
 
 def encode_cursor(at: dt.datetime, item_id: str) -> str:
-    raw = json.dumps([at.isoformat(), item_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode_cursor(at.isoformat(), item_id)
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    at, item_id = cursors.decode_cursor(cursor, 2)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, item_id = json.loads(raw)
-        return dt.datetime.fromisoformat(at), str(item_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return dt.datetime.fromisoformat(at), item_id
+    except ValueError:
         raise BadRequest("The cursor is not one this API gave out.") from None
 
 
@@ -300,17 +296,7 @@ async def stream_history(
         async with db.read() as conn:
             rows = await queries.select_history_page(conn, service_id, after, page_size, user_id)
         for row in rows:
-            yield HistoryEvent(
-                row.id,
-                row.user_id,
-                row.event,
-                row.item_type,
-                row.item_id,
-                row.value,
-                row.at,
-                row.origin,
-                row.removed,
-            )
+            yield _history_event(row)
         if len(rows) < page_size:
             return
         after = (rows[-1].at, rows[-1].id)
@@ -354,6 +340,69 @@ async def event_counts(
         return await queries.count_user_events(
             conn, service.id, user_id, canonical_event(event), item_type, since
         )
+
+
+async def all_user_items(
+    db: Database, service: Service, user_id: str, limit: int = 500
+) -> list[ListItem]:
+    """The user's entries in every list, most recently changed first (at most `limit`)."""
+    async with db.read() as conn:
+        rows = await queries.select_all_user_items(conn, service.id, user_id, limit)
+    return [ListItem(r.event, r.item_type, r.item_id, r.value, r.updated_at) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    events: list[HistoryEvent]
+    next_cursor: str | None
+    """Pass back as `before` for the page of older events; None on the last page."""
+
+
+def _history_event(row: Any) -> HistoryEvent:
+    return HistoryEvent(
+        row.id,
+        row.user_id,
+        row.event,
+        row.item_type,
+        row.item_id,
+        row.value,
+        row.at,
+        row.origin,
+        row.removed,
+    )
+
+
+async def user_history(
+    db: Database, service: Service, user_id: str, *, before: str | None = None, limit: int = 50
+) -> HistoryPage:
+    """One page of the user's history, newest first; `before` is a cursor from the last page."""
+    position = None
+    if before is not None:
+        at, row_id = decode_cursor(before)
+        if not row_id.isdigit():
+            raise BadRequest("The cursor is not one this API gave out.")
+        position = (at, int(row_id))
+    async with db.read() as conn:
+        rows = await queries.select_user_history(conn, service.id, user_id, position, limit + 1)
+    page = [_history_event(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return HistoryPage(page, encode_cursor(page[-1].at, str(page[-1].id)) if more else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveUser:
+    user_id: str
+    last_seen: dt.datetime
+
+
+async def recent_users(db: Database, service: Service, n: int = 20) -> list[ActiveUser]:
+    """Up to `n` users with the latest activity, from the service's most recent events."""
+    async with db.read() as conn:
+        rows = await queries.select_recent_users(conn, service.id, scan=n * 100)
+    latest: dict[str, dt.datetime] = {}
+    for user_id, at in rows:
+        latest.setdefault(user_id, at)
+    return [ActiveUser(u, at) for u, at in list(latest.items())[:n]]
 
 
 async def channel_times(

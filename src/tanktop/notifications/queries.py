@@ -64,6 +64,41 @@ async def select_requests(
     return list((await conn.execute(query)).all())
 
 
+async def select_service_requests(
+    conn: AsyncConnection,
+    service_id: int,
+    status: str | None,
+    before: tuple[dt.datetime, str, str, str] | None,
+    limit: int,
+) -> list[sa.Row[Any]]:
+    """A service's requests of every user, newest first, strictly before `before`
+    (created_at, user_id, item_type, item_id); `status` is waiting, notified or failed."""
+    query = sa.select(R).where(R.c.service_id == service_id)
+    if status == "notified":
+        query = query.where(R.c.notified.is_(True))
+    elif status == "failed":
+        query = query.where(R.c.failed.is_(True))
+    elif status == "waiting":
+        query = query.where(R.c.notified.is_(False), R.c.failed.is_(False))
+    order = (R.c.created_at, R.c.user_id, R.c.item_type, R.c.item_id)
+    if before is not None:
+        at, *rest = before
+        position = sa.tuple_(sa.literal(at, R.c.created_at.type), *map(sa.literal, rest))
+        query = query.where(sa.tuple_(*order) < position)
+    query = query.order_by(*(column.desc() for column in order)).limit(limit)
+    return list((await conn.execute(query)).all())
+
+
+async def count_deliveries(conn: AsyncConnection, service_id: int) -> dict[str, int]:
+    """How many of the service's webhooks are in each state (pending, succeeded, ...)."""
+    query = (
+        sa.select(D.c.status, sa.func.count())
+        .where(D.c.service_id == service_id)
+        .group_by(D.c.status)
+    )
+    return {status: count for status, count in await conn.execute(query)}
+
+
 async def delete_requests(
     conn: AsyncConnection,
     service_id: int,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.auth import Service
 from tanktop.catalog import service as catalog
+from tanktop.cursors import decode_cursor, encode_cursor
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.ids import json_id
@@ -21,6 +23,7 @@ from tanktop.notifications.rules import (
     FormValue,
     OfferFacts,
     RequestSpec,
+    check_url,
     satisfies,
     webhook_body,
 )
@@ -155,6 +158,55 @@ async def list_requests(
     return [request_json(row) for row in rows]
 
 
+STATUSES = ("waiting", "notified", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPage:
+    requests: list[dict[str, Any]]
+    """As `request_json`, each with its `user_id`."""
+    next_cursor: str | None
+
+
+def _encode_position(row: Any) -> str:
+    return encode_cursor(row.created_at.isoformat(), row.user_id, row.item_type, row.item_id)
+
+
+def _decode_position(cursor: str) -> tuple[dt.datetime, str, str, str]:
+    at, user_id, item_type, item_id = decode_cursor(cursor, 4)
+    try:
+        return dt.datetime.fromisoformat(at), user_id, item_type, item_id
+    except ValueError:
+        raise BadRequest("The cursor is not one this API gave out.") from None
+
+
+async def service_requests(
+    db: Database,
+    service: Service,
+    *,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> RequestPage:
+    """The service's requests of every user, newest first, optionally of one status."""
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status is one of {', '.join(STATUSES)}; got {status!r}.")
+    before = _decode_position(cursor) if cursor else None
+    async with db.read() as conn:
+        rows = await queries.select_service_requests(conn, service.id, status, before, limit + 1)
+    page = rows[:limit]
+    return RequestPage(
+        [{"user_id": row.user_id, **request_json(row)} for row in page],
+        _encode_position(page[-1]) if len(rows) > limit else None,
+    )
+
+
+async def delivery_counts(db: Database, service: Service) -> dict[str, int]:
+    """How many of the service's webhooks are pending, succeeded, failed or cancelled."""
+    async with db.read() as conn:
+        return await queries.count_deliveries(conn, service.id)
+
+
 async def cancel_requests(
     db: Database,
     service: Service,
@@ -211,3 +263,6 @@ async def resend_failed(
     if count == 0:
         raise NotFound(f"No failed delivery for {item_type} {item_id!r} to send again.")
     return count
+
+
+__all__ = ["RequestSpec", "check_url"]  # for other domains (the console's forms and demo)
