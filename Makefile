@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench fuzz clean
+.PHONY: install run test lint typecheck pytest bench fuzz screenshots clean
 
 $(BIN)/tanktop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,14 @@ $(BIN)/tanktop: pyproject.toml
 
 install: $(BIN)/tanktop
 
-run: install  ## set up, load the demo catalog, create a demo key, serve on SQLite
+run: install  ## set up, load the demo catalog and users, create a demo key, serve on SQLite
 	@$(BIN)/tanktop migrate
 	@$(BIN)/tanktop catalog demo
-	@echo "Your API key (service 'demo'):"
-	@$(BIN)/tanktop keys create demo
-	@$(BIN)/tanktop serve --host $(HOST) --port $(PORT)
+	@key=$$($(BIN)/tanktop keys create demo 2>/dev/null | tail -1) && \
+	  $(BIN)/tanktop demo demo && \
+	  echo "Your API key (service 'demo'), to sign in to the console or call the API:" && \
+	  echo "$$key" && \
+	  exec $(BIN)/tanktop serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check --no-cache .
@@ -45,6 +47,9 @@ bench: install
 
 fuzz: install  ## schemathesis against a real server, 500 examples per operation
 	TANKTOP_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/platform/test_fuzz.py -q
+
+screenshots: install  ## a PNG of each console page in docs/console/ (needs Debian's chromium)
+	$(BIN)/python -m tests.console.screenshots docs/console
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

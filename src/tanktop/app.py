@@ -19,6 +19,7 @@ from tanktop.bookmarks.router import router as bookmarks_router
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
+from tanktop.console.router import install as install_console
 from tanktop.db import Database
 from tanktop.errors import install_error_handlers, problem_components
 from tanktop.events.router import router as events_router
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sections_router)
     app.include_router(catalog_router)
     app.include_router(metrics_router)
+    install_console(app, settings)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging.config
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from tanktop.catalog import service as catalog_service
 from tanktop.catalog.demo import load_demo
 from tanktop.catalog.importer import ImportReport, import_lines
 from tanktop.config import Settings
+from tanktop.console.demo import DemoReport, load_demo_users
 from tanktop.db import Database
 from tanktop.logs import logging_config
 from tanktop.recommendations import service as recs_service
@@ -76,7 +78,10 @@ def serve(
         os.environ["TANKTOP_RUN_WORKER"] = "0"
     _with_db(lambda db: asyncio.sleep(0))  # migrate once, before any process starts
     os.environ["TANKTOP_MIGRATE_ON_START"] = "0"
+    # Every process of this server signs console sessions with the same secret.
+    os.environ.setdefault("TANKTOP_CONSOLE_SECRET", secrets.token_urlsafe(32))
     typer.echo(f"Tank Top on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"Console: http://{host}:{port}/console/  (sign in with an API key)")
     uvicorn.run(
         "tanktop.app:create_app_from_env",
         factory=True,
@@ -226,6 +231,33 @@ def catalog_demo() -> None:
         typer.echo("catalog not empty: demo not loaded")
     else:
         _print_report(report)
+
+
+@app.command()
+def demo(
+    service: Annotated[str, typer.Argument(help="The service to fill.")] = "demo",
+) -> None:
+    """Give a service with no events demo users: profiles, a month of history on the demo
+    catalog, notification requests with their webhook log, and a trained model."""
+
+    async def main(db: Database) -> DemoReport | None:
+        if await catalog_service.is_empty(db):
+            await load_demo(db)
+        found = next((s for s in await auth.list_services(db) if s.name == service), None)
+        if found is None:
+            raise typer.BadParameter(f"no service named {service!r} (tanktop keys create it)")
+        return await load_demo_users(db, found, Settings(), WORKER_TASKS)
+
+    report = _with_db(main)
+    if report is None:
+        typer.echo(f"{service} already has events: no demo users added")
+        return
+    typer.echo(
+        f"{service}: {report.users} demo users, {report.events} events, "
+        f"{report.requests} notification requests (webhooks: "
+        + ", ".join(f"{n} {state}" for state, n in sorted(report.deliveries.items()))
+        + f"), model version {report.model_version}"
+    )
 
 
 @recs_app.command("train")

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         default=True, description="Run the background worker inside each API process."
     )
 
+    console_secret: str | None = Field(
+        default=None,
+        description="Signs console session cookies; unset: `tanktop serve` makes one per start.",
+    )
+    console_session_hours: float = Field(
+        default=12, description="How long a console sign-in lasts."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -1,0 +1,197 @@
+"""What each console page shows, composed from the other domains' services (never their
+tables): the console adds no rule of its own beyond who may see what."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tanktop import auth
+from tanktop.auth import KeyInfo, SecretInfo, Service
+from tanktop.bookmarks import service as bookmarks
+from tanktop.bookmarks.rules import Bookmark
+from tanktop.catalog import service as catalog
+from tanktop.catalog.facts import CatalogFacts
+from tanktop.db import Database
+from tanktop.errors import NotFound
+from tanktop.events import service as events
+from tanktop.events.service import ActiveUser, HistoryPage, ListItem
+from tanktop.notifications import service as notifications
+from tanktop.notifications.service import RequestPage
+from tanktop.profiles import service as profiles
+from tanktop.recommendations import service as recs
+from tanktop.recommendations.service import ModelCache, Recommendation
+
+ItemKey = tuple[str, str]
+LIST_ORDER = ("progress", "watchlist", "seen", "rated", "hide")
+"""The lists people look for first; any other event's list follows in name order."""
+
+
+async def labels_of(db: Database, keys: Iterable[ItemKey]) -> dict[ItemKey, str]:
+    """Catalog names of the items a page shows (programmes of episodes included)."""
+    return await catalog.labels(db, list(keys))
+
+
+@dataclass(frozen=True)
+class Overview:
+    events: int
+    deliveries: dict[str, int]
+    active: list[ActiveUser]
+    keys: int
+
+
+async def overview(db: Database, service: Service) -> Overview:
+    return Overview(
+        events=await events.count_history(db, service.id),
+        deliveries=await notifications.delivery_counts(db, service),
+        active=await events.recent_users(db, service, 8),
+        keys=sum(not k.revoked for k in await auth.list_keys(db, service.id)),
+    )
+
+
+@dataclass(frozen=True)
+class ServiceKeys:
+    service: Service
+    keys: list[KeyInfo]
+    secrets: list[SecretInfo]
+
+
+async def service_keys(db: Database, services: list[Service]) -> list[ServiceKeys]:
+    return [
+        ServiceKeys(s, await auth.list_keys(db, s.id), await auth.secrets_of(db, s.id))
+        for s in services
+    ]
+
+
+@dataclass(frozen=True)
+class UserView:
+    user_id: str
+    profile: dict[str, Any] | None
+    lists: dict[str, list[ListItem]]
+    history: HistoryPage
+    bookmarks: list[Bookmark]
+    recommendations: list[Recommendation]
+    notifications: list[dict[str, Any]]
+    labels: dict[ItemKey, str]
+
+    @property
+    def known(self) -> bool:
+        """Whether the service has anything at all for this user."""
+        return bool(self.profile or self.lists or self.history.events or self.notifications)
+
+
+def _grouped(items: list[ListItem]) -> dict[str, list[ListItem]]:
+    lists: dict[str, list[ListItem]] = {}
+    for item in items:
+        lists.setdefault(item.event, []).append(item)
+    order = {name: i for i, name in enumerate(LIST_ORDER)}
+    return dict(sorted(lists.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def _reason_keys(recommendations: list[Recommendation]) -> list[ItemKey]:
+    return [
+        (str(r["item_type"]), str(r["item_id"]))
+        for rec in recommendations
+        for r in rec.reasons
+        if "item_type" in r and "item_id" in r
+    ]
+
+
+async def user_view(
+    db: Database,
+    facts: CatalogFacts,
+    models: ModelCache,
+    service: Service,
+    user_id: str,
+) -> UserView:
+    """Everything the service holds on one user, as its own API would answer."""
+    try:
+        profile: dict[str, Any] | None = await profiles.get_profile(db, service, user_id)
+    except NotFound:
+        profile = None
+    items = await events.all_user_items(db, service, user_id)
+    history = await events.user_history(db, service, user_id)
+    marks = await bookmarks.bookmarks(db, facts, service, user_id)
+    recommended = await recs.recommend(
+        db, models, service, user_id, None, 10, catalog.Availability()
+    )
+    requests = await notifications.list_requests(db, service, user_id)
+    keys = [
+        *((i.item_type, i.item_id) for i in items),
+        *((e.item_type, e.item_id) for e in history.events),
+        *((b.item_type, b.item_id) for b in marks),
+        *(("episode", b.episode_id) for b in marks if b.episode_id),
+        *((r.item_type, r.item_id) for r in recommended),
+        *_reason_keys(recommended),
+        *((str(r["item_type"]), str(r["item_id"])) for r in requests),
+    ]
+    return UserView(
+        user_id,
+        profile,
+        _grouped(items),
+        history,
+        marks,
+        recommended,
+        requests,
+        await labels_of(db, keys),
+    )
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    user_id: str
+    history: HistoryPage
+    labels: dict[ItemKey, str]
+
+
+async def history_view(
+    db: Database, service: Service, user_id: str, before: str | None
+) -> HistoryView:
+    history = await events.user_history(db, service, user_id, before=before)
+    labels = await labels_of(db, ((e.item_type, e.item_id) for e in history.events))
+    return HistoryView(user_id, history, labels)
+
+
+@dataclass(frozen=True)
+class NotificationsView:
+    page: RequestPage
+    counts: dict[str, int]
+    status: str | None
+    labels: dict[ItemKey, str]
+
+
+async def notifications_view(
+    db: Database, service: Service, status: str | None, cursor: str | None
+) -> NotificationsView:
+    page = await notifications.service_requests(db, service, status=status, cursor=cursor)
+    labels = await labels_of(db, ((r["item_type"], str(r["item_id"])) for r in page.requests))
+    return NotificationsView(page, await notifications.delivery_counts(db, service), status, labels)
+
+
+@dataclass(frozen=True)
+class RequestView:
+    user_id: str
+    item_type: str
+    item_id: str
+    request: dict[str, Any]
+    deliveries: list[dict[str, Any]]
+    label: str
+
+    @property
+    def resendable(self) -> bool:
+        return any(d["status"] == "failed" for d in self.deliveries)
+
+
+async def request_view(
+    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+) -> RequestView:
+    """One notification request with every delivery and attempt; 404 when there is none."""
+    found = await notifications.list_requests(db, service, user_id, item_type, item_id)
+    if not found:
+        raise NotFound(f"No notification request of {user_id!r} for {item_type} {item_id!r}.")
+    log = await notifications.delivery_log(db, service, user_id, item_type, item_id)
+    labels = await labels_of(db, [(item_type, item_id)])
+    return RequestView(
+        user_id, item_type, item_id, found[0], log, labels.get((item_type, item_id), item_id)
+    )

@@ -1,0 +1,53 @@
+"""Users page: find a user, then see what the service holds on them (profile, lists, history,
+bookmarks, recommendations with reasons, notification requests)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from tanktop.console import service as console
+from tanktop.console.rendering import redirect, render
+from tanktop.console.session import SignerDep
+from tanktop.db import Database
+from tanktop.errors import BadRequest
+from tanktop.events import service as events
+from tanktop.ids import ID_CHARS, is_user_id
+
+router = APIRouter(prefix="/users")
+
+
+def _checked(user_id: str) -> str:
+    if not is_user_id(user_id):
+        raise BadRequest(f"A user id is 1-32 characters from {ID_CHARS}; got {user_id!r}.")
+    return user_id
+
+
+@router.get("", name="console.users")
+async def users_page(request: Request, signer: SignerDep, user: str | None = None) -> Response:
+    if user:
+        return redirect(request, "/console/users/" + quote(_checked(user.strip()), safe=""))
+    db: Database = request.app.state.db
+    active = await events.recent_users(db, signer.viewed(), 25)
+    return render(request, "users.html", signer, active=active)
+
+
+@router.get("/{user_id}", name="console.user")
+async def user_page(request: Request, signer: SignerDep, user_id: str) -> Response:
+    state = request.app.state
+    view = await console.user_view(
+        state.db, state.catalog_facts, state.model_cache, signer.viewed(), _checked(user_id)
+    )
+    return render(request, "user.html", signer, view=view)
+
+
+@router.get("/{user_id}/history", name="console.user_history")
+async def history_rows(
+    request: Request, signer: SignerDep, user_id: str, before: str | None = None
+) -> Response:
+    """Older history rows (htmx appends them to the table)."""
+    db: Database = request.app.state.db
+    view = await console.history_view(db, signer.viewed(), _checked(user_id), before)
+    return render(request, "_history_rows.html", signer, view=view)

@@ -1,0 +1,184 @@
+"""The console in a real browser: headless Debian Chromium against one real `tanktop serve`
+(SQLite, worker inside, demo users loaded) for the whole module."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Response,
+    expect,
+)
+
+from tests.console.browser import (
+    ADMIN_TOKEN,
+    Console,
+    chromium,
+    chromium_missing,
+    demo_console,
+    sign_in,
+)
+from tests.receiver import Receiver
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Console]:
+    missing = chromium_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    database = tmp_path_factory.mktemp("console") / "console.db"
+    async with demo_console(
+        database, ["other-service"], TANKTOP_WEBHOOK_RETRY_DELAYS="0.2"
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def browser(console: Console) -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile (no cookies) per test."""
+    fresh = await browser.new_context(viewport={"width": 1280, "height": 860})
+    yield fresh
+    await fresh.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> AsyncIterator[Page]:
+    """A page that fails the test on any script error, CSP violation or missing asset."""
+    opened = await context.new_page()
+    errors: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        # Answers' statuses are the tests' business (a refused sign-in is a 401 page).
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    def asset(response: Response) -> None:
+        if response.request.resource_type != "document" and response.status >= 400:
+            errors.append(f"{response.status} for {response.url}")
+
+    opened.on("console", record)
+    opened.on("response", asset)
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.on("dialog", lambda dialog: dialog.accept())
+    yield opened
+    assert errors == [], errors
+
+
+def api(console: Console, key: str, path: str) -> str:
+    return f"{console.server.base_url}/api/1/{key}{path}"
+
+
+async def test_sign_in_create_a_key_and_sign_out(page: Page, console: Console) -> None:
+    await page.goto(console.url)
+    await expect(page).to_have_url(console.url + "sign-in")
+    await page.fill("#credential", "tt_not-a-real-key-at-all")
+    await page.click("button[type=submit]")
+    await expect(page.locator(".error")).to_contain_text("neither an active API key")
+    await sign_in(page, console, ADMIN_TOKEN)
+    await expect(page.locator(".who")).to_contain_text("Operator")
+    await page.click("nav >> text=Keys")
+    await page.fill("input[name=service]", "acme")
+    await page.click("text=Create key")
+    new_key = (await page.locator("#new-key-value").inner_text()).strip()
+    assert new_key.startswith("tt_")
+    assert new_key not in page.url
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(api(console, new_key, "/user/nobody/"))
+    assert answer.status_code == 404  # the key works: 404 for a user it does not have
+    await expect(page.locator("#service-picker")).to_contain_text("acme")
+    await page.click("text=Sign out")
+    await expect(page).to_have_url(console.url + "sign-in")
+    await page.goto(console.url + "keys")
+    await expect(page).to_have_url(console.url + "sign-in")
+    assert new_key not in console.server.log()
+
+
+async def test_a_user_with_events_shows_bookmarks_and_recommendations(
+    page: Page, console: Console
+) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(api(console, console.key, "/event/1/progress/movie/80716/40/"))
+    assert answer.status_code == 204
+    await sign_in(page, console, console.key)
+    await page.click("nav >> text=Users")
+    await page.fill("#user", "1")
+    await page.click("text=Look up")
+    await expect(page).to_have_url(console.url + "users/1")
+    await expect(page.locator("#profile")).to_contain_text('"name": "Sam"')
+    bookmarks = page.locator("#bookmarks tbody tr")
+    await expect(bookmarks.filter(has_text="Fame (1980)")).to_contain_text("40 of 94 min")
+    recommendations = page.locator("#recommendations tbody tr")
+    assert await recommendations.count() == 10
+    await expect(recommendations.first).to_contain_text("because of")
+    await expect(page.locator("#lists")).to_contain_text("progress")
+    await expect(page.locator("#history tbody tr").first).to_contain_text("Fame (1980)")
+
+
+async def test_resend_a_failed_webhook(page: Page, console: Console, hook: Receiver) -> None:
+    hook.statuses = [500, 500]  # both attempts (TANKTOP_WEBHOOK_RETRY_DELAYS=0.2) fail
+    async with httpx.AsyncClient() as http:
+        made = await http.post(
+            api(console, console.key, "/notification/hooked/movie/82288/"), json={"url": hook.url}
+        )
+        assert made.status_code == 204
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = await http.get(api(console, console.key, "/notification/hooked/"))
+            if state.json()["notifications"][0]["status"] == "failed":
+                break
+            await page.wait_for_timeout(100)
+    await sign_in(page, console, console.key)
+    await page.click("nav >> text=Notifications")
+    await page.click(".tabs >> text=Failed")
+    row = page.locator("tbody tr", has_text="hooked")
+    await row.locator("text=Deliveries").click()
+    await expect(page.locator(".attempts tbody tr")).to_have_count(2)
+    await expect(page.locator(".attempts")).to_contain_text("answer 500")
+    await page.click("text=Resend failed webhook")
+    await expect(page.locator("#deliveries .flash")).to_have_text("1 webhook queued again.")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(hook.received) < 3:
+        await page.wait_for_timeout(100)
+    await page.reload()
+    await expect(page.locator("dl.facts")).to_contain_text("notified")
+    await expect(page.locator(".attempts tbody tr").last).to_contain_text("200")
+    assert len(hook.received) == 3
+
+
+async def test_another_services_key_cannot_open_the_first_ones_users(
+    page: Page, console: Console
+) -> None:
+    await sign_in(page, console, console.keys["other-service"])
+    await page.goto(console.url + "users")
+    await expect(page.locator("main")).to_contain_text("No user has sent an event yet.")
+    await page.goto(console.url + "users/1")
+    await expect(page.locator("main")).to_contain_text("has nothing on user 1")
+    await expect(page.locator("#profile")).not_to_contain_text("Sam")
+    assert await page.locator("#history tbody tr").count() == 0
+    answer = await page.request.post(console.url + "service", form={"service_id": "1"})
+    assert answer.status == 403
+
+
+def test_the_server_log_holds_no_key_or_token(console: Console) -> None:
+    log = console.server.log()
+    assert "/console/" in log  # the console's requests are logged...
+    assert console.key not in log  # ...but no key
+    assert ADMIN_TOKEN not in log
