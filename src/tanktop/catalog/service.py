@@ -343,7 +343,7 @@ async def contents(conn: AsyncConnection, *, keys: Sequence[ItemKey]) -> dict[It
     return {key: _content(row) for key, row in (await queries.select_items(conn, keys)).items()}
 
 
-async def labels(db: Database, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
+async def labels(db: Database, *, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
     """How people name these items ("Alien (1979)", "Sherlock S1E2"); unknown ones left out."""
     keys = list(dict.fromkeys(keys))
     async with db.read() as conn:

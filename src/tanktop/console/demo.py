@@ -16,9 +16,9 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
+from pydantic import JsonValue
 
 from tanktop.auth import Service
 from tanktop.catalog import service as catalog
@@ -80,7 +80,7 @@ def _catalog() -> tuple[list[_Movie], dict[str, list[str]]]:
 
 def _history(
     rng: random.Random, user: str, movies: list[_Movie], episodes: dict[str, list[str]]
-) -> list[dict[str, Any]]:
+) -> list[JsonValue]:
     """A month of one user's events: liked genres seen and rated, a watchlist, things half
     watched, a series followed episode by episode, something hidden."""
     now = utcnow()
@@ -88,12 +88,22 @@ def _history(
     liked = [m for m in movies if taste & set(m.genres)]
     rng.shuffle(liked)
     others = [m for m in movies if not taste & set(m.genres)]
-    entries: list[dict[str, Any]] = []
+    entries: list[JsonValue] = []
 
-    def add(event: str, item_type: str, item_id: str, value: Any = None, days: float = 0) -> None:
+    def add(
+        event: str, item_type: str, item_id: str, value: float | None = None, days: float = 0
+    ) -> None:
         at = now - dt.timedelta(days=days, minutes=rng.randint(0, 600))
-        entry = {"user_id": user, "event": event, "item_type": item_type, "item_id": item_id}
-        entries.append(entry | {"at": at.isoformat()} | ({"value": value} if value else {}))
+        entry: dict[str, JsonValue] = {
+            "user_id": user,
+            "event": event,
+            "item_type": item_type,
+            "item_id": item_id,
+            "at": at.isoformat(),
+        }
+        if value is not None:
+            entry["value"] = value
+        entries.append(entry)
 
     seen = liked[: rng.randint(6, 14)]
     for movie in seen:
@@ -173,30 +183,37 @@ async def load_demo_users(
         return None
     rng = random.Random(7)
     movies, episodes = _catalog()
-    entries = []
+    entries: list[JsonValue] = []
     for number, name in enumerate(NAMES[:USERS], start=1):
         user = str(number)
-        profile = {"name": name, "plan": rng.choice(("basic", "premium")), "country": "GB"}
-        await profiles.put_profile(db, service, user, profile)
+        profile: dict[str, JsonValue] = {
+            "name": name,
+            "plan": rng.choice(("basic", "premium")),
+            "country": "GB",
+        }
+        await profiles.put_profile(db, service, user_id=user, body=profile)
         entries += _history(rng, user, movies, episodes)
-    entries.sort(key=lambda e: e["at"])
+    entries.sort(key=lambda e: str(e["at"]) if isinstance(e, dict) else "")
     for start in range(0, len(entries), events.MAX_BATCH):
-        ops = events.batch_ops(service, entries[start : start + events.MAX_BATCH])
+        ops = events.batch_ops(service, body=entries[start : start + events.MAX_BATCH])
         async with db.write() as conn:
-            await events.write_ops(conn, ops)
+            await events.write_ops(conn, ops=ops)
     async with _receiver() as hooks:
         wishes = [("1", "ok"), ("2", "flaky"), ("3", "ok"), ("5", "gone"), ("8", "ok")]
         for (user, path), movie in zip(wishes, movies[:5], strict=True):
             spec = notifications.RequestSpec(
                 url=f"{hooks}/{path}", source_ids=(), price=None, hd=False
             )
-            await notifications.create_request(db, service, user, "movie", movie.item_id, spec)
+            await notifications.create_request(
+                db, service, user_id=user, item_type="movie", item_id=movie.item_id, spec=spec
+            )
         waiting = notifications.RequestSpec(
             url=f"{hooks}/ok", source_ids=("99",), price=None, hd=True
         )
         for user in ("1", "4", "7"):
+            movie_id = movies[10 + int(user)].item_id
             await notifications.create_request(
-                db, service, user, "movie", movies[10 + int(user)].item_id, waiting
+                db, service, user_id=user, item_type="movie", item_id=movie_id, spec=waiting
             )
         deliveries = await _deliver(db, service, settings, tasks)
     version = await recs.train_service(db, service.id)

@@ -36,7 +36,7 @@ def _target(signer: Signer, form: dict[str, str]) -> Service:
 async def _page(request: Request, signer: Signer, *, status: int = 200, **context: Any) -> Response:
     db: Database = request.app.state.db
     shown = signer.services if signer.operator else [signer.viewed()]
-    cards = await console.service_keys(db, shown)
+    cards = await console.service_keys(db, services=shown)
     return render(request, "keys.html", signer, status=status, cards=cards, **context)
 
 
@@ -53,7 +53,7 @@ async def create_key(request: Request, signer: OperatorDep, form: FormDep) -> Re
     webhook_url = form.get("webhook_url", "").strip() or None
     try:
         if webhook_url is not None:
-            notifications.check_url(webhook_url)
+            notifications.check_webhook_url(webhook_url)
         key = await auth.create_key(db, name, webhook_url)
     except AppError as exc:
         return await _page(request, signer, status=400, create_error=exc.detail, name=name)
@@ -98,7 +98,7 @@ async def set_webhook(request: Request, signer: SignerDep, form: FormDep) -> Res
     service = _target(signer, form)
     url = form.get("webhook_url", "").strip() or None
     if url is not None:
-        notifications.check_url(url)
+        notifications.check_webhook_url(url)
     db: Database = request.app.state.db
     await auth.set_webhook_url(db, service.name, url)
     message = f"Default webhook URL of {service.name}: {url}" if url else "Default URL removed."

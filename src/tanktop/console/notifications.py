@@ -25,14 +25,16 @@ async def requests_page(
     cursor: str | None = None,
 ) -> Response:
     db: Database = request.app.state.db
-    view = await console.notifications_view(db, signer.viewed(), status or None, cursor)
+    view = await console.notifications_view(
+        db, signer.viewed(), status=status or None, cursor=cursor
+    )
     return render(request, "notifications.html", signer, view=view)
 
 
-def _request_path(user_id: str, item_type: str, item_id: str) -> tuple[str, str, str]:
+def _request_path(user_id: str, item_type: str, item_id: str) -> dict[str, str]:
     if not (is_user_id(user_id) and is_name(item_type) and is_name(item_id)):
         raise BadRequest("That is not a notification request's address.")
-    return user_id, item_type, item_id
+    return {"user_id": user_id, "item_type": item_type, "item_id": item_id}
 
 
 @router.get("/{user_id}/{item_type}/{item_id}", name="console.notification")
@@ -41,7 +43,7 @@ async def request_page(
 ) -> Response:
     db: Database = request.app.state.db
     view = await console.request_view(
-        db, signer.viewed(), *_request_path(user_id, item_type, item_id)
+        db, signer.viewed(), **_request_path(user_id, item_type, item_id)
     )
     return render(request, "notification.html", signer, view=view)
 
@@ -60,10 +62,10 @@ async def resend(
     service = signer.viewed()
     address = _request_path(user_id, item_type, item_id)
     try:
-        queued = await notifications.resend_failed(db, service, *address)
+        queued = await notifications.resend_failed(db, service, **address)
         message = f"{queued} webhook{'s' if queued != 1 else ''} queued again."
     except NotFound as exc:
         message = exc.detail
-    view = await console.request_view(db, service, *address)
+    view = await console.request_view(db, service, **address)
     template = "_deliveries.html" if request.headers.get("hx-request") else "notification.html"
     return render(request, template, signer, view=view, message=message)

@@ -28,9 +28,9 @@ LIST_ORDER = ("progress", "watchlist", "seen", "rated", "hide")
 """The lists people look for first; any other event's list follows in name order."""
 
 
-async def labels_of(db: Database, keys: Iterable[ItemKey]) -> dict[ItemKey, str]:
+async def labels_of(db: Database, *, keys: Iterable[ItemKey]) -> dict[ItemKey, str]:
     """Catalog names of the items a page shows (programmes of episodes included)."""
-    return await catalog.labels(db, list(keys))
+    return await catalog.labels(db, keys=list(keys))
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ async def overview(db: Database, service: Service) -> Overview:
     return Overview(
         events=await events.count_history(db, service.id),
         deliveries=await notifications.delivery_counts(db, service),
-        active=await events.recent_users(db, service, 8),
+        active=await events.recent_users(db, service, n=8),
         keys=sum(not k.revoked for k in await auth.list_keys(db, service.id)),
     )
 
@@ -57,7 +57,7 @@ class ServiceKeys:
     secrets: list[SecretInfo]
 
 
-async def service_keys(db: Database, services: list[Service]) -> list[ServiceKeys]:
+async def service_keys(db: Database, *, services: list[Service]) -> list[ServiceKeys]:
     return [
         ServiceKeys(s, await auth.list_keys(db, s.id), await auth.secrets_of(db, s.id))
         for s in services
@@ -100,23 +100,30 @@ def _reason_keys(recommendations: list[Recommendation]) -> list[ItemKey]:
 
 async def user_view(
     db: Database,
+    service: Service,
+    *,
+    user_id: str,
     facts: CatalogFacts,
     models: ModelCache,
-    service: Service,
-    user_id: str,
 ) -> UserView:
     """Everything the service holds on one user, as its own API would answer."""
     try:
-        profile: dict[str, Any] | None = await profiles.get_profile(db, service, user_id)
+        profile: dict[str, Any] | None = await profiles.get_profile(db, service, user_id=user_id)
     except NotFound:
         profile = None
-    items = await events.all_user_items(db, service, user_id)
-    history = await events.user_history(db, service, user_id)
-    marks = await bookmarks.bookmarks(db, facts, service, user_id)
+    items = await events.all_user_items(db, service, user_id=user_id)
+    history = await events.user_history(db, service, user_id=user_id)
+    marks = await bookmarks.bookmarks(db, service, user_id=user_id, facts=facts)
     recommended = await recs.recommend(
-        db, models, service, user_id, None, 10, catalog.Availability()
+        db,
+        service,
+        cache=models,
+        user_id=user_id,
+        item_type=None,
+        n=10,
+        availability=catalog.Availability(),
     )
-    requests = await notifications.list_requests(db, service, user_id)
+    requests = await notifications.list_requests(db, service, user_id=user_id)
     keys = [
         *((i.item_type, i.item_id) for i in items),
         *((e.item_type, e.item_id) for e in history.events),
@@ -134,7 +141,7 @@ async def user_view(
         marks,
         recommended,
         requests,
-        await labels_of(db, keys),
+        await labels_of(db, keys=keys),
     )
 
 
@@ -146,10 +153,10 @@ class HistoryView:
 
 
 async def history_view(
-    db: Database, service: Service, user_id: str, before: str | None
+    db: Database, service: Service, *, user_id: str, before: str | None
 ) -> HistoryView:
-    history = await events.user_history(db, service, user_id, before=before)
-    labels = await labels_of(db, ((e.item_type, e.item_id) for e in history.events))
+    history = await events.user_history(db, service, user_id=user_id, before=before)
+    labels = await labels_of(db, keys=((e.item_type, e.item_id) for e in history.events))
     return HistoryView(user_id, history, labels)
 
 
@@ -162,10 +169,10 @@ class NotificationsView:
 
 
 async def notifications_view(
-    db: Database, service: Service, status: str | None, cursor: str | None
+    db: Database, service: Service, *, status: str | None, cursor: str | None
 ) -> NotificationsView:
     page = await notifications.service_requests(db, service, status=status, cursor=cursor)
-    labels = await labels_of(db, ((r["item_type"], str(r["item_id"])) for r in page.requests))
+    labels = await labels_of(db, keys=((r["item_type"], str(r["item_id"])) for r in page.requests))
     return NotificationsView(page, await notifications.delivery_counts(db, service), status, labels)
 
 
@@ -184,14 +191,15 @@ class RequestView:
 
 
 async def request_view(
-    db: Database, service: Service, user_id: str, item_type: str, item_id: str
+    db: Database, service: Service, *, user_id: str, item_type: str, item_id: str
 ) -> RequestView:
     """One notification request with every delivery and attempt; 404 when there is none."""
-    found = await notifications.list_requests(db, service, user_id, item_type, item_id)
+    address = {"user_id": user_id, "item_type": item_type, "item_id": item_id}
+    found = await notifications.list_requests(db, service, **address)
     if not found:
         raise NotFound(f"No notification request of {user_id!r} for {item_type} {item_id!r}.")
-    log = await notifications.delivery_log(db, service, user_id, item_type, item_id)
-    labels = await labels_of(db, [(item_type, item_id)])
+    log = await notifications.delivery_log(db, service, **address)
+    labels = await labels_of(db, keys=[(item_type, item_id)])
     return RequestView(
         user_id, item_type, item_id, found[0], log, labels.get((item_type, item_id), item_id)
     )

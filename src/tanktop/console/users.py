@@ -30,7 +30,7 @@ async def users_page(request: Request, signer: SignerDep, user: str | None = Non
     if user:
         return redirect(request, "/console/users/" + quote(_checked(user.strip()), safe=""))
     db: Database = request.app.state.db
-    active = await events.recent_users(db, signer.viewed(), 25)
+    active = await events.recent_users(db, signer.viewed(), n=25)
     return render(request, "users.html", signer, active=active)
 
 
@@ -38,7 +38,11 @@ async def users_page(request: Request, signer: SignerDep, user: str | None = Non
 async def user_page(request: Request, signer: SignerDep, user_id: str) -> Response:
     state = request.app.state
     view = await console.user_view(
-        state.db, state.catalog_facts, state.model_cache, signer.viewed(), _checked(user_id)
+        state.db,
+        signer.viewed(),
+        user_id=_checked(user_id),
+        facts=state.catalog_facts,
+        models=state.model_cache,
     )
     return render(request, "user.html", signer, view=view)
 
@@ -49,5 +53,5 @@ async def history_rows(
 ) -> Response:
     """Older history rows (htmx appends them to the table)."""
     db: Database = request.app.state.db
-    view = await console.history_view(db, signer.viewed(), _checked(user_id), before)
+    view = await console.history_view(db, signer.viewed(), user_id=_checked(user_id), before=before)
     return render(request, "_history_rows.html", signer, view=view)

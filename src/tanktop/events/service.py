@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import JsonValue
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop import cursors
@@ -343,7 +345,7 @@ async def event_counts(
 
 
 async def all_user_items(
-    db: Database, service: Service, user_id: str, limit: int = 500
+    db: Database, service: Service, *, user_id: str, limit: int = 500
 ) -> list[ListItem]:
     """The user's entries in every list, most recently changed first (at most `limit`)."""
     async with db.read() as conn:
@@ -358,7 +360,7 @@ class HistoryPage:
     """Pass back as `before` for the page of older events; None on the last page."""
 
 
-def _history_event(row: Any) -> HistoryEvent:
+def _history_event(row: Row[Any]) -> HistoryEvent:
     return HistoryEvent(
         row.id,
         row.user_id,
@@ -373,7 +375,7 @@ def _history_event(row: Any) -> HistoryEvent:
 
 
 async def user_history(
-    db: Database, service: Service, user_id: str, *, before: str | None = None, limit: int = 50
+    db: Database, service: Service, *, user_id: str, before: str | None = None, limit: int = 50
 ) -> HistoryPage:
     """One page of the user's history, newest first; `before` is a cursor from the last page."""
     position = None
@@ -395,7 +397,7 @@ class ActiveUser:
     last_seen: dt.datetime
 
 
-async def recent_users(db: Database, service: Service, n: int = 20) -> list[ActiveUser]:
+async def recent_users(db: Database, service: Service, *, n: int = 20) -> list[ActiveUser]:
     """Up to `n` users with the latest activity, from the service's most recent events."""
     async with db.read() as conn:
         rows = await queries.select_recent_users(conn, service.id, scan=n * 100)

@@ -16,14 +16,13 @@ from tanktop.cursors import decode_cursor, encode_cursor
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.ids import json_id
-from tanktop.notifications import queries
+from tanktop.notifications import queries, rules
 from tanktop.notifications.rules import (
     REQUEST_TYPES,
     STANDING_TYPES,
     FormValue,
     OfferFacts,
     RequestSpec,
-    check_url,
     satisfies,
     webhook_body,
 )
@@ -265,4 +264,9 @@ async def resend_failed(
     return count
 
 
-__all__ = ["RequestSpec", "check_url"]  # for other domains (the console's forms and demo)
+def check_webhook_url(url: str) -> str:
+    """The URL rule of webhooks (http or https, at most 2,000 characters), for other forms."""
+    return rules.check_url(url)
+
+
+__all__ = ["RequestSpec"]  # for other domains (the console's demo)
