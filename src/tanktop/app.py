@@ -31,6 +31,8 @@ from tanktop.middleware import RequestGuard
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.notifications.router import router as notifications_router
+from tanktop.oauth.router import router as oauth_router
+from tanktop.oauth.router import service_router as oauth_service_router
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
@@ -135,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations_router)
     app.include_router(sections_router)
     app.include_router(catalog_router)
+    app.include_router(oauth_router)
+    app.include_router(oauth_service_router)
     app.include_router(metrics_router)
     install_console(app, settings)
     app.add_middleware(

@@ -88,12 +88,15 @@ def key_label(key: str) -> str:
 
 
 SECRET_PATTERN = re.compile(r"whsec_[A-Za-z0-9+/=]{8,}")
+OAUTH_SECRET_PATTERN = re.compile(r"\b(tt[acdrs]_)[A-Za-z0-9_\-]{8,}")
+"""OAuth tokens, codes and client secrets (`tanktop.oauth.models.TOKEN_PREFIXES`)."""
 
 
 def redact_keys(text: str) -> str:
     """Replace every API key in `text` (a path, a log line) with its label, and every webhook
-    signing secret with a placeholder."""
+    signing secret, OAuth token, code and client secret with a placeholder."""
     text = KEY_PATTERN.sub(lambda m: key_label(m.group(0)), text)
+    text = OAUTH_SECRET_PATTERN.sub(lambda m: m.group(1) + "…", text)
     return SECRET_PATTERN.sub("whsec_…", text)
 
 
@@ -194,6 +197,15 @@ async def find_service_by_hash(db: Database, key_hash: str) -> Service | None:
         sa.select(services.c.id, services.c.name, services.c.webhook_url)
         .join(api_keys, api_keys.c.service_id == services.c.id)
         .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+    )
+    async with db.read() as conn:
+        row = (await conn.execute(query)).first()
+    return Service(row.id, row.name, row.webhook_url) if row else None
+
+
+async def service_by_name(db: Database, name: str) -> Service | None:
+    query = sa.select(services.c.id, services.c.name, services.c.webhook_url).where(
+        services.c.name == name
     )
     async with db.read() as conn:
         row = (await conn.execute(query)).first()

@@ -32,7 +32,9 @@ from tanktop.catalog.importer import ImportReport, import_lines
 from tanktop.config import Settings
 from tanktop.console.demo import DemoReport, load_demo_users
 from tanktop.db import Database
+from tanktop.errors import AppError
 from tanktop.logs import logging_config
+from tanktop.oauth import service as oauth_service
 from tanktop.recommendations import service as recs_service
 from tanktop.recommendations.evaluate import HEADER, evaluate, plot
 from tanktop.worker import run_worker
@@ -44,6 +46,10 @@ catalog_app = typer.Typer(help="Load the shared catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 recs_app = typer.Typer(help="Recommendation models.", no_args_is_help=True)
 app.add_typer(recs_app, name="recs")
+oauth_app = typer.Typer(help="Let third-party apps reach a service's users.", no_args_is_help=True)
+app.add_typer(oauth_app, name="oauth")
+clients_app = typer.Typer(help="The apps registered with a service.", no_args_is_help=True)
+oauth_app.add_typer(clients_app, name="clients")
 
 T = TypeVar("T")
 
@@ -64,6 +70,18 @@ def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True
     return asyncio.run(main())
 
 
+def _or_exit(action: Callable[[Database], Awaitable[T]]) -> T:
+    """`_with_db`, with a refused request printed as one line and exit status 1."""
+    try:
+        return _with_db(action)
+    except AppError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(1) from None
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -74,6 +92,13 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API (and, unless --no-worker, the background worker) on HOST:PORT."""
+    if Settings().oauth_dev_login and host not in LOOPBACK_HOSTS:
+        typer.echo(
+            "error: TANKTOP_OAUTH_DEV_LOGIN lets anyone sign in as anyone: loopback hosts only "
+            f"(not {host})",
+            err=True,
+        )
+        raise typer.Exit(2)
     if no_worker:
         os.environ["TANKTOP_RUN_WORKER"] = "0"
     _with_db(lambda db: asyncio.sleep(0))  # migrate once, before any process starts
@@ -308,3 +333,66 @@ def recs_evaluate(
     if plot_to is not None:
         plot(results, plot_to)
         typer.echo(f"plot written to {plot_to}")
+
+
+@oauth_app.command("enable")
+def oauth_enable(
+    service: Annotated[str, typer.Argument(help="Service name (tanktop keys create).")],
+    login_url: Annotated[
+        str, typer.Option(help="Your sign-in and consent page; it gets ?request=<id>.")
+    ],
+    verification_url: Annotated[
+        str | None,
+        typer.Option(help="Where users enter a TV's code (default: the login URL)."),
+    ] = None,
+) -> None:
+    """Run an authorization server for SERVICE at /oauth/SERVICE/ (again: change its pages)."""
+    _or_exit(
+        lambda db: oauth_service.enable(
+            db, service, login_url=login_url, verification_url=verification_url
+        )
+    )
+    typer.echo(f"OAuth enabled for {service!r}: /oauth/{service}/ (login page {login_url})")
+
+
+@clients_app.command("create")
+def oauth_clients_create(
+    service: Annotated[str, typer.Argument(help="Service name.")],
+    name: Annotated[str, typer.Option(help="The app's name, shown to users.")],
+    redirect_uri: Annotated[
+        list[str], typer.Option(help="Exact redirect URI (repeat for several).")
+    ] = [],  # noqa: B006 - typer copies defaults
+    public: Annotated[
+        bool, typer.Option("--public", help="No secret (TV, mobile, single-page apps): PKCE.")
+    ] = False,
+    scope: Annotated[list[str], typer.Option(help="Allowed scope (repeat; default: all).")] = [],  # noqa: B006
+) -> None:
+    """Register an app; prints its client_id (and client_secret, shown once, if confidential)."""
+    created = _or_exit(
+        lambda db: oauth_service.create_client(
+            db, service, name=name, redirect_uris=redirect_uri, public=public, scopes=scope
+        )
+    )
+    typer.echo(f"client_id: {created.client_id}")
+    if created.client_secret is not None:
+        typer.echo(f"client_secret: {created.client_secret}  (shown once; store it safely)")
+
+
+@clients_app.command("list")
+def oauth_clients_list(service: Annotated[str, typer.Argument(help="Service name.")]) -> None:
+    """The service's apps: client_id, name, kind, scopes, redirect URIs, state."""
+    for c in _or_exit(lambda db: oauth_service.list_clients(db, service)):
+        kind = "public" if c.public else "confidential"
+        state = "revoked" if c.revoked else "active"
+        uris = " ".join(c.redirect_uris) or "-"
+        typer.echo(f"{c.client_id}\t{c.name}\t{kind}\t{c.scope}\t{uris}\t{state}")
+
+
+@clients_app.command("revoke")
+def oauth_clients_revoke(
+    service: Annotated[str, typer.Argument(help="Service name.")],
+    client_id: Annotated[str, typer.Argument(help="The app's client_id.")],
+) -> None:
+    """Revoke an app: its tokens stop working at once."""
+    _or_exit(lambda db: oauth_service.revoke_client(db, service, client_id))
+    typer.echo(f"revoked {client_id}")

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for people, json for log collectors."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Where clients reach this server (https://api.example.com): OAuth issuer.",
+    )
+    oauth_dev_login: bool = Field(
+        default=False,
+        description="Serve the development OAuth login page (loopback hosts only).",
+    )
     run_worker: bool = Field(
         default=True, description="Run the background worker inside each API process."
     )

@@ -6,6 +6,7 @@ from tanktop.catalog import tables as catalog_tables
 from tanktop.db import metadata
 from tanktop.events import tables as events_tables
 from tanktop.notifications import tables as notifications_tables
+from tanktop.oauth import tables as oauth_tables
 from tanktop.profiles import tables as profiles_tables
 from tanktop.recommendations import tables as recommendations_tables
 from tanktop.sections import tables as sections_tables
@@ -17,6 +18,7 @@ __all__ = [
     "events_tables",
     "metadata",
     "notifications_tables",
+    "oauth_tables",
     "profiles_tables",
     "ratelimit",
     "recommendations_tables",

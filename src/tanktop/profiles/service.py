@@ -10,6 +10,7 @@ from tanktop.auth import Service
 from tanktop.bodies import JsonObject
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
+from tanktop.oauth import service as oauth
 from tanktop.profiles import queries
 
 Profile = JsonObject
@@ -90,6 +91,8 @@ async def get_profile(db: Database, service: Service, *, user_id: str) -> Profil
 
 
 async def deactivate_profile(db: Database, service: Service, *, user_id: str) -> None:
+    """Deactivate the user; the apps they connected lose access in the same transaction."""
     async with db.write() as conn:
         if not await queries.deactivate(conn, service.id, user_id, utcnow()):
             raise _not_found(user_id)
+        await oauth.forget_user(conn, service, user_id)
