@@ -20,8 +20,13 @@ run: install  ## set up, load the demo catalog and users, create a demo key, ser
 	@$(BIN)/tanktop catalog demo
 	@key=$$($(BIN)/tanktop keys create demo 2>/dev/null | tail -1) && \
 	  $(BIN)/tanktop demo demo && \
+	  $(BIN)/tanktop oauth enable demo --login-url http://$(HOST):$(PORT)/oauth/dev/demo/login && \
+	  echo "An OAuth app to try the flows with (README, 'OAuth'):" && \
+	  { $(BIN)/tanktop oauth clients create demo --name "Try-out app" \
+	      --redirect-uri http://$(HOST):$(PORT)/oauth/dev/callback || true; } && \
 	  echo "Your API key (service 'demo'), to sign in to the console or call the API:" && \
 	  echo "$$key" && \
+	  TANKTOP_OAUTH_DEV_LOGIN=$(if $(filter 127.0.0.1 localhost ::1,$(HOST)),1,0) \
 	  exec $(BIN)/tanktop serve --host $(HOST) --port $(PORT)
 
 lint: install

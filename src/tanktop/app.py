@@ -31,6 +31,7 @@ from tanktop.middleware import RequestGuard
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.notifications.router import router as notifications_router
+from tanktop.oauth.devlogin import router as oauth_dev_login_router
 from tanktop.oauth.router import router as oauth_router
 from tanktop.oauth.router import service_router as oauth_service_router
 from tanktop.operations import router as operations_router
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog_router)
     app.include_router(oauth_router)
     app.include_router(oauth_service_router)
+    if settings.oauth_dev_login:
+        app.include_router(oauth_dev_login_router)
     app.include_router(metrics_router)
     install_console(app, settings)
     app.add_middleware(

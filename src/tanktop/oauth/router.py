@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from tanktop.auth import KEY_PATTERN, KeyCache, Service, ServiceDep
 from tanktop.bodies import json_body_openapi, json_object
 from tanktop.db import DatabaseDep
-from tanktop.errors import problem_responses
+from tanktop.errors import BadRequest, problem_responses
 from tanktop.ids import UserId
 from tanktop.oauth import models as m
 from tanktop.oauth import schemas
@@ -46,21 +46,23 @@ def _answer(response: tuple[int, Any, list[tuple[str, str]]]) -> Response:
     return JSONResponse(body, status_code=status, headers=kept)
 
 
-async def _form(request: Request) -> list[tuple[str, str]]:
+async def read_form(request: Request) -> list[tuple[str, str]]:
     """RFC 6749 bodies: `application/x-www-form-urlencoded`, UTF-8."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     raw = await request.body()
     if raw and media != "application/x-www-form-urlencoded":
-        raise _FormError("Send the parameters as application/x-www-form-urlencoded.")
+        raise FormError("Send the parameters as application/x-www-form-urlencoded.")
     try:
         return parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
-        raise _FormError("The form body is not valid UTF-8 form encoding.") from None
+        raise FormError("The form body is not valid UTF-8 form encoding.") from None
 
 
-class _FormError(Exception):
+class FormError(BadRequest):
+    """A body that is not a form; the protocol endpoints answer it as RFC 6749 says."""
+
     def response(self) -> Response:
-        return _answer(InvalidRequestError(str(self))())
+        return _answer(InvalidRequestError(self.detail)())
 
 
 _OAUTH_ERROR = {
@@ -137,6 +139,7 @@ async def metadata(service: ServiceName, request: Request, db: DatabaseDep) -> s
         "answered here."
     ),
     status_code=302,
+    response_class=RedirectResponse,
     responses={
         302: {"description": "To the service's login page, or back to the app with `error`."},
         400: _OAUTH_ERROR,
@@ -162,8 +165,8 @@ async def _protocol(
 ) -> Response:
     found = await oauth.oauth_service(db, service)
     try:
-        pairs = await _form(request)
-    except _FormError as error:
+        pairs = await read_form(request)
+    except FormError as error:
         return error.response()
     caller_is_service = by_service and await _is_service_key(request, found.id)
     response = await oauth.protocol(
