@@ -349,7 +349,7 @@ def oauth_enable(
     """Run an authorization server for SERVICE at /oauth/SERVICE/ (again: change its pages)."""
     _or_exit(
         lambda db: oauth_service.enable(
-            db, service, login_url=login_url, verification_url=verification_url
+            db, name=service, login_url=login_url, verification_url=verification_url
         )
     )
     typer.echo(f"OAuth enabled for {service!r}: /oauth/{service}/ (login page {login_url})")
@@ -370,7 +370,12 @@ def oauth_clients_create(
     """Register an app; prints its client_id (and client_secret, shown once, if confidential)."""
     created = _or_exit(
         lambda db: oauth_service.create_client(
-            db, service, name=name, redirect_uris=redirect_uri, public=public, scopes=scope
+            db,
+            service_name=service,
+            name=name,
+            redirect_uris=redirect_uri,
+            public=public,
+            scopes=scope,
         )
     )
     typer.echo(f"client_id: {created.client_id}")
@@ -381,7 +386,7 @@ def oauth_clients_create(
 @clients_app.command("list")
 def oauth_clients_list(service: Annotated[str, typer.Argument(help="Service name.")]) -> None:
     """The service's apps: client_id, name, kind, scopes, redirect URIs, state."""
-    for c in _or_exit(lambda db: oauth_service.list_clients(db, service)):
+    for c in _or_exit(lambda db: oauth_service.list_clients(db, service_name=service)):
         kind = "public" if c.public else "confidential"
         state = "revoked" if c.revoked else "active"
         uris = " ".join(c.redirect_uris) or "-"
@@ -394,5 +399,5 @@ def oauth_clients_revoke(
     client_id: Annotated[str, typer.Argument(help="The app's client_id.")],
 ) -> None:
     """Revoke an app: its tokens stop working at once."""
-    _or_exit(lambda db: oauth_service.revoke_client(db, service, client_id))
+    _or_exit(lambda db: oauth_service.revoke_client(db, service_name=service, client_id=client_id))
     typer.echo(f"revoked {client_id}")

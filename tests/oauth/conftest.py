@@ -64,11 +64,13 @@ class Stack:
 async def new_tenant(db: Database) -> Tenant:
     name = f"tv-{uuid.uuid4().hex[:8]}"
     key = await auth.create_key(db, name)
-    await oauth.enable(db, name, login_url=LOGIN)
-    tv = await oauth.create_client(db, name, name="Couch TV", redirect_uris=[CALLBACK], public=True)
+    await oauth.enable(db, name=name, login_url=LOGIN)
+    tv = await oauth.create_client(
+        db, service_name=name, name="Couch TV", redirect_uris=[CALLBACK], public=True
+    )
     web = await oauth.create_client(
         db,
-        name,
+        service_name=name,
         name="Web app",
         redirect_uris=[WEB_CALLBACK],
         public=False,

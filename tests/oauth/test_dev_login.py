@@ -34,9 +34,9 @@ async def dev_service(app: FastAPI) -> tuple[str, oauth.NewClient]:
     name = f"demo-{uuid.uuid4().hex[:8]}"
     db = app.state.db
     await auth.create_key(db, name)
-    await oauth.enable(db, name, login_url=f"http://127.0.0.1:8000/oauth/dev/{name}/login")
+    await oauth.enable(db, name=name, login_url=f"http://127.0.0.1:8000/oauth/dev/{name}/login")
     app_client = await oauth.create_client(
-        db, name, name="Try-out app", redirect_uris=[DEV_CALLBACK], public=False
+        db, service_name=name, name="Try-out app", redirect_uris=[DEV_CALLBACK], public=False
     )
     return name, app_client
 

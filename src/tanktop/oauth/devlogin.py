@@ -64,7 +64,7 @@ async def login_page(service: ServiceName, request: Request, db: DatabaseDep) ->
             <button name="decision" value="deny">Deny</button></form>""",
         )
     try:
-        pending = await oauth.pending_request(db, found, request_id)
+        pending = await oauth.pending_request(db, found, request_id=request_id)
     except AppError as error:
         return _page("Nothing to approve", f"<p>{html.escape(error.detail)}</p>", error.status)
     scopes = "".join(f"<li>{html.escape(s)}</li>" for s in pending.scope)
@@ -91,13 +91,13 @@ async def login_decision(service: ServiceName, request: Request, db: DatabaseDep
             decision = await oauth.decide(
                 db,
                 found,
-                form["request"],
+                request_id=form["request"],
                 user_id=user_id if approve else None,
                 base_url=str(request.base_url).rstrip("/"),
             )
             return RedirectResponse(decision.redirect_to, status_code=303)
         device = await oauth.decide_device(
-            db, found, form.get("user_code", ""), user_id=user_id, approve=approve
+            db, found, user_code=form.get("user_code", ""), user_id=user_id, approve=approve
         )
     except AppError as error:
         return _page("That did not work", f"<p>{html.escape(error.detail)}</p>", error.status)

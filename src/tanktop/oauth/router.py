@@ -77,7 +77,9 @@ _OAUTH_ERROR = {
 _NO_SERVICE = problem_responses(404)
 
 
-def _form_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _form_body(
+    properties: dict[str, str], required: list[str], example: dict[str, str]
+) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
@@ -89,7 +91,8 @@ def _form_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any
                             k: {"type": "string", "description": v} for k, v in properties.items()
                         },
                         "required": required,
-                    }
+                    },
+                    "example": example,
                 }
             },
         }
@@ -103,15 +106,32 @@ def _ok(model: type[Any], example: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_ISSUER = "https://api.example/oauth/tanktop-tv"
+METADATA_EXAMPLE = {
+    "issuer": _ISSUER,
+    "authorization_endpoint": f"{_ISSUER}/authorize",
+    "token_endpoint": f"{_ISSUER}/token",
+    "device_authorization_endpoint": f"{_ISSUER}/device/code",
+    "revocation_endpoint": f"{_ISSUER}/revoke",
+    "introspection_endpoint": f"{_ISSUER}/introspect",
+    "scopes_supported": list(m.SCOPES),
+    "response_types_supported": ["code"],
+    "grant_types_supported": list(GRANT_TYPES),
+    "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+    "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+    "code_challenge_methods_supported": ["S256"],
+}
+
+
 @router.get(
     "/.well-known/oauth-authorization-server/oauth/{service}",
     name="oauth.metadata",
     summary="RFC 8414 metadata of a service's authorization server",
     response_model=schemas.Metadata,
-    responses=_NO_SERVICE,
+    responses={200: _ok(schemas.Metadata, METADATA_EXAMPLE), **_NO_SERVICE},
 )
 async def metadata(service: ServiceName, request: Request, db: DatabaseDep) -> schemas.Metadata:
-    found = await oauth.oauth_service(db, service)
+    found = await oauth.oauth_service(db, name=service)
     issuer = f"{base_url(request)}/oauth/{found.name}"
     return schemas.Metadata(
         issuer=issuer,
@@ -147,10 +167,10 @@ async def metadata(service: ServiceName, request: Request, db: DatabaseDep) -> s
     },
 )
 async def authorize(service: ServiceName, request: Request, db: DatabaseDep) -> Response:
-    found = await oauth.oauth_service(db, service)
+    found = await oauth.oauth_service(db, name=service)
     result = await oauth.authorize(
         db,
-        found,
+        service=found,
         base_url=base_url(request),
         headers=request.headers,
         pairs=request.query_params.multi_items(),
@@ -163,7 +183,7 @@ async def authorize(service: ServiceName, request: Request, db: DatabaseDep) -> 
 async def _protocol(
     endpoint: str, service: str, request: Request, db: DatabaseDep, *, by_service: bool = False
 ) -> Response:
-    found = await oauth.oauth_service(db, service)
+    found = await oauth.oauth_service(db, name=service)
     try:
         pairs = await read_form(request)
     except FormError as error:
@@ -171,8 +191,8 @@ async def _protocol(
     caller_is_service = by_service and await _is_service_key(request, found.id)
     response = await oauth.protocol(
         db,
-        found,
-        endpoint,
+        service=found,
+        endpoint=endpoint,
         base_url=base_url(request),
         headers=request.headers,
         pairs=pairs,
@@ -226,6 +246,12 @@ _TOKEN_EXAMPLE = {
             "client_secret": "confidential clients not using HTTP Basic",
         },
         ["grant_type"],
+        {
+            "grant_type": "authorization_code",
+            "code": "ttc_…",
+            "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            "client_id": "app_…",
+        },
     ),
 )
 async def token(service: ServiceName, request: Request, db: DatabaseDep) -> Response:
@@ -256,6 +282,7 @@ async def token(service: ServiceName, request: Request, db: DatabaseDep) -> Resp
     openapi_extra=_form_body(
         {"client_id": "the app", "scope": "space-separated scopes (default: all the app's)"},
         ["client_id"],
+        {"client_id": "app_…", "scope": "profile recommendations"},
     ),
 )
 async def device_code(service: ServiceName, request: Request, db: DatabaseDep) -> Response:
@@ -275,6 +302,7 @@ async def device_code(service: ServiceName, request: Request, db: DatabaseDep) -
             "client_id": "public clients",
         },
         ["token"],
+        {"token": "ttr_…", "token_type_hint": "refresh_token", "client_id": "app_…"},
     ),
 )
 async def revoke(service: ServiceName, request: Request, db: DatabaseDep) -> Response:
@@ -305,7 +333,9 @@ async def revoke(service: ServiceName, request: Request, db: DatabaseDep) -> Res
         **_NO_SERVICE,
     },
     openapi_extra=_form_body(
-        {"token": "the token", "token_type_hint": "access_token or refresh_token"}, ["token"]
+        {"token": "the token", "token_type_hint": "access_token or refresh_token"},
+        ["token"],
+        {"token": "tta_…"},
     ),
 )
 async def introspect(service: ServiceName, request: Request, db: DatabaseDep) -> Response:
@@ -323,12 +353,24 @@ _SERVICE_ERRORS = problem_responses(400, 401, 404)
     name="oauth.request",
     summary="What a pending authorization request asks for (to show on your consent page)",
     response_model=schemas.PendingRequest,
-    responses=_SERVICE_ERRORS,
+    responses={
+        200: _ok(
+            schemas.PendingRequest,
+            {
+                "request": "q18-DwxvZZcQZzFxw9IL3Pi_CGU2KBzj",
+                "client_id": "app_…",
+                "client_name": "Couch TV",
+                "scope": ["profile", "lists:read"],
+                "expires_at": "2026-11-30T20:10:00Z",
+            },
+        ),
+        **_SERVICE_ERRORS,
+    },
 )
 async def get_request(
     request_id: RequestId, service: ServiceDep, db: DatabaseDep
 ) -> schemas.PendingRequest:
-    found = await oauth.pending_request(db, service, request_id)
+    found = await oauth.pending_request(db, service, request_id=request_id)
     return schemas.PendingRequest(
         request=found.request_id,
         client_id=found.client_id,
@@ -348,7 +390,11 @@ _APPROVE_BODY = json_body_openapi(
     name="oauth.approve",
     summary="The signed-in user consents: answers where to send their browser (with the code)",
     response_model=schemas.Decision,
-    responses={**_SERVICE_ERRORS, **problem_responses(409, 415)},
+    responses={
+        200: _ok(schemas.Decision, {"redirect_to": "https://app.example/cb?code=ttc_…&state=xyz"}),
+        **_SERVICE_ERRORS,
+        **problem_responses(409, 415),
+    },
     openapi_extra=_APPROVE_BODY,
 )
 async def approve(
@@ -356,7 +402,7 @@ async def approve(
 ) -> schemas.Decision:
     body = schemas.ApproveBody.parse(await json_object(request))
     decision = await oauth.decide(
-        db, service, request_id, user_id=body.user_id, base_url=base_url(request)
+        db, service, request_id=request_id, user_id=body.user_id, base_url=base_url(request)
     )
     return schemas.Decision(redirect_to=decision.redirect_to)
 
@@ -366,12 +412,21 @@ async def approve(
     name="oauth.deny",
     summary="The user declines: answers where to send their browser (with access_denied)",
     response_model=schemas.Decision,
-    responses={**_SERVICE_ERRORS, **problem_responses(409)},
+    responses={
+        200: _ok(
+            schemas.Decision,
+            {"redirect_to": "https://app.example/cb?error=access_denied&state=xyz"},
+        ),
+        **_SERVICE_ERRORS,
+        **problem_responses(409),
+    },
 )
 async def deny(
     request_id: RequestId, service: ServiceDep, db: DatabaseDep, request: Request
 ) -> schemas.Decision:
-    decision = await oauth.decide(db, service, request_id, user_id=None, base_url=base_url(request))
+    decision = await oauth.decide(
+        db, service, request_id=request_id, user_id=None, base_url=base_url(request)
+    )
     return schemas.Decision(redirect_to=decision.redirect_to)
 
 
@@ -380,7 +435,14 @@ _DEVICE_BODY = json_body_openapi(
     {"user_code": "WDJB-MJHT", "user_id": "7"},
     "The code the user typed (case, dashes and spaces ignored) and who they are.",
 )
-_DEVICE_RESPONSES = {**_SERVICE_ERRORS, **problem_responses(415, 429)}
+_DEVICE_RESPONSES = {
+    200: _ok(
+        schemas.DeviceDecision,
+        {"client_id": "app_…", "client_name": "Couch TV", "scope": ["profile"]},
+    ),
+    **_SERVICE_ERRORS,
+    **problem_responses(415, 429),
+}
 
 
 @service_router.post(
@@ -416,7 +478,7 @@ async def _device(
 ) -> schemas.DeviceDecision:
     body = schemas.DeviceBody.parse(await json_object(request))
     found = await oauth.decide_device(
-        db, service, body.user_code, user_id=body.user_id, approve=approve
+        db, service, user_code=body.user_code, user_id=body.user_id, approve=approve
     )
     return schemas.DeviceDecision(
         client_id=found.client_id, client_name=found.client_name, scope=found.scope
@@ -428,10 +490,25 @@ async def _device(
     name="oauth.grants",
     summary="The apps a user has connected",
     response_model=schemas.ConnectedApps,
-    responses=problem_responses(400, 401),
+    responses={
+        200: _ok(
+            schemas.ConnectedApps,
+            {
+                "grants": [
+                    {
+                        "client_id": "app_…",
+                        "name": "Couch TV",
+                        "scope": ["profile", "recommendations"],
+                        "connected_at": "2026-11-30T20:00:00Z",
+                    }
+                ]
+            },
+        ),
+        **problem_responses(400, 401),
+    },
 )
 async def grants(userid: UserId, service: ServiceDep, db: DatabaseDep) -> schemas.ConnectedApps:
-    apps = await oauth.connected_apps(db, service, userid)
+    apps = await oauth.connected_apps(db, service, user_id=userid)
     return schemas.ConnectedApps(
         grants=[
             schemas.ConnectedApp(
@@ -452,5 +529,5 @@ async def grants(userid: UserId, service: ServiceDep, db: DatabaseDep) -> schema
 async def disconnect(
     userid: UserId, client_id: ClientId, service: ServiceDep, db: DatabaseDep
 ) -> Response:
-    await oauth.disconnect(db, service, userid, client_id)
+    await oauth.disconnect(db, service, user_id=userid, client_id=client_id)
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from authlib.oauth2 import AuthorizationServer as _AuthorizationServer
@@ -37,7 +37,8 @@ from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
 
 from tanktop.oauth import models as m
 
-Response = tuple[int, Any, list[tuple[str, str]]]
+Body = dict[str, object] | str
+Response = tuple[int, Body, list[tuple[str, str]]]
 """What every endpoint gives back: status, body (a dict or ""), headers."""
 
 DEVICE_GRANT_TYPE = _DeviceCodeGrant.GRANT_TYPE
@@ -146,7 +147,7 @@ class Server(_AuthorizationServer):  # type: ignore[misc]
     def create_oauth2_request(self, request: Request) -> Request:
         return request
 
-    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
+    def handle_response(self, status: int, body: Body, headers: list[tuple[str, str]]) -> Response:
         return status, body, list(headers)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
@@ -390,7 +391,7 @@ def _presented(snapshot: m.Snapshot, token_string: str) -> m.Token | None:
     return found if digest in (found.access_hash, found.refresh_hash) else None
 
 
-def run_protocol(call: Any) -> Response:
+def run_protocol(call: Callable[[], Response]) -> Response:
     """Run one Authlib call, turning its stray exceptions on malformed input into
     `invalid_request` (e.g. a Basic header that is not UTF-8)."""
     try:

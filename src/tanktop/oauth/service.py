@@ -128,7 +128,7 @@ async def _named(db: Database, name: str) -> Service:
 
 
 async def enable(
-    db: Database, name: str, *, login_url: str, verification_url: str | None = None
+    db: Database, *, name: str, login_url: str, verification_url: str | None = None
 ) -> None:
     """Run an authorization server for service `name` (again: change its pages)."""
     service = await _named(db, name)
@@ -142,8 +142,8 @@ async def enable(
 
 async def create_client(
     db: Database,
-    service_name: str,
     *,
+    service_name: str,
     name: str,
     redirect_uris: Sequence[str],
     public: bool,
@@ -175,7 +175,7 @@ async def create_client(
     return NewClient(client_id, secret)
 
 
-async def list_clients(db: Database, service_name: str) -> list[ClientInfo]:
+async def list_clients(db: Database, *, service_name: str) -> list[ClientInfo]:
     service = await _named(db, service_name)
     async with db.read() as conn:
         clients = await queries.select_clients(conn, service.id)
@@ -185,7 +185,7 @@ async def list_clients(db: Database, service_name: str) -> list[ClientInfo]:
     ]
 
 
-async def revoke_client(db: Database, service_name: str, client_id: str) -> None:
+async def revoke_client(db: Database, *, service_name: str, client_id: str) -> None:
     """The app's tokens stop working at once; it can start no new flow."""
     service = await _named(db, service_name)
     async with db.write() as conn:
@@ -196,7 +196,7 @@ async def revoke_client(db: Database, service_name: str, client_id: str) -> None
 # The protocol endpoints
 
 
-async def oauth_service(db: Database, name: str) -> m.OAuthService:
+async def oauth_service(db: Database, *, name: str) -> m.OAuthService:
     """The service named in an `/oauth/<service>/` path; 404 unless it runs OAuth."""
     service = await auth.service_by_name(db, name)
     row = None
@@ -289,9 +289,9 @@ def _request(
 
 async def protocol(
     db: Database,
+    *,
     service: m.OAuthService,
     endpoint: str,
-    *,
     base_url: str,
     headers: Mapping[str, str],
     pairs: Sequence[tuple[str, str]],
@@ -322,8 +322,8 @@ class Redirect:
 
 async def authorize(
     db: Database,
-    service: m.OAuthService,
     *,
+    service: m.OAuthService,
     base_url: str,
     headers: Mapping[str, str],
     pairs: Sequence[tuple[str, str]],
@@ -359,7 +359,7 @@ async def authorize(
     return Redirect(add_params_to_uri(service.login_url, [("request", request_id)]))
 
 
-async def pending_request(db: Database, service: Service, request_id: str) -> PendingRequest:
+async def pending_request(db: Database, service: Service, *, request_id: str) -> PendingRequest:
     """What the user is asked to consent to."""
     oauth = await _enabled(db, service)
     async with db.read() as conn:
@@ -381,7 +381,7 @@ def _no_request(request_id: str) -> NotFound:
 
 
 async def decide(
-    db: Database, service: Service, request_id: str, *, user_id: str | None, base_url: str
+    db: Database, service: Service, *, request_id: str, user_id: str | None, base_url: str
 ) -> Decision:
     """Approve (a user id) or deny (None) a pending request: Authlib issues the code, or the
     `access_denied` error, on the app's redirect URI, `state` included."""
@@ -422,7 +422,7 @@ async def decide(
 
 
 async def decide_device(
-    db: Database, service: Service, user_code: str, *, user_id: str, approve: bool
+    db: Database, service: Service, *, user_code: str, user_id: str, approve: bool
 ) -> DeviceDecision:
     """The service's verification page, on behalf of its signed-in user. Wrong codes count
     against the user: after `USER_CODE_TRIES` in a quarter hour, every try gets 429."""
@@ -467,7 +467,7 @@ async def decide_device(
 # Connected apps
 
 
-async def connected_apps(db: Database, service: Service, user_id: str) -> list[ConnectedApp]:
+async def connected_apps(db: Database, service: Service, *, user_id: str) -> list[ConnectedApp]:
     """The apps a user has consented to and not disconnected, one entry per app."""
     async with db.read() as conn:
         rows = await queries.select_user_grants(conn, service.id, user_id)
@@ -484,12 +484,12 @@ async def connected_apps(db: Database, service: Service, user_id: str) -> list[C
     return list(apps.values())
 
 
-async def forget_user(conn: AsyncConnection, service: Service, user_id: str) -> None:
+async def forget_user(conn: AsyncConnection, service: Service, *, user_id: str) -> None:
     """Inside the transaction that deactivates a user: every app they connected stops."""
     await queries.revoke_user_grants(conn, service.id, user_id, utcnow())
 
 
-async def disconnect(db: Database, service: Service, user_id: str, client_id: str) -> None:
+async def disconnect(db: Database, service: Service, *, user_id: str, client_id: str) -> None:
     """Revoke every grant of the user to the app: its tokens stop at once."""
     async with db.write() as conn:
         count = await queries.revoke_user_grants(

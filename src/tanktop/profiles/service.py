@@ -95,4 +95,4 @@ async def deactivate_profile(db: Database, service: Service, *, user_id: str) ->
     async with db.write() as conn:
         if not await queries.deactivate(conn, service.id, user_id, utcnow()):
             raise _not_found(user_id)
-        await oauth.forget_user(conn, service, user_id)
+        await oauth.forget_user(conn, service, user_id=user_id)
