@@ -65,16 +65,22 @@ class FormError(BadRequest):
         return _answer(InvalidRequestError(self.detail)())
 
 
+_OAUTH_ERROR_JSON = {
+    "application/json": {
+        "schema": schemas.OAuthError.model_json_schema(),
+        "example": {"error": "invalid_grant", "error_description": "Invalid 'code'."},
+    }
+}
 _OAUTH_ERROR = {
     "description": "An RFC 6749 error (`error`, `error_description`).",
-    "content": {
-        "application/json": {
-            "schema": schemas.OAuthError.model_json_schema(),
-            "example": {"error": "invalid_grant", "error_description": "Invalid 'code'."},
-        }
-    },
+    "content": _OAUTH_ERROR_JSON,
+}
+_OAUTH_400 = {
+    "description": "An RFC 6749 error, or a problem with the request's path or size.",
+    "content": {**_OAUTH_ERROR_JSON, **problem_responses(400)[400]["content"]},
 }
 _NO_SERVICE = problem_responses(404)
+_FORM_PROBLEMS = problem_responses(404, 413)
 
 
 def _form_body(
@@ -162,7 +168,7 @@ async def metadata(service: ServiceName, request: Request, db: DatabaseDep) -> s
     response_class=RedirectResponse,
     responses={
         302: {"description": "To the service's login page, or back to the app with `error`."},
-        400: _OAUTH_ERROR,
+        400: _OAUTH_400,
         **_NO_SERVICE,
     },
 )
@@ -228,9 +234,9 @@ _TOKEN_EXAMPLE = {
     response_model=schemas.TokenAnswer,
     responses={
         200: _ok(schemas.TokenAnswer, _TOKEN_EXAMPLE),
-        400: _OAUTH_ERROR,
+        400: _OAUTH_400,
         401: _OAUTH_ERROR,
-        **_NO_SERVICE,
+        **_FORM_PROBLEMS,
     },
     openapi_extra=_form_body(
         {
@@ -275,9 +281,9 @@ async def token(service: ServiceName, request: Request, db: DatabaseDep) -> Resp
                 "interval": 5,
             },
         ),
-        400: _OAUTH_ERROR,
+        400: _OAUTH_400,
         401: _OAUTH_ERROR,
-        **_NO_SERVICE,
+        **_FORM_PROBLEMS,
     },
     openapi_extra=_form_body(
         {"client_id": "the app", "scope": "space-separated scopes (default: all the app's)"},
@@ -294,7 +300,7 @@ async def device_code(service: ServiceName, request: Request, db: DatabaseDep) -
     name="oauth.revoke",
     summary="Revoke a token (RFC 7009); a refresh token takes its whole family",
     response_model=schemas.Revoked,
-    responses={200: _ok(schemas.Revoked, {}), 400: _OAUTH_ERROR, 401: _OAUTH_ERROR, **_NO_SERVICE},
+    responses={200: _ok(schemas.Revoked, {}), 400: _OAUTH_400, 401: _OAUTH_ERROR, **_FORM_PROBLEMS},
     openapi_extra=_form_body(
         {
             "token": "the access or refresh token",
@@ -328,9 +334,9 @@ async def revoke(service: ServiceName, request: Request, db: DatabaseDep) -> Res
                 "iss": "https://api.example/oauth/tanktop-tv",
             },
         ),
-        400: _OAUTH_ERROR,
+        400: _OAUTH_400,
         401: _OAUTH_ERROR,
-        **_NO_SERVICE,
+        **_FORM_PROBLEMS,
     },
     openapi_extra=_form_body(
         {"token": "the token", "token_type_hint": "access_token or refresh_token"},
