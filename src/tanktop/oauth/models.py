@@ -82,6 +82,8 @@ class Client(ClientMixin):  # type: ignore[misc]
     redirect_uris: tuple[str, ...]
     scope: str
     revoked: bool = False
+    rate_key: int = 0
+    rate_limit: int | None = None
 
     @property
     def is_public(self) -> bool:
@@ -162,6 +164,9 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 class Token(TokenMixin):  # type: ignore[misc]
     """One access token and the refresh token issued with it."""
 
+    service_id: int
+    rate_key: int
+    rate_limit: int | None
     access_hash: str
     refresh_hash: str | None
     user_id: str

@@ -60,7 +60,9 @@ async def select_service(conn: AsyncConnection, service_id: int) -> sa.Row[Any] 
 
 
 async def insert_client(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(sa.insert(C).values(**row))
+    """Insert an app, numbering it for the rate limiter (one more than the highest number)."""
+    next_key = sa.select(sa.func.coalesce(sa.func.max(C.c.rate_key), 0) + 1).scalar_subquery()
+    await conn.execute(sa.insert(C).values(**row, rate_key=next_key))
 
 
 def _client(row: sa.Row[Any]) -> m.Client:
@@ -72,6 +74,8 @@ def _client(row: sa.Row[Any]) -> m.Client:
         redirect_uris=tuple(row.redirect_uris),
         scope=row.scope,
         revoked=row.revoked_at is not None,
+        rate_key=row.rate_key,
+        rate_limit=row.rate_limit,
     )
 
 
@@ -167,6 +171,8 @@ _TOKEN = (
         T,
         G.c.revoked_at.label("grant_revoked_at"),
         C.c.revoked_at.label("client_revoked_at"),
+        C.c.rate_key,
+        C.c.rate_limit,
     )
     .join(
         G,
@@ -182,6 +188,9 @@ _TOKEN = (
 
 def _token(row: sa.Row[Any], matched: str, now: dt.datetime) -> m.Token:
     return m.Token(
+        service_id=row.service_id,
+        rate_key=row.rate_key,
+        rate_limit=row.rate_limit,
         access_hash=row.access_hash,
         refresh_hash=row.refresh_hash,
         user_id=row.user_id,

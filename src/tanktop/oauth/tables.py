@@ -28,9 +28,13 @@ oauth_clients = sa.Table(
     sa.Column("secret_hash", sa.String(64)),
     sa.Column("redirect_uris", JSONDocument, nullable=False),
     sa.Column("scope", sa.String(200), nullable=False),
+    sa.Column("rate_key", sa.Integer, nullable=False, unique=True),
+    sa.Column("rate_limit", sa.Integer),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
 )
+"""`rate_key` numbers the app for the shared rate limiter; `rate_limit` overrides
+`TANKTOP_OAUTH_RATE_LIMIT` for it (requests per window, all its users together)."""
 
 oauth_requests = sa.Table(
     "oauth_requests",

@@ -27,12 +27,15 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(length=64), nullable=True),
         sa.Column("redirect_uris", JSONDocument, nullable=False),
         sa.Column("scope", sa.String(length=200), nullable=False),
+        sa.Column("rate_key", sa.Integer(), nullable=False),
+        sa.Column("rate_limit", sa.Integer(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("revoked_at", UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["service_id"], ["services.id"], name=op.f("fk_oauth_clients_service_id_services")
         ),
         sa.PrimaryKeyConstraint("client_id", name=op.f("pk_oauth_clients")),
+        sa.UniqueConstraint("rate_key", name=op.f("uq_oauth_clients_rate_key")),
     )
     op.create_index(op.f("ix_oauth_clients_service_id"), "oauth_clients", ["service_id"])
 
