@@ -37,6 +37,7 @@ async def shoot_all(browser: Browser, console: Console, out: Path) -> None:
     await page.goto(base + "notifications?status=failed")
     await page.click('a[href^="/console/notifications/2/"]')  # the demo's flaky receiver
     await _shoot(page, out, "notification")
+    await _shoot(page, out, "sections", base + "sections")
     await _shoot(page, out, "keys", base + "keys")
     operator = await browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
     await sign_in(operator, console, ADMIN_TOKEN)

@@ -163,6 +163,25 @@ async def test_resend_a_failed_webhook(page: Page, console: Console, hook: Recei
     assert len(hook.received) == 3
 
 
+async def test_hide_a_section_for_a_user_and_see_the_page_change(
+    page: Page, console: Console
+) -> None:
+    await sign_in(page, console, console.key)
+    await page.goto(console.url + "users/3")
+    order = page.locator("#sections ol.section-order > li")
+    before = await order.evaluate_all("items => items.map(i => i.dataset.section)")
+    assert "recommended" in before
+    await order.filter(has_text="Recommended for you").get_by_role("button", name="Hide").click()
+    await expect(page.locator("#sections ul.hidden")).to_contain_text("Recommended for you")
+    await expect(order).to_have_count(len(before) - 1)
+    await page.reload()
+    after = await order.evaluate_all("items => items.map(i => i.dataset.section)")
+    assert after == [s for s in before if s != "recommended"]
+    async with httpx.AsyncClient() as http:
+        listed = await http.get(api(console, console.key, "/list/3/section/"))
+    assert "recommended" not in listed.json()["items"]
+
+
 async def test_another_services_key_cannot_open_the_first_ones_users(
     page: Page, console: Console
 ) -> None:

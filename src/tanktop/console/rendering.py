@@ -37,6 +37,7 @@ NAV = [
     NavItem("/console/", "Overview"),
     NavItem("/console/users", "Users"),
     NavItem("/console/notifications", "Notifications"),
+    NavItem("/console/sections", "Sections"),
     NavItem("/console/keys", "Keys"),
 ]
 

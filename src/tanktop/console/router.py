@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from tanktop import auth
 from tanktop.config import Settings
-from tanktop.console import keys, notifications, users
+from tanktop.console import keys, notifications, sections, users
 from tanktop.console import service as console
 from tanktop.console.rendering import redirect, render
 from tanktop.console.session import (
@@ -115,6 +115,7 @@ async def pick_service(request: Request, signer: SignerDep) -> Response:
 router.include_router(keys.router)
 router.include_router(users.router)
 router.include_router(notifications.router)
+router.include_router(sections.router)
 
 STATIC = Path(str(files("tanktop.console").joinpath("static")))
 

@@ -16,12 +16,14 @@ from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database
 from tanktop.errors import NotFound
 from tanktop.events import service as events
-from tanktop.events.service import ActiveUser, HistoryPage, ListItem
+from tanktop.events.service import ActiveUser, EventWriter, HistoryPage, ListItem
 from tanktop.notifications import service as notifications
 from tanktop.notifications.service import RequestPage
 from tanktop.profiles import service as profiles
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache, Recommendation
+from tanktop.sections import service as sections
+from tanktop.sections.schemas import Section
 
 ItemKey = tuple[str, str]
 LIST_ORDER = ("progress", "watchlist", "seen", "rated", "hide")
@@ -203,3 +205,66 @@ async def request_view(
     return RequestView(
         user_id, item_type, item_id, found[0], log, labels.get((item_type, item_id), item_id)
     )
+
+
+@dataclass(frozen=True)
+class SectionPageView:
+    """A user's section page as the service's rules order it, and what they have hidden."""
+
+    user_id: str
+    shown: list[Section]
+    hidden: list[Section]
+    pinned: set[str]
+
+
+async def section_page_view(db: Database, service: Service, *, user_id: str) -> SectionPageView:
+    shown = await sections.user_sections(db, service, user_id=user_id)
+    prefs = await sections.section_prefs(db, service, user_id=user_id)
+    defined = await sections.definitions(db, service)
+    hidden = [s for s in defined if s.section_id in prefs.hidden]
+    return SectionPageView(user_id, shown, hidden, set(prefs.pins))
+
+
+async def set_section_hidden(
+    db: Database,
+    service: Service,
+    *,
+    writer: EventWriter,
+    user_id: str,
+    section_id: str,
+    hidden: bool,
+) -> None:
+    """Hide a section from the user's page (a `hide` section event), or bring it back, as
+    the app would with `POST`/`DELETE /event/<userid>/hide/section/<sectionid>/`."""
+    await sections.get_section(db, service, section_id=section_id)  # 404 for an unknown one
+    op = (
+        events.new_op(
+            service,
+            user_id=user_id,
+            event="hide",
+            item_type="section",
+            item_id=section_id,
+            value=None,
+            origin="posted",
+        )
+        if hidden
+        else events.removal_op(
+            service, user_id=user_id, event="hide", item_type="section", item_id=section_id
+        )
+    )
+    await events.record(writer, ops=[op])
+
+
+async def move_section(db: Database, service: Service, *, section_id: str, offset: int) -> None:
+    """Move a section `offset` places (up: negative) in the service's order, storing every
+    definition with its new position (a service on the default page gets it as its own)."""
+    ordered = await sections.definitions(db, service)
+    ids = [str(s.section_id) for s in ordered]
+    if section_id not in ids:
+        raise NotFound(f"No section {section_id!r}.")
+    at = ids.index(section_id)
+    to = max(0, min(len(ordered) - 1, at + offset))
+    ordered.insert(to, ordered.pop(at))
+    for position, section in enumerate(ordered):
+        body = section.model_dump(mode="json", exclude={"section_id"}) | {"position": position}
+        await sections.put_section(db, service, section_id=str(section.section_id), body=body)

@@ -14,11 +14,16 @@ from tanktop.errors import BadRequest, NotFound
 from tanktop.events import service as events
 from tanktop.events.rules import SECTION
 from tanktop.sections import queries
-from tanktop.sections.definitions import DEFAULT_PAGE, MAX_SECTIONS, parse_definition
+from tanktop.sections.definitions import DEFAULT_PAGE, KINDS, MAX_SECTIONS, parse_definition
 from tanktop.sections.ordering import CLICK_DAYS, Pin, SectionPrefs, page_order
 from tanktop.sections.schemas import Section
 
 SECTION_EVENTS = ("hide", "pin", "rated")
+
+
+def kinds() -> list[str]:
+    """The kinds a section may be (for forms that define one)."""
+    return list(KINDS)
 
 
 def _section(row: object) -> Section:
