@@ -1,12 +1,16 @@
 """Event ingestion and reads against the raw database doing the same writes, in one run.
 
     python -m bench.events [--database sqlite|postgresql] [--seconds 5] [--concurrency 32]
+                           [--worker]
 
 Prints, each beside its ceiling measured in the same run:
 - single-event POST throughput and p99 (ceiling: pgbench running the same upsert + history
   insert per transaction at the same concurrency; on SQLite a plain sqlite3 loop),
 - batch ingestion in events/s (POST /events/ with 1,000 events per request),
 - GET with 10 ids, p99, with 1M events stored, while writes go on.
+
+`--worker` runs a `tanktop worker` beside the API process throughout (it rolls up analytics as
+events arrive), to measure what background work costs ingestion.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.servers import create_key, running_server, tanktop_env
+from tests.servers import create_key, running_server, start_worker, tanktop_env
 
 from bench.databases import fresh_database, pg_url, psql
 from bench.loadgen import Call, LoadResult, run_load
@@ -198,6 +202,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--concurrency", default="8,32,64", help="comma-separated levels")
     parser.add_argument("--events", type=int, default=1_000_000, help="stored before reads")
+    parser.add_argument("--worker", action="store_true", help="run a worker beside the API")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,6 +212,7 @@ def main() -> None:
         sid = service_id(url, "bench-events")
         print(f"{args.database}, one API process, {args.seconds:.0f} s per measurement", flush=True)
         singles: list[tuple[int, float, str, LoadResult]] = []
+        worker = start_worker(env) if args.worker else None
         with running_server(env, "--no-worker") as server:
             base = f"{server.base_url}/api/1/{key}"
             for level in levels:
@@ -222,6 +228,9 @@ def main() -> None:
             print(f"filling {args.events:,} events …", flush=True)
             fill(url, sid, args.events)
             reads = asyncio.run(read_phase(base, args.seconds))
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
         for _, ceiling, name, single in singles:
             print(f"{'ceiling (' + name + ')':<30} {ceiling:>8.0f} tx/s")
             print(single.row())

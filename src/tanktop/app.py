@@ -13,6 +13,8 @@ from fastapi.routing import APIRoute
 
 from tanktop import __version__, migrations
 from tanktop.analytics.impressions import ImpressionRecorder
+from tanktop.analytics.rollup import roll_up_analytics
+from tanktop.analytics.router import router as analytics_router
 from tanktop.auth import KeyCache
 from tanktop.bookmarks.live import close_stale_sessions, derive_viewing, rederive_late_schedules
 from tanktop.bookmarks.router import router as bookmarks_router
@@ -55,6 +57,7 @@ WORKER_TASKS: list[WorkerTask] = [
     close_stale_sessions,
     rederive_late_schedules,
     retrain_due_models,
+    roll_up_analytics,
 ]
 """What every worker runs: each task does one bounded batch of due work per round."""
 
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth_service_router)
     if settings.oauth_dev_login:
         app.include_router(oauth_dev_login_router)
+    app.include_router(analytics_router)
     app.include_router(metrics_router)
     install_console(app, settings)
     app.add_middleware(

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 
 from tanktop import auth, migrations
+from tanktop.analytics import rollup
 from tanktop.app import WORKER_TASKS
 from tanktop.catalog import service as catalog_service
 from tanktop.catalog.demo import load_demo
@@ -33,6 +34,7 @@ from tanktop.config import Settings
 from tanktop.console.demo import DemoReport, load_demo_users
 from tanktop.db import Database
 from tanktop.errors import AppError
+from tanktop.events import service as events_service
 from tanktop.logs import logging_config
 from tanktop.oauth import service as oauth_service
 from tanktop.recommendations import service as recs_service
@@ -50,6 +52,8 @@ oauth_app = typer.Typer(help="Let third-party apps reach a service's users.", no
 app.add_typer(oauth_app, name="oauth")
 clients_app = typer.Typer(help="The apps registered with a service.", no_args_is_help=True)
 oauth_app.add_typer(clients_app, name="clients")
+analytics_app = typer.Typer(help="Analytics rollups.", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
 
 T = TypeVar("T")
 
@@ -311,6 +315,34 @@ def recs_train(
 
     for name, version in _with_db(main):
         typer.echo(f"{name}: model version {version}")
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild(
+    service: Annotated[str | None, typer.Option(help="Only this service (default: all).")] = None,
+) -> None:
+    """Recount analytics from the event history (workers pause their rollups meanwhile)."""
+
+    async def main(db: Database) -> int:
+        chosen = [s for s in await auth.list_services(db) if service in (None, s.name)]
+        if service is not None and not chosen:
+            raise typer.BadParameter(f"no service named {service!r}")
+        total = sum([await events_service.count_history(db, s.id) for s in chosen])
+        with Progress(
+            TextColumn("rebuilding analytics"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed:,.0f} of {task.total:,.0f} events"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        ) as progress:
+            task = progress.add_task("", total=total)
+            return await rollup.rebuild(
+                db, [s.id for s in chosen], lambda n: progress.advance(task, n)
+            )
+
+    read = _with_db(main)
+    typer.echo(f"analytics rebuilt from {read:,} events")
 
 
 @recs_app.command("evaluate")

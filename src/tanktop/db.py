@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, Table, event, text
+from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, Row, Select, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -41,6 +41,7 @@ metadata = MetaData(
 )
 
 log = logging.getLogger("tanktop.db")
+T = TypeVar("T")
 
 WORK_CHANNEL = "tanktop_work"
 _ANNOUNCED = "tanktop_work_announced"
@@ -212,6 +213,29 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+BIND_CHUNK = 2000
+"""Values bound per `IN (...)` statement (SQLite allows at most 32,766 bound values)."""
+
+
+def chunks(values: Sequence[T], size: int = BIND_CHUNK) -> list[list[T]]:
+    """`values` cut into lists of at most `size`, for one statement each."""
+    return [list(values[i : i + size]) for i in range(0, len(values), size)]
+
+
+async def select_in(
+    conn: AsyncConnection,
+    query: Select[Any],
+    column: ColumnElement[Any],
+    values: Sequence[Any],
+    size: int = BIND_CHUNK,
+) -> list[Row[Any]]:
+    """The rows of `query` whose `column` is one of `values`, a statement per chunk of them."""
+    rows: list[Row[Any]] = []
+    for chunk in chunks(values, size):
+        rows += (await conn.execute(query.where(column.in_(chunk)))).all()
+    return rows
 
 
 def dialect_insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:

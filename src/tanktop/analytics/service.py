@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from pyroaring import BitMap
+
+from tanktop.analytics import queries, rollup
+from tanktop.analytics.buckets import Bucket
 from tanktop.analytics.impressions import Impression, ImpressionRecorder
-from tanktop.db import utcnow
+from tanktop.auth import Service
+from tanktop.db import Database, utcnow
+from tanktop.events import service as events
+from tanktop.events.service import EventCount
 
 RECOMMENDATION = "recommendation"
 SECTION_PREFIX = "section:"
+WATCHABLE = ["movie", "episode", "programme"]
 
 
 def record_impressions(
@@ -33,4 +44,242 @@ def record_impressions(
             Impression(service_id, user_id, surface, item_type, item_id, now)
             for item_type, item_id in items
         ]
+    )
+
+
+# -- answers from the rollups -------------------------------------------------------------------
+
+RowsByStart = dict[dt.datetime, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    start: dt.datetime
+    events: int
+    users: int
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    event: str
+    item_type: str
+    points: list[Point]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPoint:
+    start: dt.datetime
+    active: int
+    new: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    start: dt.datetime
+    users: int
+    retained: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class TopItem:
+    item_id: str
+    events: int
+    users: int
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    surface: str
+    impressions: int
+    clicks: int
+    engaged: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserStats:
+    user_id: str
+    events: list[EventCount]
+    minutes_watched: float
+    ratings: list[float]
+    first: dt.datetime | None
+    last: dt.datetime | None
+
+
+def _span(bks: Sequence[Bucket]) -> tuple[list[dt.datetime], list[dt.datetime]]:
+    days = sorted({d for b in bks for d in b.parts()[0]})
+    hours = sorted({h for b in bks for h in b.parts()[1]})
+    return days, hours
+
+
+async def _grid(
+    db: Database,
+    service_id: int,
+    bks: Sequence[Bucket],
+    *,
+    event: str | None,
+    item_type: str | None,
+    new_members: bool = False,
+) -> tuple[dict[str, dict[tuple[str, str], RowsByStart]], bool]:
+    """The rollup rows the buckets are made of, by grain and (event, item type), and whether
+    some bucket needs more than one row (and so the members, to merge; `new_members` asks for
+    both kinds of members whatever the buckets)."""
+    days, hours = _span(bks)
+    merge = any(sum(map(len, b.parts())) > 1 for b in bks)
+    grid: dict[str, dict[tuple[str, str], RowsByStart]] = {"d": {}, "h": {}}
+    async with db.read() as conn:
+        for grain, starts, step in (("d", days, rollup.DAY), ("h", hours, rollup.HOUR)):
+            if not starts:
+                continue
+            rows = await queries.select_series(
+                conn,
+                service_id,
+                grain,
+                starts[0],
+                starts[-1] + step,
+                event=event,
+                item_type=item_type,
+                members=merge or new_members,
+                new_members=new_members,
+            )
+            for row in rows:
+                grid[grain].setdefault((row.event, row.item_type), {})[row.start] = row
+    return grid, merge
+
+
+Parts = tuple[list[dt.datetime], list[dt.datetime]]
+
+
+def _rows_of(
+    grid: dict[str, dict[tuple[str, str], RowsByStart]], key: tuple[str, str], parts: Parts
+) -> list[Any]:
+    days, hours = parts
+    found = [grid["d"].get(key, {}).get(d) for d in days]
+    found += [grid["h"].get(key, {}).get(h) for h in hours]
+    return [row for row in found if row is not None]
+
+
+def _users(rows: Sequence[Any], merge: bool) -> int:
+    if not merge:
+        return int(rows[0].users) if rows else 0
+    return len(_members(rows, "members"))
+
+
+def _members(rows: Sequence[Any], column: str) -> BitMap:
+    found = [BitMap.deserialize(raw) for raw in (getattr(row, column) for row in rows) if raw]
+    return BitMap.union(*found) if found else BitMap()
+
+
+async def event_series(
+    db: Database,
+    service: Service,
+    bks: Sequence[Bucket],
+    *,
+    event: str | None = None,
+    item_type: str | None = None,
+) -> list[Series]:
+    """Events and distinct users per bucket, per event and item type."""
+    grid, merge = await _grid(db, service.id, bks, event=event, item_type=item_type)
+    keys = sorted(set(grid["d"]) | set(grid["h"]))
+    if not keys and event is not None and item_type is not None:
+        keys = [(event, item_type)]
+    parts = [b.parts() for b in bks]
+    series = []
+    for key in keys:
+        points = []
+        for bucket, made_of in zip(bks, parts, strict=True):
+            rows = _rows_of(grid, key, made_of)
+            points.append(
+                Point(bucket.start, sum(int(r.events) for r in rows), _users(rows, merge))
+            )
+        series.append(Series(key[0], key[1], points))
+    return series
+
+
+async def user_activity(
+    db: Database, service: Service, bks: Sequence[Bucket]
+) -> list[ActivityPoint]:
+    """Active users (any event) and new users (first event ever) per bucket."""
+    any_ = (rollup.ANY, rollup.ANY)
+    grid, merge = await _grid(db, service.id, bks, event=any_[0], item_type=any_[1])
+    points = []
+    for bucket in bks:
+        rows = _rows_of(grid, any_, bucket.parts())
+        points.append(
+            ActivityPoint(bucket.start, _users(rows, merge), sum(int(r.new_users) for r in rows))
+        )
+    return points
+
+
+async def retention(db: Database, service: Service, bks: Sequence[Bucket]) -> list[Cohort]:
+    """Per bucket, the users whose first event falls in it and how many of them are active in
+    each later bucket of the range."""
+    any_ = (rollup.ANY, rollup.ANY)
+    grid, _ = await _grid(db, service.id, bks, event=any_[0], item_type=any_[1], new_members=True)
+    active = []
+    cohorts = []
+    for bucket in bks:
+        rows = _rows_of(grid, any_, bucket.parts())
+        active.append(_members(rows, "members"))
+        cohorts.append(_members(rows, "new_members"))
+    return [
+        Cohort(
+            bucket.start,
+            len(cohorts[i]),
+            [cohorts[i].intersection_cardinality(later) for later in active[i + 1 :]],
+        )
+        for i, bucket in enumerate(bks)
+    ]
+
+
+async def top_items(
+    db: Database,
+    service: Service,
+    item_type: str,
+    event: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    n: int,
+) -> list[TopItem]:
+    """The items with the most `event`s in the UTC days that overlap [start, end)."""
+    first = rollup.day_of(start)
+    async with db.read() as conn:
+        ranked = await queries.top_items(conn, service.id, event, item_type, first, end, n)
+        members = await queries.item_members(
+            conn, service.id, event, item_type, [i for i, _ in ranked], first, end
+        )
+    users: dict[str, BitMap] = {}
+    for item_id, raw in members:
+        users.setdefault(item_id, BitMap()).update(BitMap.deserialize(raw))
+    return [TopItem(i, count, len(users.get(i, ()))) for i, count in ranked]
+
+
+async def engagement(
+    db: Database, service: Service, start: dt.datetime, end: dt.datetime
+) -> list[Engagement]:
+    """Per surface: items served in the hours that overlap [start, end), and of them those
+    clicked and those engaged with (a positive event within 7 days)."""
+    async with db.read() as conn:
+        rows = await queries.engagement_totals(conn, service.id, rollup.hour_of(start), end)
+    return [Engagement(r.surface, int(r.impressions), int(r.clicks), int(r.engaged)) for r in rows]
+
+
+async def user_stats(db: Database, service: Service, user_id: str) -> UserStats:
+    """One user's counts per event and item type, minutes watched, ratings, first and last."""
+    counts = await events.user_event_counts(db, service.id, user_id)
+    lists = await events.user_items(db, service, user_id, ["progress", "rated"], WATCHABLE)
+    minutes = sum(
+        float(i.value)
+        for i in lists
+        if i.event == "progress" and isinstance(i.value, int | float) and i.item_type != "programme"
+    )
+    ratings = [
+        float(i.value) for i in lists if i.event == "rated" and isinstance(i.value, int | float)
+    ]
+    return UserStats(
+        user_id,
+        counts,
+        round(minutes, 2),
+        ratings,
+        min((c.first for c in counts), default=None),
+        max((c.last for c in counts), default=None),
     )

@@ -6,7 +6,7 @@ other per-service table.
 
 import sqlalchemy as sa
 
-from tanktop.db import UTCDateTime, metadata
+from tanktop.db import JSONDocument, UTCDateTime, metadata
 
 RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -26,3 +26,72 @@ impressions = sa.Table(
     sa.Index("ix_impressions_user_item", "service_id", "user_id", "item_type", "item_id", "at"),
 )
 """One row per item served on a surface (`recommendation`, `section:<id>`) to a user."""
+
+analytics_streams = sa.Table(
+    "analytics_streams",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("hwm", RowId, nullable=False),
+    sa.Column("gaps", JSONDocument, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("lease_owner", sa.String(36), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+)
+"""How far the rollups have read each followed table (`event_history`, `impressions`): every
+id up to `hwm` is counted, except `gaps`, ids below it not visible yet (their transaction may
+still commit). `version` moves with every write; one worker at a time holds the lease."""
+
+analytics_users = sa.Table(
+    "analytics_users",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("uid", sa.Integer, nullable=False),
+    sa.Column("first_at", UTCDateTime, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("service_id", "uid", name="uq_analytics_users_service_uid"),
+)
+"""Each user of a service, numbered densely (`uid`) so that sets of users are bitmaps."""
+
+analytics_series = sa.Table(
+    "analytics_series",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("grain", sa.String(1), primary_key=True),
+    sa.Column("event", sa.String(64), primary_key=True),
+    sa.Column("item_type", sa.String(64), primary_key=True),
+    sa.Column("start", UTCDateTime, primary_key=True),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("users", sa.Integer, nullable=False),
+    sa.Column("members", sa.LargeBinary, nullable=False),
+    sa.Column("new_users", sa.Integer, nullable=False),
+    sa.Column("new_members", sa.LargeBinary, nullable=True),
+)
+"""Events and distinct users per service, grain (`h` hour, `d` UTC day), event and item type
+(`*`, `*`: any event), with the users as a roaring bitmap of uids so buckets merge exactly; the
+`*` rows also hold the users whose first event falls in the bucket."""
+
+analytics_items = sa.Table(
+    "analytics_items",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("event", sa.String(64), primary_key=True),
+    sa.Column("item_type", sa.String(64), primary_key=True),
+    sa.Column("day", UTCDateTime, primary_key=True),
+    sa.Column("item_id", sa.String(64), primary_key=True),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("members", sa.LargeBinary, nullable=False),
+)
+"""Events and users per item and UTC day, for top lists."""
+
+analytics_engagement = sa.Table(
+    "analytics_engagement",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("surface", sa.String(80), primary_key=True),
+    sa.Column("start", UTCDateTime, primary_key=True),
+    sa.Column("impressions", sa.BigInteger, nullable=False),
+    sa.Column("clicks", sa.BigInteger, nullable=False),
+    sa.Column("engaged", sa.BigInteger, nullable=False),
+)
+"""Per surface and hour of serving: items served, of them clicked, and engaged with."""

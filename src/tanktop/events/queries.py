@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tanktop.db import select_in
 from tanktop.events.rules import EventOp, JsonScalar
 from tanktop.events.tables import event_history, list_items
 
@@ -314,6 +315,63 @@ async def select_all_user_items(
         .where(list_items.c.service_id == service_id, list_items.c.user_id == user_id)
         .order_by(list_items.c.updated_at.desc())
         .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def select_history_after(
+    conn: AsyncConnection, after_id: int, limit: int
+) -> list[sa.Row[Any]]:
+    """History rows of every service with ids above `after_id`, in id order."""
+    query = (
+        sa.select(event_history)
+        .where(event_history.c.id > after_id)
+        .order_by(event_history.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def select_history_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[sa.Row[Any]]:
+    return await select_in(conn, sa.select(event_history), event_history.c.id, ids)
+
+
+async def select_users_history(
+    conn: AsyncConnection,
+    service_id: int,
+    user_ids: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> list[sa.Row[Any]]:
+    """Events (not removals) of some users of a service between `start` and `end`."""
+    query = sa.select(event_history).where(
+        event_history.c.service_id == service_id,
+        event_history.c.at >= start,
+        event_history.c.at <= end,
+        event_history.c.removed.is_(False),
+    )
+    return await select_in(conn, query, event_history.c.user_id, user_ids)
+
+
+async def count_user_events(
+    conn: AsyncConnection, service_id: int, user_id: str
+) -> list[sa.Row[Any]]:
+    """(event, item_type, count, first, last) of one user's events, removals left out."""
+    query = (
+        sa.select(
+            event_history.c.event,
+            event_history.c.item_type,
+            sa.func.count().label("n"),
+            sa.func.min(event_history.c.at).label("first"),
+            sa.func.max(event_history.c.at).label("last"),
+        )
+        .where(
+            event_history.c.service_id == service_id,
+            event_history.c.user_id == user_id,
+            event_history.c.removed.is_(False),
+        )
+        .group_by(event_history.c.event, event_history.c.item_type)
+        .order_by(event_history.c.event, event_history.c.item_type)
     )
     return list((await conn.execute(query)).all())
 

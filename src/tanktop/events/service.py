@@ -287,6 +287,22 @@ class HistoryEvent:
     at: dt.datetime
     origin: str
     removed: bool
+    service_id: int
+
+
+def _history_event(row: Any) -> HistoryEvent:
+    return HistoryEvent(
+        row.id,
+        row.user_id,
+        row.event,
+        row.item_type,
+        row.item_id,
+        row.value,
+        row.at,
+        row.origin,
+        row.removed,
+        row.service_id,
+    )
 
 
 async def stream_history(
@@ -302,6 +318,46 @@ async def stream_history(
         if len(rows) < page_size:
             return
         after = (rows[-1].at, rows[-1].id)
+
+
+async def history_after(db: Database, after_id: int, limit: int) -> list[HistoryEvent]:
+    """History rows of every service with ids above `after_id`, in id order: what a consumer
+    that follows the history (analytics) has not read yet, as far as it can see now."""
+    async with db.read() as conn:
+        return [
+            _history_event(r) for r in await queries.select_history_after(conn, after_id, limit)
+        ]
+
+
+async def history_by_ids(db: Database, ids: Sequence[int]) -> list[HistoryEvent]:
+    """Those of the history rows `ids` that are visible now."""
+    async with db.read() as conn:
+        return [_history_event(r) for r in await queries.select_history_ids(conn, ids)]
+
+
+async def user_history(
+    db: Database, service_id: int, user_ids: Sequence[str], start: dt.datetime, end: dt.datetime
+) -> list[HistoryEvent]:
+    """The events (removals left out) of these users of a service between `start` and `end`."""
+    async with db.read() as conn:
+        rows = await queries.select_users_history(conn, service_id, user_ids, start, end)
+    return [_history_event(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    event: str
+    item_type: str
+    count: int
+    first: dt.datetime
+    last: dt.datetime
+
+
+async def user_event_counts(db: Database, service_id: int, user_id: str) -> list[EventCount]:
+    """How many of each event and item type the user has recorded (removals left out)."""
+    async with db.read() as conn:
+        rows = await queries.count_user_events(conn, service_id, user_id)
+    return [EventCount(r.event, r.item_type, r.n, r.first, r.last) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

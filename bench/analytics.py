@@ -1,0 +1,325 @@
+"""Analytics on a large history: rollup catch-up rate and p99 per endpoint, beside raw SQL.
+
+    python -m bench.analytics [--database postgresql|sqlite] [--events 10000000]
+                              [--users 100000] [--days 90] [--requests 100]
+
+Loads `--events` events over `--days` days for `--users` users through the server's own write
+path (the group-commit writer's `write_ops`, batches of 5,000, as `POST /events/` and the
+importer do), plus impressions through the impression recorder; rolls them up with the worker's
+own task (catch-up rate in events/s); then asks each analytics endpoint for the last 30 days by
+day over HTTP (p99 of `--requests` calls) beside a plain SQL `GROUP BY` over the raw history
+answering the same question in the same run. Finally compares exact distinct users (roaring
+bitmaps, what the rollups keep) with HyperLogLog (datasketch, p=14) on the same hourly users:
+bytes stored, time to merge a day, error. Loading 10M events takes a while on a small machine;
+the size is a parameter and CI never runs this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import httpx
+import numpy as np
+import sqlalchemy as sa
+from datasketch import HyperLogLog
+from pyroaring import BitMap
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from tests.servers import create_key, running_server, tanktop_env
+
+from bench.databases import fresh_database
+from tanktop import auth, migrations
+from tanktop.analytics.impressions import ImpressionRecorder
+from tanktop.analytics.rollup import roll_up
+from tanktop.analytics.service import RECOMMENDATION, record_impressions
+from tanktop.analytics.tables import analytics_series
+from tanktop.db import Database
+from tanktop.events.rules import EventOp
+from tanktop.events.writer import write_ops
+
+BENCH_DB = "tanktop_bench_analytics_i15"
+END = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(
+    days=1
+)
+"""The history runs up to the end of today, so impressions served now fall in the last 30 days."""
+EVENTS = [("seen", 0.3), ("progress", 0.35), ("rated", 0.1), ("watchlist", 0.15), ("click", 0.1)]
+TYPES = [("movie", 20_000, 0.6), ("episode", 50_000, 0.4)]
+WRITE_BATCH = 5000
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TimeRemainingColumn(),
+    )
+
+
+def event_batches(
+    sid: int, total: int, users: int, days: int, seed: int = 1
+) -> Callable[[], list[EventOp] | None]:
+    """A generator of write batches in time order: users and items drawn Zipf-like."""
+    rng = np.random.default_rng(seed)
+    start = END - dt.timedelta(days=days)
+    step = days * 86400 / total
+    made = 0
+
+    def next_batch() -> list[EventOp] | None:
+        nonlocal made
+        if made >= total:
+            return None
+        count = min(WRITE_BATCH, total - made)
+        user_ids = (users * rng.random(count) ** 2).astype(int)  # some far more active
+        names = rng.choice(len(EVENTS), count, p=[w for _, w in EVENTS])
+        kinds = rng.choice(len(TYPES), count, p=[w for _, _, w in TYPES])
+        ranks = rng.zipf(1.2, count)
+        ops = []
+        for n in range(count):
+            event = EVENTS[names[n]][0]
+            item_type, catalog, _ = TYPES[kinds[n]]
+            item = int(ranks[n] % catalog)
+            value: float | None = None
+            if event == "rated":
+                value = float(rng.integers(1, 6))
+            elif event == "progress":
+                value = float(rng.integers(1, 120))
+            at = start + dt.timedelta(seconds=(made + n) * step)
+            ops.append(
+                EventOp(sid, f"u{user_ids[n]}", event, item_type, str(item), value, at, "batch")
+            )
+        made += count
+        return ops
+
+    return next_batch
+
+
+async def load(db: Database, sid: int, args: argparse.Namespace) -> float:
+    """Write the history through the server's write path; returns events/s."""
+    batches = event_batches(sid, args.events, args.users, args.days)
+    lock = asyncio.Lock()
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("loading events", total=args.events)
+
+        async def writer() -> None:
+            while True:
+                async with lock:
+                    ops = batches()
+                if ops is None:
+                    return
+                async with db.write() as conn:
+                    await write_ops(conn, ops)
+                bar.advance(task, len(ops))
+
+        await asyncio.gather(*(writer() for _ in range(1 if db.is_sqlite else 4)))
+    return float(args.events) / (time.perf_counter() - started)
+
+
+async def serve_impressions(db: Database, sid: int, args: argparse.Namespace) -> int:
+    """Recommendations served over the last 30 days, through the impression recorder."""
+    recorder = ImpressionRecorder(db, max_buffer=10_000_000)
+    rng = random.Random(2)
+    count = int(args.events) // 20
+    for _ in range(count // 10):
+        user = f"u{rng.randrange(args.users)}"
+        items = [("movie", str(int(rng.paretovariate(1.2)) % 20_000)) for _ in range(10)]
+        record_impressions(recorder, sid, user, RECOMMENDATION, items)
+    await recorder.close()
+    return count
+
+
+async def catch_up(db: Database, total: int) -> float:
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("rolling up", total=total)
+        while (done := await roll_up(db)) > 0:
+            bar.advance(task, done)
+    return total / (time.perf_counter() - started)
+
+
+def raw_queries(dialect: str, sid: int, start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+    day = "date_trunc('day', at)" if dialect == "postgresql" else "substr(at, 1, 10)"
+    since, until = (
+        (start.isoformat(), end.isoformat())
+        if dialect == "postgresql"
+        else (start.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S"))
+    )
+    where = f"service_id = {sid} AND at >= '{since}' AND at < '{until}' AND NOT removed"
+    return {
+        "events": f"SELECT event, item_type, {day}, count(*), count(DISTINCT user_id) "
+        f"FROM event_history WHERE {where} GROUP BY 1, 2, 3",
+        "users": f"SELECT {day}, count(DISTINCT user_id) FROM event_history WHERE {where} "
+        "GROUP BY 1",
+        "top": f"SELECT item_id, count(*) AS n, count(DISTINCT user_id) FROM event_history "
+        f"WHERE {where} AND event = 'seen' AND item_type = 'movie' GROUP BY 1 "
+        "ORDER BY n DESC LIMIT 10",
+    }
+
+
+async def time_raw(db: Database, sql: str, runs: int = 3) -> float:
+    """Median ms of a raw statement (a few runs: they take seconds)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        async with db.read() as conn:
+            await conn.execute(sa.text(sql))
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def p99(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def endpoint_p99s(
+    base: str, start: dt.datetime, end: dt.datetime, requests: int
+) -> dict[str, float]:
+    span = f"from={start.timestamp():.0f}&to={end.timestamp():.0f}"
+    paths = {
+        "events": f"/analytics/events/?{span}&interval=day",
+        "events tz": f"/analytics/events/?{span}&interval=day&tz=America/New_York",
+        "users": f"/analytics/users/?{span}&interval=day",
+        "retention": f"/analytics/retention/?{span}&interval=day",
+        "top": f"/analytics/top/movie/?event=seen&{span}&n=10",
+        "engagement": f"/analytics/engagement/?{span}",
+        "user": "/analytics/user/u0/",
+    }
+    found = {}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for name, path in paths.items():
+            assert client.get(path).status_code == 200, client.get(path).text
+            times = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                response = client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+            found[name] = p99(times)
+    return found
+
+
+async def sketches(db: Database, sid: int, start: dt.datetime) -> str:
+    """Exact bitmaps against HyperLogLog on the hourly any-event users of 30 days."""
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(analytics_series.c.start, analytics_series.c.members).where(
+                    analytics_series.c.service_id == sid,
+                    analytics_series.c.grain == "h",
+                    analytics_series.c.event == "*",
+                    analytics_series.c.start >= start,
+                )
+            )
+        ).all()
+    hours = [(r.start, BitMap.deserialize(r.members)) for r in rows]
+    logs = []
+    for _, users in hours:
+        hll = HyperLogLog(p=14)
+        for uid in users:
+            hll.update(str(uid).encode())
+        logs.append(hll)
+    exact_bytes = sum(len(b.serialize()) for _, b in hours)
+    hll_bytes = sum(len(h.reg) for h in logs)  # one byte per register, as datasketch keeps them
+    days: dict[dt.date, list[int]] = {}
+    for index, (at, _) in enumerate(hours):
+        days.setdefault(at.date(), []).append(index)
+    started = time.perf_counter()
+    exact = [len(BitMap.union(*(hours[i][1] for i in idx))) for idx in days.values()]
+    exact_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    estimates = []
+    for idx in days.values():
+        merged = HyperLogLog(p=14)
+        for i in idx:
+            merged.merge(logs[i])
+        estimates.append(merged.count())
+    hll_ms = (time.perf_counter() - started) * 1000
+    errors = [abs(e - x) / x for e, x in zip(estimates, exact, strict=True) if x]
+    return (
+        f"distinct users per day from {len(hours)} hourly sets ({len(days)} days): roaring "
+        f"{exact_bytes / 1e6:.1f} MB, exact, merged in {exact_ms:.1f} ms; HyperLogLog p=14 "
+        f"{hll_bytes / 1e6:.1f} MB, merged in {hll_ms:.1f} ms, error mean "
+        f"{statistics.mean(errors):.2%} max {max(errors):.2%}"
+    )
+
+
+async def prepare(url: str, sid: int, args: argparse.Namespace) -> tuple[float, float, int]:
+    db = Database(url, pool_size=6)
+    try:
+        await migrations.upgrade(db)
+        rate = await load(db, sid, args)
+        served = await serve_impressions(db, sid, args)
+        catch = await catch_up(db, args.events + served)
+        async with db.write() as conn:
+            await conn.execute(sa.text("ANALYZE"))
+    finally:
+        await db.dispose()
+    return rate, catch, served
+
+
+async def measure_raw(url: str, sid: int, start: dt.datetime) -> tuple[dict[str, float], str]:
+    db = Database(url, pool_size=2)
+    try:
+        dialect = "sqlite" if db.is_sqlite else "postgresql"
+        raw = {
+            name: await time_raw(db, sql)
+            for name, sql in raw_queries(dialect, sid, start, END).items()
+        }
+        return raw, await sketches(db, sid, start)
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--requests", type=int, default=100)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database(args.database, BENCH_DB, tmp)
+        env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
+        key = create_key(env, "bench-analytics")
+
+        async def service_id() -> int:
+            db = Database(url, pool_size=1)
+            try:
+                found = await auth.find_service(db, key)
+                assert found is not None
+                return found.id
+            finally:
+                await db.dispose()
+
+        sid = asyncio.run(service_id())
+        print(
+            f"{args.database}: {args.events:,} events, {args.users:,} users, {args.days} days",
+            flush=True,
+        )
+        rate, catch, served = asyncio.run(prepare(url, sid, args))
+        start = END - dt.timedelta(days=30)
+        with running_server(env, "--no-worker") as server:
+            p99s = endpoint_p99s(f"{server.base_url}/api/1/{key}", start, END, args.requests)
+        raw, sketch_line = asyncio.run(measure_raw(url, sid, start))
+    print(f"loaded through the write path: {rate:,.0f} events/s; {served:,} impressions")
+    print(f"rollup catch-up: {catch:,.0f} rows/s (events and impressions, one worker)")
+    print("last 30 days by day, p99 over HTTP (raw GROUP BY over the history, median):")
+    for name, ms in p99s.items():
+        base = name.split()[0]
+        beside = f"   raw {raw[base]:,.0f} ms (x{raw[base] / ms:,.0f})" if base in raw else ""
+        print(f"  {name:<12} {ms:8.1f} ms{beside}")
+    print(sketch_line)
+
+
+if __name__ == "__main__":
+    main()

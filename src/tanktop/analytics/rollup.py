@@ -1,0 +1,443 @@
+"""Rollups: the event history and the impressions, counted into per-hour and per-day rows.
+
+One path counts everything, events posted one at a time, in batches (`POST /events/`) and
+derived from live TV alike: it follows `event_history` and `impressions` by id
+(`tanktop.analytics.streams`). Each round a worker leases the streams, reads the next rows, and
+writes what they add in one transaction that also moves the streams. Removals (a `DELETE` of a
+list item) are not events: they are not counted, and they take nothing away from what was.
+
+Users are numbered per service (`analytics_users.uid`) so that "which users" is a roaring
+bitmap: a user active in two hours of a day is one user of the day, exactly, and any set of
+buckets merges by union. Engagement marks each impression once (`engaged`, `clicked`), from
+whichever side arrives second: a positive event finds the impressions served to that user in
+the 7 days before it, and an impression finds the positive events of the 7 days after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyroaring import BitMap
+
+from tanktop.analytics import queries, streams
+from tanktop.analytics.tables import analytics_items, analytics_series, analytics_users
+from tanktop.config import Settings
+from tanktop.db import Database
+from tanktop.events import service as events
+from tanktop.events.service import HistoryEvent
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+ENGAGEMENT_WINDOW = dt.timedelta(days=7)
+ANY = "*"
+"""The event and item type of the any-event rows (not a valid name, so never a real one)."""
+POSITIVE = frozenset({"seen", "watchlist", "progress", "click"})
+BATCH = 10_000
+LEASE = dt.timedelta(seconds=60)
+
+
+def hour_of(at: dt.datetime) -> dt.datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(at: dt.datetime) -> dt.datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+GRAINS: dict[str, Callable[[dt.datetime], dt.datetime]] = {"h": hour_of, "d": day_of}
+
+
+def bitmap(raw: bytes | None) -> BitMap:
+    return BitMap.deserialize(raw) if raw else BitMap()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a positive event acts on: an item, clicked or not, from a section or not."""
+
+    user_id: str
+    item_type: str
+    item_id: str
+    at: dt.datetime
+    click: bool
+    section: str | None
+
+
+def target_of(event: HistoryEvent) -> Target | None:
+    """The item a counted event engages with, if it is a positive one."""
+    if event.item_type == "section":
+        if event.event != "click" or not isinstance(event.value, str) or ":" not in event.value:
+            return None
+        item_type, item_id = event.value.split(":", 1)
+        return Target(event.user_id, item_type, item_id, event.at, True, event.item_id)
+    positive = event.event in POSITIVE or (
+        event.event == "rated" and isinstance(event.value, int | float) and event.value > 0
+    )
+    if not positive:
+        return None
+    return Target(
+        event.user_id, event.item_type, event.item_id, event.at, event.event == "click", None
+    )
+
+
+def matches(impression: Any, target: Target) -> tuple[bool, bool]:
+    """(engaged, clicked): does `target` act on what `impression` served, within the window?"""
+    if (
+        impression.user_id != target.user_id
+        or impression.item_type != target.item_type
+        or impression.item_id != target.item_id
+        or not impression.at <= target.at <= impression.at + ENGAGEMENT_WINDOW
+    ):
+        return False, False
+    clicked = target.click and (
+        target.section is None or impression.surface == f"section:{target.section}"
+    )
+    return True, clicked
+
+
+def counted(rows: Sequence[HistoryEvent]) -> list[HistoryEvent]:
+    """The rows that are events: not removals."""
+    return [e for e in rows if not e.removed]
+
+
+class Delta:
+    """What one batch adds to one service's rollups, computed before its transaction."""
+
+    def __init__(self, service_id: int) -> None:
+        self.service_id = service_id
+        self.users: list[dict[str, Any]] = []
+        self.series: list[dict[str, Any]] = []
+        self.items: list[dict[str, Any]] = []
+        self.impressions: dict[tuple[str, dt.datetime], int] = defaultdict(int)
+        self.flag: dict[str, set[int]] = {"engaged": set(), "clicked": set()}
+
+    async def count_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
+        async with db.read() as conn:
+            uids = await self._users(conn, rows)
+            series: dict[tuple[str, str, str, dt.datetime], tuple[list[int], BitMap]] = {}
+            items: dict[tuple[str, str, dt.datetime, str], tuple[list[int], BitMap]] = {}
+            for event in rows:
+                uid = uids[event.user_id]
+                for grain, floor in GRAINS.items():
+                    start = floor(event.at)
+                    for key in (
+                        (grain, event.event, event.item_type, start),
+                        (grain, ANY, ANY, start),
+                    ):
+                        entry = series.setdefault(key, ([0], BitMap()))
+                        entry[0][0] += 1
+                        entry[1].add(uid)
+                day = day_of(event.at)
+                entry = items.setdefault(
+                    (event.event, event.item_type, day, event.item_id), ([0], BitMap())
+                )
+                entry[0][0] += 1
+                entry[1].add(uid)
+            await self._merge_series(conn, series)
+            await self._merge_items(conn, items)
+
+    async def _users(self, conn: Any, rows: Sequence[HistoryEvent]) -> dict[str, int]:
+        """Number the batch's users, and note whose first event moves to which buckets."""
+        spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        for event in rows:
+            first, last = spans.get(event.user_id, (event.at, event.at))
+            spans[event.user_id] = (min(first, event.at), max(last, event.at))
+        known = {
+            r.user_id: r for r in await queries.select_users(conn, self.service_id, list(spans))
+        }
+        next_uid = (
+            await queries.max_uid(conn, self.service_id) + 1 if len(known) < len(spans) else 0
+        )
+        uids: dict[str, int] = {}
+        self.moved_first: list[tuple[int, dt.datetime | None, dt.datetime]] = []
+        for user_id, (first, last) in sorted(spans.items()):
+            row = known.get(user_id)
+            if row is None:
+                uid, old_first, old_last = next_uid, None, last
+                next_uid += 1
+            else:
+                uid, old_first, old_last = row.uid, row.first_at, row.last_at
+            uids[user_id] = uid
+            new_first = first if old_first is None else min(first, old_first)
+            if old_first is None or new_first < old_first:  # first seen, or earlier
+                self.moved_first.append((uid, old_first, new_first))
+            if row is None or new_first != old_first or last > old_last:
+                self.users.append(
+                    {
+                        "service_id": self.service_id,
+                        "user_id": user_id,
+                        "uid": uid,
+                        "first_at": new_first,
+                        "last_at": max(last, old_last),
+                    }
+                )
+        return uids
+
+    async def _merge_series(
+        self, conn: Any, series: dict[tuple[str, str, str, dt.datetime], tuple[list[int], BitMap]]
+    ) -> None:
+        news: dict[tuple[str, dt.datetime], tuple[BitMap, BitMap]] = {}
+        for uid, old, new in self.moved_first:
+            for grain, floor in GRAINS.items():
+                if old is not None:
+                    news.setdefault((grain, floor(old)), (BitMap(), BitMap()))[1].add(uid)
+                news.setdefault((grain, floor(new)), (BitMap(), BitMap()))[0].add(uid)
+                series.setdefault((grain, ANY, ANY, floor(new)), ([0], BitMap()))
+                if old is not None:
+                    series.setdefault((grain, ANY, ANY, floor(old)), ([0], BitMap()))
+        existing: dict[tuple[str, str, str, dt.datetime], Any] = {}
+        for grain in GRAINS:
+            starts = sorted({k[3] for k in series if k[0] == grain})
+            for row in await queries.select_series_at(conn, self.service_id, grain, starts):
+                existing[(grain, row.event, row.item_type, row.start)] = row
+        for key, (count, uids) in series.items():
+            old = existing.get(key)
+            members = bitmap(old.members if old else None) | uids
+            values: dict[str, Any] = {
+                "service_id": self.service_id,
+                "grain": key[0],
+                "event": key[1],
+                "item_type": key[2],
+                "start": key[3],
+                "events": (old.events if old else 0) + count[0],
+                "users": len(members),
+                "members": members.serialize(),
+                "new_users": old.new_users if old else 0,
+                "new_members": old.new_members if old else None,
+            }
+            if key[1] == ANY and (key[0], key[3]) in news:
+                added, removed = news[(key[0], key[3])]
+                new_members = (bitmap(values["new_members"]) - removed) | added
+                values["new_users"] = len(new_members)
+                values["new_members"] = new_members.serialize()
+            self.series.append(values)
+
+    async def _merge_items(
+        self, conn: Any, items: dict[tuple[str, str, dt.datetime, str], tuple[list[int], BitMap]]
+    ) -> None:
+        existing = {
+            (r.event, r.item_type, r.day, r.item_id): r
+            for r in await queries.select_items_at(conn, self.service_id, list(items))
+        }
+        for key, (count, uids) in items.items():
+            row = existing.get(key)
+            members = bitmap(row.members if row else None) | uids
+            self.items.append(
+                {
+                    "service_id": self.service_id,
+                    "event": key[0],
+                    "item_type": key[1],
+                    "day": key[2],
+                    "item_id": key[3],
+                    "events": (row.events if row else 0) + count[0],
+                    "members": members.serialize(),
+                }
+            )
+
+    async def engage_from_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
+        """Positive events mark the impressions that served their item in the week before."""
+        targets = [t for t in (target_of(e) for e in rows) if t is not None]
+        if not targets:
+            return
+        async with db.read() as conn:
+            served = await queries.select_user_impressions(
+                conn,
+                self.service_id,
+                sorted({t.user_id for t in targets}),
+                min(t.at for t in targets) - ENGAGEMENT_WINDOW,
+                max(t.at for t in targets),
+            )
+        by_item: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+        for impression in served:
+            by_item[(impression.user_id, impression.item_type, impression.item_id)].append(
+                impression
+            )
+        for target in targets:
+            for impression in by_item.get((target.user_id, target.item_type, target.item_id), []):
+                self._mark(impression, target)
+
+    def _mark(self, impression: Any, target: Target) -> None:
+        engaged, clicked = matches(impression, target)
+        if engaged and not impression.engaged:
+            self.flag["engaged"].add(impression.id)
+        if clicked and not impression.clicked:
+            self.flag["clicked"].add(impression.id)
+
+    async def count_impressions(self, db: Database, rows: Sequence[Any]) -> None:
+        """New impressions count where they were served, and find what was done with them."""
+        for impression in rows:
+            self.impressions[(impression.surface, hour_of(impression.at))] += 1
+        history = await events.user_history(
+            db,
+            self.service_id,
+            sorted({r.user_id for r in rows}),
+            min(r.at for r in rows),
+            max(r.at for r in rows) + ENGAGEMENT_WINDOW,
+        )
+        targets: dict[tuple[str, str, str], list[Target]] = defaultdict(list)
+        for event in history:
+            target = target_of(event)
+            if target is not None:
+                targets[(target.user_id, target.item_type, target.item_id)].append(target)
+        for impression in rows:
+            for target in targets.get(
+                (impression.user_id, impression.item_type, impression.item_id), []
+            ):
+                self._mark(impression, target)
+
+    async def write(self, conn: Any) -> None:
+        await queries.upsert(conn, analytics_users, self.users)
+        await queries.upsert(conn, analytics_series, self.series)
+        await queries.upsert(conn, analytics_items, self.items)
+        engagement: dict[tuple[str, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for (surface, hour), count in self.impressions.items():
+            engagement[(surface, hour)][0] += count
+        for column, flag in ((2, "engaged"), (1, "clicked")):
+            for row in await queries.flag_impressions(conn, flag, sorted(self.flag[flag])):
+                engagement[(row.surface, hour_of(row.at))][column] += 1
+        await queries.add_engagement(
+            conn,
+            [
+                {
+                    "service_id": self.service_id,
+                    "surface": surface,
+                    "start": hour,
+                    "impressions": counts[0],
+                    "clicks": counts[1],
+                    "engaged": counts[2],
+                }
+                for (surface, hour), counts in engagement.items()
+            ],
+        )
+
+
+async def compute(
+    db: Database, history: Sequence[HistoryEvent], served: Sequence[Any]
+) -> list[Delta]:
+    """What these rows add to every service they belong to (reads only)."""
+    by_service: dict[int, tuple[list[HistoryEvent], list[Any]]] = defaultdict(lambda: ([], []))
+    for event in counted(history):
+        by_service[event.service_id][0].append(event)
+    for impression in served:
+        by_service[impression.service_id][1].append(impression)
+    deltas = []
+    for service_id, (rows, impressions) in sorted(by_service.items()):
+        delta = Delta(service_id)
+        if impressions:
+            await delta.count_impressions(db, impressions)
+        if rows:
+            await delta.count_events(db, rows)
+            await delta.engage_from_events(db, rows)
+        deltas.append(delta)
+    return deltas
+
+
+async def _read_streams(
+    db: Database, ev: streams.Stream, im: streams.Stream, limit: int
+) -> tuple[list[HistoryEvent], list[Any]]:
+    xmin, xmax = await streams.snapshot_horizon(db)  # before the reads: see streams.py
+    history = await events.history_after(db, ev.hwm, limit)
+    history += await events.history_by_ids(db, [g.id for g in ev.gaps])
+    async with db.read() as conn:
+        served = await queries.select_impressions_after(conn, im.hwm, limit)
+        served += await queries.select_impressions_ids(conn, [g.id for g in im.gaps])
+    now = streams.now()
+    ev.advance((e.id for e in history), now)
+    im.advance((r.id for r in served), now)
+    ev.settle(xmin, xmax, now)
+    im.settle(xmin, xmax, now)
+    return history, served
+
+
+async def roll_up_analytics(db: Database, settings: Settings) -> int:
+    """Worker task: count the next rows of the history and the impressions; returns how many."""
+    return await roll_up(db, BATCH)
+
+
+async def roll_up(db: Database, limit: int = BATCH) -> int:
+    claimed = await streams.claim(db, LEASE)
+    if claimed is None:
+        return 0
+    ev, im = claimed
+    try:
+        history, served = await _read_streams(db, ev, im, limit)
+        deltas = await compute(db, history, served)
+        async with db.write() as conn:
+            for delta in deltas:
+                await delta.write(conn)
+            await streams.save(conn, [ev, im], None)
+    except streams.LostLease:
+        return 0
+    except BaseException:
+        await streams.release(db, ev)
+        raise
+    return len(history) + len(served)
+
+
+async def _apply(
+    db: Database,
+    history: Sequence[HistoryEvent],
+    served: Sequence[Any],
+    claimed: tuple[streams.Stream, streams.Stream],
+) -> None:
+    """Count rows during a rebuild, keeping the lease (the streams do not move)."""
+    deltas = await compute(db, history, served)
+    async with db.write() as conn:
+        for delta in deltas:
+            await delta.write(conn)
+        await streams.save(conn, claimed, LEASE)
+
+
+async def rebuild(
+    db: Database, service_ids: Sequence[int], progress: Callable[[int], None] | None = None
+) -> int:
+    """Recount the services' rollups from their whole history; returns the events read
+    (`progress` is told of each batch).
+
+    Holds the rollup lease throughout, so workers pause (ingestion does not) and count what
+    arrives meanwhile once it is over: the rebuild counts the rows the streams had passed when
+    it began, the workers everything after."""
+    while (claimed := await streams.claim(db, LEASE)) is None:  # noqa: ASYNC110 - another process
+        await asyncio.sleep(0.5)
+    ev, im = claimed
+    done = 0
+    try:
+        async with db.write() as conn:
+            for service_id in service_ids:
+                await queries.delete_rollups(conn, service_id)
+            await streams.save(conn, claimed, LEASE)
+        skip_events = {g.id for g in ev.gaps}
+        skip_impressions = {g.id for g in im.gaps}
+        for service_id in service_ids:
+            after = 0
+            while True:
+                async with db.read() as conn:
+                    rows = await queries.select_impressions_after(conn, after, BATCH, service_id)
+                if not rows:
+                    break
+                after = rows[-1].id
+                kept = [r for r in rows if r.id <= im.hwm and r.id not in skip_impressions]
+                await _apply(db, [], kept, claimed)
+            batch: list[HistoryEvent] = []
+            read = 0
+            async for event in events.stream_history(db, service_id, page_size=BATCH):
+                read += 1
+                if event.id <= ev.hwm and event.id not in skip_events:
+                    batch.append(event)
+                if read == BATCH:
+                    await _apply(db, batch, [], claimed)
+                    done, batch, read = done + read, [], 0
+                    if progress:
+                        progress(BATCH)
+            await _apply(db, batch, [], claimed)
+            done += read
+            if progress:
+                progress(read)
+    finally:
+        await streams.release(db, ev)
+    return done
