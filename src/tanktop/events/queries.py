@@ -353,7 +353,7 @@ async def select_users_history(
     return await select_in(conn, query, event_history.c.user_id, user_ids)
 
 
-async def count_user_events(
+async def count_user_event_kinds(
     conn: AsyncConnection, service_id: int, user_id: str
 ) -> list[sa.Row[Any]]:
     """(event, item_type, count, first, last) of one user's events, removals left out."""

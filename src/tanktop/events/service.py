@@ -356,7 +356,7 @@ class EventCount:
 async def user_event_counts(db: Database, service_id: int, user_id: str) -> list[EventCount]:
     """How many of each event and item type the user has recorded (removals left out)."""
     async with db.read() as conn:
-        rows = await queries.count_user_events(conn, service_id, user_id)
+        rows = await queries.count_user_event_kinds(conn, service_id, user_id)
     return [EventCount(r.event, r.item_type, r.n, r.first, r.last) for r in rows]
 
 
