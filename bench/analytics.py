@@ -116,7 +116,7 @@ async def load(db: Database, sid: int, args: argparse.Namespace) -> float:
                 if ops is None:
                     return
                 async with db.write() as conn:
-                    await write_ops(conn, ops)
+                    await write_ops(conn, ops=ops)
                 bar.advance(task, len(ops))
 
         await asyncio.gather(*(writer() for _ in range(1 if db.is_sqlite else 4)))

@@ -272,12 +272,12 @@ class Delta:
         """New impressions count where they were served, and find what was done with them."""
         for impression in rows:
             self.impressions[(impression.surface, hour_of(impression.at))] += 1
-        history = await events.user_history(
+        history = await events.users_history(
             db,
             self.service_id,
-            sorted({r.user_id for r in rows}),
-            min(r.at for r in rows),
-            max(r.at for r in rows) + ENGAGEMENT_WINDOW,
+            user_ids=sorted({r.user_id for r in rows}),
+            start=min(r.at for r in rows),
+            end=max(r.at for r in rows) + ENGAGEMENT_WINDOW,
         )
         targets: dict[tuple[str, str, str], list[Target]] = defaultdict(list)
         for event in history:
@@ -341,8 +341,8 @@ async def _read_streams(
     db: Database, ev: streams.Stream, im: streams.Stream, limit: int
 ) -> tuple[list[HistoryEvent], list[Any]]:
     xmin, xmax = await streams.snapshot_horizon(db)  # before the reads: see streams.py
-    history = await events.history_after(db, ev.hwm, limit)
-    history += await events.history_by_ids(db, [g.id for g in ev.gaps])
+    history = await events.history_after(db, after_id=ev.hwm, limit=limit)
+    history += await events.history_by_ids(db, ids=[g.id for g in ev.gaps])
     async with db.read() as conn:
         served = await queries.select_impressions_after(conn, im.hwm, limit)
         served += await queries.select_impressions_ids(conn, [g.id for g in im.gaps])

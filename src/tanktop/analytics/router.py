@@ -76,7 +76,7 @@ async def events_over_time(
     tz: Zone = None,
 ) -> schemas.EventsAnswer:
     bks = _buckets(start, to, interval, tz)
-    found = await analytics.event_series(db, service, bks, event=event, item_type=item_type)
+    found = await analytics.event_series(db, service, bks=bks, event=event, item_type=item_type)
     return schemas.EventsAnswer(
         interval=interval,
         series=[
@@ -113,7 +113,7 @@ async def users_over_time(
     interval: Interval = "day",
     tz: Zone = None,
 ) -> schemas.UsersAnswer:
-    points = await analytics.user_activity(db, service, _buckets(start, to, interval, tz))
+    points = await analytics.user_activity(db, service, bks=_buckets(start, to, interval, tz))
     return schemas.UsersAnswer(
         interval=interval,
         points=[schemas.UsersPoint(start=p.start, active=p.active, new=p.new) for p in points],
@@ -143,7 +143,9 @@ async def top(
     n: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> schemas.TopAnswer:
     since, until = _range(start, to)
-    items = await analytics.top_items(db, service, itemtype, event, since, until, n)
+    items = await analytics.top_items(
+        db, service, item_type=itemtype, event=event, start=since, end=until, n=n
+    )
     return schemas.TopAnswer(
         item_type=itemtype,
         event=event,
@@ -171,7 +173,7 @@ async def retention(
     interval: Interval = "week",
     tz: Zone = None,
 ) -> schemas.RetentionAnswer:
-    cohorts = await analytics.retention(db, service, _buckets(start, to, interval, tz))
+    cohorts = await analytics.retention(db, service, bks=_buckets(start, to, interval, tz))
     return schemas.RetentionAnswer(
         interval=interval,
         cohorts=[
@@ -203,7 +205,8 @@ async def engagement(
     service: ServiceDep, db: DatabaseDep, start: From = None, to: To = None
 ) -> schemas.EngagementAnswer:
     since, until = _range(start, to)
-    found = {e.surface: e for e in await analytics.engagement(db, service, since, until)}
+    totals = await analytics.engagement(db, service, start=since, end=until)
+    found = {e.surface: e for e in totals}
     zero = analytics.Engagement(analytics.RECOMMENDATION, 0, 0, 0)
     recs = found.pop(analytics.RECOMMENDATION, zero)
     return schemas.EngagementAnswer(
@@ -241,7 +244,7 @@ async def engagement(
 async def user_stats(
     userid: UserId, service: ServiceDep, db: DatabaseDep
 ) -> schemas.UserStatsAnswer:
-    stats = await analytics.user_stats(db, service, userid)
+    stats = await analytics.user_stats(db, service, user_id=userid)
     distribution: Counter[str] = Counter(_rating_key(r) for r in stats.ratings)
     mean = round(sum(stats.ratings) / len(stats.ratings), 4) if stats.ratings else None
     return schemas.UserStatsAnswer(

@@ -172,8 +172,8 @@ def _members(rows: Sequence[Any], column: str) -> BitMap:
 async def event_series(
     db: Database,
     service: Service,
-    bks: Sequence[Bucket],
     *,
+    bks: Sequence[Bucket],
     event: str | None = None,
     item_type: str | None = None,
 ) -> list[Series]:
@@ -196,7 +196,7 @@ async def event_series(
 
 
 async def user_activity(
-    db: Database, service: Service, bks: Sequence[Bucket]
+    db: Database, service: Service, *, bks: Sequence[Bucket]
 ) -> list[ActivityPoint]:
     """Active users (any event) and new users (first event ever) per bucket."""
     any_ = (rollup.ANY, rollup.ANY)
@@ -210,7 +210,7 @@ async def user_activity(
     return points
 
 
-async def retention(db: Database, service: Service, bks: Sequence[Bucket]) -> list[Cohort]:
+async def retention(db: Database, service: Service, *, bks: Sequence[Bucket]) -> list[Cohort]:
     """Per bucket, the users whose first event falls in it and how many of them are active in
     each later bucket of the range."""
     any_ = (rollup.ANY, rollup.ANY)
@@ -234,6 +234,7 @@ async def retention(db: Database, service: Service, bks: Sequence[Bucket]) -> li
 async def top_items(
     db: Database,
     service: Service,
+    *,
     item_type: str,
     event: str,
     start: dt.datetime,
@@ -254,7 +255,7 @@ async def top_items(
 
 
 async def engagement(
-    db: Database, service: Service, start: dt.datetime, end: dt.datetime
+    db: Database, service: Service, *, start: dt.datetime, end: dt.datetime
 ) -> list[Engagement]:
     """Per surface: items served in the hours that overlap [start, end), and of them those
     clicked and those engaged with (a positive event within 7 days)."""
@@ -263,10 +264,12 @@ async def engagement(
     return [Engagement(r.surface, int(r.impressions), int(r.clicks), int(r.engaged)) for r in rows]
 
 
-async def user_stats(db: Database, service: Service, user_id: str) -> UserStats:
+async def user_stats(db: Database, service: Service, *, user_id: str) -> UserStats:
     """One user's counts per event and item type, minutes watched, ratings, first and last."""
-    counts = await events.user_event_counts(db, service.id, user_id)
-    lists = await events.user_items(db, service, user_id, ["progress", "rated"], WATCHABLE)
+    counts = await events.user_event_counts(db, service.id, user_id=user_id)
+    lists = await events.user_items(
+        db, service, user_id=user_id, events=["progress", "rated"], item_types=WATCHABLE
+    )
     minutes = sum(
         float(i.value)
         for i in lists

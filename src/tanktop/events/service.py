@@ -290,7 +290,7 @@ class HistoryEvent:
     service_id: int
 
 
-def _history_event(row: Any) -> HistoryEvent:
+def _history_event(row: Row[Any]) -> HistoryEvent:
     return HistoryEvent(
         row.id,
         row.user_id,
@@ -320,7 +320,7 @@ async def stream_history(
         after = (rows[-1].at, rows[-1].id)
 
 
-async def history_after(db: Database, after_id: int, limit: int) -> list[HistoryEvent]:
+async def history_after(db: Database, *, after_id: int, limit: int) -> list[HistoryEvent]:
     """History rows of every service with ids above `after_id`, in id order: what a consumer
     that follows the history (analytics) has not read yet, as far as it can see now."""
     async with db.read() as conn:
@@ -329,14 +329,19 @@ async def history_after(db: Database, after_id: int, limit: int) -> list[History
         ]
 
 
-async def history_by_ids(db: Database, ids: Sequence[int]) -> list[HistoryEvent]:
+async def history_by_ids(db: Database, *, ids: Sequence[int]) -> list[HistoryEvent]:
     """Those of the history rows `ids` that are visible now."""
     async with db.read() as conn:
         return [_history_event(r) for r in await queries.select_history_ids(conn, ids)]
 
 
-async def user_history(
-    db: Database, service_id: int, user_ids: Sequence[str], start: dt.datetime, end: dt.datetime
+async def users_history(
+    db: Database,
+    service_id: int,
+    *,
+    user_ids: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
 ) -> list[HistoryEvent]:
     """The events (removals left out) of these users of a service between `start` and `end`."""
     async with db.read() as conn:
@@ -353,7 +358,7 @@ class EventCount:
     last: dt.datetime
 
 
-async def user_event_counts(db: Database, service_id: int, user_id: str) -> list[EventCount]:
+async def user_event_counts(db: Database, service_id: int, *, user_id: str) -> list[EventCount]:
     """How many of each event and item type the user has recorded (removals left out)."""
     async with db.read() as conn:
         rows = await queries.count_user_event_kinds(conn, service_id, user_id)
@@ -414,20 +419,6 @@ class HistoryPage:
     events: list[HistoryEvent]
     next_cursor: str | None
     """Pass back as `before` for the page of older events; None on the last page."""
-
-
-def _history_event(row: Row[Any]) -> HistoryEvent:
-    return HistoryEvent(
-        row.id,
-        row.user_id,
-        row.event,
-        row.item_type,
-        row.item_id,
-        row.value,
-        row.at,
-        row.origin,
-        row.removed,
-    )
 
 
 async def user_history(
