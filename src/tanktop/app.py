@@ -34,6 +34,7 @@ from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.notifications.router import router as notifications_router
 from tanktop.oauth.devlogin import router as oauth_dev_login_router
+from tanktop.oauth.resources import router as oauth_resources_router
 from tanktop.oauth.router import router as oauth_router
 from tanktop.oauth.router import service_router as oauth_service_router
 from tanktop.operations import router as operations_router
@@ -88,7 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.rate_limiter = RateLimiter(
             tokens,
-            {"read": settings.rate_limit_reads, "write": settings.rate_limit_writes},
+            {
+                "read": settings.rate_limit_reads,
+                "write": settings.rate_limit_writes,
+                "app": settings.oauth_rate_limit,
+            },
             settings.rate_window_seconds,
         )
         app.state.event_writer = writer = EventWriter(db, derive=derive_viewing)
@@ -132,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.include_router(oauth_resources_router)  # /api/1/me/…, ahead of /api/1/{apikey}/…
     app.include_router(section_list_router)  # one route, ahead of /list/<userid>/<itemtype>/
     app.include_router(events_router)  # the hot path matches soonest
     app.include_router(operations_router)

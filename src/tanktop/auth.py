@@ -14,7 +14,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -23,7 +23,14 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.db import Database, UTCDateTime, metadata, utcnow
-from tanktop.errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from tanktop.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from tanktop.ratelimit import RateLimiter
 
 KEY_PREFIX = "tt_"
@@ -204,9 +211,15 @@ async def find_service_by_hash(db: Database, key_hash: str) -> Service | None:
 
 
 async def service_by_name(db: Database, name: str) -> Service | None:
-    query = sa.select(services.c.id, services.c.name, services.c.webhook_url).where(
-        services.c.name == name
-    )
+    return await _service_where(db, services.c.name == name)
+
+
+async def service_by_id(db: Database, service_id: int) -> Service | None:
+    return await _service_where(db, services.c.id == service_id)
+
+
+async def _service_where(db: Database, condition: sa.ColumnElement[bool]) -> Service | None:
+    query = sa.select(services.c.id, services.c.name, services.c.webhook_url).where(condition)
     async with db.read() as conn:
         row = (await conn.execute(query)).first()
     return Service(row.id, row.name, row.webhook_url) if row else None
@@ -335,19 +348,81 @@ async def current_service(request: Request, apikey: ApiKey) -> Service:
     service = await cache.lookup(apikey) if KEY_PATTERN.fullmatch(apikey) else None
     if service is None:
         raise Unauthorized(f"API key {key_label(apikey)} is unknown or revoked.")
-    limiter: RateLimiter = request.app.state.rate_limiter
     kind = "read" if request.method in ("GET", "HEAD") else "write"
-    wait = await limiter.retry_after(service.id, kind)
-    if wait is not None:
-        seconds = max(1, math.ceil(wait))
-        raise TooManyRequests(
-            f"Too many {kind}s for this API key; retry in {seconds} s.",
-            headers={"Retry-After": str(seconds)},
-        )
+    await _throttle(request, service.id, kind, f"{kind}s for this API key")
     return service
 
 
+async def _throttle(
+    request: Request, key: int, kind: str, what: str, *, limit: int | None = None
+) -> None:
+    """429 with `Retry-After` once the key's budget for this window is spent."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = await limiter.retry_after(key, kind, limit=limit)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise TooManyRequests(
+            f"Too many {what}; retry in {seconds} s.", headers={"Retry-After": str(seconds)}
+        )
+
+
 ServiceDep = Annotated[Service, Depends(current_service)]
+
+
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """An OAuth app acting for one user of one service (`/api/1/me/…`)."""
+
+    service: Service
+    user_id: str
+    client_id: str
+    scopes: frozenset[str]
+
+
+async def current_bearer(request: Request) -> Bearer:
+    """`Authorization: Bearer <access token>`: 401 (RFC 6750 `WWW-Authenticate`) when it is
+    missing, unknown, expired or revoked; 429 past the app's own rate limit."""
+    from tanktop.oauth import service as oauth  # oauth builds on this module
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken(
+            "Send Authorization: Bearer <access token> (from the service's /oauth/ endpoints).",
+            headers={"WWW-Authenticate": 'Bearer realm="tanktop"'},
+        )
+    db: Database = request.app.state.db
+    grant = await oauth.authenticate_bearer(db, token=token.strip())
+    service = None if grant is None else await service_by_id(db, grant.service_id)
+    if grant is None or service is None:
+        raise InvalidToken(
+            "The access token is unknown, expired or revoked; refresh it or ask the user again.",
+            headers={
+                "WWW-Authenticate": 'Bearer realm="tanktop", error="invalid_token", '
+                'error_description="The access token is unknown, expired or revoked"'
+            },
+        )
+    await _throttle(
+        request, grant.rate_key, "app", "requests from this app", limit=grant.rate_limit
+    )
+    return Bearer(service, grant.user_id, grant.client_id, grant.scopes)
+
+
+def bearer_with(scope: str) -> Callable[[Bearer], Awaitable[Bearer]]:
+    """A dependency: a valid token that carries `scope` (403 naming it otherwise)."""
+
+    async def with_scope(bearer: Annotated[Bearer, Depends(current_bearer)]) -> Bearer:
+        if scope not in bearer.scopes:
+            raise Forbidden(
+                f"This access token lacks the scope {scope!r}; ask the user again with it.",
+                headers={
+                    "WWW-Authenticate": f'Bearer realm="tanktop", error="insufficient_scope", '
+                    f'scope="{scope}"'
+                },
+                scope=scope,
+            )
+        return bearer
+
+    return with_scope
 
 
 async def require_admin(request: Request) -> None:
@@ -367,5 +442,5 @@ async def require_admin(request: Request) -> None:
 
 AdminDep = Depends(require_admin)
 
-AUTHENTICATIONS = (current_service, require_admin)
+AUTHENTICATIONS = (current_service, require_admin, current_bearer)
 """The dependencies that authenticate a request; every /api/ and /admin/ route uses one."""

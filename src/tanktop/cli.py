@@ -398,6 +398,10 @@ def oauth_clients_create(
         bool, typer.Option("--public", help="No secret (TV, mobile, single-page apps): PKCE.")
     ] = False,
     scope: Annotated[list[str], typer.Option(help="Allowed scope (repeat; default: all).")] = [],  # noqa: B006
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(help="Its requests per window on /api/1/me/ (TANKTOP_OAUTH_RATE_LIMIT)."),
+    ] = None,
 ) -> None:
     """Register an app; prints its client_id (and client_secret, shown once, if confidential)."""
     created = _or_exit(
@@ -408,6 +412,7 @@ def oauth_clients_create(
             redirect_uris=redirect_uri,
             public=public,
             scopes=scope,
+            rate_limit=rate_limit,
         )
     )
     typer.echo(f"client_id: {created.client_id}")

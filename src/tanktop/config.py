@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         default=None,
         description="Where clients reach this server (https://api.example.com): OAuth issuer.",
     )
+    oauth_rate_limit: int = Field(
+        default=1000,
+        description="Requests per window and OAuth app on /api/1/me/ (0: no limit).",
+    )
     oauth_dev_login: bool = Field(
         default=False,
         description="Serve the development OAuth login page (loopback hosts only).",

@@ -80,6 +80,13 @@ class Unauthorized(AppError):
     title = "Unknown or revoked API key"
 
 
+class InvalidToken(Unauthorized):
+    """RFC 6750: a missing, unknown, expired or revoked bearer token."""
+
+    slug = "invalid-token"
+    title = "Invalid or expired access token"
+
+
 class Forbidden(AppError):
     status = 403
     slug = "forbidden"

@@ -106,9 +106,12 @@ class RateLimiter:
         self._local: dict[tuple[int, str], _Local] = {}
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
 
-    async def retry_after(self, service_id: int, kind: str) -> float | None:
-        """None when the request may go ahead, else seconds until the next window."""
-        limit = self._limits.get(kind, 0)
+    async def retry_after(
+        self, service_id: int, kind: str, *, limit: int | None = None
+    ) -> float | None:
+        """None when the request may go ahead, else seconds until the next window. `limit`
+        overrides the kind's budget for this key (an OAuth app's own limit)."""
+        limit = self._limits.get(kind, 0) if limit is None else limit
         if limit <= 0:
             return None
         now = time.time()

@@ -16,6 +16,7 @@ import pytest
 from tanktop import auth
 from tanktop.db import Database
 from tanktop.oauth import service as oauth
+from tests.conftest import ADMIN_TOKEN
 from tests.servers import Server, running_server, tanktop_env
 
 # The test server listens on plain http on loopback; oauthlib insists on https unless told.
@@ -86,7 +87,7 @@ async def new_tenant(db: Database) -> Tenant:
 
 @pytest.fixture(scope="module")
 async def stack(database_url: str) -> AsyncIterator[Stack]:
-    env = tanktop_env(database_url, TANKTOP_RUN_WORKER="0")
+    env = tanktop_env(database_url, TANKTOP_RUN_WORKER="0", TANKTOP_ADMIN_TOKEN=ADMIN_TOKEN)
     db = Database(database_url, pool_size=2)
     try:
         server_context = running_server(env)

@@ -44,6 +44,7 @@ class ClientInfo:
     redirect_uris: tuple[str, ...]
     scope: str
     revoked: bool
+    rate_limit: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,18 @@ class DeviceDecision:
     client_id: str
     client_name: str
     scope: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrant:
+    """What a live access token lets its app do: act for one user of one service."""
+
+    service_id: int
+    user_id: str
+    client_id: str
+    scopes: frozenset[str]
+    rate_key: int
+    rate_limit: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +161,7 @@ async def create_client(
     redirect_uris: Sequence[str],
     public: bool,
     scopes: Sequence[str] = (),
+    rate_limit: int | None = None,
 ) -> NewClient:
     service = await _named(db, service_name)
     name = name.strip()
@@ -155,6 +169,8 @@ async def create_client(
         raise BadRequest("an app's name must be 1-100 characters")
     uris = [check_redirect_uri(uri) for uri in redirect_uris]
     scope = check_scopes(scopes)
+    if rate_limit is not None and rate_limit < 0:
+        raise BadRequest("an app's rate limit is a number of requests >= 0 (0: no limit)")
     client_id = "app_" + secrets.token_urlsafe(15)
     secret = None if public else m.new_secret("secret")
     async with db.write() as conn:
@@ -169,6 +185,7 @@ async def create_client(
                 "secret_hash": None if secret is None else m.digest(secret),
                 "redirect_uris": uris,
                 "scope": scope,
+                "rate_limit": rate_limit,
                 "created_at": utcnow(),
             },
         )
@@ -180,7 +197,9 @@ async def list_clients(db: Database, *, service_name: str) -> list[ClientInfo]:
     async with db.read() as conn:
         clients = await queries.select_clients(conn, service.id)
     return [
-        ClientInfo(c.client_id, c.name, c.is_public, c.redirect_uris, c.scope, c.revoked)
+        ClientInfo(
+            c.client_id, c.name, c.is_public, c.redirect_uris, c.scope, c.revoked, c.rate_limit
+        )
         for c in clients
     ]
 
@@ -462,6 +481,31 @@ async def decide_device(
     except queries.SpentAlready:
         raise NotFound(f"Device code {user_code!r} was decided meanwhile.") from None
     return DeviceDecision(client.client_id, client.name, device.scope.split())
+
+
+# The resource API's side
+
+
+async def authenticate_bearer(db: Database, *, token: str) -> AccessGrant | None:
+    """The grant behind an access token; None when it is unknown, expired, or revoked (itself,
+    its family, its app, or its user's deactivation). Never cached: revocation is immediate."""
+    if not token.startswith(m.TOKEN_PREFIXES["access"]):
+        return None
+    now = utcnow()
+    async with db.read() as conn:
+        found = await queries.select_token(
+            conn, None, m.digest(token), now, kinds=("access_token",)
+        )
+    if found is None or found.is_expired() or found.is_revoked():
+        return None
+    return AccessGrant(
+        service_id=found.service_id,
+        user_id=found.user_id,
+        client_id=found.client_id,
+        scopes=frozenset(found.scope.split()),
+        rate_key=found.rate_key,
+        rate_limit=found.rate_limit,
+    )
 
 
 # Connected apps
