@@ -10,9 +10,23 @@ import httpx
 from oauthlib.oauth2 import DeviceClient
 from requests_oauthlib import OAuth2Session
 
-from tests.oauth.conftest import App, Stack, Tenant
+from tanktop.oauth import service as oauth
+from tests.oauth.conftest import CALLBACK, App, Stack, Tenant
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+async def new_public_app(stack: Stack, tenant: Tenant, name: str, **options: Any) -> App:
+    """Another public app of `tenant`, registered as the operator would."""
+    created = await oauth.create_client(
+        stack.db,
+        service_name=tenant.name,
+        name=name,
+        redirect_uris=[CALLBACK],
+        public=True,
+        **options,
+    )
+    return App(created.client_id, None, CALLBACK)
 
 
 def new_user() -> str:

@@ -15,8 +15,8 @@ from tanktop.oauth import service as oauth
 from tanktop.oauth.models import digest
 from tanktop.oauth.tables import oauth_tokens
 from tests.conftest import ADMIN_TOKEN, unique
-from tests.oauth.conftest import CALLBACK, App, Stack
-from tests.oauth.flows import code_flow, new_user
+from tests.oauth.conftest import Stack
+from tests.oauth.flows import code_flow, new_public_app, new_user
 
 pytestmark = pytest.mark.e2e
 
@@ -178,14 +178,7 @@ def test_a_revoked_access_token_stops_at_once(stack: Stack) -> None:
 
 
 async def test_a_revoked_apps_token_stops_at_once(stack: Stack) -> None:
-    created = await oauth.create_client(
-        stack.db,
-        service_name=stack.one.name,
-        name="Short-lived",
-        redirect_uris=[CALLBACK],
-        public=True,
-    )
-    app = App(created.client_id, None, CALLBACK)
+    app = await new_public_app(stack, stack.one, "Short-lived")
     _session, token = await asyncio.to_thread(
         code_flow, stack, stack.one, app, new_user(), ALL_SCOPES
     )
@@ -194,15 +187,7 @@ async def test_a_revoked_apps_token_stops_at_once(stack: Stack) -> None:
 
 
 async def test_each_app_has_its_own_rate_limit(stack: Stack) -> None:
-    created = await oauth.create_client(
-        stack.db,
-        service_name=stack.one.name,
-        name="Chatty",
-        redirect_uris=[CALLBACK],
-        public=True,
-        rate_limit=3,
-    )
-    chatty = App(created.client_id, None, CALLBACK)
+    chatty = await new_public_app(stack, stack.one, "Chatty", rate_limit=3)
     _s, chatty_token = await asyncio.to_thread(
         code_flow, stack, stack.one, chatty, new_user(), ALL_SCOPES
     )

@@ -19,6 +19,7 @@ from tests.oauth.flows import (
     code_flow,
     device_start,
     introspect,
+    new_public_app,
     new_user,
     query_of,
     session,
@@ -317,12 +318,9 @@ def test_deactivated_users_tokens_stop(stack: Stack) -> None:
 
 async def test_revoked_clients_tokens_stop(stack: Stack) -> None:
     tenant = stack.two
-    app = await oauth.create_client(
-        stack.db, service_name=tenant.name, name="Doomed", redirect_uris=[CALLBACK], public=True
-    )
-    doomed = type(tenant.tv)(app.client_id, None, CALLBACK)
-    _session, token = code_flow(stack, tenant, doomed, new_user())
-    await oauth.revoke_client(stack.db, service_name=tenant.name, client_id=app.client_id)
+    doomed = await new_public_app(stack, tenant, "Doomed")
+    _session, token = await asyncio.to_thread(code_flow, stack, tenant, doomed, new_user())
+    await oauth.revoke_client(stack.db, service_name=tenant.name, client_id=doomed.client_id)
     assert introspect(stack, tenant, token["access_token"]) == {"active": False}
     url, _state = session(doomed).authorization_url(stack.oauth_url(tenant, "authorize"))
     refused_here(await asyncio.to_thread(httpx.get, url))
