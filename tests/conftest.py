@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,14 @@ from tanktop import auth
 from tanktop.app import create_app
 from tanktop.config import Settings
 from tanktop.db import Database
+from tests.clusters import (
+    PrivatePostgres,
+    PrivateRedis,
+    postgres_available,
+    private_postgres,
+    private_redis,
+    redis_available,
+)
 from tests.receiver import Receiver, receiver
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -196,3 +204,36 @@ async def hook() -> AsyncIterator[Receiver]:
     """A real webhook receiver on loopback."""
     async with receiver() as r:
         yield r
+
+
+def _unavailable(message: str) -> None:
+    """Skip locally, fail in CI: CI must run every test."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def _postgres_cluster() -> Iterator[PrivatePostgres]:
+    if not postgres_available():
+        _unavailable("PostgreSQL binaries not found (set TANKTOP_TEST_PG_BIN)")
+    with private_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def private_pg(_postgres_cluster: PrivatePostgres) -> PrivatePostgres:
+    """A PostgreSQL cluster of the run's own, running, for tests that stop or restart it
+    (create a database in it with `await private_pg.create_database()`)."""
+    if not _postgres_cluster.running():
+        _postgres_cluster.start()
+    return _postgres_cluster
+
+
+@pytest.fixture
+def private_redis_server() -> Iterator[PrivateRedis]:
+    """A Redis of the test's own, for tests that stop it."""
+    if not redis_available():
+        _unavailable("redis-server not found")
+    with private_redis() as server:
+        yield server

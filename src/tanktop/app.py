@@ -29,7 +29,7 @@ from tanktop.events.writer import EventWriter
 from tanktop.logs import RequestId
 from tanktop.metrics import RequestMetrics
 from tanktop.metrics import router as metrics_router
-from tanktop.middleware import RequestGuard
+from tanktop.middleware import RequestGuard, RetryOnFault
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.notifications.router import router as notifications_router
@@ -75,7 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
         if settings.migrate_on_start:
             await migrations.upgrade(db)
         app.state.db = db
@@ -96,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
             settings.rate_window_seconds,
         )
-        app.state.event_writer = writer = EventWriter(db, derive=derive_viewing)
+        app.state.event_writer = writer = EventWriter(
+            db, derive=derive_viewing, max_queued=settings.event_queue_limit
+        )
         writer.start()
         app.state.impression_recorder = recorder = ImpressionRecorder(
             db,
@@ -154,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics_router)
     app.include_router(metrics_router)
     install_console(app, settings)
+    app.add_middleware(RetryOnFault)  # innermost: replays what the guard read
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,

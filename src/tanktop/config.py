@@ -28,6 +28,23 @@ class Settings(BaseSettings):
         default=2.0, description="How long an API process trusts a key lookup (revocation delay)."
     )
     db_pool_size: int = 20
+    db_pool_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="How long a request waits for a database connection (SQLite: the write "
+        "lock, or another process's lock) before it is answered 503.",
+    )
+    db_statement_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="PostgreSQL: longest statement of an API request (0: none); workers and "
+        "migrations have none.",
+    )
+    event_queue_limit: int = Field(
+        default=20_000,
+        ge=1,
+        description="Events an API process holds waiting for the group commit; more get 503.",
+    )
     rate_limit_reads: int = Field(
         default=10_000, description="GET requests per window and API key (0: no limit)."
     )

@@ -16,19 +16,24 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, Row, Select, Table, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+from tanktop import faults
 
 metadata = MetaData(
     naming_convention={
@@ -45,6 +50,8 @@ T = TypeVar("T")
 
 WORK_CHANNEL = "tanktop_work"
 _ANNOUNCED = "tanktop_work_announced"
+_TIMEOUT_SET = "tanktop_statement_timeout"
+_LONG_JOBS: ContextVar[bool] = ContextVar("tanktop_long_jobs", default=False)
 
 JSONDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
 """JSON everywhere, JSONB on PostgreSQL (indexable, compact)."""
@@ -89,21 +96,51 @@ def async_url(url: str) -> str:
 
 
 class Database:
-    """The process's engine plus the two ways in: `read()` and `write()`."""
+    """The process's engine plus the two ways in: `read()` and `write()`.
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    A database error leaving either block as a fault (`tanktop.faults`) is raised as a
+    `DatabaseFault`. Broken connections are dropped at checkout (asyncpg knows when the server
+    closed one, so this costs no round trip); a failed connect makes the next ones wait a
+    growing moment (0.05 s doubling to 1 s) and fail at once meanwhile, so an outage is not met
+    with a storm of connects; waiting for a pooled connection (SQLite: for the write lock) is
+    bounded by `pool_timeout`; on PostgreSQL every statement by `statement_timeout_ms` (none
+    when not given, and none inside `long_jobs()`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 3.0,
+        statement_timeout_ms: int | None = None,
+    ) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self.pool_timeout = pool_timeout
         self._write_lock = asyncio.Lock()
+        self._statement_timeout_ms = 0 if self.is_sqlite else statement_timeout_ms or 0
+        self._reconnect = _Backoff()
         self.work_announced = asyncio.Event()
         """Set after a committed write announced work (and on every PostgreSQL NOTIFY heard)."""
         if self.is_sqlite:
-            self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size)
-            _configure_sqlite(self.engine)
-        else:
-            self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, pool_size=pool_size, pool_timeout=pool_timeout, hide_parameters=True
             )
+            _configure_sqlite(self.engine, busy_timeout_ms=round(pool_timeout * 1000))
+        else:
+            settings = {"statement_timeout": str(self._statement_timeout_ms)}
+            self.engine = create_async_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_pre_ping=False,
+                pool_timeout=pool_timeout,
+                hide_parameters=True,  # errors are logged: no user data or key hashes in them
+                connect_args={"timeout": pool_timeout, "server_settings": settings},
+            )
+            _configure_postgresql(self.engine, self._statement_timeout_ms)
+        _configure_reconnects(self.engine, self._reconnect)
 
     @property
     def dialect(self) -> str:
@@ -116,36 +153,74 @@ class Database:
         On PostgreSQL each statement runs on its own (autocommit: one round trip, no
         BEGIN/ROLLBACK) unless `snapshot` asks for one transaction across several statements.
         """
-        async with self.engine.connect() as conn:
-            if not self.is_sqlite and not snapshot:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
+        with faults.FaultBoundary():
+            async with self.engine.connect() as conn:
+                await self._fit_statement_timeout(conn)
+                if not self.is_sqlite and not snapshot:
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction, committed when the block ends without error.
 
         The commit happens before the block's caller answers, so a 2xx always follows a
-        durable commit.
+        durable commit. A fault met while committing is marked so (`committing`): whether the
+        transaction was applied is then unknown.
         """
-        async with self._transaction() as conn:
-            try:
-                yield conn
-            finally:
+        with faults.FaultBoundary() as boundary:
+            async with self._transaction() as conn:
+                try:
+                    yield conn
+                except BaseException:
+                    if not conn.invalidated:  # (an invalidated one forgets its info anyway)
+                        conn.info.pop(_ANNOUNCED, None)
+                    raise
                 announced = conn.info.pop(_ANNOUNCED, False)
+                boundary.committing = True
         if announced:  # only reached once the transaction has committed
             self.work_announced.set()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         if self.is_sqlite:
-            async with self._write_lock, self.engine.connect() as conn:
+            async with self._write_locked(), self.engine.connect() as conn:
                 conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
                 async with conn.begin():
                     yield conn
         else:
-            async with self.engine.begin() as conn:
-                yield conn
+            async with self.engine.connect() as conn:
+                await self._fit_statement_timeout(conn)
+                async with conn.begin():
+                    yield conn
+
+    @asynccontextmanager
+    async def _write_locked(self) -> AsyncIterator[None]:
+        """SQLite's one writer in this process, waited for at most `pool_timeout`."""
+        if self._write_lock.locked():
+            try:
+                async with asyncio.timeout(self.pool_timeout):
+                    await self._write_lock.acquire()
+            except TimeoutError:
+                raise sa_exc.TimeoutError("waited too long for the SQLite write lock") from None
+        else:
+            await self._write_lock.acquire()
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    async def _fit_statement_timeout(self, conn: AsyncConnection) -> None:
+        """Set the connection's statement timeout to what this task wants, when it differs
+        (only where workers and API requests share a process: one round trip per switch)."""
+        if not self._statement_timeout_ms:
+            return
+        want = 0 if _LONG_JOBS.get() else self._statement_timeout_ms
+        if conn.info.get(_TIMEOUT_SET) != want:
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection is not None
+            await raw.driver_connection.execute(f"SET statement_timeout = {int(want)}")
+            conn.info[_TIMEOUT_SET] = want
 
     async def listen_for_work(self, stop: asyncio.Event, retry_seconds: float = 5.0) -> None:
         """PostgreSQL: LISTEN on a connection of its own until `stop`, setting `work_announced`
@@ -196,7 +271,7 @@ async def first_of(*waits: Awaitable[Any], within: float | None = None) -> None:
             task.cancel()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     """WAL, a busy timeout, foreign keys, and BEGIN under our control (not pysqlite's)."""
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -205,7 +280,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -236,6 +311,70 @@ async def select_in(
     for chunk in chunks(values, size):
         rows += (await conn.execute(query.where(column.in_(chunk)))).all()
     return rows
+
+
+def _configure_postgresql(engine: AsyncEngine, statement_timeout_ms: int) -> None:
+    """Drop connections the server has closed when they are checked out, and remember the
+    statement timeout each connection was opened with."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_TIMEOUT_SET] = statement_timeout_ms
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise sa_exc.DisconnectionError("the server closed this connection")
+
+
+class _Backoff:
+    """After a failed connect, the next may start only after a delay (0.05 s, doubling up to
+    1 s); until then connects fail at once with the last failure's kind. A success resets."""
+
+    FIRST, LONGEST = 0.05, 1.0
+
+    def __init__(self) -> None:
+        self._delay = 0.0
+        self._next_at = 0.0
+        self._kind = faults.Kind.UNREACHABLE
+
+    def check(self) -> None:
+        if self._delay and time.monotonic() < self._next_at:
+            raise faults.new_fault(self._kind)
+
+    def failed(self, kind: faults.Kind) -> None:
+        self._kind = kind
+        self._delay = min(self.LONGEST, self._delay * 2) if self._delay else self.FIRST
+        self._next_at = time.monotonic() + self._delay
+
+    def succeeded(self) -> None:
+        self._delay = 0.0
+
+
+def _configure_reconnects(engine: AsyncEngine, backoff: _Backoff) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        backoff.check()
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            kind = faults.classify(exc)
+            if kind is not None:
+                backoff.failed(kind)
+            raise
+        backoff.succeeded()
+        return connection
+
+
+@contextlib.contextmanager
+def long_jobs() -> Iterator[None]:
+    """Within (and in tasks started within): no statement timeout. For workers and migrations,
+    whose work may rightly take long where an API request's may not."""
+    token = _LONG_JOBS.set(True)
+    try:
+        yield
+    finally:
+        _LONG_JOBS.reset(token)
 
 
 def dialect_insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:

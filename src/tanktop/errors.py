@@ -14,8 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tanktop.faults import DatabaseFault, fault_of
 
 log = logging.getLogger("tanktop.errors")
 
@@ -221,6 +222,26 @@ def describe_validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[st
     return summary, items
 
 
+RETRIED = "tanktop.retried"
+"""Scope key set on a request's second run (`tanktop.middleware.RetryOnFault`)."""
+
+
+class RetryRequest(Exception):
+    """Raised instead of answering a request whose database work met a fault that running it
+    again may cure (see `DatabaseFault.retryable`); `RetryOnFault` runs it once more."""
+
+
+def unavailable_response(fault: DatabaseFault) -> JSONResponse:
+    """503 with `Retry-After`: the database is away, overloaded or slow."""
+    return problem_response(
+        503,
+        "Service unavailable",
+        fault.detail,
+        slug="unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through `problem_response`."""
 
@@ -250,22 +271,17 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, title, detail, slug=slug, headers=dict(exc.headers or {})
         )
 
-    @app.exception_handler(sa_exc.OperationalError)
-    @app.exception_handler(sa_exc.InterfaceError)
-    @app.exception_handler(sa_exc.TimeoutError)
-    @app.exception_handler(OSError)
-    async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("database unavailable: %s", type(exc).__name__)
-        return problem_response(
-            503,
-            "Service unavailable",
-            "The database could not be reached; the request was not applied. Retry shortly.",
-            slug="unavailable",
-            headers={"Retry-After": "1"},
-        )
+    @app.exception_handler(DatabaseFault)
+    async def _fault(request: Request, exc: DatabaseFault) -> JSONResponse:
+        if exc.retryable and not request.scope.get(RETRIED):
+            raise RetryRequest from exc
+        return unavailable_response(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        fault = fault_of(exc)  # a database error raised outside `Database.read()/write()`
+        if fault is not None:
+            return unavailable_response(fault)
         log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
         return problem_response(
             500,

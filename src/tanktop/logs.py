@@ -11,9 +11,10 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
+from tanktop.asgi import HttpMiddleware
 from tanktop.auth import redact_keys
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -50,16 +51,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class RequestId:
+class RequestId(HttpMiddleware):
     """ASGI middleware: the caller's `X-Request-ID` (if sane) or a new one, echoed back."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         current = given if _GIVEN_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(current)

@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by route and status, events ingested, webhook outcomes and lag.
+"""Prometheus metrics: requests by route and status, events ingested, webhook outcomes and lag,
+database faults by kind.
 
 Routes are labelled by their template (`/api/1/{apikey}/user/{userid}/`), never by the path, so
 keys and ids stay out of the metrics and the label set stays small. With several processes per
@@ -22,7 +23,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from tanktop.asgi import HttpMiddleware
 
 REQUESTS = Counter(
     "tanktop_http_requests", "HTTP requests answered.", ["method", "route", "status"]
@@ -44,6 +47,12 @@ IMPRESSIONS = Counter(
     "tanktop_impressions",
     "Items served (impressions), by outcome: stored, or dropped when the buffer was full.",
     ["outcome"],
+)
+
+DB_ERRORS = Counter(
+    "tanktop_db_errors",
+    "Database faults met (connection lost, unreachable, timeouts, ...), by kind.",
+    ["kind"],
 )
 
 MODEL_AGE = Gauge(
@@ -81,16 +90,10 @@ async def metrics() -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware counting and timing every HTTP request by its route template."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 

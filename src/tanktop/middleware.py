@@ -1,4 +1,5 @@
-"""ASGI middleware that guards every request before routing: body size and encoded slashes.
+"""ASGI middleware that guards every request before routing: body size and encoded slashes;
+and the one that runs a request again after a database fault a retry may cure.
 
 The body is read here (it is at most `max_body_bytes`) so an over-size request is refused with
 413 before any handler runs, whether it declared its length or streamed it.
@@ -10,7 +11,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tanktop.errors import PROBLEM_MEDIA_TYPE, problem_body
+from tanktop.asgi import HttpMiddleware
+from tanktop.errors import PROBLEM_MEDIA_TYPE, RETRIED, RetryRequest, problem_body
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -34,7 +36,7 @@ async def send_problem(send: Send, status: int, title: str, detail: str, slug: s
 _API_PREFIXES = ("/api/", "/admin/")
 
 
-class RequestGuard:
+class RequestGuard(HttpMiddleware):
     """Refuse over-size bodies (413) and `%2F` inside path segments (400), and make the
     trailing slash of API paths optional: routes are declared with it, and a path without it
     is routed as if it had it (no redirect round trip, one route per endpoint).
@@ -43,14 +45,11 @@ class RequestGuard:
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, max_batch_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_body_bytes = max_body_bytes
         self.max_batch_bytes = max_batch_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         if b"%2f" in raw_path.lower() or b"%5c" in raw_path.lower():
             await send_problem(
@@ -117,3 +116,28 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class RetryOnFault(HttpMiddleware):
+    """Run a request once more when its database work met a fault a second run may cure (a
+    connection found dead, a deadlock) and nothing of it was committed; the second run's fault,
+    if any, is answered `503`. Innermost, so it replays the body the guard already read."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received: list[Message] = []
+
+        async def recording() -> Message:
+            message = await receive()
+            received.append(message)
+            return message
+
+        try:
+            await self.app(scope, recording, send)
+        except RetryRequest:
+            scope[RETRIED] = True
+            replay = iter(received)
+
+            async def replaying() -> Message:
+                return next(replay, None) or await receive()
+
+            await self.app(scope, replaying, send)

@@ -10,6 +10,7 @@ from tanktop import migrations
 from tanktop.answers import answer, record
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_response
+from tanktop.faults import DatabaseFault
 
 router = APIRouter(tags=["Operations"])
 
@@ -46,11 +47,11 @@ async def readyz(db: DatabaseDep) -> JSONResponse:
         async with db.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
         revision = await migrations.current_revision(db)
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
+    except DatabaseFault as fault:
         return problem_response(
             503,
             "Not ready",
-            f"Database unreachable: {type(exc).__name__}.",
+            f"Database unreachable ({fault.kind}).",
             slug="not-ready",
             headers={"Retry-After": "1"},
         )

@@ -6,6 +6,11 @@ it in one transaction and wakes the waiters only after the commit, so a 204 stil
 far more events than it could with a transaction per request. A unit (one request's ops) is
 all or nothing; if a shared transaction fails, its units are retried one by one so a single
 bad unit cannot fail its neighbours.
+
+A database fault (`tanktop.faults`) is no bad unit: every unit of the batch gets it (a `503`
+for its request) and the next batch starts on a fresh connection. The queue is bounded
+(`max_queued` ops): past it a write is refused at once with an `overloaded` fault rather than
+waiting behind a database that cannot keep up.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tanktop import faults
 from tanktop.db import Database
 from tanktop.events import queries
 from tanktop.events.rules import EventOp
@@ -48,16 +54,24 @@ class EventWriter:
         derive: Deriver | None = None,
         flushers: int | None = None,
         max_ops: int = 5000,
+        max_queued: int = 20_000,
     ) -> None:
         self._db = db
         self._derive = derive
         self._pending: deque[_Unit] = deque()
         self._wakeup = asyncio.Event()
         self._max_ops = max_ops
+        self._max_queued = max_queued
+        self._queued = 0
         # SQLite has one writer; PostgreSQL commits several transactions at once.
         self._flusher_count = flushers or (1 if db.is_sqlite else 4)
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+
+    @property
+    def queued(self) -> int:
+        """Ops waiting for a flusher."""
+        return self._queued
 
     def start(self) -> None:
         self._tasks = [
@@ -74,8 +88,11 @@ class EventWriter:
         """Apply `ops` atomically; returns once they are committed (raises if they were not)."""
         if self._closing:
             raise RuntimeError("event writer is shutting down")
+        if self._queued + len(ops) > self._max_queued and self._queued:
+            raise faults.new_fault(faults.Kind.OVERLOADED)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((ops, future))
+        self._queued += len(ops)
         self._wakeup.set()
         await future
 
@@ -86,6 +103,7 @@ class EventWriter:
             unit = self._pending.popleft()
             units.append(unit)
             count += len(unit[0])
+        self._queued -= count
         return units
 
     async def _flush_forever(self) -> None:
@@ -105,6 +123,13 @@ class EventWriter:
                 await write_ops(
                     conn, ops=[op for ops, _ in units for op in ops], derive=self._derive
                 )
+        except faults.DatabaseFault as fault:
+            # On PostgreSQL the batch is one statement, which commits by itself when it runs
+            # outside a transaction: a connection lost during it leaves the outcome unknown.
+            lost = fault.kind is faults.Kind.CONNECTION_LOST
+            for _, future in units:
+                if not future.done():
+                    future.set_exception(fault.again(committing=fault.committing or lost))
         except Exception as exc:
             if len(units) > 1:
                 for unit in units:

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from tanktop.db import Database
+from tanktop.db import Database, long_jobs
 
 _MIGRATION_LOCK = 0x74616E6B  # "tank"
 
@@ -35,8 +35,9 @@ async def upgrade(db: Database, revision: str = "head") -> None:
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         command.upgrade(alembic_config(connection), revision)
 
-    async with db.write() as conn:
-        await conn.run_sync(_run)
+    with long_jobs():  # an index on a big table may take long
+        async with db.write() as conn:
+            await conn.run_sync(_run)
 
 
 def head_revision() -> str | None:
