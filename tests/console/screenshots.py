@@ -46,6 +46,16 @@ async def shoot_all(browser: Browser, console: Console, out: Path) -> None:
     await operator.click("text=Create key")
     await operator.wait_for_selector("#new-key")
     await _shoot(operator, out, "keys-operator")
+    await operator.goto(base + "oauth")
+    await operator.fill("input[name=login_url]", "https://demo.example/oauth/login")
+    await operator.click("text=Enable OAuth")
+    await operator.fill("input[name=name]", "Couch Companion")
+    await operator.fill("textarea[name=redirect_uris]", "https://couch.example/callback")
+    await operator.check("input[name='scope_profile']")
+    await operator.check("input[name='scope_lists:read']")
+    await operator.click("text=Register app")
+    await operator.wait_for_selector("#new-client")
+    await _shoot(operator, out, "oauth")
 
 
 async def main(out: Path) -> None:

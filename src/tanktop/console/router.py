@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from tanktop import auth
 from tanktop.config import Settings
-from tanktop.console import keys, notifications, sections, users
+from tanktop.console import keys, notifications, oauth, sections, users
 from tanktop.console import service as console
 from tanktop.console.rendering import redirect, render
 from tanktop.console.session import (
@@ -116,6 +116,8 @@ router.include_router(keys.router)
 router.include_router(users.router)
 router.include_router(notifications.router)
 router.include_router(sections.router)
+router.include_router(oauth.router)
+router.include_router(oauth.users_router)
 
 STATIC = Path(str(files("tanktop.console").joinpath("static")))
 

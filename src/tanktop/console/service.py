@@ -19,6 +19,8 @@ from tanktop.events import service as events
 from tanktop.events.service import ActiveUser, EventWriter, HistoryPage, ListItem
 from tanktop.notifications import service as notifications
 from tanktop.notifications.service import RequestPage
+from tanktop.oauth import service as oauth
+from tanktop.oauth.service import ClientInfo, ConnectedApp
 from tanktop.profiles import service as profiles
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache, Recommendation
@@ -268,3 +270,26 @@ async def move_section(db: Database, service: Service, *, section_id: str, offse
     for position, section in enumerate(ordered):
         body = section.model_dump(mode="json", exclude={"section_id"}) | {"position": position}
         await sections.put_section(db, service, section_id=str(section.section_id), body=body)
+
+
+@dataclass(frozen=True)
+class OAuthView:
+    """A service's authorization server (None: not enabled) and its registered apps."""
+
+    service: Service
+    login_url: str | None
+    verification_url: str | None
+    clients: list[ClientInfo]
+
+
+async def oauth_view(db: Database, service: Service) -> OAuthView:
+    try:
+        server = await oauth.oauth_service(db, name=service.name)
+    except NotFound:
+        return OAuthView(service, None, None, [])
+    clients = await oauth.list_clients(db, service_name=service.name)
+    return OAuthView(service, server.login_url, server.verification_url, clients)
+
+
+async def connected_apps(db: Database, service: Service, *, user_id: str) -> list[ConnectedApp]:
+    return await oauth.connected_apps(db, service, user_id=user_id)

@@ -46,7 +46,8 @@ async def user_page(request: Request, signer: SignerDep, user_id: str) -> Respon
         models=state.model_cache,
     )
     page = await console.section_page_view(state.db, service, user_id=user_id)
-    return render(request, "user.html", signer, view=view, page=page)
+    apps = await console.connected_apps(state.db, service, user_id=user_id)
+    return render(request, "user.html", signer, view=view, page=page, apps=apps)
 
 
 @router.get("/{user_id}/history", name="console.user_history")

@@ -27,6 +27,9 @@ USER_CODE_TRIES = 10
 """Wrong device user codes a user may enter per quarter hour before every try gets 429."""
 _TRY_WINDOW_SECONDS = 900
 
+SCOPES = m.SCOPES
+"""What an app may ask for (for forms that register one)."""
+
 ENDPOINTS = {
     "device": "device_authorization",
     "revoke": "revocation",
