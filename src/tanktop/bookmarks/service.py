@@ -3,10 +3,18 @@ and the catalog, so a new event changes it at once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tanktop.auth import Service
-from tanktop.bookmarks.rules import Bookmark, Watch, movie_bookmark, programme_bookmark
+from tanktop.bookmarks.rules import (
+    Bookmark,
+    Watch,
+    finished,
+    movie_bookmark,
+    programme_bookmark,
+    programme_finished,
+)
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database
 from tanktop.errors import BadRequest, NotFound
@@ -29,20 +37,33 @@ async def _watches(db: Database, service: Service, user_id: str) -> dict[tuple[s
     return watches
 
 
-async def bookmarks(
+@dataclass(frozen=True)
+class Progress:
+    """Where the user is: their bookmarks, most recent activity first, and what they have
+    finished (movies and episodes seen or watched to 90%, programmes with nothing next)."""
+
+    bookmarks: list[Bookmark]
+    finished: set[tuple[str, str]]
+
+
+async def progress(
     db: Database, service: Service, *, user_id: str, facts: CatalogFacts
-) -> list[Bookmark]:
-    """Every bookmark of the user, most recent activity first."""
+) -> Progress:
+    """The user's bookmarks and finished items, from one read of their progress and seen."""
     watches = await _watches(db, service, user_id)
     if not watches:
-        return []
+        return Progress([], set())
     async with db.read() as conn:
         contents, guides = await facts.with_guides(conn, list(watches))
     found: list[Bookmark] = []
+    done: set[tuple[str, str]] = set()
     for (item_type, item_id), watch in watches.items():
+        content = contents.get((item_type, item_id))
+        duration = content.duration if content else None
+        if finished(watch, duration):
+            done.add((item_type, item_id))
         if item_type == "movie":
-            content = contents.get((item_type, item_id))
-            mark = movie_bookmark(item_id, watch, content.duration if content else None)
+            mark = movie_bookmark(item_id, watch, duration)
             if mark:
                 found.append(mark)
     episode_watches = {item_id: w for (t, item_id), w in watches.items() if t == "episode"}
@@ -50,8 +71,17 @@ async def bookmarks(
         mark = programme_bookmark(programme_id, guide, episode_watches)
         if mark:
             found.append(mark)
+        elif programme_finished(guide, episode_watches):
+            done.add(("programme", programme_id))
     found.sort(key=lambda b: (b.updated_at, b.item_id), reverse=True)
-    return found
+    return Progress(found, done)
+
+
+async def bookmarks(
+    db: Database, service: Service, *, user_id: str, facts: CatalogFacts
+) -> list[Bookmark]:
+    """Every bookmark of the user, most recent activity first."""
+    return (await progress(db, service, user_id=user_id, facts=facts)).bookmarks
 
 
 async def bookmark(

@@ -1,4 +1,5 @@
-"""A per-process copy of the catalog facts that bookmarks read on every request.
+"""A per-process copy of the catalog facts that bookmarks (and section pages) read on every
+request.
 
 A user's "continue watching" row needs the duration of every movie and the episode guide of
 every programme in their history: hundreds of rows that rarely change, read again on each GET.
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tanktop.catalog import queries
 from tanktop.catalog.service import Content, ItemKey, contents, episode_guides
 
+GENRE_TYPES = ("movie", "programme")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -29,6 +31,7 @@ class CatalogFacts:
         self._generation: int | None = None
         self._contents: dict[ItemKey, Content | None] = {}
         self._guides: dict[str, list[Content] | None] = {}
+        self._genres: dict[str, list[ItemKey]] | None = None
 
     async def contents(
         self, conn: AsyncConnection, keys: Sequence[ItemKey]
@@ -58,6 +61,21 @@ class CatalogFacts:
             lambda c, ids: episode_guides(c, programme_ids=ids),
         )
         return found, {pid: guide or [] for pid, guide in guides.items()}
+
+    async def genre_members(
+        self, conn: AsyncConnection, genre: str, item_types: Sequence[str]
+    ) -> list[ItemKey]:
+        """The movies and programmes of `genre` (any case) of `item_types`, in key order."""
+        generation = await self._sync(conn)
+        genres = self._genres
+        if genres is None:
+            genres = {}
+            for row in await queries.select_genres(conn, GENRE_TYPES):
+                for name in {str(g).casefold() for g in row.genres or ()}:
+                    genres.setdefault(name, []).append((row.item_type, row.item_id))
+            if generation == self._generation:
+                self._genres = genres
+        return [key for key in genres.get(genre.casefold(), []) if key[0] in item_types]
 
     async def _facts(
         self, conn: AsyncConnection, generation: int, keys: Sequence[ItemKey]
@@ -96,6 +114,7 @@ class CatalogFacts:
             self._generation = generation
             self._contents.clear()
             self._guides.clear()
+            self._genres = None
         return generation
 
 

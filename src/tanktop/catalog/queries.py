@@ -64,7 +64,7 @@ async def select_generation(conn: AsyncConnection) -> int:
     return int(generation or 0)
 
 
-def _ids_by_type(keys: Iterable[ItemKey]) -> dict[str, list[str]]:
+def ids_by_type(keys: Iterable[ItemKey]) -> dict[str, list[str]]:
     by_type: dict[str, list[str]] = {}
     for item_type, item_id in keys:
         by_type.setdefault(item_type, []).append(item_id)
@@ -73,7 +73,7 @@ def _ids_by_type(keys: Iterable[ItemKey]) -> dict[str, list[str]]:
 
 async def existing_keys(conn: AsyncConnection, keys: Iterable[ItemKey]) -> set[ItemKey]:
     found: set[ItemKey] = set()
-    for item_type, ids in _ids_by_type(keys).items():
+    for item_type, ids in ids_by_type(keys).items():
         for start in range(0, len(ids), 1000):
             query = sa.select(catalog_items.c.item_id).where(
                 catalog_items.c.item_type == item_type,
@@ -116,7 +116,7 @@ async def select_offers(
 ) -> dict[ItemKey, list[dict[str, Any]]]:
     """Offers of each item, as comparable dicts (source_id, price, hd, window)."""
     result: dict[ItemKey, list[dict[str, Any]]] = {key: [] for key in keys}
-    for item_type, ids in _ids_by_type(keys).items():
+    for item_type, ids in ids_by_type(keys).items():
         for start in range(0, len(ids), 1000):
             query = (
                 sa.select(offers)
@@ -137,13 +137,14 @@ def offer_dict(row: Any) -> dict[str, Any]:
         "hd": row.hd,
         "available_from": row.available_from,
         "available_until": row.available_until,
+        "available_since": row.available_since,
     }
 
 
 async def replace_offers(conn: AsyncConnection, new: dict[ItemKey, list[dict[str, Any]]]) -> None:
     # One statement per item type and thousand ids, not one per item: a prepared per-row
     # DELETE can keep a plan made while the table was empty and scan it once per row.
-    for item_type, ids in _ids_by_type(new).items():
+    for item_type, ids in ids_by_type(new).items():
         for start in range(0, len(ids), 1000):
             await conn.execute(
                 sa.delete(offers).where(
@@ -356,7 +357,7 @@ async def select_items(
     conn: AsyncConnection, keys: Sequence[ItemKey], columns: Sequence[Any] = FACT_COLUMNS
 ) -> dict[ItemKey, Any]:
     found: dict[ItemKey, Any] = {}
-    for item_type, ids in _ids_by_type(keys).items():
+    for item_type, ids in ids_by_type(keys).items():
         for start in range(0, len(ids), 1000):
             query = sa.select(*columns).where(
                 catalog_items.c.item_type == item_type,
@@ -406,3 +407,77 @@ async def select_airing(
         .limit(limit)
     )
     return list((await conn.execute(query)).all())
+
+
+async def select_titles(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
+    found: dict[ItemKey, str] = {}
+    for item_type, ids in ids_by_type(keys).items():
+        for start in range(0, len(ids), 1000):
+            query = sa.select(catalog_items.c.item_id, catalog_items.c.title).where(
+                catalog_items.c.item_type == item_type,
+                catalog_items.c.item_id.in_(ids[start : start + 1000]),
+            )
+            found |= {(item_type, row.item_id): row.title for row in await conn.execute(query)}
+    return found
+
+
+async def select_genres(conn: AsyncConnection, item_types: Sequence[str]) -> list[Any]:
+    """(item_type, item_id, genres) of every item of `item_types`, in key order."""
+    query = (
+        sa.select(catalog_items.c.item_type, catalog_items.c.item_id, catalog_items.c.genres)
+        .where(catalog_items.c.item_type.in_(list(item_types)))
+        .order_by(catalog_items.c.item_type, catalog_items.c.item_id)
+    )
+    return [row for row in await conn.execute(query)]
+
+
+async def select_new(
+    conn: AsyncConnection,
+    item_types: Sequence[str],
+    *,
+    since: dt.datetime,
+    now: dt.datetime,
+    sources: Sequence[str],
+    hd: bool,
+    max_price: int | None,
+    limit: int,
+) -> list[tuple[str, str, dt.datetime]]:
+    """(item type, item id, when) of items that became available on an offer (matching the
+    filters, available now) since `since`, newest first; an episode's offer counts for its
+    programme."""
+    episodes = catalog_items.alias("episodes")
+    is_episode = offers.c.item_type == "episode"
+    key_type = sa.case((is_episode, sa.literal("programme")), else_=offers.c.item_type)
+    key_id = sa.case((is_episode, episodes.c.programme_id), else_=offers.c.item_id)
+    became = sa.func.max(offers.c.available_since).label("became")
+    conditions: list[Any] = [
+        offers.c.available_since >= since,
+        offers.c.available_since <= now,
+        sa.or_(offers.c.available_until.is_(None), offers.c.available_until > now),
+        key_type.in_(list(item_types)),
+        key_id.is_not(None),
+    ]
+    if sources:
+        conditions.append(offers.c.source_id.in_(list(sources)))
+    if hd:
+        conditions.append(offers.c.hd.is_(True))
+    if max_price is not None:
+        conditions.append(offers.c.price <= max_price)
+    query = (
+        sa.select(key_type.label("key_type"), key_id.label("key_id"), became)
+        .select_from(
+            offers.outerjoin(
+                episodes,
+                sa.and_(
+                    is_episode,
+                    episodes.c.item_type == "episode",
+                    episodes.c.item_id == offers.c.item_id,
+                ),
+            )
+        )
+        .where(*conditions)
+        .group_by(key_type, key_id)
+        .order_by(became.desc(), key_type, key_id)
+        .limit(limit)
+    )
+    return [(row.key_type, row.key_id, row.became) for row in await conn.execute(query)]

@@ -148,7 +148,9 @@ async def apply_entries(conn: AsyncConnection, *, entries: Sequence[Entry]) -> A
     if new_offers:
         old_offers = await queries.select_offers(conn, list(new_offers))
         changed = {k: v for k, v in new_offers.items() if _normal(v) != _normal(old_offers[k])}
-        await queries.replace_offers(conn, changed)
+        await queries.replace_offers(
+            conn, {k: _with_since(v, old_offers[k], now) for k, v in changed.items()}
+        )
         changes = [
             {"at": now, "kind": "offers", "item_type": k[0], "item_id": k[1]} for k in changed
         ]
@@ -158,6 +160,23 @@ async def apply_entries(conn: AsyncConnection, *, entries: Sequence[Entry]) -> A
         if entry.schedule is not None:
             applied.changes += await _replace_schedule(conn, entry.item_id, entry.schedule, now)
     return applied
+
+
+def _with_since(
+    offers: list[dict[str, Any]], old: list[dict[str, Any]], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Each offer with `available_since`: its `available_from`, else when the item was first
+    offered on that source (a replaced offer set keeps it; null if that predates tracking),
+    else now."""
+    listed: dict[str, dt.datetime | None] = {o["source_id"]: o["available_since"] for o in old}
+
+    def since(offer: dict[str, Any]) -> dt.datetime | None:
+        if offer["available_from"] is not None:
+            return offer["available_from"]  # type: ignore[no-any-return]
+        before = listed.get(offer["source_id"], now)
+        return None if before is None else min(before, now)
+
+    return [{**o, "available_since": since(o)} for o in offers]
 
 
 def _normal(offers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -298,6 +317,51 @@ async def catalog_candidates(
             filtered=availability.filters,
             among=among,
         )
+
+
+async def keep_available(
+    db: Database, *, keys: Sequence[ItemKey], availability: Availability
+) -> list[ItemKey]:
+    """`keys` in their order, less those not available as `availability` asks (all of them
+    when it asks nothing)."""
+    if not availability.filters or not keys:
+        return list(keys)
+    kept: set[ItemKey] = set()
+    for item_type, ids in queries.ids_by_type(keys).items():
+        found = await catalog_candidates(
+            db,
+            item_type=item_type,
+            availability=availability,
+            after=None,
+            limit=len(ids),
+            among=ids,
+        )
+        kept |= {(item_type, item_id) for item_id in found}
+    return [key for key in keys if key in kept]
+
+
+async def new_items(
+    db: Database,
+    *,
+    item_types: Sequence[str],
+    availability: Availability,
+    since: dt.datetime,
+    limit: int,
+) -> list[ItemKey]:
+    """Items that became available (on offers matching `availability`) since `since`, newest
+    first; a programme counts when one of its episodes did."""
+    async with db.read() as conn:
+        rows = await queries.select_new(
+            conn,
+            item_types,
+            since=since,
+            now=utcnow(),
+            sources=availability.sources,
+            hd=availability.hd,
+            max_price=availability.max_price,
+            limit=limit,
+        )
+    return [(item_type, item_id) for item_type, item_id, _ in rows]
 
 
 def demo_lines() -> list[str]:

@@ -38,12 +38,17 @@ offers = sa.Table(
     sa.Column("hd", sa.Boolean, nullable=False),
     sa.Column("available_from", UTCDateTime),
     sa.Column("available_until", UTCDateTime),
+    # When the item became available on this source: `available_from`, else when the offer
+    # was first stored (kept when the item's offers are replaced with one on the same source).
+    # Null for offers stored before this was tracked. Section rows of new items read it.
+    sa.Column("available_since", UTCDateTime),
     sa.ForeignKeyConstraint(
         ["item_type", "item_id"],
         ["catalog_items.item_type", "catalog_items.item_id"],
         ondelete="CASCADE",
     ),
     sa.Index("ix_offers_item", "item_type", "item_id"),
+    sa.Index("ix_offers_available_since", "available_since"),
 )
 
 schedule_slots = sa.Table(

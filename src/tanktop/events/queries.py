@@ -492,6 +492,34 @@ async def count_user_events(
     return {row.item_id: int(row.n) for row in await conn.execute(query)}
 
 
+async def select_popular(
+    conn: AsyncConnection,
+    service_id: int,
+    *,
+    events: Sequence[str],
+    item_types: Sequence[str],
+    since: dt.datetime,
+    limit: int,
+) -> list[tuple[str, str, int]]:
+    """(item type, item id, distinct users) of the items most users sent `events` on since
+    `since`, most first."""
+    users = sa.func.count(sa.distinct(event_history.c.user_id)).label("users")
+    query = (
+        sa.select(event_history.c.item_type, event_history.c.item_id, users)
+        .where(
+            event_history.c.service_id == service_id,
+            event_history.c.at >= since,
+            event_history.c.event.in_(list(events)),
+            event_history.c.item_type.in_(list(item_types)),
+            event_history.c.removed.is_(False),
+        )
+        .group_by(event_history.c.item_type, event_history.c.item_id)
+        .order_by(users.desc(), event_history.c.item_type, event_history.c.item_id)
+        .limit(limit)
+    )
+    return [(row.item_type, row.item_id, int(row.users)) for row in await conn.execute(query)]
+
+
 async def count_history(conn: AsyncConnection, service_id: int) -> int:
     query = sa.select(sa.func.count()).where(event_history.c.service_id == service_id)
     return int(await conn.scalar(query) or 0)

@@ -454,6 +454,26 @@ async def recent_users(db: Database, service: Service, *, n: int = 20) -> list[A
     return [ActiveUser(u, at) for u, at in list(latest.items())[:n]]
 
 
+ENGAGEMENT = ("seen", "progress", "rated", "watchlist")
+"""What counts as engaging with an item (popularity)."""
+
+
+async def popular(
+    db: Database,
+    service: Service,
+    *,
+    item_types: Sequence[str],
+    since: dt.datetime,
+    limit: int,
+) -> list[tuple[str, str, int]]:
+    """(item type, item id, users) of the items most of the service's users engaged with
+    (seen, progress, rated, watchlist) since `since`, most first."""
+    async with db.read() as conn:
+        return await queries.select_popular(
+            conn, service.id, events=ENGAGEMENT, item_types=item_types, since=since, limit=limit
+        )
+
+
 async def channel_times(
     conn: AsyncConnection, service_id: int, *, user_id: str
 ) -> list[tuple[str, str, JsonScalar]]:

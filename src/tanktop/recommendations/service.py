@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,14 +206,8 @@ async def recommend(
     availability: catalog.Availability,
 ) -> list[Recommendation]:
     """Best first; never an item the user has seen or hidden."""
-    model = await cache.get(service.id)
-    lists = await events.user_items(
-        db, service, user_id=user_id, events=SIGNALS, item_types=CONTENT
-    )
-    programmes = await user_programmes(db, lists=lists)
-    excluded = {
-        model_key(i.item_type, i.item_id, programmes) for i in lists if i.event in WATCHED_OR_HIDDEN
-    }
+    user = await _for_user(db, service, cache=cache, user_id=user_id)
+    model = user.model
     if model is None:  # nothing trained yet: what the catalog has on offer
         kind = item_type or "movie"
         ids = await catalog.catalog_candidates(
@@ -221,11 +215,67 @@ async def recommend(
             item_type=kind,
             availability=availability,
             after=None,
-            limit=n + len(excluded),
+            limit=n + len(user.excluded),
         )
-        fresh = [i for i in ids if f"{kind}:{i}" not in excluded][:n]
+        fresh = [i for i in ids if f"{kind}:{i}" not in user.excluded][:n]
         return [Recommendation(kind, i, 0.0, [{"type": "available"}]) for i in fresh]
     index = model.index()
+    ranked = user.scores.astype(np.float64)
+    ranked[[index[key] for key in user.excluded if key in index]] = -np.inf
+    if item_type is not None:
+        ranked[~model.of_type(item_type)] = -np.inf
+    order = np.argsort(-ranked, kind="stable")[: n * 5]
+    wanted = [model.items[i] for i in order if ranked[i] > -np.inf]
+    wanted = await _available(db, wanted, availability)
+    return [user.recommendation(key) for key in wanted[:n]]
+
+
+@dataclass(frozen=True)
+class _UserScores:
+    """A user's scores for every item of the service's model, and what never to recommend."""
+
+    model: Model | None
+    excluded: set[str]
+    """Model keys of what the user has seen, rated or hidden."""
+    vector: npt.NDArray[np.float32]
+    personal: bool
+    """Scored from the user's own lists (else by popularity)."""
+    scores: npt.NDArray[np.float32]
+
+    def recommendation(self, key: str) -> Recommendation:
+        """The recommendation of a model key, with its score and why."""
+        assert self.model is not None
+        column = self.model.index()[key]
+        kind, item_id = _pair(key)
+        if self.personal:
+            source_type, source_id = _pair(
+                self.model.items[self.model.because(self.vector, column)]
+            )
+            reasons = [
+                {"type": "similar_to", "item_type": source_type, "item_id": json_id(source_id)}
+            ]
+        else:
+            reasons = [{"type": "popular"}]
+        return Recommendation(kind, item_id, round(float(self.scores[column]), 6), reasons)
+
+
+async def _for_user(
+    db: Database, service: Service, *, cache: ModelCache, user_id: str
+) -> _UserScores:
+    model = await cache.get(service.id)
+    lists = await events.user_items(
+        db, service, user_id=user_id, events=SIGNALS, item_types=CONTENT
+    )
+    programmes = await user_programmes(db, lists=lists)
+    excluded = {
+        key
+        for i in lists
+        if i.event in WATCHED_OR_HIDDEN
+        and (key := model_key(i.item_type, i.item_id, programmes)) is not None
+    }
+    empty = np.zeros(0, dtype=np.float32)
+    if model is None:
+        return _UserScores(None, excluded, empty, False, empty)
     vector = user_vector(model, lists, programmes)
     personal = bool(vector.any())
     scores = (
@@ -233,46 +283,50 @@ async def recommend(
         if personal
         else model.popularity / max(1.0, float(model.popularity.max()))
     )
-    ranked = scores.astype(np.float64)
-    ranked[[index[key] for key in excluded if key is not None and key in index]] = -np.inf
-    if item_type is not None:
-        ranked[~model.of_type(item_type)] = -np.inf
-    order = np.argsort(-ranked, kind="stable")[: n * 5]
-    wanted = [model.items[i] for i in order if ranked[i] > -np.inf]
-    wanted = await _available(db, wanted, availability)
-    result = []
-    for key in wanted[:n]:
-        column = index[key]
-        kind, item_id = key.split(":", 1)
-        if personal:
-            source_type, source_id = model.items[model.because(vector, column)].split(":", 1)
-            reasons = [
-                {"type": "similar_to", "item_type": source_type, "item_id": json_id(source_id)}
-            ]
-        else:
-            reasons = [{"type": "popular"}]
-        result.append(Recommendation(kind, item_id, round(float(scores[column]), 6), reasons))
-    return result
+    return _UserScores(model, excluded, vector, personal, scores)
+
+
+async def rank(
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    user_id: str,
+    keys: Sequence[tuple[str, str]],
+    n: int,
+) -> list[Recommendation]:
+    """The best `n` of `keys` (movies and programmes) for the user, never one they have seen,
+    rated or hidden; those the model does not know follow in the order given."""
+    user = await _for_user(db, service, cache=cache, user_id=user_id)
+    fresh = [(p, k) for p, k in enumerate(keys) if f"{k[0]}:{k[1]}" not in user.excluded]
+    if user.model is None:
+        return [Recommendation(*key, 0.0, [{"type": "available"}]) for _, key in fresh[:n]]
+    index = user.model.index()
+
+    def order(entry: tuple[int, tuple[str, str]]) -> tuple[float, int]:
+        column = index.get(f"{entry[1][0]}:{entry[1][1]}")
+        return (-float(user.scores[column]) if column is not None else np.inf, entry[0])
+
+    best = sorted(fresh, key=order)[:n]
+    return [
+        user.recommendation(f"{key[0]}:{key[1]}")
+        if f"{key[0]}:{key[1]}" in index
+        else Recommendation(*key, 0.0, [{"type": "available"}])
+        for _, key in best
+    ]
 
 
 async def _available(
     db: Database, keys: list[str], availability: catalog.Availability
 ) -> list[str]:
-    if not availability.filters:
-        return keys
-    kept: set[str] = set()
-    for kind in {k.split(":", 1)[0] for k in keys}:
-        ids = [k.split(":", 1)[1] for k in keys if k.startswith(kind + ":")]
-        found = await catalog.catalog_candidates(
-            db,
-            item_type=kind,
-            availability=availability,
-            after=None,
-            limit=len(ids),
-            among=ids,
-        )
-        kept |= {f"{kind}:{i}" for i in found}
-    return [k for k in keys if k in kept]
+    pairs = [_pair(key) for key in keys]
+    kept = set(await catalog.keep_available(db, keys=pairs, availability=availability))
+    return [key for key, pair in zip(keys, pairs, strict=True) if pair in kept]
+
+
+def _pair(key: str) -> tuple[str, str]:
+    item_type, item_id = key.split(":", 1)
+    return item_type, item_id
 
 
 async def similar(

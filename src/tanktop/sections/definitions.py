@@ -6,7 +6,7 @@ Pure: a definition is fully validated (and its params' defaults filled in) befor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -76,6 +76,14 @@ class ListParams(_Params):
 
 class EditorialParams(_Params):
     ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
+
+
+P = TypeVar("P", bound="_Params")
+
+
+def params_of(section: Section, model: type[P]) -> P:
+    """A stored section's params as its kind's typed params (they were checked when stored)."""
+    return model.model_validate(section.params)
 
 
 @dataclass(frozen=True)

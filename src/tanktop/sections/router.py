@@ -8,13 +8,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from tanktop.auth import ServiceDep
+from tanktop.analytics import service as analytics
+from tanktop.analytics.impressions import ImpressionRecorder
+from tanktop.auth import Service, ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
+from tanktop.catalog.facts import CatalogFactsDep
+from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import ID_CHARS, NAME_PATTERN, UserId
+from tanktop.recommendations.service import ModelCache
 from tanktop.sections import service as sections
-from tanktop.sections.schemas import Section, SectionBody, SectionIds, SectionList
+from tanktop.sections.schemas import (
+    MAX_ITEMS,
+    Page,
+    Row,
+    Section,
+    SectionBody,
+    SectionIds,
+    SectionList,
+)
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Section lists"])
 list_router = APIRouter(prefix="/api/1/{apikey}", tags=["Section lists"])
@@ -153,3 +166,141 @@ async def section_list(
 ) -> Response:
     ids = await sections.section_ids(db, service, user_id=userid, include=include, exclude=exclude)
     return _json(SectionIds(items=ids))
+
+
+_ROW_EXAMPLE: dict[str, Any] = {
+    "section_id": "because",
+    "title": "Because you watched Alien",
+    "kind": "because_you_watched",
+    "items": [
+        {
+            "item_type": "movie",
+            "item_id": 24,
+            "score": 0.42,
+            "reasons": [{"type": "similar_to", "item_type": "movie", "item_id": 1}],
+        }
+    ],
+    "based_on": {"item_type": "movie", "item_id": 1, "title": "Alien"},
+    "next_cursor": "WyJiZWNhdXNlIiwyMCwyMF0",
+}
+_CONTINUE_EXAMPLE: dict[str, Any] = {
+    "section_id": "continue_watching",
+    "title": "Continue watching",
+    "kind": "continue_watching",
+    "items": [
+        {
+            "item_type": "programme",
+            "item_id": 1001,
+            "position": 12,
+            "duration": 55,
+            "episode_id": "1001-s1e3",
+            "season": 1,
+            "number": 3,
+            "status": "in_progress",
+            "updated_at": "2026-11-27T21:05:00Z",
+        }
+    ],
+}
+
+
+def _models(request: Request) -> ModelCache:
+    models: ModelCache = request.app.state.model_cache
+    return models
+
+
+def _record(request: Request, service: Service, user_id: str, rows: list[Row]) -> None:
+    """What was served, for analytics' click-through per section (buffered, not awaited)."""
+    recorder: ImpressionRecorder = request.app.state.impression_recorder
+    for row in rows:
+        analytics.record_impressions(
+            recorder,
+            service.id,
+            user_id,
+            f"{analytics.SECTION_PREFIX}{row.section_id}",
+            [(item.item_type, str(item.item_id)) for item in row.items],
+        )
+
+
+@router.get(
+    "/sections/{userid}/",
+    name="sections.page",
+    summary="The user's page: their sections, in their order, filled for them",
+    description=(
+        "Locked sections at their slot, then pinned ones, then the rest by position moved by "
+        "the user's ratings and clicks; hidden sections, and empty rows, left out. Rows leave "
+        "out what the user hid, saw or finished (continue watching aside) and what an "
+        "earlier row shows. The availability filters apply to every row (on `live_now`, "
+        "`source_id` names channels). Pass the same filters with a row's `next_cursor`."
+    ),
+    response_model=Page,
+    response_model_exclude_none=True,
+    responses={
+        200: _example("Rows in page order.", {"sections": [_CONTINUE_EXAMPLE, _ROW_EXAMPLE]}, Page),
+        **problem_responses(400, 401),
+    },
+)
+async def get_page(
+    request: Request,
+    userid: UserId,
+    service: ServiceDep,
+    db: DatabaseDep,
+    catalog: CatalogFactsDep,
+    availability: AvailabilityQuery,
+    rows: Annotated[int, Query(ge=1, le=100, description="At most this many rows.")] = 10,
+    items: Annotated[
+        int, Query(ge=1, le=MAX_ITEMS, description="At most this many items per row.")
+    ] = 20,
+) -> Response:
+    page = await sections.page(
+        db,
+        catalog,
+        _models(request),
+        service,
+        userid,
+        rows=rows,
+        items=items,
+        availability=availability,
+    )
+    _record(request, service, userid, page.sections)
+    return _json(page, exclude_none=True)
+
+
+@router.get(
+    "/sections/{userid}/{sectionid}/",
+    name="sections.row",
+    summary="One row of the user's page, paged",
+    description=(
+        "The same object as the row on the page, built by the same rules (it leaves out what "
+        "the rows before it show). `cursor` is a row's `next_cursor`."
+    ),
+    response_model=Row,
+    response_model_exclude_none=True,
+    responses={
+        200: _example("The row's items from the cursor on.", _ROW_EXAMPLE, Row),
+        **problem_responses(400, 401, 404),
+    },
+)
+async def get_row(
+    request: Request,
+    userid: UserId,
+    sectionid: SectionId,
+    service: ServiceDep,
+    db: DatabaseDep,
+    catalog: CatalogFactsDep,
+    availability: AvailabilityQuery,
+    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS, description="Items in this page.")] = 20,
+    cursor: Annotated[str | None, Query(description="A row's `next_cursor`.")] = None,
+) -> Response:
+    row = await sections.row(
+        db,
+        catalog,
+        _models(request),
+        service,
+        userid,
+        sectionid,
+        limit=limit,
+        cursor=cursor,
+        availability=availability,
+    )
+    _record(request, service, userid, [row])
+    return _json(row, exclude_none=True)

@@ -3,20 +3,26 @@ events, which are ordinary events on item type `section`)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 
 from pydantic import JsonValue
 
 from tanktop.auth import Service
+from tanktop.catalog.facts import CatalogFacts
+from tanktop.catalog.service import Availability
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.events import service as events
 from tanktop.events.rules import SECTION
+from tanktop.recommendations.service import ModelCache
 from tanktop.sections import queries
+from tanktop.sections.context import load_context
 from tanktop.sections.definitions import DEFAULT_PAGE, KINDS, MAX_SECTIONS, parse_definition
 from tanktop.sections.ordering import CLICK_DAYS, Pin, SectionPrefs, page_order
-from tanktop.sections.schemas import Section
+from tanktop.sections.page import Window, build_page, build_row, decode_cursor
+from tanktop.sections.schemas import Page, Row, Section
 
 SECTION_EVENTS = ("hide", "pin", "rated")
 
@@ -128,3 +134,51 @@ async def section_ids(
         exclude=exclude,
     )
     return kept
+
+
+async def page(
+    db: Database,
+    catalog: CatalogFacts,
+    models: ModelCache,
+    service: Service,
+    user_id: str,
+    *,
+    rows: int,
+    items: int,
+    availability: Availability,
+) -> Page:
+    """The user's page: up to `rows` non-empty rows of up to `items` items each."""
+    defined, prefs, context = await asyncio.gather(
+        definitions(db, service),
+        section_prefs(db, service, user_id),
+        load_context(db, catalog, models, service, user_id, availability),
+    )
+    ordered = page_order(defined, prefs)
+    return Page(sections=await build_page(context, ordered, rows=rows, items=items))
+
+
+async def row(
+    db: Database,
+    catalog: CatalogFacts,
+    models: ModelCache,
+    service: Service,
+    user_id: str,
+    section_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    availability: Availability,
+) -> Row:
+    """One row of the user's page, `limit` items from where `cursor` points (the start)."""
+    window = decode_cursor(cursor, section_id, limit) if cursor else Window(0, limit, limit)
+    defined, prefs = await asyncio.gather(
+        definitions(db, service), section_prefs(db, service, user_id)
+    )
+    ordered = page_order(defined, prefs)
+    index = next((i for i, s in enumerate(ordered) if s.section_id == section_id), None)
+    if index is None:
+        if any(s.section_id == section_id for s in defined):
+            raise NotFound(f"User {user_id!r} has hidden section {section_id!r}.")
+        raise NotFound(f"No section {section_id!r}; GET /section/ lists them.")
+    context = await load_context(db, catalog, models, service, user_id, availability)
+    return await build_row(context, ordered, index, window)

@@ -1,0 +1,162 @@
+"""A user's page: their sections in page order, each filled from its source, less what they
+have hidden, seen or finished (continue watching aside) and what an earlier row shows.
+
+Every request reads what it needs afresh (the catalog and model copies are exact or
+versioned, never the user's data), so an event changes the next page at once. The rows'
+first reads run concurrently; the de-duplication then walks them in page order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tanktop.catalog.service import ItemKey
+from tanktop.errors import BadRequest
+from tanktop.sections.context import PageContext
+from tanktop.sections.rows import FETCHERS, Fetched, key
+from tanktop.sections.schemas import Row, RowItem, Section
+
+SLACK = 10
+"""Candidates asked for beyond what a row shows, for those the page will leave out."""
+MAX_FETCH = 1000
+"""A row asks its source for at most this many candidates."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which part of a row to show: items `offset` to `offset + limit`; earlier rows show
+    their first `width` (the page's `items`), which this row does not repeat."""
+
+    offset: int
+    limit: int
+    width: int
+
+
+def encode_cursor(section_id: str, window: Window) -> str:
+    raw = json.dumps([section_id, window.offset, window.width], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, section_id: str, limit: int) -> Window:
+    """The window a cursor points at, `limit` long; a cursor of another row is a 400."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        named, offset, width = json.loads(raw)
+        valid = isinstance(offset, int) and isinstance(width, int) and offset > 0 and width > 0
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise BadRequest("The cursor is not one this API gave out.")
+    if named != section_id:
+        raise BadRequest(f"That cursor pages section {named!r}, not {section_id!r}.")
+    return Window(offset, limit, width)
+
+
+async def _fetch(context: PageContext, section: Section, limit: int) -> Fetched:
+    return await FETCHERS[section.kind](context, section, min(limit, MAX_FETCH))
+
+
+async def _fill(
+    context: PageContext,
+    section: Section,
+    first: Fetched,
+    want: int,
+    used: set[ItemKey],
+    asked: int,
+) -> tuple[list[RowItem], Fetched]:
+    """The row's first `want` items that the page may show, asking its source for more
+    while it came up short and has more."""
+    fetched = first
+    while True:
+        items = [
+            item
+            for item in fetched.items
+            if key(item) not in used
+            and (section.kind == "continue_watching" or key(item) not in context.excluded)
+        ]
+        if len(items) >= want or not fetched.more or asked >= MAX_FETCH:
+            return items[:want], fetched
+        asked = min(MAX_FETCH, asked * 2)
+        fetched = await _fetch(context, section, asked)
+
+
+def _row(section: Section, items: list[RowItem], fetched: Fetched) -> Row:
+    title = section.title
+    if fetched.based_on is not None:
+        title = title.replace("{title}", fetched.based_on.title)
+    return Row(
+        section_id=section.section_id,
+        title=title,
+        kind=section.kind,
+        items=items,
+        based_on=fetched.based_on,
+    )
+
+
+async def _rows(
+    context: PageContext,
+    sections: Sequence[Section],
+    wants: Sequence[int],
+    used: set[ItemKey],
+    shown: Sequence[int],
+) -> list[Row]:
+    """Fill `sections` in order, each with up to its `want` items, of which the first
+    `shown` join `used` (what later rows leave out)."""
+    asks = [want + len(used) + SLACK for want in wants]
+    firsts = await asyncio.gather(
+        *(_fetch(context, s, a) for s, a in zip(sections, asks, strict=True))
+    )
+    rows = []
+    for section, first, want, ask, show in zip(sections, firsts, wants, asks, shown, strict=True):
+        items, fetched = await _fill(context, section, first, want, used, ask)
+        used.update(key(item) for item in items[:show])
+        rows.append(_row(section, items, fetched))
+    return rows
+
+
+def _page_of(row: Row, section: Section, window: Window) -> Row:
+    """The window of a row filled past it, with the cursor of what follows."""
+    end = min(window.offset + window.limit, section.max_items)
+    more = len(row.items) > end and end < section.max_items
+    items = row.items[window.offset : end]
+    cursor = (
+        encode_cursor(str(section.section_id), Window(end, window.limit, window.width))
+        if more
+        else None
+    )
+    return row.model_copy(update={"items": items, "next_cursor": cursor})
+
+
+async def build_page(
+    context: PageContext, ordered: Sequence[Section], *, rows: int, items: int
+) -> list[Row]:
+    """Up to `rows` non-empty rows of up to `items` items each, in page order."""
+    used: set[ItemKey] = set()
+    page: list[Row] = []
+    start = 0
+    while len(page) < rows and start < len(ordered):
+        batch = ordered[start : start + rows - len(page)]
+        start += len(batch)
+        widths = [min(items, s.max_items) for s in batch]
+        filled = await _rows(context, batch, [w + 1 for w in widths], used, widths)
+        for section, row in zip(batch, filled, strict=True):
+            if row.items:
+                page.append(_page_of(row, section, Window(0, items, items)))
+    return page
+
+
+async def build_row(
+    context: PageContext, ordered: Sequence[Section], index: int, window: Window
+) -> Row:
+    """One row's window, de-duplicated against the rows before it as the page shows them."""
+    earlier = ordered[:index]
+    section = ordered[index]
+    widths = [min(window.width, s.max_items) for s in earlier]
+    want = min(window.offset + window.limit, section.max_items) + 1
+    filled = await _rows(context, [*earlier, section], [*widths, want], set(), [*widths, 0])
+    return _page_of(filled[-1], section, window)

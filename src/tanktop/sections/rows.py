@@ -1,0 +1,279 @@
+"""Where each kind of row gets its items: the other domains' services, asked for the first
+`limit` candidates in the row's order (already narrowed by the availability filters).
+
+The page (page.py) leaves out what the user has hidden, seen or finished and what an earlier
+row showed, and asks again for more when that left a row short.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from tanktop.bookmarks.rules import Bookmark
+from tanktop.catalog import service as catalog
+from tanktop.catalog.service import ItemKey
+from tanktop.errors import NotFound
+from tanktop.events import service as events
+from tanktop.recommendations import service as recs
+from tanktop.sections.context import PageContext
+from tanktop.sections.definitions import (
+    CONTENT,
+    KINDS,
+    EditorialParams,
+    GenreParams,
+    ListParams,
+    LiveParams,
+    NewParams,
+    PopularParams,
+    params_of,
+)
+from tanktop.sections.schemas import BasedOn, RowItem, Section
+
+LIKED_TRIED = 3
+"""`because_you_watched` tries the user's latest liked items, this many, for one with
+similar items."""
+
+
+@dataclass
+class Fetched:
+    items: list[RowItem]
+    more: bool
+    """The source may hold more than were asked for."""
+    based_on: BasedOn | None = None
+
+
+Fetch = Callable[[PageContext, Section, int], Awaitable[Fetched]]
+
+
+def item_types(section: Section) -> tuple[str, ...]:
+    """The types a row shows: its `item_type`, or every type its kind shows."""
+    if section.item_type is not None:
+        return (section.item_type,)
+    return KINDS[section.kind].types or CONTENT
+
+
+def key(item: RowItem) -> ItemKey:
+    return (item.item_type, str(item.item_id))
+
+
+async def _available(context: PageContext, keys: Sequence[ItemKey]) -> list[ItemKey]:
+    return await catalog.keep_available(context.db, keys, context.availability)
+
+
+def _plain(keys: Sequence[ItemKey], limit: int, total: int | None = None) -> Fetched:
+    items = [RowItem(item_type=t, item_id=i) for t, i in keys[:limit]]
+    return Fetched(items, (len(keys) if total is None else total) > limit)
+
+
+def _bookmark_item(mark: Bookmark) -> RowItem:
+    return RowItem(
+        item_type=mark.item_type,
+        item_id=mark.item_id,
+        position=mark.position,
+        duration=mark.duration,
+        updated_at=mark.updated_at,
+        episode_id=mark.episode_id,
+        season=mark.season,
+        number=mark.number,
+        status=mark.status,
+    )
+
+
+def _recommended_item(rec: recs.Recommendation) -> RowItem:
+    return RowItem(
+        item_type=rec.item_type, item_id=rec.item_id, score=rec.score, reasons=rec.reasons
+    )
+
+
+async def continue_watching(context: PageContext, section: Section, limit: int) -> Fetched:
+    types = item_types(section)
+    marks = [m for m in context.progress.bookmarks if m.item_type in types]
+    kept = set(await _available(context, [(m.item_type, m.item_id) for m in marks]))
+    items = [_bookmark_item(m) for m in marks if (m.item_type, m.item_id) in kept]
+    return Fetched(items[:limit], len(items) > limit)
+
+
+async def watchlist(context: PageContext, section: Section, limit: int) -> Fetched:
+    types = item_types(section)
+    listed = sorted(
+        (i for i in context.lists if i.event == "watchlist" and i.item_type in types),
+        key=lambda i: (i.at, i.item_id),
+        reverse=True,
+    )
+    keys = [(i.item_type, i.item_id) for i in listed]
+    return _plain(await _available(context, keys[:limit]), limit, len(keys))
+
+
+async def recommended(context: PageContext, section: Section, limit: int) -> Fetched:
+    found = await recs.recommend(
+        context.db,
+        context.models,
+        context.service,
+        context.user_id,
+        section.item_type,
+        limit,
+        context.availability,
+    )
+    return Fetched([_recommended_item(r) for r in found], len(found) >= limit)
+
+
+def _liked(context: PageContext) -> list[ItemKey]:
+    """The user's items, latest first, that they watched (seen, progress) or rated above 0,
+    less those they hid or rated 0 or below."""
+    disliked = set(context.hidden) | {
+        (i.item_type, i.item_id)
+        for i in context.lists
+        if i.event == "rated" and isinstance(i.value, (int, float)) and i.value <= 0
+    }
+    liked = [
+        i
+        for i in context.lists
+        if i.event in ("seen", "progress")
+        or (i.event == "rated" and isinstance(i.value, (int, float)) and i.value > 0)
+    ]
+    liked.sort(key=lambda i: (i.at, i.item_id), reverse=True)
+    keys = [(i.item_type, i.item_id) for i in liked]
+    return [k for k in dict.fromkeys(keys) if k not in disliked]
+
+
+async def because_you_watched(context: PageContext, section: Section, limit: int) -> Fetched:
+    types = item_types(section)
+    for item_type, item_id in _liked(context)[:LIKED_TRIED]:
+        try:
+            found = await recs.similar(
+                context.db, context.models, context.service, item_type, item_id, limit
+            )
+        except NotFound:  # the model does not know it (yet)
+            continue
+        if not found:
+            continue
+        wanted = [r for r in found if r.item_type in types]
+        kept = set(await _available(context, [(r.item_type, r.item_id) for r in wanted]))
+        items = [_recommended_item(r) for r in wanted if (r.item_type, r.item_id) in kept]
+        title = (await catalog.titles(context.db, [(item_type, item_id)])).get(
+            (item_type, item_id), item_id
+        )
+        based_on = BasedOn(item_type=item_type, item_id=item_id, title=title)
+        return Fetched(items, len(found) >= limit, based_on)
+    return Fetched([], False)
+
+
+async def live_now(context: PageContext, section: Section, limit: int) -> Fetched:
+    window = params_of(section, LiveParams).window
+    picks = await recs.recommend_live(
+        context.db,
+        context.models,
+        context.service,
+        context.user_id,
+        context.now,
+        dt.timedelta(minutes=window),
+        limit,
+    )
+    channels = set(context.availability.sources)
+    programmes = await recs.programmes_of(
+        context.db, (p.item_id for p in picks if p.item_type == "episode")
+    )
+    hidden = {f"{t}:{i}" for t, i in context.hidden}
+    items = [
+        RowItem(
+            item_type=p.item_type,
+            item_id=p.item_id,
+            channel_id=p.channel_id,
+            start=p.start,
+            end=p.end,
+            score=p.score,
+            reasons=p.reasons,
+        )
+        for p in picks
+        if (not channels or p.channel_id in channels) and programmes.get(p.item_id) not in hidden
+    ]
+    return Fetched(items, len(picks) >= limit)
+
+
+async def new(context: PageContext, section: Section, limit: int) -> Fetched:
+    days = params_of(section, NewParams).days
+    keys = await catalog.new_items(
+        context.db,
+        item_types(section),
+        context.availability,
+        since=context.now - dt.timedelta(days=days),
+        limit=limit,
+    )
+    return _plain(keys, limit, len(keys) + (len(keys) >= limit))
+
+
+async def popular(context: PageContext, section: Section, limit: int) -> Fetched:
+    days = params_of(section, PopularParams).days
+    types = item_types(section)
+    counted = await events.popular(
+        context.db,
+        context.service,
+        item_types=(*types, "episode") if "programme" in types else types,
+        since=context.now - dt.timedelta(days=days),
+        limit=limit,
+    )
+    programmes = await recs.programmes_of(
+        context.db, (item_id for item_type, item_id, _ in counted if item_type == "episode")
+    )
+    users: dict[ItemKey, int] = {}
+    for item_type, item_id, count in counted:
+        if item_type == "episode":  # counts for its programme (its most-watched episode's)
+            programme = programmes.get(item_id)
+            if programme is None:
+                continue
+            item_type, item_id = programme.split(":", 1)
+        users[(item_type, item_id)] = max(count, users.get((item_type, item_id), 0))
+    ranked = sorted(users, key=lambda k: (-users[k], k))
+    return _plain(await _available(context, ranked), limit, len(counted) + (len(counted) >= limit))
+
+
+async def genre(context: PageContext, section: Section, limit: int) -> Fetched:
+    async with context.db.read() as conn:
+        members = await context.catalog.genre_members(
+            conn, params_of(section, GenreParams).genre, item_types(section)
+        )
+    ranked = await recs.rank(
+        context.db, context.models, context.service, context.user_id, members, limit
+    )
+    kept = set(await _available(context, [(r.item_type, r.item_id) for r in ranked]))
+    items = [_recommended_item(r) for r in ranked if (r.item_type, r.item_id) in kept]
+    return Fetched(items, len(ranked) >= limit)
+
+
+async def personal_list(context: PageContext, section: Section, limit: int) -> Fetched:
+    item_type = section.item_type or "movie"
+    params = params_of(section, ListParams)
+    ids, next_cursor = await events.personalized_list(
+        context.db,
+        context.service,
+        context.user_id,
+        item_type,
+        [],
+        params.include,
+        params.exclude,
+        availability=context.availability,
+        limit=limit,
+    )
+    return _plain([(item_type, i) for i in ids], limit, len(ids) + (next_cursor is not None))
+
+
+async def editorial(context: PageContext, section: Section, limit: int) -> Fetched:
+    item_type = section.item_type or "movie"
+    ids = params_of(section, EditorialParams).ids
+    return _plain(await _available(context, [(item_type, i) for i in ids]), limit)
+
+
+FETCHERS: dict[str, Fetch] = {
+    "continue_watching": continue_watching,
+    "watchlist": watchlist,
+    "recommended": recommended,
+    "because_you_watched": because_you_watched,
+    "live_now": live_now,
+    "new": new,
+    "popular": popular,
+    "genre": genre,
+    "list": personal_list,
+    "editorial": editorial,
+}
