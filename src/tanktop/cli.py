@@ -39,6 +39,7 @@ from tanktop.logs import logging_config
 from tanktop.oauth import service as oauth_service
 from tanktop.recommendations import service as recs_service
 from tanktop.recommendations.evaluate import HEADER, evaluate, plot
+from tanktop.sections.demo import define_examples
 from tanktop.worker import run_worker
 
 app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
@@ -267,17 +268,21 @@ def demo(
     service: Annotated[str, typer.Argument(help="The service to fill.")] = "demo",
 ) -> None:
     """Give a service with no events demo users: profiles, a month of history on the demo
-    catalog, notification requests with their webhook log, and a trained model."""
+    catalog, notification requests with their webhook log, and a trained model; and one with
+    no sections example sections (a home page for `GET /sections/<userid>/`)."""
 
-    async def main(db: Database) -> DemoReport | None:
+    async def main(db: Database) -> tuple[DemoReport | None, int]:
         if await catalog_service.is_empty(db):
             await load_demo(db)
         found = next((s for s in await auth.list_services(db) if s.name == service), None)
         if found is None:
             raise typer.BadParameter(f"no service named {service!r} (tanktop keys create it)")
-        return await load_demo_users(db, found, Settings(), WORKER_TASKS)
+        report = await load_demo_users(db, found, Settings(), WORKER_TASKS)
+        return report, await define_examples(db, found)
 
-    report = _with_db(main)
+    report, sections = _with_db(main)
+    if sections:
+        typer.echo(f"{service}: {sections} example sections (GET /section/, GET /sections/7/)")
     if report is None:
         typer.echo(f"{service} already has events: no demo users added")
         return

@@ -60,6 +60,7 @@ def schedule_lines(lines: list[str], day: dt.date) -> list[str]:
 
 
 async def load_demo(db: Database, today: dt.date | None = None) -> ImportReport:
+    """The catalog, with the schedules of the broadcast day (from 06:00 UTC) airing now."""
     lines = demo_lines()
-    day = today or dt.datetime.now(dt.UTC).date()
+    day = today or (dt.datetime.now(dt.UTC) - dt.timedelta(hours=6)).date()
     return await import_lines(db, [*lines, *schedule_lines(lines, day)])

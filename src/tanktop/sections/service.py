@@ -43,6 +43,12 @@ async def definitions(db: Database, service: Service) -> list[Section]:
     return [_section(row) for row in rows] if rows else list(DEFAULT_PAGE)
 
 
+async def defines_any(db: Database, service: Service) -> bool:
+    """Whether the service has defined sections (else it gets the default page)."""
+    async with db.read() as conn:
+        return bool(await queries.select_sections(conn, service.id))
+
+
 async def get_section(db: Database, service: Service, *, section_id: str) -> Section:
     for section in await definitions(db, service):
         if section.section_id == section_id:

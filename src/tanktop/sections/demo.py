@@ -1,0 +1,42 @@
+"""Example sections over the demo catalog, so a newcomer's first page (`make run`, then
+`GET /sections/7/`) shows a real one: live TV, new arrivals, a genre, staff picks."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from tanktop.auth import Service
+from tanktop.db import Database
+from tanktop.sections import service as sections
+
+EXAMPLES: Final[dict[str, dict[str, Any]]] = {
+    "continue": {"title": "Continue watching", "kind": "continue_watching", "locked": True},
+    "on-now": {"title": "On TV now", "kind": "live_now", "params": {"window": 30}},
+    "for-you": {"title": "Recommended for you", "kind": "recommended"},
+    "because": {"title": "Because you watched {title}", "kind": "because_you_watched"},
+    "new": {"title": "New on your services", "kind": "new", "params": {"days": 14}},
+    "staff-picks": {
+        "title": "Staff picks",
+        "kind": "editorial",
+        "item_type": "movie",
+        "params": {"ids": [109348, 350258, 86197, 253754, 82288, 80716]},
+    },
+    "series": {
+        "title": "Series to start",
+        "kind": "editorial",
+        "item_type": "programme",
+        "params": {"ids": [1001, 1003, 1002, 1004]},
+    },
+    "comedy": {"title": "Comedy", "kind": "genre", "params": {"genre": "Comedy"}},
+    "watchlist": {"title": "Your watchlist", "kind": "watchlist"},
+    "popular": {"title": "Popular this week", "kind": "popular", "params": {"days": 7}},
+}
+
+
+async def define_examples(db: Database, service: Service) -> int:
+    """Define the example sections for a service that has defined none; how many."""
+    if await sections.defines_any(db, service):
+        return 0
+    for position, (section_id, body) in enumerate(EXAMPLES.items()):
+        await sections.put_section(db, service, section_id, {**body, "position": position})
+    return len(EXAMPLES)

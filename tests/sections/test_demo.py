@@ -1,0 +1,33 @@
+"""`make run`'s demo: the demo service gets example sections, so user 7's first page is real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tanktop.catalog.demo import load_demo
+from tanktop.db import Database
+from tanktop.sections.demo import EXAMPLES, define_examples
+from tests.conftest import Api, service_of
+from tests.servers import create_key, run_cli, tanktop_env
+from tests.sections.helpers import rows
+
+
+async def test_example_sections_fill_a_first_page(api: Api, db: Database) -> None:
+    await load_demo(db)
+    service = await service_of(db, api)
+    assert await define_examples(db, service) == len(EXAMPLES)
+    assert await define_examples(db, service) == 0, "never over a service's own sections"
+    got = await rows(api, user="7")
+    assert {"on-now", "for-you", "new", "staff-picks", "series", "comedy"} <= set(got)
+    assert got["series"] == [1001, 1003, 1002, 1004]
+
+
+def test_catalog_demo_gives_the_named_service_its_sections(tmp_path: Path) -> None:
+    env = tanktop_env(f"sqlite:///{tmp_path / 'demo.db'}")
+    missing = run_cli(env, "catalog", "demo", "--service", "demo")
+    assert missing.returncode != 0
+    assert "keys create" in missing.stderr
+    create_key(env, "demo")
+    loaded = run_cli(env, "catalog", "demo", "--service", "demo")
+    assert loaded.returncode == 0, loaded.stderr
+    assert f"{len(EXAMPLES)} example sections for service 'demo'" in loaded.stdout
