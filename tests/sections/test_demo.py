@@ -8,8 +8,8 @@ from tanktop.catalog.demo import load_demo
 from tanktop.db import Database
 from tanktop.sections.demo import EXAMPLES, define_examples
 from tests.conftest import Api, service_of
-from tests.servers import create_key, run_cli, tanktop_env
 from tests.sections.helpers import rows
+from tests.servers import create_key, run_cli, tanktop_env
 
 
 async def test_example_sections_fill_a_first_page(api: Api, db: Database) -> None:
