@@ -22,12 +22,12 @@ async def test_example_sections_fill_a_first_page(api: Api, db: Database) -> Non
     assert got["series"] == [1001, 1003, 1002, 1004]
 
 
-def test_catalog_demo_gives_the_named_service_its_sections(tmp_path: Path) -> None:
+def test_tanktop_demo_gives_the_service_its_sections(tmp_path: Path) -> None:
     env = tanktop_env(f"sqlite:///{tmp_path / 'demo.db'}")
-    missing = run_cli(env, "catalog", "demo", "--service", "demo")
-    assert missing.returncode != 0
-    assert "keys create" in missing.stderr
     create_key(env, "demo")
-    loaded = run_cli(env, "catalog", "demo", "--service", "demo")
-    assert loaded.returncode == 0, loaded.stderr
-    assert f"{len(EXAMPLES)} example sections for service 'demo'" in loaded.stdout
+    filled = run_cli(env, "demo", "demo")
+    assert filled.returncode == 0, filled.stderr
+    assert f"demo: {len(EXAMPLES)} example sections" in filled.stdout
+    again = run_cli(env, "demo", "demo")
+    assert again.returncode == 0, again.stderr
+    assert "example sections" not in again.stdout, "never over the service's own"

@@ -117,7 +117,7 @@ def programme_bookmark(
     return None
 
 
-def programme_finished(guide: list[Any], watches: dict[str, Watch]) -> bool:
+def programme_finished(guide: list[Content], watches: dict[str, Watch]) -> bool:
     """The user finished some of its episodes and nothing is in progress or next: done."""
     return programme_bookmark("", guide, watches) is None and any(
         finished(watches[e.item_id], e.duration) for e in guide if e.item_id in watches

@@ -137,8 +137,22 @@ def offer_dict(row: Any) -> dict[str, Any]:
         "hd": row.hd,
         "available_from": row.available_from,
         "available_until": row.available_until,
-        "available_since": row.available_since,
     }
+
+
+async def select_available_since(
+    conn: AsyncConnection, keys: Sequence[ItemKey]
+) -> dict[ItemKey, dict[str, dt.datetime | None]]:
+    """Each item's sources with when it became available there (see `offers.available_since`)."""
+    result: dict[ItemKey, dict[str, dt.datetime | None]] = {key: {} for key in keys}
+    for item_type, ids in ids_by_type(keys).items():
+        for start in range(0, len(ids), 1000):
+            query = sa.select(offers.c.item_id, offers.c.source_id, offers.c.available_since).where(
+                offers.c.item_type == item_type, offers.c.item_id.in_(ids[start : start + 1000])
+            )
+            for row in await conn.execute(query):
+                result[(item_type, row.item_id)][row.source_id] = row.available_since
+    return result
 
 
 async def replace_offers(conn: AsyncConnection, new: dict[ItemKey, list[dict[str, Any]]]) -> None:

@@ -148,8 +148,9 @@ async def apply_entries(conn: AsyncConnection, *, entries: Sequence[Entry]) -> A
     if new_offers:
         old_offers = await queries.select_offers(conn, list(new_offers))
         changed = {k: v for k, v in new_offers.items() if _normal(v) != _normal(old_offers[k])}
+        listed = await queries.select_available_since(conn, list(changed))
         await queries.replace_offers(
-            conn, {k: _with_since(v, old_offers[k], now) for k, v in changed.items()}
+            conn, {k: _with_since(v, listed[k], now) for k, v in changed.items()}
         )
         changes = [
             {"at": now, "kind": "offers", "item_type": k[0], "item_id": k[1]} for k in changed
@@ -163,12 +164,11 @@ async def apply_entries(conn: AsyncConnection, *, entries: Sequence[Entry]) -> A
 
 
 def _with_since(
-    offers: list[dict[str, Any]], old: list[dict[str, Any]], now: dt.datetime
+    offers: list[dict[str, Any]], listed: dict[str, dt.datetime | None], now: dt.datetime
 ) -> list[dict[str, Any]]:
     """Each offer with `available_since`: its `available_from`, else when the item was first
-    offered on that source (a replaced offer set keeps it; null if that predates tracking),
-    else now."""
-    listed: dict[str, dt.datetime | None] = {o["source_id"]: o["available_since"] for o in old}
+    offered on that source (`listed`: a replaced offer set keeps it; null if that predates
+    tracking), else now."""
 
     def since(offer: dict[str, Any]) -> dt.datetime | None:
         if offer["available_from"] is not None:

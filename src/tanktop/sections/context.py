@@ -40,18 +40,19 @@ class PageContext:
 
 async def load_context(
     db: Database,
-    catalog: CatalogFacts,
-    models: ModelCache,
     service: Service,
+    *,
     user_id: str,
+    facts: CatalogFacts,
+    cache: ModelCache,
     availability: Availability,
 ) -> PageContext:
     lists, progress = await asyncio.gather(
-        events.user_items(db, service, user_id, LISTS, CONTENT_TYPES),
-        bookmarks.progress(db, catalog, service, user_id),
+        events.user_items(db, service, user_id=user_id, events=LISTS, item_types=CONTENT_TYPES),
+        bookmarks.progress(db, service, user_id=user_id, facts=facts),
     )
     context = PageContext(
-        db, catalog, models, service, user_id, availability, utcnow(), lists, progress
+        db, facts, cache, service, user_id, availability, utcnow(), lists, progress
     )
     context.hidden = {(i.item_type, i.item_id) for i in lists if i.event == "hide"}
     seen = {(i.item_type, i.item_id) for i in lists if i.event == "seen"}

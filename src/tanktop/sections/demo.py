@@ -38,5 +38,7 @@ async def define_examples(db: Database, service: Service) -> int:
     if await sections.defines_any(db, service):
         return 0
     for position, (section_id, body) in enumerate(EXAMPLES.items()):
-        await sections.put_section(db, service, section_id, {**body, "position": position})
+        await sections.put_section(
+            db, service, section_id=section_id, body={**body, "position": position}
+        )
     return len(EXAMPLES)

@@ -9,12 +9,10 @@ first reads run concurrently; the de-duplication then walks them in page order.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tanktop import cursors
 from tanktop.catalog.service import ItemKey
 from tanktop.errors import BadRequest
 from tanktop.sections.context import PageContext
@@ -38,23 +36,17 @@ class Window:
 
 
 def encode_cursor(section_id: str, window: Window) -> str:
-    raw = json.dumps([section_id, window.offset, window.width], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode_cursor(section_id, str(window.offset), str(window.width))
 
 
 def decode_cursor(cursor: str, section_id: str, limit: int) -> Window:
     """The window a cursor points at, `limit` long; a cursor of another row is a 400."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        named, offset, width = json.loads(raw)
-        valid = isinstance(offset, int) and isinstance(width, int) and offset > 0 and width > 0
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        valid = False
-    if not valid:
+    named, offset, width = cursors.decode_cursor(cursor, 3)
+    if not (offset.isdigit() and width.isdigit() and int(offset) > 0 and int(width) > 0):
         raise BadRequest("The cursor is not one this API gave out.")
     if named != section_id:
         raise BadRequest(f"That cursor pages section {named!r}, not {section_id!r}.")
-    return Window(offset, limit, width)
+    return Window(int(offset), limit, int(width))
 
 
 async def _fetch(context: PageContext, section: Section, limit: int) -> Fetched:

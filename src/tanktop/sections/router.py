@@ -253,10 +253,10 @@ async def get_page(
 ) -> Response:
     page = await sections.page(
         db,
-        catalog,
-        _models(request),
         service,
-        userid,
+        user_id=userid,
+        facts=catalog,
+        cache=_models(request),
         rows=rows,
         items=items,
         availability=availability,
@@ -293,11 +293,11 @@ async def get_row(
 ) -> Response:
     row = await sections.row(
         db,
-        catalog,
-        _models(request),
         service,
-        userid,
-        sectionid,
+        user_id=userid,
+        section_id=sectionid,
+        facts=catalog,
+        cache=_models(request),
         limit=limit,
         cursor=cursor,
         availability=availability,

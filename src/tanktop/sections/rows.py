@@ -59,7 +59,7 @@ def key(item: RowItem) -> ItemKey:
 
 
 async def _available(context: PageContext, keys: Sequence[ItemKey]) -> list[ItemKey]:
-    return await catalog.keep_available(context.db, keys, context.availability)
+    return await catalog.keep_available(context.db, keys=keys, availability=context.availability)
 
 
 def _plain(keys: Sequence[ItemKey], limit: int, total: int | None = None) -> Fetched:
@@ -109,12 +109,12 @@ async def watchlist(context: PageContext, section: Section, limit: int) -> Fetch
 async def recommended(context: PageContext, section: Section, limit: int) -> Fetched:
     found = await recs.recommend(
         context.db,
-        context.models,
         context.service,
-        context.user_id,
-        section.item_type,
-        limit,
-        context.availability,
+        cache=context.models,
+        user_id=context.user_id,
+        item_type=section.item_type,
+        n=limit,
+        availability=context.availability,
     )
     return Fetched([_recommended_item(r) for r in found], len(found) >= limit)
 
@@ -143,7 +143,12 @@ async def because_you_watched(context: PageContext, section: Section, limit: int
     for item_type, item_id in _liked(context)[:LIKED_TRIED]:
         try:
             found = await recs.similar(
-                context.db, context.models, context.service, item_type, item_id, limit
+                context.db,
+                context.service,
+                cache=context.models,
+                item_type=item_type,
+                item_id=item_id,
+                n=limit,
             )
         except NotFound:  # the model does not know it (yet)
             continue
@@ -152,7 +157,7 @@ async def because_you_watched(context: PageContext, section: Section, limit: int
         wanted = [r for r in found if r.item_type in types]
         kept = set(await _available(context, [(r.item_type, r.item_id) for r in wanted]))
         items = [_recommended_item(r) for r in wanted if (r.item_type, r.item_id) in kept]
-        title = (await catalog.titles(context.db, [(item_type, item_id)])).get(
+        title = (await catalog.labels(context.db, keys=[(item_type, item_id)])).get(
             (item_type, item_id), item_id
         )
         based_on = BasedOn(item_type=item_type, item_id=item_id, title=title)
@@ -164,16 +169,16 @@ async def live_now(context: PageContext, section: Section, limit: int) -> Fetche
     window = params_of(section, LiveParams).window
     picks = await recs.recommend_live(
         context.db,
-        context.models,
         context.service,
-        context.user_id,
-        context.now,
-        dt.timedelta(minutes=window),
-        limit,
+        cache=context.models,
+        user_id=context.user_id,
+        at=context.now,
+        window=dt.timedelta(minutes=window),
+        n=limit,
     )
     channels = set(context.availability.sources)
     programmes = await recs.programmes_of(
-        context.db, (p.item_id for p in picks if p.item_type == "episode")
+        context.db, episode_ids=(p.item_id for p in picks if p.item_type == "episode")
     )
     hidden = {f"{t}:{i}" for t, i in context.hidden}
     items = [
@@ -196,8 +201,8 @@ async def new(context: PageContext, section: Section, limit: int) -> Fetched:
     days = params_of(section, NewParams).days
     keys = await catalog.new_items(
         context.db,
-        item_types(section),
-        context.availability,
+        item_types=item_types(section),
+        availability=context.availability,
         since=context.now - dt.timedelta(days=days),
         limit=limit,
     )
@@ -215,7 +220,8 @@ async def popular(context: PageContext, section: Section, limit: int) -> Fetched
         limit=limit,
     )
     programmes = await recs.programmes_of(
-        context.db, (item_id for item_type, item_id, _ in counted if item_type == "episode")
+        context.db,
+        episode_ids=(item_id for item_type, item_id, _ in counted if item_type == "episode"),
     )
     users: dict[ItemKey, int] = {}
     for item_type, item_id, count in counted:
@@ -235,7 +241,12 @@ async def genre(context: PageContext, section: Section, limit: int) -> Fetched:
             conn, params_of(section, GenreParams).genre, item_types(section)
         )
     ranked = await recs.rank(
-        context.db, context.models, context.service, context.user_id, members, limit
+        context.db,
+        context.service,
+        cache=context.models,
+        user_id=context.user_id,
+        keys=members,
+        n=limit,
     )
     kept = set(await _available(context, [(r.item_type, r.item_id) for r in ranked]))
     items = [_recommended_item(r) for r in ranked if (r.item_type, r.item_id) in kept]
@@ -248,11 +259,11 @@ async def personal_list(context: PageContext, section: Section, limit: int) -> F
     ids, next_cursor = await events.personalized_list(
         context.db,
         context.service,
-        context.user_id,
-        item_type,
-        [],
-        params.include,
-        params.exclude,
+        user_id=context.user_id,
+        item_type=item_type,
+        ids=[],
+        include=params.include,
+        exclude=params.exclude,
         availability=context.availability,
         limit=limit,
     )

@@ -144,11 +144,11 @@ async def section_ids(
 
 async def page(
     db: Database,
-    catalog: CatalogFacts,
-    models: ModelCache,
     service: Service,
-    user_id: str,
     *,
+    user_id: str,
+    facts: CatalogFacts,
+    cache: ModelCache,
     rows: int,
     items: int,
     availability: Availability,
@@ -156,8 +156,10 @@ async def page(
     """The user's page: up to `rows` non-empty rows of up to `items` items each."""
     defined, prefs, context = await asyncio.gather(
         definitions(db, service),
-        section_prefs(db, service, user_id),
-        load_context(db, catalog, models, service, user_id, availability),
+        section_prefs(db, service, user_id=user_id),
+        load_context(
+            db, service, user_id=user_id, facts=facts, cache=cache, availability=availability
+        ),
     )
     ordered = page_order(defined, prefs)
     return Page(sections=await build_page(context, ordered, rows=rows, items=items))
@@ -165,12 +167,12 @@ async def page(
 
 async def row(
     db: Database,
-    catalog: CatalogFacts,
-    models: ModelCache,
     service: Service,
+    *,
     user_id: str,
     section_id: str,
-    *,
+    facts: CatalogFacts,
+    cache: ModelCache,
     limit: int,
     cursor: str | None,
     availability: Availability,
@@ -178,7 +180,7 @@ async def row(
     """One row of the user's page, `limit` items from where `cursor` points (the start)."""
     window = decode_cursor(cursor, section_id, limit) if cursor else Window(0, limit, limit)
     defined, prefs = await asyncio.gather(
-        definitions(db, service), section_prefs(db, service, user_id)
+        definitions(db, service), section_prefs(db, service, user_id=user_id)
     )
     ordered = page_order(defined, prefs)
     index = next((i for i, s in enumerate(ordered) if s.section_id == section_id), None)
@@ -186,5 +188,7 @@ async def row(
         if any(s.section_id == section_id for s in defined):
             raise NotFound(f"User {user_id!r} has hidden section {section_id!r}.")
         raise NotFound(f"No section {section_id!r}; GET /section/ lists them.")
-    context = await load_context(db, catalog, models, service, user_id, availability)
+    context = await load_context(
+        db, service, user_id=user_id, facts=facts, cache=cache, availability=availability
+    )
     return await build_row(context, ordered, index, window)
