@@ -18,7 +18,7 @@ async def test_example_sections_fill_a_first_page(api: Api, db: Database) -> Non
     assert await define_examples(db, service) == len(EXAMPLES)
     assert await define_examples(db, service) == 0, "never over a service's own sections"
     got = await rows(api, user="7")
-    assert {"on-now", "for-you", "new", "staff-picks", "series", "comedy"} <= set(got)
+    assert {"live_now", "recommended", "new", "staff-picks", "series", "comedy"} <= set(got)
     assert got["series"] == [1001, 1003, 1002, 1004]
 
 

@@ -1,5 +1,6 @@
 """Example sections over the demo catalog, so a newcomer's first page (`make run`, then
-`GET /sections/7/`) shows a real one: live TV, new arrivals, a genre, staff picks."""
+`GET /sections/7/`) shows a real one: live TV, new arrivals, a genre, staff picks. The kinds
+of the default page keep its ids and titles."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from tanktop.db import Database
 from tanktop.sections import service as sections
 
 EXAMPLES: Final[dict[str, dict[str, Any]]] = {
-    "continue": {"title": "Continue watching", "kind": "continue_watching", "locked": True},
-    "on-now": {"title": "On TV now", "kind": "live_now", "params": {"window": 30}},
-    "for-you": {"title": "Recommended for you", "kind": "recommended"},
-    "because": {"title": "Because you watched {title}", "kind": "because_you_watched"},
+    "continue_watching": {
+        "title": "Continue watching",
+        "kind": "continue_watching",
+        "locked": True,
+    },
+    "live_now": {"title": "On TV now", "kind": "live_now", "params": {"window": 30}},
+    "recommended": {"title": "Recommended for you", "kind": "recommended"},
+    "because_you_watched": {"title": "Because you watched {title}", "kind": "because_you_watched"},
     "new": {"title": "New on your services", "kind": "new", "params": {"days": 14}},
     "staff-picks": {
         "title": "Staff picks",
