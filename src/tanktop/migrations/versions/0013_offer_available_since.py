@@ -3,8 +3,8 @@
 Offers stored before have no listing time; those with an `available_from` take it, the others
 stay null (never "new").
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-28
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from tanktop.db import UTCDateTime
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
