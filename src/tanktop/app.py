@@ -37,6 +37,7 @@ from tanktop.oauth.devlogin import router as oauth_dev_login_router
 from tanktop.oauth.resources import router as oauth_resources_router
 from tanktop.oauth.router import router as oauth_router
 from tanktop.oauth.router import service_router as oauth_service_router
+from tanktop.oauth.service import sweep_expired as sweep_expired_oauth
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
@@ -59,6 +60,7 @@ WORKER_TASKS: list[WorkerTask] = [
     rederive_late_schedules,
     retrain_due_models,
     roll_up_analytics,
+    sweep_expired_oauth,
 ]
 """What every worker runs: each task does one bounded batch of due work per round."""
 

@@ -476,3 +476,47 @@ async def _spend(conn: AsyncConnection, update: sa.Update) -> None:
 
 def _fields(effect: Any) -> dict[str, Any]:
     return {name: getattr(effect, name) for name in effect.__dataclass_fields__}
+
+
+# Forgetting what can no longer be used
+
+
+def _expired(cutoff: dt.datetime, window: int) -> list[tuple[sa.Table, sa.ColumnElement[bool]]]:
+    """Each table with the condition of its rows past use (and past reuse detection)."""
+    K, D, R, F = oauth_codes, oauth_devices, oauth_requests, oauth_code_failures
+    return [
+        (R, R.c.expires_at < cutoff),
+        (K, K.c.expires_at < cutoff),
+        (D, D.c.expires_at < cutoff),
+        (
+            T,
+            sa.or_(
+                T.c.refresh_expires_at < cutoff,
+                sa.and_(T.c.refresh_expires_at.is_(None), T.c.expires_at < cutoff),
+            ),
+        ),
+        (F, F.c.window < window),
+    ]
+
+
+async def any_expired(conn: AsyncConnection, cutoff: dt.datetime, window: int) -> bool:
+    for table, condition in _expired(cutoff, window):
+        if await conn.scalar(sa.select(sa.literal(1)).select_from(table).where(condition).limit(1)):
+            return True
+    return False
+
+
+async def delete_expired(
+    conn: AsyncConnection, cutoff: dt.datetime, window: int, *, batch: int
+) -> int:
+    """Delete up to `batch` expired rows of each table; how many went."""
+    deleted = 0
+    for table, condition in _expired(cutoff, window):
+        keys = list(table.primary_key.columns)
+        chosen = sa.select(*keys).where(condition).limit(batch)
+        if len(keys) == 1:
+            where = keys[0].in_(chosen.scalar_subquery())
+        else:
+            where = sa.tuple_(*keys).in_(chosen)
+        deleted += (await conn.execute(sa.delete(table).where(where))).rowcount
+    return deleted

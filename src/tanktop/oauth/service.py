@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop import auth
 from tanktop.auth import Service
+from tanktop.config import Settings
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from tanktop.ids import is_user_id
@@ -509,6 +510,26 @@ async def authenticate_bearer(db: Database, *, token: str) -> AccessGrant | None
         rate_key=found.rate_key,
         rate_limit=found.rate_limit,
     )
+
+
+# Housekeeping
+
+SWEEP_BATCH = 1000
+KEEP_EXPIRED = dt.timedelta(days=1)
+
+
+async def sweep_expired(db: Database, *, settings: Settings) -> int:
+    """Worker task: forget authorization requests, codes and device codes a day past their
+    expiry, token pairs a day past their refresh token's, and old counts of wrong user codes.
+    Spent codes and refresh tokens stay until then, so a late reuse is still caught."""
+    now = utcnow()
+    cutoff = now - KEEP_EXPIRED
+    window = int(now.timestamp() // _TRY_WINDOW_SECONDS)
+    async with db.read() as conn:
+        if not await queries.any_expired(conn, cutoff, window):
+            return 0
+    async with db.write() as conn:
+        return await queries.delete_expired(conn, cutoff, window, batch=SWEEP_BATCH)
 
 
 # Connected apps

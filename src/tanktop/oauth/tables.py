@@ -44,7 +44,7 @@ oauth_requests = sa.Table(
     sa.Column("client_id", sa.String(40), nullable=False),
     sa.Column("params", JSONDocument, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
     sa.Column("decided_at", UTCDateTime),
 )
 
@@ -72,7 +72,7 @@ oauth_codes = sa.Table(
     sa.Column("scope", sa.String(200), nullable=False),
     sa.Column("code_challenge", sa.String(128)),
     sa.Column("code_challenge_method", sa.String(8)),
-    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
     sa.Column("used_at", UTCDateTime),
 )
 
@@ -88,7 +88,7 @@ oauth_tokens = sa.Table(
     sa.Column("scope", sa.String(200), nullable=False),
     sa.Column("issued_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
-    sa.Column("refresh_expires_at", UTCDateTime),
+    sa.Column("refresh_expires_at", UTCDateTime, index=True),
     sa.Column("refresh_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
     sa.Index("ix_oauth_tokens_grant", "service_id", "user_id", "grant_id"),
@@ -102,7 +102,7 @@ oauth_devices = sa.Table(
     sa.Column("user_code", sa.String(8), nullable=False),
     sa.Column("client_id", sa.String(40), nullable=False),
     sa.Column("scope", sa.String(200), nullable=False),
-    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
     sa.Column("interval", sa.Integer, nullable=False),
     sa.Column("polled_at", UTCDateTime),
     sa.Column("user_id", sa.String(32)),
