@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.recommendations
 	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.oauth
 
 fuzz: install  ## schemathesis against a real server, 500 examples per operation
 	TANKTOP_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/platform/test_fuzz.py -q

@@ -21,6 +21,7 @@ class Call:
     method: str
     url: str
     body: Any = None
+    headers: dict[str, str] | None = None
 
 
 CallFactory = Callable[[int], Call]
@@ -70,7 +71,10 @@ async def run_load(
                 started = time.perf_counter()
                 try:
                     async with session.request(
-                        call.method, call.url, data=data, headers=headers
+                        call.method,
+                        call.url,
+                        data=data,
+                        headers={**headers, **(call.headers or {})},
                     ) as response:
                         await response.read()
                         errors += response.status >= 400

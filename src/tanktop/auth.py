@@ -310,7 +310,8 @@ async def set_webhook_url(db: Database, name: str, url: str | None) -> None:
 
 
 class KeyCache:
-    """Per-process memory of key lookups for `ttl` seconds, so most requests skip the query.
+    """Per-process memory of key (and service id) lookups for `ttl` seconds, so most requests
+    skip the query.
 
     A revoked key stops working within `ttl` seconds in every process.
     """
@@ -321,11 +322,20 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Service | None]] = {}
 
     async def lookup(self, key: str) -> Service | None:
+        return await self._remembered(key, lambda: find_service(self._db, key))
+
+    async def by_id(self, service_id: int) -> Service | None:
+        """The service an OAuth token names (ids are never reused)."""
+        return await self._remembered(f"#{service_id}", lambda: service_by_id(self._db, service_id))
+
+    async def _remembered(
+        self, key: str, load: Callable[[], Awaitable[Service | None]]
+    ) -> Service | None:
         now = time.monotonic()
         hit = self._entries.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        service = await find_service(self._db, key)
+        service = await load()
         if self._ttl > 0:
             if len(self._entries) > 10_000:
                 self._entries.clear()
@@ -392,7 +402,8 @@ async def current_bearer(request: Request) -> Bearer:
         )
     db: Database = request.app.state.db
     grant = await oauth.authenticate_bearer(db, token=token.strip())
-    service = None if grant is None else await service_by_id(db, grant.service_id)
+    cache: KeyCache = request.app.state.key_cache
+    service = None if grant is None else await cache.by_id(grant.service_id)
     if grant is None or service is None:
         raise InvalidToken(
             "The access token is unknown, expired or revoked; refresh it or ask the user again.",
