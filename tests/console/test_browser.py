@@ -111,6 +111,15 @@ async def test_sign_in_create_a_key_and_sign_out(page: Page, console: Console) -
     assert new_key not in console.server.log()
 
 
+async def test_overview_draws_its_charts(page: Page, console: Console) -> None:
+    """uPlot, shipped in the package, draws under the strict CSP (the page fixture fails the
+    test on any console error); the demo's month of events is in the rollups."""
+    await sign_in(page, console, console.key)
+    await expect(page.locator("[data-chart] canvas")).to_have_count(3)
+    await expect(page.locator(".chart .u-legend").first).to_contain_text("seen")
+    await expect(page.locator("table.bars tbody tr")).to_have_count(10)
+
+
 async def test_a_user_with_events_shows_bookmarks_and_recommendations(
     page: Page, console: Console
 ) -> None:

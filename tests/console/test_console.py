@@ -6,12 +6,16 @@ that a browser would hide: forged or missing tokens, tampered cookies, another s
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import uuid
 
 import httpx
 
 from tanktop import auth
+from tanktop.analytics.rollup import roll_up_analytics
+from tanktop.config import Settings
 from tanktop.db import Database
 from tests.conftest import ADMIN_TOKEN, Api, service_of
 from tests.console.conftest import Browser
@@ -244,3 +248,33 @@ async def test_users_page_lists_recent_users(browser: Browser, api: Api) -> None
     found = await browser.get("/console/users?user=second")
     assert found.status_code == 303
     assert found.headers["location"] == "/console/users/second"
+
+
+async def test_overview_charts_come_from_the_rollups(
+    browser: Browser, api: Api, db: Database, settings: Settings
+) -> None:
+    for user in ("a1", "a2", "a3"):
+        await api.post(f"/event/{user}/seen/movie/o-film/")
+    await api.post("/event/a1/watchlist/movie/o-other/")
+    while await roll_up_analytics(db, settings=settings):
+        pass
+    await browser.sign_in(api.key)
+    page = await browser.get("/console/")
+    charts = {
+        found.group(1): json.loads(html.unescape(found.group(2)))
+        for found in re.finditer(
+            r'<script type="application/json" id="([^"]+)">(.*?)</script>', page.text
+        )
+    }
+    assert set(charts) == {"chart-events", "chart-users", "chart-webhooks"}
+    events = {s["label"]: s["values"] for s in charts["chart-events"]["series"]}
+    assert sum(events["seen"]) == 3
+    assert sum(events["watchlist"]) == 1
+    assert len(charts["chart-events"]["x"]) == 30
+    users = {s["label"]: s["values"] for s in charts["chart-users"]["series"]}
+    assert users["active"][-1] == 3
+    assert users["new"][-1] == 3
+    assert "o-film" in page.text  # the most watched film (no catalog title: its id)
+    assert re.search(
+        r'o-film</td>\s*<td class="bar-cell"><span class="bar" data-width="100">', page.text
+    )

@@ -28,7 +28,7 @@ from tanktop.events import service as events
 from tanktop.notifications import service as notifications
 from tanktop.profiles import service as profiles
 from tanktop.recommendations import service as recs
-from tanktop.worker import WorkerTask, run_worker
+from tanktop.worker import WorkerTask
 
 USERS = 40
 _NAMES = (
@@ -153,25 +153,24 @@ async def _receiver() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def _deliver(
+async def _run_worker_tasks(
     db: Database, service: Service, settings: Settings, tasks: Sequence[WorkerTask]
 ) -> dict[str, int]:
-    """Run the real worker (loopback allowed, one quick retry) until nothing is pending."""
+    """Run the real worker's tasks (loopback allowed, one quick retry) until none has work
+    left and no webhook is pending: the webhook log and the analytics rollups are complete."""
     quick = settings.model_copy(
         update={"webhook_allow_private": True, "webhook_retry_delays": "0.2"}
     )
-    stop = asyncio.Event()
     tasks = [task for task in tasks if task is not recs.retrain_due_models]  # trained below
-    worker = asyncio.create_task(run_worker(db, quick, stop, tasks, 0.05))
-    try:
-        for _ in range(300):
-            counts = await notifications.delivery_counts(db, service)
-            if not counts.get("pending"):
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        stop.set()
-        await worker
+    for _ in range(600):
+        done = 0
+        for task in tasks:
+            done += await task(db, settings=quick)
+        counts = await notifications.delivery_counts(db, service)
+        if not done and not counts.get("pending"):
+            return counts
+        if not done:
+            await asyncio.sleep(0.1)  # a retry falls due
     return await notifications.delivery_counts(db, service)
 
 
@@ -215,6 +214,6 @@ async def load_demo_users(
             await notifications.create_request(
                 db, service, user_id=user, item_type="movie", item_id=movie_id, spec=waiting
             )
-        deliveries = await _deliver(db, service, settings, tasks)
+        deliveries = await _run_worker_tasks(db, service, settings, tasks)
     version = await recs.train_service(db, service.id)
     return DemoReport(USERS, len(entries), len(wishes) + 3, deliveries, version)

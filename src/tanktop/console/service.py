@@ -3,22 +3,28 @@ tables): the console adds no rule of its own beyond who may see what."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from tanktop import auth
+from tanktop.analytics import service as analytics
+from tanktop.analytics.buckets import buckets
+from tanktop.analytics.service import Engagement, TopItem
 from tanktop.auth import KeyInfo, SecretInfo, Service
 from tanktop.bookmarks import service as bookmarks
 from tanktop.bookmarks.rules import Bookmark
 from tanktop.catalog import service as catalog
 from tanktop.catalog.facts import CatalogFacts
-from tanktop.db import Database
+from tanktop.console import charts
+from tanktop.console.charts import Chart
+from tanktop.db import Database, utcnow
 from tanktop.errors import NotFound
 from tanktop.events import service as events
 from tanktop.events.service import ActiveUser, EventWriter, HistoryPage, ListItem
 from tanktop.notifications import service as notifications
-from tanktop.notifications.service import RequestPage
+from tanktop.notifications.service import RequestPage, WebhookHealth
 from tanktop.oauth import service as oauth
 from tanktop.oauth.service import ClientInfo, ConnectedApp
 from tanktop.profiles import service as profiles
@@ -37,20 +43,55 @@ async def labels_of(db: Database, *, keys: Iterable[ItemKey]) -> dict[ItemKey, s
     return await catalog.labels(db, keys=list(keys))
 
 
+OVERVIEW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class TopEntry:
+    label: str
+    item: TopItem
+
+
 @dataclass(frozen=True)
 class Overview:
+    """The last 30 days of a service, from the analytics rollups and the webhook log."""
+
     events: int
     deliveries: dict[str, int]
     active: list[ActiveUser]
     keys: int
+    charts: list[Chart]
+    top: list[TopEntry]
+    engagement: list[Engagement]
+    webhooks: WebhookHealth
+    active_yesterday: int
 
 
 async def overview(db: Database, service: Service) -> Overview:
+    now = utcnow()
+    start = now - dt.timedelta(days=OVERVIEW_DAYS - 1)
+    days = buckets(start, now, "day", None)
+    series = await analytics.event_series(db, service, bks=days)
+    activity = await analytics.user_activity(db, service, bks=days)
+    top = await analytics.top_items(
+        db, service, item_type="movie", event="seen", start=start, end=now, n=10
+    )
+    labels = await labels_of(db, keys=[("movie", t.item_id) for t in top])
+    health = await notifications.webhook_health(db, service, days=14)
     return Overview(
         events=await events.count_history(db, service.id),
         deliveries=await notifications.delivery_counts(db, service),
         active=await events.recent_users(db, service, n=8),
         keys=sum(not k.revoked for k in await auth.list_keys(db, service.id)),
+        charts=[
+            charts.events_by_type(series),
+            charts.active_users(activity),
+            charts.webhook_outcomes(health.days),
+        ],
+        top=[TopEntry(labels.get(("movie", t.item_id), t.item_id), t) for t in top],
+        engagement=await analytics.engagement(db, service, start=start, end=now),
+        webhooks=health,
+        active_yesterday=activity[-2].active if len(activity) > 1 else 0,
     )
 
 

@@ -99,6 +99,32 @@ async def count_deliveries(conn: AsyncConnection, service_id: int) -> dict[str, 
     return {status: count for status, count in await conn.execute(query)}
 
 
+async def count_deliveries_by_day(
+    conn: AsyncConnection, service_id: int, since: dt.datetime
+) -> list[tuple[str, str, int]]:
+    """(UTC day, status, webhooks) of the service's webhooks queued since `since`."""
+    day = sa.func.date(D.c.created_at)
+    query = (
+        sa.select(day, D.c.status, sa.func.count())
+        .where(D.c.service_id == service_id, D.c.created_at >= since)
+        .group_by(day, D.c.status)
+    )
+    return [(str(d), status, count) for d, status, count in await conn.execute(query)]
+
+
+async def select_recent_lags(
+    conn: AsyncConnection, service_id: int, limit: int
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(queued, delivered) of the service's latest `limit` delivered webhooks."""
+    query = (
+        sa.select(D.c.created_at, D.c.delivered_at)
+        .where(D.c.service_id == service_id, D.c.status == "succeeded")
+        .order_by(D.c.id.desc())
+        .limit(limit)
+    )
+    return [(row.created_at, row.delivered_at) for row in await conn.execute(query)]
+
+
 async def delete_requests(
     conn: AsyncConnection,
     service_id: int,

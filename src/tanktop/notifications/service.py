@@ -206,6 +206,53 @@ async def delivery_counts(db: Database, service: Service) -> dict[str, int]:
         return await queries.count_deliveries(conn, service.id)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookDay:
+    day: dt.date
+    succeeded: int
+    failed: int
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookHealth:
+    """Webhooks queued per day by outcome, and how long the latest deliveries took."""
+
+    days: list[WebhookDay]
+    lag_p50: float | None
+    lag_p95: float | None
+    """Seconds from queued to delivered, over the latest `lag_samples` deliveries."""
+    lag_samples: int
+
+
+async def webhook_health(
+    db: Database, service: Service, *, days: int = 14, samples: int = 1000
+) -> WebhookHealth:
+    today = utcnow().date()
+    first = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    async with db.read() as conn:
+        counted = await queries.count_deliveries_by_day(conn, service.id, since)
+        lags = await queries.select_recent_lags(conn, service.id, samples)
+    per_day: dict[dt.date, dict[str, int]] = {first + dt.timedelta(days=i): {} for i in range(days)}
+    for day, status, count in counted:
+        per_day.setdefault(dt.date.fromisoformat(day[:10]), {})[status] = count
+    seconds = sorted((done - queued).total_seconds() for queued, done in lags)
+
+    def percentile(p: float) -> float | None:
+        return seconds[min(len(seconds) - 1, int(p * len(seconds)))] if seconds else None
+
+    return WebhookHealth(
+        [
+            WebhookDay(day, c.get("succeeded", 0), c.get("failed", 0), c.get("pending", 0))
+            for day, c in sorted(per_day.items())
+        ],
+        percentile(0.5),
+        percentile(0.95),
+        len(seconds),
+    )
+
+
 async def cancel_requests(
     db: Database,
     service: Service,
