@@ -10,17 +10,17 @@ import aiohttp
 import httpx
 import pytest
 
-from tests.servers import create_key, pg_fetch, running_server, tanktop_env
+from tests.servers import create_key, pg_fetch, running_server, tanktop_env, until
 
 pytestmark = pytest.mark.e2e
 
 
-async def _load(base: str, stop_after: float, kill: asyncio.Event) -> tuple[set[int], int]:
-    """Concurrent POSTs of distinct items until the server dies; the ids answered 204."""
-    acknowledged: set[int] = set()
+async def _load(base: str, kill: asyncio.Event, acknowledged: set[int]) -> int:
+    """Concurrent POSTs of distinct items until the server dies, adding the ids answered 204 to
+    `acknowledged`; returns the number of failed requests."""
     failures = 0
     counter = 0
-    deadline = time.monotonic() + stop_after
+    deadline = time.monotonic() + 120  # a bound, never reached: the server is stopped first
 
     async def client(session: aiohttp.ClientSession) -> None:
         nonlocal counter, failures
@@ -41,7 +41,7 @@ async def _load(base: str, stop_after: float, kill: asyncio.Event) -> tuple[set[
     timeout = aiohttp.ClientTimeout(total=5)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         await asyncio.gather(*(client(session) for _ in range(32)))
-    return acknowledged, failures
+    return failures
 
 
 def test_acknowledged_events_survive_sigkill(postgres_url: str) -> None:
@@ -51,15 +51,17 @@ def test_acknowledged_events_survive_sigkill(postgres_url: str) -> None:
         base = f"{server.base_url}/api/1/{key}"
         kill = asyncio.Event()
 
-        async def scenario() -> tuple[set[int], int]:
-            load = asyncio.create_task(_load(base, 6.0, kill))
-            await asyncio.sleep(1.5)
+        acknowledged: set[int] = set()
+
+        async def scenario() -> int:
+            load = asyncio.create_task(_load(base, kill, acknowledged))
+            await until(lambda: len(acknowledged) > 200, within=60, what="200 acknowledged writes")
             kill.set()
             server.kill()
             return await load
 
-        acknowledged, failures = asyncio.run(scenario())
-    assert len(acknowledged) > 100, "the load ran long enough to matter"
+        failures = asyncio.run(scenario())
+    assert len(acknowledged) > 200, "the load ran long enough to matter"
     assert failures > 0, "the kill interrupted requests in flight"
 
     with running_server(env, "--no-worker") as server:
@@ -89,20 +91,21 @@ def test_sigterm_drains_requests_in_flight(postgres_url: str) -> None:
         base = f"{server.base_url}/api/1/{key}"
         stop = asyncio.Event()
         status: list[int] = []
+        acknowledged: set[int] = set()
 
-        async def scenario() -> tuple[set[int], int]:
-            load = asyncio.create_task(_load(base, 5.0, stop))
-            await asyncio.sleep(1.5)
+        async def scenario() -> None:
+            load = asyncio.create_task(_load(base, stop, acknowledged))
+            await until(lambda: len(acknowledged) > 200, within=60, what="200 acknowledged writes")
             stop.set()
             status.append(await asyncio.to_thread(server.terminate))
-            return await load
+            await load
 
-        acknowledged, _ = asyncio.run(scenario())
+        asyncio.run(scenario())
         log = server.log()
     # uvicorn shuts down gracefully, then re-raises the signal: -15 after a clean shutdown.
     assert status[0] in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in log
-    assert len(acknowledged) > 100
+    assert len(acknowledged) > 200
 
     rows = asyncio.run(
         pg_fetch(

@@ -17,7 +17,14 @@ import pytest
 
 from tests.conftest import ADMIN_TOKEN, unique
 from tests.receiver import receiver
-from tests.servers import create_key, pg_fetch, running_server, start_worker, tanktop_env
+from tests.servers import (
+    create_key,
+    pg_fetch,
+    running_server,
+    start_worker,
+    tanktop_env,
+    until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -57,11 +64,11 @@ async def test_two_apis_two_workers_one_of_each_killed(postgres_url: str) -> Non
                             headers=admin,
                         ) as r:
                             assert r.status == 201
-                    deadline = time.monotonic() + 6
+                    done = asyncio.Event()
 
                     async def client(n: int) -> None:
                         i = 0
-                        while time.monotonic() < deadline:
+                        while not done.is_set():
                             i += 1
                             which = (n + i) % 2 if alive[0] else 1
                             base = bases[which]
@@ -97,10 +104,14 @@ async def test_two_apis_two_workers_one_of_each_killed(postgres_url: str) -> Non
                                 assert not alive[0]
 
                     async def kill_midway() -> None:
-                        await asyncio.sleep(2)
+                        """Kill one of each once the load has a size, then load the survivors
+                        as much again (a busy machine takes longer, not fewer requests)."""
+                        await until(lambda: len(acknowledged) > 60, within=60, what="the load")
                         alive[0] = False
                         api_one.kill()
                         workers[0].kill()
+                        await until(lambda: len(acknowledged) > 150, within=60, what="more load")
+                        done.set()
 
                     await asyncio.gather(*(client(n) for n in range(16)), kill_midway())
                     assert not any(k.split()[-1].startswith("5") for k in failures), failures
