@@ -4,9 +4,9 @@
                               [--users 100000] [--days 90] [--requests 100]
 
 Loads `--events` events over `--days` days for `--users` users through the server's own write
-path (the group-commit writer's `write_ops`, batches of 5,000, as `POST /events/` and the
-importer do), plus impressions through the impression recorder; rolls them up with the worker's
-own task (catch-up rate in events/s); then asks each analytics endpoint for the last 30 days by
+path (the group-commit `EventWriter` that `POST /events/` uses, units of 1,000 from 8 clients),
+plus impressions through the impression recorder; rolls them up with the worker's own task
+(catch-up rate in events/s); then asks each analytics endpoint for the last 30 days by
 day over HTTP (p99 of `--requests` calls) beside a plain SQL `GROUP BY` over the raw history
 answering the same question in the same run. Finally compares exact distinct users (roaring
 bitmaps, what the rollups keep) with HyperLogLog (datasketch, p=14) on the same hourly users:
@@ -41,7 +41,7 @@ from tanktop.analytics.service import RECOMMENDATION, record_impressions
 from tanktop.analytics.tables import analytics_series
 from tanktop.db import Database
 from tanktop.events.rules import EventOp
-from tanktop.events.writer import write_ops
+from tanktop.events.writer import EventWriter
 
 BENCH_DB = "tanktop_bench_analytics_i15"
 END = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(
@@ -102,24 +102,23 @@ def event_batches(
 
 
 async def load(db: Database, sid: int, args: argparse.Namespace) -> float:
-    """Write the history through the server's write path; returns events/s."""
+    """Write the history through the server's write path (the group-commit writer, as
+    `POST /events/` does: units of 1,000 events from 8 clients at once); returns events/s."""
     batches = event_batches(sid, args.events, args.users, args.days)
-    lock = asyncio.Lock()
+    writer = EventWriter(db)
+    writer.start()
     started = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task("loading events", total=args.events)
 
-        async def writer() -> None:
-            while True:
-                async with lock:
-                    ops = batches()
-                if ops is None:
-                    return
-                async with db.write() as conn:
-                    await write_ops(conn, ops=ops)
+        async def client() -> None:
+            while (ops := batches()) is not None:
+                for first in range(0, len(ops), 1000):
+                    await writer.write(ops[first : first + 1000])
                 bar.advance(task, len(ops))
 
-        await asyncio.gather(*(writer() for _ in range(1 if db.is_sqlite else 4)))
+        await asyncio.gather(*(client() for _ in range(8)))
+    await writer.close()
     return float(args.events) / (time.perf_counter() - started)
 
 

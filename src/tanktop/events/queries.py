@@ -81,13 +81,16 @@ def _columns(ops: Sequence[EventOp], *, with_origin: bool) -> list[list[Any]]:
 
 
 def latest_per_item(ops: Sequence[EventOp]) -> list[EventOp]:
-    """The op that decides each item's state: the latest, later submissions winning ties."""
+    """The op that decides each item's state: the latest, later submissions winning ties.
+
+    In key order: every transaction then locks list rows in the same order, so concurrent
+    flushes touching the same items wait for each other instead of deadlocking."""
     latest: dict[tuple[int, str, str, str, str], EventOp] = {}
     for op in ops:
         current = latest.get(op.key)
         if current is None or op.at >= current.at:
             latest[op.key] = op
-    return list(latest.values())
+    return [latest[key] for key in sorted(latest)]
 
 
 async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
