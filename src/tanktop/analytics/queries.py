@@ -100,11 +100,22 @@ async def select_series_at(
 async def select_items_at(
     conn: AsyncConnection, service_id: int, keys: Sequence[tuple[str, str, dt.datetime, str]]
 ) -> list[sa.Row[Any]]:
-    """Item rows of (event, item_type, day, item_id) keys."""
+    """Item rows of (event, item_type, day, item_id) keys: per (event, item type, day), the
+    item ids asked (primary-key lookups; a row-value IN list plans badly on PostgreSQL)."""
     table = analytics_items
-    columns = sa.tuple_(table.c.event, table.c.item_type, table.c.day, table.c.item_id)
-    query = sa.select(table).where(table.c.service_id == service_id)
-    return await select_in(conn, query, columns, keys, 1000)
+    groups: dict[tuple[str, str, dt.datetime], list[str]] = {}
+    for event, item_type, day, item_id in keys:
+        groups.setdefault((event, item_type, day), []).append(item_id)
+    rows: list[sa.Row[Any]] = []
+    for (event, item_type, day), item_ids in groups.items():
+        query = sa.select(table).where(
+            table.c.service_id == service_id,
+            table.c.event == event,
+            table.c.item_type == item_type,
+            table.c.day == day,
+        )
+        rows += await select_in(conn, query, table.c.item_id, item_ids)
+    return rows
 
 
 async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:

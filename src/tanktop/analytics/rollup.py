@@ -41,6 +41,39 @@ BATCH = 10_000
 LEASE = dt.timedelta(seconds=60)
 
 
+class UserCache:
+    """Each process remembers users' numbers and first events, valid while no other worker
+    has moved the rollups since this one last wrote (the stream's version says so), so a
+    worker reads the users of a batch from the database only when they are new to it."""
+
+    def __init__(self, limit: int = 2_000_000) -> None:
+        self.version: int | None = None
+        self.users: dict[int, dict[str, tuple[int, dt.datetime]]] = {}
+        self.limit = limit
+        self.size = 0
+
+    def of(self, service_id: int) -> dict[str, tuple[int, dt.datetime]]:
+        return self.users.get(service_id, {})
+
+    def check(self, version: int) -> None:
+        if version != self.version:
+            self.clear()
+
+    def clear(self) -> None:
+        self.version, self.users, self.size = None, {}, 0
+
+    def learn(self, deltas: Sequence[Delta], version: int) -> None:
+        """After a write that moved the stream to `version`: what its batch taught."""
+        for delta in deltas:
+            known = self.users.setdefault(delta.service_id, {})
+            self.size += len(set(delta.seen) - set(known))
+            known.update(delta.seen)
+        if self.size > self.limit:
+            self.clear()
+            return
+        self.version = version
+
+
 def hour_of(at: dt.datetime) -> dt.datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
@@ -115,6 +148,7 @@ class Delta:
         self.items: list[dict[str, Any]] = []
         self.impressions: dict[tuple[str, dt.datetime], int] = defaultdict(int)
         self.flag: dict[str, set[int]] = {"engaged": set(), "clicked": set()}
+        self.seen: dict[str, tuple[int, dt.datetime]] = {}
 
     async def count_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
         async with db.read() as conn:
@@ -143,39 +177,36 @@ class Delta:
 
     async def _users(self, conn: Any, rows: Sequence[HistoryEvent]) -> dict[str, int]:
         """Number the batch's users, and note whose first event moves to which buckets."""
-        spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        firsts: dict[str, dt.datetime] = {}
         for event in rows:
-            first, last = spans.get(event.user_id, (event.at, event.at))
-            spans[event.user_id] = (min(first, event.at), max(last, event.at))
-        known = {
-            r.user_id: r for r in await queries.select_users(conn, self.service_id, list(spans))
-        }
-        next_uid = (
-            await queries.max_uid(conn, self.service_id) + 1 if len(known) < len(spans) else 0
-        )
+            firsts[event.user_id] = min(firsts.get(event.user_id, event.at), event.at)
+        cached = USERS.of(self.service_id)
+        known = {u: cached[u] for u in firsts if u in cached}
+        missing = [u for u in firsts if u not in known]
+        for row in await queries.select_users(conn, self.service_id, missing):
+            known[row.user_id] = (row.uid, row.first_at)
+        self.seen = dict(known)
+        next_uid = 0
+        if len(known) < len(firsts):
+            next_uid = await queries.max_uid(conn, self.service_id) + 1
         uids: dict[str, int] = {}
         self.moved_first: list[tuple[int, dt.datetime | None, dt.datetime]] = []
-        for user_id, (first, last) in sorted(spans.items()):
-            row = known.get(user_id)
-            if row is None:
-                uid, old_first, old_last = next_uid, None, last
+        for user_id, first in sorted(firsts.items()):
+            uid, old_first = known.get(user_id, (next_uid, None))
+            if old_first is None:
                 next_uid += 1
-            else:
-                uid, old_first, old_last = row.uid, row.first_at, row.last_at
             uids[user_id] = uid
-            new_first = first if old_first is None else min(first, old_first)
-            if old_first is None or new_first < old_first:  # first seen, or earlier
-                self.moved_first.append((uid, old_first, new_first))
-            if row is None or new_first != old_first or last > old_last:
+            if old_first is None or first < old_first:  # first seen, or earlier
+                self.moved_first.append((uid, old_first, first))
                 self.users.append(
                     {
                         "service_id": self.service_id,
                         "user_id": user_id,
                         "uid": uid,
-                        "first_at": new_first,
-                        "last_at": max(last, old_last),
+                        "first_at": first,
                     }
                 )
+                self.seen[user_id] = (uid, first)
         return uids
 
     async def _merge_series(
@@ -364,6 +395,7 @@ async def roll_up(db: Database, limit: int = BATCH) -> int:
     if claimed is None:
         return 0
     ev, im = claimed
+    USERS.check(ev.version)
     try:
         history, served = await _read_streams(db, ev, im, limit)
         deltas = await compute(db, history, served)
@@ -372,10 +404,13 @@ async def roll_up(db: Database, limit: int = BATCH) -> int:
                 await delta.write(conn)
             await streams.save(conn, [ev, im], None)
     except streams.LostLease:
+        USERS.clear()
         return 0
     except BaseException:
+        USERS.clear()
         await streams.release(db, ev)
         raise
+    USERS.learn(deltas, ev.version)
     return len(history) + len(served)
 
 
@@ -386,11 +421,13 @@ async def _apply(
     claimed: tuple[streams.Stream, streams.Stream],
 ) -> None:
     """Count rows during a rebuild, keeping the lease (the streams do not move)."""
+    USERS.check(claimed[0].version)
     deltas = await compute(db, history, served)
     async with db.write() as conn:
         for delta in deltas:
             await delta.write(conn)
         await streams.save(conn, claimed, LEASE)
+    USERS.learn(deltas, claimed[0].version)
 
 
 async def rebuild(
@@ -411,6 +448,8 @@ async def rebuild(
             for service_id in service_ids:
                 await queries.delete_rollups(conn, service_id)
             await streams.save(conn, claimed, LEASE)
+        USERS.clear()
+        USERS.version = ev.version
         skip_events = {g.id for g in ev.gaps}
         skip_impressions = {g.id for g in im.gaps}
         for service_id in service_ids:
@@ -441,3 +480,6 @@ async def rebuild(
     finally:
         await streams.release(db, ev)
     return done
+
+
+USERS = UserCache()

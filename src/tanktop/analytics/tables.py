@@ -48,7 +48,6 @@ analytics_users = sa.Table(
     sa.Column("user_id", sa.String(32), primary_key=True),
     sa.Column("uid", sa.Integer, nullable=False),
     sa.Column("first_at", UTCDateTime, nullable=False),
-    sa.Column("last_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("service_id", "uid", name="uq_analytics_users_service_uid"),
 )
 """Each user of a service, numbered densely (`uid`) so that sets of users are bitmaps."""
