@@ -159,6 +159,7 @@ async def test_resend_a_failed_webhook(page: Page, console: Console, hook: Recei
     await page.click(".tabs >> text=Failed")
     row = page.locator("tbody tr", has_text="hooked")
     await row.locator("text=Deliveries").click()
+    await expect(page).to_have_url(console.url + "notifications/hooked/movie/82288")
     await expect(page.locator(".attempts tbody tr")).to_have_count(2)
     await expect(page.locator(".attempts")).to_contain_text("answer 500")
     await page.click("text=Resend failed webhook")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import Api
+from tests.conftest import Admin, Api, unique
 from tests.console.conftest import Browser
 
 ORDER = re.compile(r'<li data-section="([^"]+)">')
@@ -101,3 +101,18 @@ async def test_preview_form_goes_to_the_users_page(browser: Browser, api: Api) -
     response = await browser.get("/console/sections?user=s2")
     assert response.status_code == 303
     assert response.headers["location"] == "/console/users/s2#sections"
+
+
+async def test_the_users_page_shows_each_rows_items(
+    browser: Browser, api: Api, admin: Admin
+) -> None:
+    movie = unique("m")
+    await admin.put(f"/catalog/movie/{movie}/", json={"title": "Row Film", "year": 2001})
+    await api.post(f"/event/r1/watchlist/movie/{movie}/")
+    await browser.sign_in(api.key)
+    page = await browser.get("/console/users/r1")
+    watchlist = page.text[page.text.index('<li data-section="watchlist">') :]
+    watchlist = watchlist[: watchlist.index("</li>")]
+    assert '<span class="chip">Row Film (2001)</span>' in watchlist
+    served = (await api.get("/sections/r1/")).json()["sections"]
+    assert [i["item_id"] for i in served[0]["items"]] == [movie]

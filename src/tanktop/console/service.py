@@ -31,7 +31,7 @@ from tanktop.profiles import service as profiles
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache, Recommendation
 from tanktop.sections import service as sections
-from tanktop.sections.schemas import Section
+from tanktop.sections.schemas import Row, Section
 
 ItemKey = tuple[str, str]
 LIST_ORDER = ("progress", "watchlist", "seen", "rated", "hide")
@@ -252,20 +252,42 @@ async def request_view(
 
 @dataclass(frozen=True)
 class SectionPageView:
-    """A user's section page as the service's rules order it, and what they have hidden."""
+    """A user's section page as the service's rules order and fill it (the rows their app
+    would get, impressions not recorded), and what they have hidden."""
 
     user_id: str
     shown: list[Section]
     hidden: list[Section]
     pinned: set[str]
+    rows: dict[str, Row]
+    """The filled rows by section id; a section without one is empty for this user."""
+    labels: dict[ItemKey, str]
 
 
-async def section_page_view(db: Database, service: Service, *, user_id: str) -> SectionPageView:
+PREVIEW_ITEMS = 8
+
+
+async def section_page_view(
+    db: Database, service: Service, *, user_id: str, facts: CatalogFacts, models: ModelCache
+) -> SectionPageView:
     shown = await sections.user_sections(db, service, user_id=user_id)
     prefs = await sections.section_prefs(db, service, user_id=user_id)
     defined = await sections.definitions(db, service)
     hidden = [s for s in defined if s.section_id in prefs.hidden]
-    return SectionPageView(user_id, shown, hidden, set(prefs.pins))
+    filled = await sections.page(
+        db,
+        service,
+        user_id=user_id,
+        facts=facts,
+        cache=models,
+        rows=len(shown),
+        items=PREVIEW_ITEMS,
+        availability=catalog.Availability(),
+    )
+    rows = {str(row.section_id): row for row in filled.sections}
+    keys = [(i.item_type, str(i.item_id)) for row in filled.sections for i in row.items]
+    labels = await labels_of(db, keys=keys)
+    return SectionPageView(user_id, shown, hidden, set(prefs.pins), rows, labels)
 
 
 async def set_section_hidden(

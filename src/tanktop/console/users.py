@@ -45,7 +45,9 @@ async def user_page(request: Request, signer: SignerDep, user_id: str) -> Respon
         facts=state.catalog_facts,
         models=state.model_cache,
     )
-    page = await console.section_page_view(state.db, service, user_id=user_id)
+    page = await console.section_page_view(
+        state.db, service, user_id=user_id, facts=state.catalog_facts, models=state.model_cache
+    )
     apps = await console.connected_apps(state.db, service, user_id=user_id)
     return render(request, "user.html", signer, view=view, page=page, apps=apps)
 
@@ -79,5 +81,7 @@ async def hide_or_show_section(
     )
     if not request.headers.get("hx-request"):
         return redirect(request, f"/console/users/{quote(user_id, safe='')}#sections")
-    page = await console.section_page_view(state.db, service, user_id=user_id)
+    page = await console.section_page_view(
+        state.db, service, user_id=user_id, facts=state.catalog_facts, models=state.model_cache
+    )
     return render(request, "_section_page.html", signer, page=page)
