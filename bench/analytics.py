@@ -34,7 +34,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from tests.servers import create_key, running_server, tanktop_env
 
 from bench.databases import fresh_database
-from tanktop import auth, migrations
+from tanktop import migrations
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.analytics.rollup import roll_up
 from tanktop.analytics.service import RECOMMENDATION, record_impressions
@@ -42,6 +42,7 @@ from tanktop.analytics.tables import analytics_series
 from tanktop.db import Database
 from tanktop.events.rules import EventOp
 from tanktop.events.writer import EventWriter
+from tanktop.tenants import service as tenants
 
 BENCH_DB = "tanktop_bench_analytics_i15"
 END = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(
@@ -294,7 +295,7 @@ def main() -> None:
         async def service_id() -> int:
             db = Database(url, pool_size=1)
             try:
-                found = await auth.find_service(db, key)
+                found = await tenants.find_service(db, key=key)
                 assert found is not None
                 return found.id
             finally:

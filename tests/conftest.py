@@ -19,10 +19,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tanktop import auth
 from tanktop.app import create_app
 from tanktop.config import Settings
 from tanktop.db import Database
+from tanktop.tenants import service as tenants
 from tests.clusters import (
     PrivatePostgres,
     PrivateRedis,
@@ -129,7 +129,7 @@ class Api:
 
 
 async def new_api(db: Database, http: httpx.AsyncClient) -> Api:
-    return Api(http, await auth.create_key(db, f"test-{uuid.uuid4().hex[:12]}"))
+    return Api(http, await tenants.create_key(db, name=f"test-{uuid.uuid4().hex[:12]}"))
 
 
 @pytest.fixture
@@ -162,9 +162,9 @@ async def other_api(db: Database, client: httpx.AsyncClient) -> Api:
     return await new_api(db, client)
 
 
-async def service_of(db: Database, api: Api) -> auth.Service:
+async def service_of(db: Database, api: Api) -> tenants.Service:
     """The service behind a test's key, for checks that read tables directly."""
-    service = await auth.find_service(db, api.key)
+    service = await tenants.find_service(db, key=api.key)
     assert service is not None
     return service
 

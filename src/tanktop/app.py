@@ -15,7 +15,6 @@ from tanktop import __version__, migrations
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.analytics.rollup import roll_up_analytics
 from tanktop.analytics.router import router as analytics_router
-from tanktop.auth import KeyCache
 from tanktop.bookmarks.live import close_stale_sessions, derive_viewing, rederive_late_schedules
 from tanktop.bookmarks.router import router as bookmarks_router
 from tanktop.catalog.facts import CatalogFacts
@@ -40,11 +39,12 @@ from tanktop.oauth.router import service_router as oauth_service_router
 from tanktop.oauth.service import sweep_expired as sweep_expired_oauth
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
-from tanktop.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
 from tanktop.recommendations.router import router as recommendations_router
 from tanktop.recommendations.service import ModelCache, retrain_due_models
 from tanktop.sections.router import list_router as section_list_router
 from tanktop.sections.router import router as sections_router
+from tanktop.tenants.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
+from tanktop.tenants.service import KeyCache
 from tanktop.worker import WorkerTask, run_worker
 
 DESCRIPTION = """

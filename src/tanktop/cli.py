@@ -1,4 +1,7 @@
-"""The `tanktop` command: serve, worker, migrate and key management."""
+"""The `tanktop` command: serve, worker, migrate and key management.
+
+A domain error (`AppError`: no such service, a bad name) is printed as one line on standard
+error and the command exits with status 1; a traceback means a bug."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 import uvicorn
@@ -24,7 +27,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tanktop import auth, migrations
+from tanktop import migrations
 from tanktop.analytics import rollup
 from tanktop.app import WORKER_TASKS
 from tanktop.catalog import service as catalog_service
@@ -33,13 +36,15 @@ from tanktop.catalog.importer import ImportReport, import_lines
 from tanktop.config import Settings
 from tanktop.console.demo import DemoReport, load_demo_users
 from tanktop.db import Database
-from tanktop.errors import AppError
+from tanktop.errors import AppError, NotFound
 from tanktop.events import service as events_service
 from tanktop.logs import logging_config
 from tanktop.oauth import service as oauth_service
 from tanktop.recommendations import service as recs_service
 from tanktop.recommendations.evaluate import HEADER, evaluate, plot
+from tanktop.redaction import key_label
 from tanktop.sections.demo import define_examples
+from tanktop.tenants import service as tenants
 from tanktop.worker import run_worker
 
 app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
@@ -59,8 +64,15 @@ app.add_typer(analytics_app, name="analytics")
 T = TypeVar("T")
 
 
+def fail(message: str) -> NoReturn:
+    """End the command with `message` as one line on standard error and status 1."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
 def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True) -> T:
-    """Run `action` against the configured database (migrated first), then close it."""
+    """Run `action` against the configured database (migrated first), then close it; a
+    domain error ends the command as one line."""
     settings = Settings()
 
     async def main() -> T:
@@ -72,16 +84,10 @@ def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True
         finally:
             await db.dispose()
 
-    return asyncio.run(main())
-
-
-def _or_exit(action: Callable[[Database], Awaitable[T]]) -> T:
-    """`_with_db`, with a refused request printed as one line and exit status 1."""
     try:
-        return _with_db(action)
-    except AppError as error:
-        typer.echo(f"error: {error.detail}", err=True)
-        raise typer.Exit(1) from None
+        return asyncio.run(main())
+    except AppError as exc:
+        fail(exc.detail)
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -160,7 +166,7 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create a service (or add a key to it) and print the new API key as the last line."""
-    key = _with_db(lambda db: auth.create_key(db, name, webhook_url))
+    key = _with_db(lambda db: tenants.create_key(db, name=name, webhook_url=webhook_url))
     typer.echo(f"API key for service {name!r} (shown once; store it safely):", err=True)
     typer.echo(key)
 
@@ -168,9 +174,9 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List services and their keys (labels only: keys are stored hashed)."""
-    for info in _with_db(auth.list_keys):
+    for info in _with_db(tenants.list_keys):
         state = "revoked" if info.revoked else "active"
-        typer.echo(f"{info.service}\t{info.label}\t{info.created_at}\t{state}")
+        typer.echo(f"{info.service}\t{info.label}\t{info.created_at.isoformat()}\t{state}")
 
 
 @keys_app.command("webhook")
@@ -179,14 +185,14 @@ def keys_webhook(
     url: Annotated[str, typer.Argument(help="Default webhook URL; empty to remove it.")],
 ) -> None:
     """Set the service's default webhook URL (used when a request gives none)."""
-    _with_db(lambda db: auth.set_webhook_url(db, name, url or None))
+    _with_db(lambda db: tenants.set_webhook_url(db, name=name, url=url or None))
     typer.echo(f"default webhook URL of {name!r}: {url or '(none)'}")
 
 
 @keys_app.command("secret")
 def keys_secret(name: Annotated[str, typer.Argument(help="Service name.")]) -> None:
     """Print the service's webhook signing secrets still valid (newest first)."""
-    for secret in _with_db(lambda db: auth.show_secrets(db, name)):
+    for secret in _with_db(lambda db: tenants.show_secrets(db, name=name)):
         typer.echo(secret)
 
 
@@ -197,16 +203,15 @@ def keys_rotate_secret(
 ) -> None:
     """Create a new signing secret; webhooks carry both signatures until the old one expires."""
     overlap = dt.timedelta(hours=overlap_hours)
-    typer.echo(_with_db(lambda db: auth.rotate_secret(db, name, overlap)))
+    typer.echo(_with_db(lambda db: tenants.rotate_secret(db, name=name, overlap=overlap)))
 
 
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="The whole API key.")]) -> None:
     """Revoke a key: requests with it get 401 from then on."""
-    if not _with_db(lambda db: auth.revoke_key(db, key)):
-        typer.echo(f"no active key {auth.key_label(key)}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"revoked {auth.key_label(key)}")
+    if not _with_db(lambda db: tenants.revoke_key(db, key=key)):
+        fail(f"no active key {key_label(key)}")
+    typer.echo(f"revoked {key_label(key)}")
 
 
 def _print_report(report: ImportReport) -> None:
@@ -225,8 +230,11 @@ def catalog_import(
     file: Annotated[str, typer.Argument(help="JSON Lines file, or - for standard input.")],
 ) -> None:
     """Import catalog items, offers and schedules; bad lines are reported, good ones kept."""
-    stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
-    total = None if file == "-" else os.path.getsize(file)
+    try:
+        stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+        total = None if file == "-" else os.path.getsize(file)
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
     with (
         stream,
         Progress(
@@ -274,9 +282,9 @@ def demo(
     async def main(db: Database) -> tuple[DemoReport | None, int]:
         if await catalog_service.is_empty(db):
             await load_demo(db)
-        found = next((s for s in await auth.list_services(db) if s.name == service), None)
+        found = next((s for s in await tenants.list_services(db) if s.name == service), None)
         if found is None:
-            raise typer.BadParameter(f"no service named {service!r} (tanktop keys create it)")
+            raise NotFound(f"no service named {service!r} (tanktop keys create it)")
         report = await load_demo_users(db, found, Settings(), WORKER_TASKS)
         return report, await define_examples(db, found)
 
@@ -301,9 +309,9 @@ def recs_train(
     """Train a new model version per service from its event history (API processes pick it up)."""
 
     async def main(db: Database) -> list[tuple[str, int]]:
-        chosen = [s for s in await auth.list_services(db) if service in (None, s.name)]
+        chosen = [s for s in await tenants.list_services(db) if service in (None, s.name)]
         if service is not None and not chosen:
-            raise typer.BadParameter(f"no service named {service!r}")
+            raise NotFound(f"no service named {service!r}")
         trained = []
         with Progress(
             TextColumn("training {task.description}"),
@@ -329,9 +337,9 @@ def analytics_rebuild(
     """Recount analytics from the event history (workers pause their rollups meanwhile)."""
 
     async def main(db: Database) -> int:
-        chosen = [s for s in await auth.list_services(db) if service in (None, s.name)]
+        chosen = [s for s in await tenants.list_services(db) if service in (None, s.name)]
         if service is not None and not chosen:
-            raise typer.BadParameter(f"no service named {service!r}")
+            raise NotFound(f"no service named {service!r}")
         total = sum([await events_service.count_history(db, s.id) for s in chosen])
         with Progress(
             TextColumn("rebuilding analytics"),
@@ -384,7 +392,7 @@ def oauth_enable(
     ] = None,
 ) -> None:
     """Run an authorization server for SERVICE at /oauth/SERVICE/ (again: change its pages)."""
-    _or_exit(
+    _with_db(
         lambda db: oauth_service.enable(
             db, name=service, login_url=login_url, verification_url=verification_url
         )
@@ -409,7 +417,7 @@ def oauth_clients_create(
     ] = None,
 ) -> None:
     """Register an app; prints its client_id (and client_secret, shown once, if confidential)."""
-    created = _or_exit(
+    created = _with_db(
         lambda db: oauth_service.create_client(
             db,
             service_name=service,
@@ -428,7 +436,7 @@ def oauth_clients_create(
 @clients_app.command("list")
 def oauth_clients_list(service: Annotated[str, typer.Argument(help="Service name.")]) -> None:
     """The service's apps: client_id, name, kind, scopes, redirect URIs, state."""
-    for c in _or_exit(lambda db: oauth_service.list_clients(db, service_name=service)):
+    for c in _with_db(lambda db: oauth_service.list_clients(db, service_name=service)):
         kind = "public" if c.public else "confidential"
         state = "revoked" if c.revoked else "active"
         uris = " ".join(c.redirect_uris) or "-"
@@ -441,5 +449,5 @@ def oauth_clients_revoke(
     client_id: Annotated[str, typer.Argument(help="The app's client_id.")],
 ) -> None:
     """Revoke an app: its tokens stop working at once."""
-    _or_exit(lambda db: oauth_service.revoke_client(db, service_name=service, client_id=client_id))
+    _with_db(lambda db: oauth_service.revoke_client(db, service_name=service, client_id=client_id))
     typer.echo(f"revoked {client_id}")

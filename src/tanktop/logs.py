@@ -15,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
 from tanktop.asgi import HttpMiddleware
-from tanktop.auth import redact_keys
+from tanktop.redaction import redact_keys
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, async_playwright
 
-from tanktop import auth, migrations
+from tanktop import migrations
 from tanktop.db import Database
+from tanktop.tenants import service as tenants
 from tests.servers import Server, run_cli, running_server, tanktop_env
 
 CHROMIUM = os.environ.get("TANKTOP_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -85,7 +86,7 @@ async def demo_console(
     db = Database(url)
     try:
         await migrations.upgrade(db)
-        keys = {name: await auth.create_key(db, name) for name in ("demo", *others)}
+        keys = {name: await tenants.create_key(db, name=name) for name in ("demo", *others)}
     finally:
         await db.dispose()
     result = await asyncio.to_thread(run_cli, env, "demo", "demo")

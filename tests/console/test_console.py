@@ -13,10 +13,10 @@ import uuid
 
 import httpx
 
-from tanktop import auth
 from tanktop.analytics.rollup import roll_up_analytics
 from tanktop.config import Settings
 from tanktop.db import Database
+from tanktop.tenants import service as tenants
 from tests.conftest import ADMIN_TOKEN, Api, service_of
 from tests.console.conftest import Browser
 
@@ -73,7 +73,7 @@ async def test_a_tampered_cookie_is_a_signed_out_one(browser: Browser, api: Api)
 async def test_revoking_the_key_ends_its_sessions(browser: Browser, api: Api, db: Database) -> None:
     await browser.sign_in(api.key)
     assert (await browser.get("/console/")).status_code == 200
-    assert await auth.revoke_key(db, api.key)
+    assert await tenants.revoke_key(db, key=api.key)
     assert (await browser.get("/console/")).status_code == 303
 
 
@@ -89,7 +89,7 @@ async def test_forms_without_the_token_or_from_another_origin_change_nothing(
 ) -> None:
     service = await service_of(db, api)
     await browser.sign_in(api.key)
-    before = await auth.secrets_of(db, service.id)
+    before = await tenants.secrets_of(db, service.id)
     form = {"service_id": str(service.id), "overlap_hours": "1"}
     missing = await browser.http.post("/console/keys/rotate-secret", data=form)
     wrong = await browser.http.post("/console/keys/rotate-secret", data={**form, "csrf": "x"})
@@ -97,10 +97,10 @@ async def test_forms_without_the_token_or_from_another_origin_change_nothing(
         "/console/keys/rotate-secret", form, headers={"origin": "https://evil.example"}
     )
     assert [r.status_code for r in (missing, wrong, foreign)] == [403, 403, 403]
-    assert await auth.secrets_of(db, service.id) == before
+    assert await tenants.secrets_of(db, service.id) == before
     done = await browser.post("/console/keys/rotate-secret", form)
     assert done.status_code == 303
-    after = await auth.secrets_of(db, service.id)
+    after = await tenants.secrets_of(db, service.id)
     assert len(after) == len(before) + 1
     assert (await browser.get("/console/keys")).text.count("valid until") == 1
 
@@ -125,7 +125,7 @@ async def test_a_service_sees_and_changes_only_itself(
         "/console/keys/webhook", {"service_id": str(theirs.id), "webhook_url": "https://x.test/"}
     )
     assert hook.status_code == 403
-    assert (await auth.find_service(db, other_api.key)).webhook_url is None  # type: ignore[union-attr]
+    assert (await tenants.find_service(db, key=other_api.key)).webhook_url is None  # type: ignore[union-attr]
     create = await browser.post("/console/keys", {"service": theirs.name})
     assert create.status_code == 403
 
@@ -142,7 +142,7 @@ async def test_the_operator_creates_and_revokes_keys(
     assert (await client.get(f"/api/1/{key.group(1)}/user/x/")).status_code == 404
     again = await browser.get("/console/keys")
     assert key.group(1) not in again.text
-    label_hash = auth.hash_key(key.group(1))
+    label_hash = tenants.hash_key(key.group(1))
     assert label_hash in again.text  # forms name keys by hash
     revoked = await browser.post("/console/keys/revoke", {"key_hash": label_hash})
     assert revoked.status_code == 303

@@ -8,9 +8,9 @@ import pytest
 from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tanktop import auth
 from tanktop.config import Settings
 from tanktop.db import Database
+from tanktop.tenants import service as tenants
 from tests.conftest import Admin, Api, assert_problem, service_of, unique
 from tests.notifications.conftest import run_worker_once
 from tests.receiver import Receiver
@@ -44,7 +44,7 @@ async def test_already_available_is_delivered_at_once_and_verifies(
         "hd": "true",
     }
     assert got.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    secrets = await auth.show_secrets(db, (await service_of(db, api)).name)
+    secrets = await tenants.show_secrets(db, name=(await service_of(db, api)).name)
     Webhook(secrets[0]).verify(got.body, got.headers, json_parse=False)
     listed = (await api.get("/notification/7/")).json()["notifications"]
     assert listed[0]["notified"] is True
@@ -104,7 +104,7 @@ async def test_form_body_and_default_url(
     assert_problem(
         await api.post(f"/notification/7/movie/{movie}/", content=b"hd=1", headers=form), 400, "url"
     )
-    await auth.set_webhook_url(db, service.name, hook.url)
+    await tenants.set_webhook_url(db, name=service.name, url=hook.url)
     response = await api.post(
         f"/notification/7/movie/{movie}/",
         content=b"source_id=7&source_id=37,28&hd=true&price=10",
@@ -296,7 +296,7 @@ async def test_services_are_isolated(
     assert_problem(await other_api.get(f"/notification/7/movie/{movie}/deliveries/"), 404)
     await run_worker_once(db, hook_settings)
     assert [r.form["user_id"] for r in hook.received] == ["7"]
-    secrets = await auth.show_secrets(db, (await service_of(db, other_api)).name)
+    secrets = await tenants.show_secrets(db, name=(await service_of(db, other_api)).name)
     assert secrets
     with pytest.raises(WebhookVerificationError):
         Webhook(secrets[0]).verify(

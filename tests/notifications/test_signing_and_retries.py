@@ -6,27 +6,29 @@ import datetime as dt
 
 from standardwebhooks.webhooks import Webhook
 
-from tanktop import auth
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.notifications.delivery import Outcome, next_attempt
 from tanktop.notifications.signing import webhook_headers
+from tanktop.tenants import service as tenants
 from tests.conftest import Api, service_of
 
 
 async def test_rotation_signs_with_old_and_new_secret(api: Api, db: Database) -> None:
     name = (await service_of(db, api)).name
-    (old,) = await auth.show_secrets(db, name)
-    new = await auth.rotate_secret(db, name, dt.timedelta(hours=1))
-    secrets = await auth.show_secrets(db, name)
+    (old,) = await tenants.show_secrets(db, name=name)
+    new = await tenants.rotate_secret(db, name=name, overlap=dt.timedelta(hours=1))
+    secrets = await tenants.show_secrets(db, name=name)
     assert secrets == [new, old]
     now = int(dt.datetime.now(dt.UTC).timestamp())
     headers = webhook_headers(secrets, "msg_1", now, "user_id=7")
     assert len(headers["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
         Webhook(secret).verify("user_id=7", headers, json_parse=False)
-    await auth.rotate_secret(db, name, dt.timedelta(0))
-    assert old not in await auth.show_secrets(db, name), "an overlap of 0 retires old secrets"
+    await tenants.rotate_secret(db, name=name, overlap=dt.timedelta(0))
+    assert old not in await tenants.show_secrets(db, name=name), (
+        "an overlap of 0 retires old secrets"
+    )
 
 
 def test_retry_schedule(settings: Settings) -> None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tanktop import auth
 from tanktop.db import Database
 from tanktop.oauth import service as oauth
+from tanktop.tenants import service as tenants
 from tests.conftest import ADMIN_TOKEN
 from tests.servers import Server, running_server, tanktop_env
 
@@ -64,7 +64,7 @@ class Stack:
 
 async def new_tenant(db: Database) -> Tenant:
     name = f"tv-{uuid.uuid4().hex[:8]}"
-    key = await auth.create_key(db, name)
+    key = await tenants.create_key(db, name=name)
     await oauth.enable(db, name=name, login_url=LOGIN)
     tv = await oauth.create_client(
         db, service_name=name, name="Couch TV", redirect_uris=[CALLBACK], public=True

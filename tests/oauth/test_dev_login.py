@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tanktop import auth
 from tanktop.app import create_app
 from tanktop.config import Settings
 from tanktop.oauth import service as oauth
+from tanktop.tenants import service as tenants
 from tests.servers import run_cli, tanktop_env
 
 DEV_CALLBACK = "http://127.0.0.1:8000/oauth/dev/callback"
@@ -33,7 +33,7 @@ def browser(app: FastAPI, host: str = "127.0.0.1") -> httpx.AsyncClient:
 async def dev_service(app: FastAPI) -> tuple[str, oauth.NewClient]:
     name = f"demo-{uuid.uuid4().hex[:8]}"
     db = app.state.db
-    await auth.create_key(db, name)
+    await tenants.create_key(db, name=name)
     await oauth.enable(db, name=name, login_url=f"http://127.0.0.1:8000/oauth/dev/{name}/login")
     app_client = await oauth.create_client(
         db, service_name=name, name="Try-out app", redirect_uris=[DEV_CALLBACK], public=False

@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from tanktop import auth
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.oauth import service as oauth
 from tanktop.oauth.models import digest
 from tanktop.oauth.tables import oauth_codes, oauth_devices, oauth_requests, oauth_tokens
+from tanktop.tenants import service as tenants
 
 CALLBACK = "https://app.example/cb"
 
@@ -32,7 +32,7 @@ async def test_expired_rows_are_swept_and_live_ones_kept(
     db: Database, https: httpx.AsyncClient, settings: Settings
 ) -> None:
     name = f"sweep-{uuid.uuid4().hex[:8]}"
-    key = await auth.create_key(db, name)
+    key = await tenants.create_key(db, name=name)
     await oauth.enable(db, name=name, login_url="https://tv.example/login")
     app = await oauth.create_client(
         db, service_name=name, name="Web", redirect_uris=[CALLBACK], public=False
@@ -60,7 +60,7 @@ async def test_expired_rows_are_swept_and_live_ones_kept(
     device = await https.post(f"/oauth/{name}/device/code", auth=(app.client_id, secret))
     assert device.status_code == 200
 
-    service = await auth.service_by_name(db, name)
+    service = await tenants.service_by_name(db, name=name)
     assert service is not None
     mine = [
         (table, table.c.service_id == service.id)

@@ -22,11 +22,12 @@ from tanktop import auth
 from tanktop.app import create_app
 from tanktop.db import Database
 from tanktop.events.writer import EventWriter
+from tanktop.tenants.service import Service
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "tanktop"
 NOT_DOMAINS = frozenset({"migrations"})
 DOMAINS = sorted(
-    p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists() and p.name not in NOT_DOMAINS
+    p.name for p in PACKAGE.iterdir() if any(p.glob("*.py")) and p.name not in NOT_DOMAINS
 )
 COMPOSITION = frozenset({"app", "cli", "schema", "auth", "__main__"})
 """Top-level modules that put domains together; every other top-level module is foundation."""
@@ -178,7 +179,7 @@ def _is_context(parameter: inspect.Parameter, hints: dict[str, Any], position: i
     annotation = hints.get(parameter.name)
     if position == 0:
         return isinstance(annotation, type) and issubclass(annotation, CONNECTIONS)
-    return annotation is auth.Service or parameter.name == "service_id"
+    return annotation is Service or parameter.name == "service_id"
 
 
 def test_keyword_only_after_connection_and_tenant() -> None:
@@ -228,6 +229,20 @@ def test_schema_imports_every_domains_tables() -> None:
         if (PACKAGE / d / "tables.py").exists() and f"tanktop.{d}.tables" not in imported
     ]
     assert not missing, "\n".join(missing)
+
+
+def test_tables_live_in_tables_modules() -> None:
+    """A table is defined in a domain's `tables.py` (migrations aside), nowhere else."""
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "tables.py" and "migrations" not in path.parts
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute | ast.Name)
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == "Table"
+    ]
+    assert not offenders, "\n".join(offenders)
 
 
 def test_no_domain_imports_another_domains_queries_or_tables() -> None:

@@ -25,13 +25,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from tanktop import auth
 from tanktop.app import create_app
 from tanktop.config import Settings
 from tanktop.db import Database, long_jobs
 from tanktop.events.service import new_op
 from tanktop.events.writer import EventWriter
 from tanktop.faults import DatabaseFault, FaultLog, Kind, classify
+from tanktop.tenants import service as tenants
 from tests.conftest import assert_problem
 
 
@@ -96,7 +96,7 @@ async def test_a_connection_lost_before_commit_is_run_again(
     runs: list[int] = []
     async with app_client(settings) as client:
         db = database_of(client)
-        key = await auth.create_key(db, "retried")
+        key = await tenants.create_key(db, name="retried")
 
         async def cut_off() -> dict[str, int]:
             async with db.write() as conn:
@@ -127,7 +127,7 @@ async def test_a_connection_lost_before_commit_is_run_again(
 async def test_a_full_pool_is_503_within_the_wait_bound(settings: Settings) -> None:
     async with app_client(settings, db_pool_size=1, db_pool_timeout_seconds=0.3) as client:
         db = database_of(client)
-        key = await auth.create_key(db, "pool")
+        key = await tenants.create_key(db, name="pool")
         holder = asyncio.create_task(sleep_in_database(db, 1.5))
         await asyncio.sleep(0.2)  # (not a wait for an outcome: the holder takes the connection)
         started = time.monotonic()
@@ -181,7 +181,7 @@ async def test_sqlite_locked_by_another_process_is_503(tmp_path: Path) -> None:
         rate_limit_writes=0,
     )
     async with app_client(settings) as client:
-        key = await auth.create_key(database_of(client), "locked")
+        key = await tenants.create_key(database_of(client), name="locked")
         api = f"/api/1/{key}"
         assert (await client.get(f"{api}/event/u/seen/movie/")).status_code == 200  # key cached
         statuses: dict[str, int] = {}
@@ -211,7 +211,7 @@ async def test_a_full_group_commit_queue_refuses_at_once(db: Database) -> None:
     """While the flushers are busy (here: not started) the queue fills; past its bound a write
     is refused with an `overloaded` fault instead of waiting."""
     writer = EventWriter(db, max_queued=3)
-    service = auth.Service(1, "queue", None)
+    service = tenants.Service(1, "queue", None)
     ops = [
         new_op(
             service,

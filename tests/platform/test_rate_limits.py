@@ -10,9 +10,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tanktop import auth
 from tanktop.app import create_app
 from tanktop.config import Settings
+from tanktop.tenants import service as tenants
 from tests.conftest import assert_problem
 
 REDIS_URL = os.environ.get("TANKTOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -38,7 +38,7 @@ async def limited_client(settings: Settings, **limits: object) -> AsyncIterator[
 
 async def test_writes_over_the_budget_get_429(settings: Settings, db: object) -> None:
     async with limited_client(settings) as client:
-        key = await auth.create_key(client._transport.app.state.db, "limited-1")  # type: ignore[attr-defined]
+        key = await tenants.create_key(client._transport.app.state.db, name="limited-1")  # type: ignore[attr-defined]
         statuses = [
             (await client.post(f"/api/1/{key}/event/7/seen/movie/{i}/")).status_code
             for i in range(15)
@@ -56,7 +56,7 @@ async def test_writes_over_the_budget_get_429(settings: Settings, db: object) ->
 
 async def test_the_budget_is_shared_by_processes(settings: Settings) -> None:
     async with limited_client(settings) as one, limited_client(settings) as two:
-        key = await auth.create_key(one._transport.app.state.db, "limited-2")  # type: ignore[attr-defined]
+        key = await tenants.create_key(one._transport.app.state.db, name="limited-2")  # type: ignore[attr-defined]
         accepted = 0
         for i in range(30):
             client = one if i % 2 else two
@@ -78,7 +78,7 @@ async def test_redis_shares_the_budget(settings: Settings) -> None:
         limited_client(settings, redis_url=REDIS_URL) as one,
         limited_client(settings, redis_url=REDIS_URL) as two,
     ):
-        key = await auth.create_key(one._transport.app.state.db, "limited-3")  # type: ignore[attr-defined]
+        key = await tenants.create_key(one._transport.app.state.db, name="limited-3")  # type: ignore[attr-defined]
         accepted = 0
         for i in range(30):
             client = one if i % 2 else two

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from tanktop.auth import new_signing_secret, redact_keys
 from tanktop.logs import JsonFormatter, RedactKeys
+from tanktop.redaction import redact_keys
+from tanktop.tenants.service import new_signing_secret
 
 
 def test_keys_and_secrets_are_redacted() -> None:

@@ -171,13 +171,13 @@ async def test_trailing_slash_is_optional_without_redirect(api: Api) -> None:
 
 
 async def test_unknown_and_revoked_keys_are_401(api: Api) -> None:
-    from tanktop import auth
+    from tanktop.tenants import service as tenants
 
     assert_problem(await api.http.get("/api/1/tt_notarealkey000000/user/7/"), 401, "unknown")
     assert_problem(await api.http.get("/api/1/short/user/7/"), 401)
     await api.put("/user/7/", json={})
     db = api.http._transport.app.state.db  # type: ignore[attr-defined]
-    assert await auth.revoke_key(db, api.key)
+    assert await tenants.revoke_key(db, key=api.key)
     assert_problem(await api.get("/user/7/"), 401, "revoked")
     assert_problem(await api.put("/user/8/", json={}), 401)
 

@@ -12,10 +12,10 @@ from pyroaring import BitMap
 from tanktop.analytics import queries, rollup
 from tanktop.analytics.buckets import Bucket
 from tanktop.analytics.impressions import Impression, ImpressionRecorder
-from tanktop.auth import Service
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.events.service import EventCount
+from tanktop.tenants.service import Service
 
 RECOMMENDATION = "recommendation"
 SECTION_PREFIX = "section:"

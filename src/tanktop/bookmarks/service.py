@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tanktop.auth import Service
 from tanktop.bookmarks.rules import (
     Bookmark,
     Watch,
@@ -20,6 +19,7 @@ from tanktop.db import Database
 from tanktop.errors import BadRequest, NotFound
 from tanktop.events import service as events
 from tanktop.ids import json_id
+from tanktop.tenants.service import Service
 
 BOOKMARK_TYPES = ("movie", "programme", "episode")
 

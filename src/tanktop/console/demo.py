@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import JsonValue
 
-from tanktop.auth import Service
 from tanktop.catalog import service as catalog
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
@@ -28,6 +27,7 @@ from tanktop.events import service as events
 from tanktop.notifications import service as notifications
 from tanktop.profiles import service as profiles
 from tanktop.recommendations import service as recs
+from tanktop.tenants.service import Service
 from tanktop.worker import WorkerTask
 
 USERS = 40

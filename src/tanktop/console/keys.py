@@ -12,14 +12,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from tanktop import auth
-from tanktop.auth import Service
 from tanktop.console import service as console
 from tanktop.console.rendering import redirect, render
 from tanktop.console.session import FormDep, NotAllowed, OperatorDep, Signer, SignerDep
 from tanktop.db import Database
 from tanktop.errors import AppError, BadRequest
 from tanktop.notifications import service as notifications
+from tanktop.tenants import service as tenants
+from tanktop.tenants.service import Service
 
 router = APIRouter(prefix="/keys")
 MAX_OVERLAP_HOURS = 24 * 14
@@ -54,10 +54,10 @@ async def create_key(request: Request, signer: OperatorDep, form: FormDep) -> Re
     try:
         if webhook_url is not None:
             notifications.check_webhook_url(webhook_url)
-        key = await auth.create_key(db, name, webhook_url)
+        key = await tenants.create_key(db, name=name, webhook_url=webhook_url)
     except AppError as exc:
         return await _page(request, signer, status=400, create_error=exc.detail, name=name)
-    signer = Signer(signer.role, signer.session, signer.service, await auth.list_services(db))
+    signer = Signer(signer.role, signer.session, signer.service, await tenants.list_services(db))
     return await _page(request, signer, new_key=key, new_key_service=name)
 
 
@@ -66,9 +66,9 @@ async def revoke_key(request: Request, signer: OperatorDep, form: FormDep) -> Re
     db: Database = request.app.state.db
     key_hash = form.get("key_hash", "")
     label = next(
-        (k.label for k in await auth.list_keys(db) if k.key_hash == key_hash and key_hash), None
+        (k.label for k in await tenants.list_keys(db) if k.key_hash == key_hash and key_hash), None
     )
-    if label is None or not await auth.revoke_key_hash(db, key_hash):
+    if label is None or not await tenants.revoke_key_hash(db, key_hash=key_hash):
         return redirect(request, "/console/keys", flash="That key is unknown or already revoked.")
     return redirect(request, "/console/keys", flash=f"Key {label} revoked.")
 
@@ -84,7 +84,7 @@ async def rotate_secret(request: Request, signer: SignerDep, form: FormDep) -> R
     if not 0 <= hours <= MAX_OVERLAP_HOURS:
         raise BadRequest(f"The overlap is 0 to {MAX_OVERLAP_HOURS} hours.")
     db: Database = request.app.state.db
-    await auth.rotate_secret(db, service.name, dt.timedelta(hours=hours))
+    await tenants.rotate_secret(db, name=service.name, overlap=dt.timedelta(hours=hours))
     return redirect(
         request,
         "/console/keys",
@@ -100,6 +100,6 @@ async def set_webhook(request: Request, signer: SignerDep, form: FormDep) -> Res
     if url is not None:
         notifications.check_webhook_url(url)
     db: Database = request.app.state.db
-    await auth.set_webhook_url(db, service.name, url)
+    await tenants.set_webhook_url(db, name=service.name, url=url)
     message = f"Default webhook URL of {service.name}: {url}" if url else "Default URL removed."
     return redirect(request, "/console/keys", flash=message)

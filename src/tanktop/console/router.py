@@ -14,7 +14,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from tanktop import auth
 from tanktop.config import Settings
 from tanktop.console import keys, notifications, oauth, sections, users
 from tanktop.console import service as console
@@ -31,6 +30,8 @@ from tanktop.console.session import (
 )
 from tanktop.db import Database
 from tanktop.errors import AppError
+from tanktop.redaction import KEY_PATTERN
+from tanktop.tenants import service as tenants
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -66,9 +67,9 @@ async def sign_in(request: Request) -> Response:
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     fresh = Session()  # a new CSRF token with every sign-in
-    if auth.KEY_PATTERN.fullmatch(credential):
-        key_hash = auth.hash_key(credential)
-        service = await auth.find_service_by_hash(db, key_hash)
+    if KEY_PATTERN.fullmatch(credential):
+        key_hash = tenants.hash_key(credential)
+        service = await tenants.find_service_by_hash(db, key_hash=key_hash)
         if service is not None:
             signed = Session(csrf=fresh.csrf, role="service", key_hash=key_hash)
             return redirect(request, "/console/", session=signed)

@@ -8,11 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tanktop import auth
 from tanktop.analytics import service as analytics
 from tanktop.analytics.buckets import buckets
 from tanktop.analytics.service import Engagement, TopItem
-from tanktop.auth import KeyInfo, SecretInfo, Service
 from tanktop.bookmarks import service as bookmarks
 from tanktop.bookmarks.rules import Bookmark
 from tanktop.catalog import service as catalog
@@ -32,6 +30,8 @@ from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache, Recommendation
 from tanktop.sections import service as sections
 from tanktop.sections.schemas import Row, Section
+from tanktop.tenants import service as tenants
+from tanktop.tenants.service import KeyInfo, SecretInfo, Service
 
 ItemKey = tuple[str, str]
 LIST_ORDER = ("progress", "watchlist", "seen", "rated", "hide")
@@ -82,7 +82,7 @@ async def overview(db: Database, service: Service) -> Overview:
         events=await events.count_history(db, service.id),
         deliveries=await notifications.delivery_counts(db, service),
         active=await events.recent_users(db, service, n=8),
-        keys=sum(not k.revoked for k in await auth.list_keys(db, service.id)),
+        keys=sum(not k.revoked for k in await tenants.list_keys(db, service_id=service.id)),
         charts=[
             charts.events_by_type(series),
             charts.active_users(activity),
@@ -104,7 +104,9 @@ class ServiceKeys:
 
 async def service_keys(db: Database, *, services: list[Service]) -> list[ServiceKeys]:
     return [
-        ServiceKeys(s, await auth.list_keys(db, s.id), await auth.secrets_of(db, s.id))
+        ServiceKeys(
+            s, await tenants.list_keys(db, service_id=s.id), await tenants.secrets_of(db, s.id)
+        )
         for s in services
     ]
 

@@ -19,10 +19,10 @@ from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
-from tanktop import auth
-from tanktop.auth import Service
 from tanktop.config import Settings
 from tanktop.db import Database
+from tanktop.tenants import service as tenants
+from tanktop.tenants.service import Service
 
 COOKIE = "tanktop_console"
 PATH = "/console"
@@ -128,13 +128,13 @@ async def current_signer(request: Request) -> Signer:
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     if session.role == "service" and session.key_hash:
-        service = await auth.find_service_by_hash(db, session.key_hash)
+        service = await tenants.find_service_by_hash(db, key_hash=session.key_hash)
         if service is not None:
             return Signer("service", session, service, [service])
     if session.role == "operator" and session.admin and settings.admin_token:
         expected = sessions_of(request).admin_fingerprint(settings.admin_token)
         if hmac.compare_digest(session.admin, expected):
-            services = await auth.list_services(db)
+            services = await tenants.list_services(db)
             chosen = next((s for s in services if s.id == session.service_id), None)
             return Signer(
                 "operator", session, chosen or (services[0] if services else None), services

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tanktop.answers import CURSOR, JSON_ID, SCALAR, answer, array_of, record
-from tanktop.auth import Service, ServiceDep
+from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.db import DatabaseDep
@@ -24,6 +24,7 @@ from tanktop.ids import (
     UserId,
     json_id,
 )
+from tanktop.tenants.service import Service
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Events and lists"])
 

@@ -12,7 +12,6 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop import cursors
-from tanktop.auth import Service
 from tanktop.bodies import JsonObject
 from tanktop.catalog import service as catalog
 from tanktop.catalog.service import Availability
@@ -30,6 +29,7 @@ from tanktop.events.rules import (
 )
 from tanktop.events.writer import Deriver, EventWriter, write_ops
 from tanktop.ids import is_name, is_user_id
+from tanktop.tenants.service import Service
 
 MAX_IDS = 1000
 MAX_BATCH = 1000

@@ -20,13 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from tanktop import auth
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
 from tanktop.metrics import DELIVERIES, DELIVERY_LAG
 from tanktop.notifications import queries
 from tanktop.notifications.signing import webhook_headers
 from tanktop.notifications.ssrf import BlockedAddress, resolve_checked
+from tanktop.tenants import service as tenants
 
 log = logging.getLogger("tanktop.notifications")
 BATCH = 200
@@ -169,7 +169,7 @@ async def deliver_due_notifications(db: Database, *, settings: Settings) -> int:
         )
     if not claimed:
         return 0
-    secrets = await auth.valid_secrets(db, list({d.service_id for d in claimed}))
+    secrets = await tenants.valid_secrets(db, service_ids=list({d.service_id for d in claimed}))
     limit = asyncio.Semaphore(settings.webhook_concurrency)
 
     async def send(client: aiohttp.ClientSession, delivery: Any) -> Outcome:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from pydantic import JsonValue
+
 from tanktop.bodies import parse_json
 from tanktop.catalog.service import MAX_PRICE
 from tanktop.errors import BadRequest, UnsupportedMediaType
@@ -36,7 +38,7 @@ class OfferFacts:
     available_until: dt.datetime | None
 
 
-def check_url(url: Any) -> str:
+def check_url(url: JsonValue) -> str:
     if not isinstance(url, str) or len(url) > 2000:
         raise BadRequest("url must be an http or https URL of at most 2,000 characters.")
     parts = urlsplit(url)

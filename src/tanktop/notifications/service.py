@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.auth import Service
 from tanktop.catalog import service as catalog
 from tanktop.cursors import decode_cursor, encode_cursor
 from tanktop.db import Database, utcnow
@@ -26,6 +25,7 @@ from tanktop.notifications.rules import (
     satisfies,
     webhook_body,
 )
+from tanktop.tenants.service import Service
 
 
 def check_type(item_type: str) -> None:

@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from tanktop import auth
-from tanktop.auth import Service
 from tanktop.db import DatabaseDep
 from tanktop.errors import AppError, Forbidden, NotFound
 from tanktop.oauth import service as oauth
 from tanktop.oauth.router import read_form
+from tanktop.tenants import service as tenants
+from tanktop.tenants.service import Service
 
 router = APIRouter(prefix="/oauth/dev", include_in_schema=False)
 
@@ -42,7 +42,7 @@ async def _service(request: Request, db: DatabaseDep, name: str) -> Service:
     client = request.client
     if client is None or client.host not in LOOPBACK:
         raise Forbidden("The development login page answers loopback callers only.")
-    found = await auth.service_by_name(db, name)
+    found = await tenants.service_by_name(db, name=name)
     if found is None:
         raise NotFound(f"no service named {name!r}")
     return found

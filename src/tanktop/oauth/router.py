@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from tanktop.auth import KEY_PATTERN, KeyCache, Service, ServiceDep
+from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body_openapi, json_object
 from tanktop.db import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
@@ -19,6 +19,8 @@ from tanktop.oauth import models as m
 from tanktop.oauth import schemas
 from tanktop.oauth import service as oauth
 from tanktop.oauth.server import CLIENT_AUTH_METHODS, GRANT_TYPES
+from tanktop.redaction import KEY_PATTERN
+from tanktop.tenants.service import KeyCache, Service
 
 router = APIRouter(tags=["OAuth"])
 service_router = APIRouter(prefix="/api/1/{apikey}/oauth", tags=["OAuth"])

@@ -14,8 +14,6 @@ from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop import auth
-from tanktop.auth import Service
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, Conflict, NotFound, TooManyRequests
@@ -23,6 +21,8 @@ from tanktop.ids import is_user_id
 from tanktop.oauth import models as m
 from tanktop.oauth import queries
 from tanktop.oauth.server import Request, Response, Server, normalise_user_code, run_protocol
+from tanktop.tenants import service as tenants
+from tanktop.tenants.service import Service
 
 USER_CODE_TRIES = 10
 """Wrong device user codes a user may enter per quarter hour before every try gets 429."""
@@ -138,7 +138,7 @@ def check_scopes(scopes: Sequence[str]) -> str:
 
 
 async def _named(db: Database, name: str) -> Service:
-    service = await auth.service_by_name(db, name)
+    service = await tenants.service_by_name(db, name=name)
     if service is None:
         raise NotFound(f"no service named {name!r}")
     return service
@@ -221,7 +221,7 @@ async def revoke_client(db: Database, *, service_name: str, client_id: str) -> N
 
 async def oauth_service(db: Database, *, name: str) -> m.OAuthService:
     """The service named in an `/oauth/<service>/` path; 404 unless it runs OAuth."""
-    service = await auth.service_by_name(db, name)
+    service = await tenants.service_by_name(db, name=name)
     row = None
     if service is not None:
         async with db.read() as conn:

@@ -6,12 +6,12 @@ import secrets
 
 from pydantic import JsonValue
 
-from tanktop.auth import Service
 from tanktop.bodies import JsonObject
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.oauth import service as oauth
 from tanktop.profiles import queries
+from tanktop.tenants.service import Service
 
 Profile = JsonObject
 

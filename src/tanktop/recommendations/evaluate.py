@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import JsonValue
 
-from tanktop import auth, migrations
+from tanktop import migrations
 from tanktop.catalog import service as catalog
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.recommendations import service as recs
+from tanktop.tenants import service as tenants
 
 K = 10
 Rating = tuple[str, str, float, int]
@@ -146,8 +147,8 @@ async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[s
         db = Database(f"sqlite:///{Path(tmp) / 'evaluate.db'}")
         try:
             await migrations.upgrade(db)
-            key = await auth.create_key(db, "evaluation")
-            service = await auth.find_service(db, key)
+            key = await tenants.create_key(db, name="evaluation")
+            service = await tenants.find_service(db, key=key)
             assert service is not None
             for start in range(0, len(train_part), 1000):
                 chunk: list[JsonValue] = [

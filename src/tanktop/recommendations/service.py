@@ -18,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
-from tanktop.auth import Service, list_services
 from tanktop.catalog import service as catalog
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
@@ -28,6 +27,7 @@ from tanktop.ids import json_id
 from tanktop.metrics import MODEL_AGE
 from tanktop.recommendations.model import Model, train, weight
 from tanktop.recommendations.tables import rec_models
+from tanktop.tenants.service import Service, list_services
 
 SIGNALS = ["seen", "watchlist", "rated", "progress", "hide"]
 WATCHED_OR_HIDDEN = frozenset({"seen", "rated", "hide"})

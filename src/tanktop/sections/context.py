@@ -6,13 +6,13 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 
-from tanktop.auth import Service
 from tanktop.bookmarks import service as bookmarks
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.service import Availability, ItemKey
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.recommendations.service import ModelCache
+from tanktop.tenants.service import Service
 
 LISTS = ("hide", "seen", "watchlist", "rated", "progress")
 """The user's content lists a page reads: what to leave out, the watchlist, what they liked."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from tanktop.auth import Service
 from tanktop.db import Database
 from tanktop.sections import service as sections
+from tanktop.tenants.service import Service
 
 EXAMPLES: Final[dict[str, dict[str, Any]]] = {
     "continue_watching": {

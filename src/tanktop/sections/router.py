@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from tanktop.analytics import service as analytics
 from tanktop.analytics.impressions import ImpressionRecorder
-from tanktop.auth import Service, ServiceDep
+from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog.facts import CatalogFactsDep
 from tanktop.catalog.filters import AvailabilityQuery
@@ -28,6 +28,7 @@ from tanktop.sections.schemas import (
     SectionIds,
     SectionList,
 )
+from tanktop.tenants.service import Service
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Section lists"])
 list_router = APIRouter(prefix="/api/1/{apikey}", tags=["Section lists"])

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from pydantic import JsonValue
 
-from tanktop.auth import Service
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.service import Availability
 from tanktop.db import Database, utcnow
@@ -23,6 +22,7 @@ from tanktop.sections.definitions import DEFAULT_PAGE, KINDS, MAX_SECTIONS, pars
 from tanktop.sections.ordering import CLICK_DAYS, Pin, SectionPrefs, page_order
 from tanktop.sections.page import Window, build_page, build_row, decode_cursor
 from tanktop.sections.schemas import Page, Row, Section
+from tanktop.tenants.service import Service
 
 SECTION_EVENTS = ("hide", "pin", "rated")
 

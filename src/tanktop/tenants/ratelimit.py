@@ -5,29 +5,28 @@ shared store: the database, or Redis when `TANKTOP_REDIS_URL` is set. A process 
 from the store in chunks (a tenth of the budget) and spends them locally, so the store is
 touched about ten times per window per process, and the processes together never admit more
 than the budget: tokens are only handed out while the budget lasts.
+
+`rate_limited(authenticate)` is the dependency that applies it to a request, after the request
+has been authenticated (so an unknown key gets 401, not 429).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI must see the dependency's annotation
+# as an object, since it names `authenticate`, which is local to `rate_limited`.
 
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
-import sqlalchemy as sa
+from fastapi import Depends, Request
 from redis.asyncio import Redis
 
-from tanktop.db import Database, dialect_insert, metadata
-
-rate_windows = sa.Table(
-    "rate_windows",
-    metadata,
-    sa.Column("service_id", sa.Integer, primary_key=True),
-    sa.Column("kind", sa.String(8), primary_key=True),
-    sa.Column("window", sa.BigInteger, primary_key=True),
-    sa.Column("used", sa.Integer, nullable=False),
-)
+from tanktop.db import Database
+from tanktop.errors import TooManyRequests
+from tanktop.tenants import queries
+from tanktop.tenants.service import Service
 
 
 class TokenStore(Protocol):
@@ -44,28 +43,11 @@ class DatabaseTokens:
         self._calls = 0
 
     async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
-        key = {"service_id": service_id, "kind": kind, "window": window}
         async with self._db.write() as conn:
-            await conn.execute(
-                dialect_insert(conn, rate_windows).values(**key, used=0).on_conflict_do_nothing()
-            )
-            used = await conn.scalar(
-                sa.select(rate_windows.c.used)
-                .where(*(rate_windows.c[k] == v for k, v in key.items()))
-                .with_for_update()
-            )
-            granted = max(0, min(want, limit - int(used or 0)))
-            if granted:
-                await conn.execute(
-                    sa.update(rate_windows)
-                    .where(*(rate_windows.c[k] == v for k, v in key.items()))
-                    .values(used=rate_windows.c.used + granted)
-                )
+            granted = await queries.take_tokens(conn, service_id, kind, window, want, limit)
             self._calls += 1
             if self._calls % 200 == 0:
-                await conn.execute(
-                    sa.delete(rate_windows).where(rate_windows.c.window < window - 2)
-                )
+                await queries.sweep_windows(conn, window - 2)
         return granted
 
 
@@ -133,3 +115,30 @@ class RateLimiter:
             state.tokens -= 1
             return None
         return (window + 1) * self._window - now
+
+    async def admit(self, key: int, kind: str, *, what: str, limit: int | None = None) -> None:
+        """Spend one token of the key's budget of `kind`; 429 with `Retry-After` (saying too
+        many `what`) when it is spent."""
+        wait = await self.retry_after(key, kind, limit=limit)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise TooManyRequests(
+                f"Too many {what}; retry in {seconds} s.", headers={"Retry-After": str(seconds)}
+            )
+
+
+Authentication = Callable[..., Awaitable[Service]]
+
+
+def rate_limited(authenticate: Authentication) -> Authentication:
+    """A dependency: the service `authenticate` finds, once its request fits the budget."""
+
+    async def dependency(
+        request: Request, service: Annotated[Service, Depends(authenticate)]
+    ) -> Service:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        kind = "read" if request.method in ("GET", "HEAD") else "write"
+        await limiter.admit(service.id, kind, what=f"{kind}s for this API key")
+        return service
+
+    return dependency
