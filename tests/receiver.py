@@ -31,6 +31,8 @@ class Receiver:
     retry_after: str | None = None
     delay: float = 0.0
     arrived: int = 0
+    answer: bytes | None = None
+    """The body to answer with (default `answer <status>`)."""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.text()
@@ -40,7 +42,8 @@ class Receiver:
         self.received.append(Received(dict(request.headers), body, request.query_string))
         status = self.statuses.pop(0) if self.statuses else 200
         headers = {"Retry-After": self.retry_after} if self.retry_after and status >= 300 else {}
-        return web.Response(status=status, text=f"answer {status}", headers=headers)
+        answer = self.answer if self.answer is not None else f"answer {status}".encode()
+        return web.Response(status=status, body=answer, headers=headers)
 
 
 @asynccontextmanager

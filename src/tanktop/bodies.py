@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, cast
 
 from fastapi import Request
 from pydantic import JsonValue
 
 from tanktop.errors import BadRequest, UnsupportedMediaType
+from tanktop.storable import check_json
 
 MAX_JSON_DEPTH = 32
 
@@ -43,27 +45,40 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def parse_json(raw: bytes) -> JsonValue:
-    """Parse strict JSON (no NaN/Infinity), turning every failure into a 400 that says where."""
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def parse_json(raw: bytes | str, *, what: str = "Request body") -> JsonValue:
+    """Parse strict JSON (no NaN/Infinity, no number out of a double's range, no text a
+    database cannot store), turning every failure into a 400 that says where."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"{what} is not UTF-8 (byte {exc.start}).") from None
+    else:
+        text = raw
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"Request body is not UTF-8 (byte {exc.start}).") from None
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise BadRequest(
-            f"Request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
         ) from None
     except ValueError as exc:
-        raise BadRequest(f"Request body is not acceptable JSON: {exc}.") from None
+        raise BadRequest(f"{what} is not acceptable JSON: {exc}.") from None
     except RecursionError:
         value = None
         too_deep = True
     else:
         too_deep = _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH
     if too_deep:
-        raise BadRequest(f"Request body nests deeper than {MAX_JSON_DEPTH} levels.")
+        raise BadRequest(f"{what} nests deeper than {MAX_JSON_DEPTH} levels.")
+    if "\\u" in text:  # NUL and lone surrogates can only come from \u escapes
+        check_json(value)
     return cast(JsonValue, value)
 
 

@@ -37,7 +37,8 @@ _API_PREFIXES = ("/api/", "/admin/")
 
 
 class RequestGuard(HttpMiddleware):
-    """Refuse over-size bodies (413) and `%2F` inside path segments (400), and make the
+    """Refuse over-size bodies (413), `%2F` inside path segments and NUL (`%00`) in the path,
+    the query or a form body (400: no database stores it, whichever field it is), and make the
     trailing slash of API paths optional: routes are declared with it, and a path without it
     is routed as if it had it (no redirect round trip, one route per endpoint).
 
@@ -51,7 +52,8 @@ class RequestGuard(HttpMiddleware):
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        if b"%2f" in raw_path.lower() or b"%5c" in raw_path.lower():
+        lowered = raw_path.lower()
+        if b"%2f" in lowered or b"%5c" in lowered:
             await send_problem(
                 send,
                 400,
@@ -59,6 +61,9 @@ class RequestGuard(HttpMiddleware):
                 "Ids may not contain '/' or '\\' (even percent-encoded).",
                 "invalid-request",
             )
+            return
+        if b"%00" in raw_path or b"%00" in scope["query_string"]:
+            await _no_nul(send, "The path and query")
             return
         path: str = scope["path"]
         if path.startswith(_API_PREFIXES) and not path.endswith("/"):
@@ -87,6 +92,9 @@ class RequestGuard(HttpMiddleware):
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if b"%00" in body and _is_form(scope):
+            await _no_nul(send, "A form body")
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -106,6 +114,25 @@ class RequestGuard(HttpMiddleware):
             f"This request's body is limited to {limit} bytes.",
             "payload-too-large",
         )
+
+
+async def _no_nul(send: Send, what: str) -> None:
+    """400 for NUL outside a JSON body (where the field is named: `tanktop.storable`)."""
+    await send_problem(
+        send,
+        400,
+        "Invalid request",
+        f"{what} may not contain NUL (%00): no database can store it.",
+        "invalid-request",
+    )
+
+
+def _is_form(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media: bytes = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/x-www-form-urlencoded"
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

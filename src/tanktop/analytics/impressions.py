@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from tanktop.analytics.tables import impressions
 from tanktop.db import Database
+from tanktop.faults import DatabaseFault
 from tanktop.metrics import IMPRESSIONS
 
 log = logging.getLogger("tanktop.analytics")
@@ -109,8 +110,9 @@ class ImpressionRecorder:
                             for r in rows
                         ],
                     )
-            except Exception:
-                log.exception("could not write %d impressions; keeping them for later", len(rows))
+            except Exception as exc:
+                if not isinstance(exc, DatabaseFault):  # (a fault is logged where it is raised)
+                    log.exception("could not write %d impressions; keeping them", len(rows))
                 room = self._max_buffer - len(self._buffer)
                 self._buffer.extendleft(reversed(rows[:room]))
                 if len(rows) > room:

@@ -6,18 +6,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query
+from pydantic import Field
 
-from tanktop.catalog.service import Availability
+from tanktop.catalog.service import MAX_PRICE, Availability
+from tanktop.ids import NAME_PATTERN
 
 
 def availability_query(
     source_id: Annotated[
-        list[str],
+        list[Annotated[str, Field(pattern=NAME_PATTERN)]],
         Query(description="Only items offered on these sources (repeatable)."),
     ] = [],  # noqa: B006
     hd: Annotated[bool, Query(description="Only items offered in HD.")] = False,
     max_price: Annotated[
-        int | None, Query(ge=0, description="Only offers at or under this price (pence/cents).")
+        int | None,
+        Query(ge=0, le=MAX_PRICE, description="Only offers at or under this price (pence/cents)."),
     ] = None,
 ) -> Availability:
     return Availability(tuple(source_id), hd, max_price)

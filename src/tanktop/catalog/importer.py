@@ -20,6 +20,7 @@ from tanktop.catalog.service import Entry, apply_entries
 from tanktop.db import Database
 from tanktop.errors import BadRequest
 from tanktop.ids import is_name
+from tanktop.storable import check_json
 
 CHUNK = 1000
 _REFRESH_AFTER = frozenset({2, 5, 10, 20})  # chunks written, then every 50th
@@ -40,6 +41,7 @@ def parse_line(text: str) -> Entry:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    check_json(raw)
     if not isinstance(raw, dict):
         raise BadRequest("a line must be a JSON object")
     fields: dict[str, Any] = dict(raw)

@@ -15,6 +15,7 @@ from pydantic import JsonValue
 
 from tanktop.errors import BadRequest
 from tanktop.ids import is_name
+from tanktop.storable import INT64_MAX, check_text
 from tanktop.timestamps import EARLIEST, to_utc
 
 Origin = Literal["posted", "batch", "derived"]
@@ -59,6 +60,8 @@ def _number(raw: JsonValue, event: str) -> int | float:
     if isinstance(raw, bool):
         raise BadRequest(f"'{event}' needs a number, not {str(raw).lower()}.")
     if isinstance(raw, int):
+        if abs(raw) > INT64_MAX:
+            raise BadRequest(f"'{event}' needs a number within ±{INT64_MAX}.")
         return raw
     if isinstance(raw, float):
         if not math.isfinite(raw):
@@ -152,6 +155,7 @@ def event_value(
     if isinstance(raw, str):
         if len(raw) > MAX_VALUE_CHARS:
             raise BadRequest(f"Event values are limited to {MAX_VALUE_CHARS} characters.")
+        check_text(raw, f"The '{event}' value")
         try:
             return _number(raw, event)
         except BadRequest:

@@ -152,10 +152,7 @@ def encode_cursor(at: dt.datetime, item_id: str) -> str:
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     at, item_id = cursors.decode_cursor(cursor, 2)
-    try:
-        return dt.datetime.fromisoformat(at), item_id
-    except ValueError:
-        raise BadRequest("The cursor is not one this API gave out.") from None
+    return cursors.cursor_time(at), item_id
 
 
 async def get_list(
@@ -428,9 +425,7 @@ async def user_history(
     position = None
     if before is not None:
         at, row_id = decode_cursor(before)
-        if not row_id.isdigit():
-            raise BadRequest("The cursor is not one this API gave out.")
-        position = (at, int(row_id))
+        position = (at, cursors.cursor_id(row_id))
     async with db.read() as conn:
         rows = await queries.select_user_history(conn, service.id, user_id, position, limit + 1)
     page = [_history_event(row) for row in rows[:limit]]

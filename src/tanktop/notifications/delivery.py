@@ -26,6 +26,7 @@ from tanktop.metrics import DELIVERIES, DELIVERY_LAG
 from tanktop.notifications import queries
 from tanktop.notifications.signing import webhook_headers
 from tanktop.notifications.ssrf import BlockedAddress, resolve_checked
+from tanktop.storable import printable
 from tanktop.tenants import service as tenants
 
 log = logging.getLogger("tanktop.notifications")
@@ -100,13 +101,13 @@ async def post_webhook(
             return Outcome(
                 response.status,
                 elapsed(),
-                response=excerpt.decode(errors="replace"),
+                response=printable(excerpt.decode(errors="replace")),
                 retry_after=_retry_after(response.headers.get("retry-after")),
             )
     except BlockedAddress as exc:
-        return Outcome(None, elapsed(), error=f"refused: {exc}")
+        return Outcome(None, elapsed(), error=printable(f"refused: {exc}"))
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        return Outcome(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:1000])
+        return Outcome(None, elapsed(), error=printable(f"{type(exc).__name__}: {exc}"[:1000]))
 
 
 def next_attempt(

@@ -4,6 +4,7 @@ satisfies it (API.md "Notifications")."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -14,10 +15,12 @@ from tanktop.bodies import parse_json
 from tanktop.catalog.service import MAX_PRICE
 from tanktop.errors import BadRequest, UnsupportedMediaType
 from tanktop.ids import is_name
+from tanktop.storable import check_text
 
 REQUEST_TYPES: Final = ("movie", "programme", "sport", "team")
 STANDING_TYPES: Final = frozenset({"sport", "team"})
 FIELDS: Final = frozenset({"url", "source_id", "price", "hd"})
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 
 
@@ -41,6 +44,8 @@ class OfferFacts:
 def check_url(url: JsonValue) -> str:
     if not isinstance(url, str) or len(url) > 2000:
         raise BadRequest("url must be an http or https URL of at most 2,000 characters.")
+    if _CONTROL.search(check_text(url, "url")):
+        raise BadRequest("url must be an http or https URL without control characters or spaces.")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadRequest(f"url must be an http or https URL; got {url!r}.")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import service as catalog
-from tanktop.cursors import decode_cursor, encode_cursor
+from tanktop.cursors import cursor_time, decode_cursor, encode_cursor
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.ids import json_id
@@ -173,10 +173,7 @@ def _encode_position(row: Any) -> str:
 
 def _decode_position(cursor: str) -> tuple[dt.datetime, str, str, str]:
     at, user_id, item_type, item_id = decode_cursor(cursor, 4)
-    try:
-        return dt.datetime.fromisoformat(at), user_id, item_type, item_id
-    except ValueError:
-        raise BadRequest("The cursor is not one this API gave out.") from None
+    return cursor_time(at), user_id, item_type, item_id
 
 
 async def service_requests(

@@ -81,7 +81,7 @@ _OAUTH_400 = {
     "description": "An RFC 6749 error, or a problem with the request's path or size.",
     "content": {**_OAUTH_ERROR_JSON, **problem_responses(400)[400]["content"]},
 }
-_NO_SERVICE = problem_responses(404)
+_NO_SERVICE = problem_responses(400, 404)  # 400: a path the guard refuses (%2F, %00)
 _FORM_PROBLEMS = problem_responses(404, 413)
 
 
@@ -170,8 +170,8 @@ async def metadata(service: ServiceName, request: Request, db: DatabaseDep) -> s
     response_class=RedirectResponse,
     responses={
         302: {"description": "To the service's login page, or back to the app with `error`."},
-        400: _OAUTH_400,
         **_NO_SERVICE,
+        400: _OAUTH_400,
     },
 )
 async def authorize(service: ServiceName, request: Request, db: DatabaseDep) -> Response:
