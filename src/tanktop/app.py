@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "read": settings.rate_limit_reads,
                 "write": settings.rate_limit_writes,
                 "app": settings.oauth_rate_limit,
+                "start": settings.oauth_start_rate_limit,
             },
             settings.rate_window_seconds,
         )

@@ -101,6 +101,12 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run the background worker here.")
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies (comma-separated addresses) whose X-Forwarded-For names the client."
+        ),
+    ] = None,
 ) -> None:
     """Run the API (and, unless --no-worker, the background worker) on HOST:PORT."""
     if Settings().oauth_dev_login and host not in LOOPBACK_HOSTS:
@@ -125,7 +131,8 @@ def serve(
         port=port,
         workers=workers,
         log_config=logging_config(fmt=Settings().log_format),
-        proxy_headers=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
         default=1000,
         description="Requests per window and OAuth app on /api/1/me/ (0: no limit).",
     )
+    oauth_start_rate_limit: int = Field(
+        default=20,
+        description="OAuth flows (authorize, device/code) started per window from one address.",
+    )
     oauth_dev_login: bool = Field(
         default=False,
         description="Serve the development OAuth login page (loopback hosts only).",

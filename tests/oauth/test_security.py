@@ -9,10 +9,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from oauthlib.oauth2 import OAuth2Error
 
 from tanktop.errors import BadRequest
 from tanktop.oauth import service as oauth
+from tanktop.oauth.tables import oauth_devices
 from tests.oauth.conftest import CALLBACK, Stack, Tenant
 from tests.oauth.flows import (
     approve,
@@ -25,6 +27,7 @@ from tests.oauth.flows import (
     session,
     start,
 )
+from tests.servers import running_server, tanktop_env
 
 pytestmark = pytest.mark.e2e
 
@@ -372,3 +375,66 @@ def test_redirect_uris_are_checked_at_registration() -> None:
             oauth.check_redirect_uri(bad)
     with pytest.raises(BadRequest):
         oauth.check_scopes(["profile", "admin"])
+
+
+async def test_flows_started_from_one_address_are_limited(stack: Stack, database_url: str) -> None:
+    """Device codes and authorization requests are rows stored before anyone signs in: one
+    machine may start only so many per window, and another machine is not held back."""
+    tenant = stack.one
+    env = tanktop_env(
+        database_url,
+        TANKTOP_RUN_WORKER="0",
+        TANKTOP_OAUTH_START_RATE_LIMIT="5",
+        TANKTOP_RATE_WINDOW_SECONDS="60",
+    )
+
+    async def devices() -> int:
+        async with stack.db.read() as conn:
+            count = await conn.scalar(sa.select(sa.func.count()).select_from(oauth_devices))
+        return int(count or 0)
+
+    def burst(base: str, local_address: str) -> list[httpx.Response]:
+        transport = httpx.HTTPTransport(local_address=local_address)
+        with httpx.Client(base_url=base, transport=transport) as client:
+            url = f"/oauth/{tenant.name}/device/code"
+            return [client.post(url, data={"client_id": tenant.tv.client_id}) for _ in range(8)]
+
+    before = await devices()
+    with running_server(env) as server:
+        answers = await asyncio.to_thread(burst, server.base_url, "127.0.0.1")
+        codes = [r.status_code for r in answers]
+        assert codes == [200] * 5 + [429] * 3, codes
+        refused = answers[-1]
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert await devices() == before + 5, "a refused start stores nothing"
+        authorize = await asyncio.to_thread(
+            httpx.get, authorize_url(stack, tenant).replace(stack.base, server.base_url, 1)
+        )
+        assert authorize.status_code == 429, "authorize spends the same budget"
+        elsewhere = await asyncio.to_thread(burst, server.base_url, "127.0.0.2")
+        assert [r.status_code for r in elsewhere][:5] == [200] * 5
+
+
+async def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(
+    stack: Stack, database_url: str
+) -> None:
+    tenant = stack.one
+    env = tanktop_env(
+        database_url,
+        TANKTOP_RUN_WORKER="0",
+        TANKTOP_OAUTH_START_RATE_LIMIT="2",
+        TANKTOP_RATE_WINDOW_SECONDS="60",
+    )
+
+    def start_as(base: str, client: str) -> int:
+        return httpx.post(
+            f"{base}/oauth/{tenant.name}/device/code",
+            data={"client_id": tenant.tv.client_id},
+            headers={"X-Forwarded-For": client},
+        ).status_code
+
+    with running_server(env, "--forwarded-allow-ips", "127.0.0.1") as server:
+        first = [await asyncio.to_thread(start_as, server.base_url, "203.0.113.5") for _ in "abc"]
+        assert first == [200, 200, 429]
+        assert await asyncio.to_thread(start_as, server.base_url, "203.0.113.6") == 200

@@ -3,11 +3,12 @@ service makes with its own key to approve or deny, and to list and disconnect us
 
 from __future__ import annotations
 
+import zlib
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from tanktop.auth import ServiceDep
@@ -20,6 +21,7 @@ from tanktop.oauth import schemas
 from tanktop.oauth import service as oauth
 from tanktop.oauth.server import CLIENT_AUTH_METHODS, GRANT_TYPES
 from tanktop.redaction import KEY_PATTERN
+from tanktop.tenants.ratelimit import RateLimiter
 from tanktop.tenants.service import KeyCache, Service
 
 router = APIRouter(tags=["OAuth"])
@@ -32,6 +34,19 @@ RequestId = Annotated[
     str, Path(description="The `request` your login page was given.", max_length=64)
 ]
 ClientId = Annotated[str, Path(description="The app's client_id.", max_length=40)]
+
+
+async def limit_starts(request: Request) -> None:
+    """Flows that store a row before anyone has signed in (an authorization request, a device
+    code) are limited per client address, so nobody can fill the tables from one machine.
+    Behind a proxy, the address is the one uvicorn's `--forwarded-allow-ips` trusts."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    address = request.client.host if request.client else ""
+    key = zlib.crc32(address.encode()) & 0x7FFFFFFF
+    await limiter.admit(key, "start", what="OAuth flows started from this address")
+
+
+StartLimited = [Depends(limit_starts)]
 
 
 def base_url(request: Request) -> str:
@@ -160,6 +175,7 @@ async def metadata(service: ServiceName, request: Request, db: DatabaseDep) -> s
 @router.get(
     "/oauth/{service}/authorize",
     name="oauth.authorize",
+    dependencies=StartLimited,
     summary="Start the authorization code flow (PKCE S256; required for public clients)",
     description=(
         "Valid requests are sent (302) to the service's login page with `request=<id>`; errors "
@@ -171,6 +187,7 @@ async def metadata(service: ServiceName, request: Request, db: DatabaseDep) -> s
     responses={
         302: {"description": "To the service's login page, or back to the app with `error`."},
         **_NO_SERVICE,
+        **problem_responses(429),
         400: _OAUTH_400,
     },
 )
@@ -269,6 +286,7 @@ async def token(service: ServiceName, request: Request, db: DatabaseDep) -> Resp
 @router.post(
     "/oauth/{service}/device/code",
     name="oauth.device_code",
+    dependencies=StartLimited,
     summary="Start the device flow (RFC 8628): a code for the user to enter elsewhere",
     response_model=schemas.DeviceAuthorization,
     responses={
@@ -286,6 +304,7 @@ async def token(service: ServiceName, request: Request, db: DatabaseDep) -> Resp
         400: _OAUTH_400,
         401: _OAUTH_ERROR,
         **_FORM_PROBLEMS,
+        **problem_responses(429),
     },
     openapi_extra=_form_body(
         {"client_id": "the app", "scope": "space-separated scopes (default: all the app's)"},
