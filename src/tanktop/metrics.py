@@ -55,6 +55,10 @@ DB_ERRORS = Counter(
     ["kind"],
 )
 
+REDIS_ERRORS = Counter(
+    "tanktop_redis_errors",
+    "Rate-limit tokens Redis could not give (unreachable, timed out); granted unmetered.",
+)
 MODEL_AGE = Gauge(
     "tanktop_model_age_seconds",
     "Age of the recommendation model a process serves, by service.",

@@ -6,6 +6,11 @@ from the store in chunks (a tenth of the budget) and spends them locally, so the
 touched about ten times per window per process, and the processes together never admit more
 than the budget: tokens are only handed out while the budget lasts.
 
+With Redis, a Redis that cannot be reached fails open: its tokens are granted unmetered (a
+rate limit is not worth an outage), one line is logged when it goes and one when it is back, and
+`tanktop_redis_errors_total` counts the failed takes. The database store needs no such care: a
+request that cannot reach the database fails anyway (503).
+
 `rate_limited(authenticate)` is the dependency that applies it to a request, after the request
 has been authenticated (so an unknown key gets 401, not 429).
 """
@@ -14,6 +19,7 @@ has been authenticated (so an unknown key gets 401, not 429).
 # as an object, since it names `authenticate`, which is local to `rate_limited`.
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -22,11 +28,17 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 from tanktop.db import Database
 from tanktop.errors import TooManyRequests
+from tanktop.metrics import REDIS_ERRORS
 from tanktop.tenants import queries
 from tanktop.tenants.service import Service
+
+log = logging.getLogger("tanktop.ratelimit")
 
 
 class TokenStore(Protocol):
@@ -52,20 +64,58 @@ class DatabaseTokens:
 
 
 class RedisTokens:
-    """The budget as a Redis counter per (service, kind, window), expiring after the window."""
+    """The budget as a Redis counter per (service, kind, window), expiring after the window.
 
-    def __init__(self, url: str, window_seconds: float) -> None:
-        self._redis = Redis.from_url(url)
+    Redis answers in well under a millisecond, so waiting `timeout` for it means it is away: the
+    take is granted (fail open) and Redis is left alone for `pause` seconds, so an outage costs
+    one wait per pause, not one per request. A stale connection (Redis restarted) is retried
+    once on a new one; the next take after the pause reconnects.
+    """
+
+    def __init__(
+        self, url: str, window_seconds: float, *, timeout: float = 1.0, pause: float = 1.0
+    ) -> None:
+        self._redis = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
         self._ttl = max(2, math.ceil(window_seconds * 2))
+        self._pause = pause
+        self._away_since: float | None = None
+        self._retry_at = 0.0
 
     async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
+        if self._away_since is not None and time.monotonic() < self._retry_at:
+            return want
         key = f"tanktop:rate:{service_id}:{kind}:{window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incrby(key, want)
-            pipe.expire(key, self._ttl)
-            total, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incrby(key, want)
+                pipe.expire(key, self._ttl)
+                total, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return want
+        if self._away_since is not None:
+            away = time.monotonic() - self._away_since
+            log.warning("Redis reachable again after %.1f s: rate limits metered again", away)
+            self._away_since = None
         before = int(total) - want
         return max(0, min(want, limit - before))
+
+    def _failed(self, exc: BaseException) -> None:
+        REDIS_ERRORS.inc()
+        now = time.monotonic()
+        self._retry_at = now + self._pause
+        if self._away_since is None:
+            self._away_since = now
+            log.warning(
+                "Redis unreachable (%s: %s): rate limits unmetered until it is back",
+                type(exc).__name__,
+                str(exc).splitlines()[0][:200] if str(exc) else "",
+            )
 
     async def close(self) -> None:
         await self._redis.aclose()

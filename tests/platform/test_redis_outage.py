@@ -1,0 +1,58 @@
+"""Redis, holding the rate-limit counters, going away under write load: requests are served
+unmetered meanwhile (fail open: a rate limit is not worth an outage), the server says so once
+and once more when Redis is back, counts it, and meters through Redis again after."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+import redis
+
+from tests.clusters import PrivatePostgres, PrivateRedis
+from tests.outage import lost_events, write_through_outage
+from tests.servers import create_key, running_server, tanktop_env
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_rate_limits_fail_open_while_redis_is_away(
+    private_pg: PrivatePostgres, private_redis_server: PrivateRedis
+) -> None:
+    url = await private_pg.create_database("redis")
+    env = tanktop_env(
+        url,
+        TANKTOP_REDIS_URL=private_redis_server.url,
+        TANKTOP_RATE_LIMIT_WRITES="1000000",
+        TANKTOP_RUN_WORKER="0",
+    )
+    key = create_key(env, "redis-outage")
+
+    def stop_and_start() -> None:
+        private_redis_server.stop()
+        time.sleep(1.0)
+        private_redis_server.start()
+
+    with running_server(env) as server:
+        run = await write_through_outage(server.base_url, key, stop_and_start, settle=2.0)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            metrics = (await http.get("/metrics")).text
+        log = server.log()
+
+    assert run.rate(0, run.outage_at) > 0, "no load before the outage"
+    assert set(run.statuses) == {204}, run.statuses
+    assert await lost_events(url, run) == []
+    counted = re.search(r"^tanktop_redis_errors_total (\S+)$", metrics, re.MULTILINE)
+    assert counted, metrics
+    assert float(counted.group(1)) > 0, metrics
+    assert len(re.findall(r"rate limits unmetered", log)) == 1, log[-3000:]
+    assert len(re.findall(r"Redis reachable again", log)) == 1, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    # Redis came back empty (no persistence): counters in it again mean the server reconnected.
+    back = redis.Redis.from_url(private_redis_server.url)
+    try:
+        assert back.keys("tanktop:rate:*"), "metering did not go back to Redis"
+    finally:
+        back.close()
