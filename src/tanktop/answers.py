@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
+from pydantic import BaseModel
+
 Schema = dict[str, Any]
 
 JSON_ID: Schema = {
@@ -39,6 +42,24 @@ def record(
 
 def array_of(item: Schema) -> Schema:
     return {"type": "array", "items": item}
+
+
+def model_answer(description: str, example: Any, model: type[BaseModel]) -> dict[str, Any]:
+    """A `responses` entry for an answer typed by a model: what it means and an example."""
+    return {
+        "model": model,
+        "description": description,
+        "content": {"application/json": {"example": example}},
+    }
+
+
+def model_json(model: BaseModel, status_code: int = 200, *, exclude_none: bool = False) -> Response:
+    """The answer serialised once, straight from the model (no second validation pass)."""
+    return Response(
+        model.model_dump_json(exclude_none=exclude_none),
+        status_code=status_code,
+        media_type="application/json",
+    )
 
 
 def answer(description: str, schema: Schema, example: Any) -> dict[str, Any]:

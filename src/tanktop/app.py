@@ -39,6 +39,7 @@ from tanktop.oauth.router import service_router as oauth_service_router
 from tanktop.oauth.service import sweep_expired as sweep_expired_oauth
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
+from tanktop.recommendations.admin import router as recommender_settings_router
 from tanktop.recommendations.router import router as recommendations_router
 from tanktop.recommendations.service import ModelCache, retrain_due_models
 from tanktop.sections.router import list_router as section_list_router
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations_router)
     app.include_router(sections_router)
     app.include_router(catalog_router)
+    app.include_router(recommender_settings_router)
     app.include_router(oauth_router)
     app.include_router(oauth_service_router)
     if settings.oauth_dev_login:

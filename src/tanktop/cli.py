@@ -18,6 +18,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 import uvicorn
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -41,7 +42,9 @@ from tanktop.events import service as events_service
 from tanktop.logs import logging_config
 from tanktop.oauth import service as oauth_service
 from tanktop.recommendations import service as recs_service
+from tanktop.recommendations import settings as recs_settings
 from tanktop.recommendations.evaluate import HEADER, evaluate, plot
+from tanktop.recommendations.schemas import RecommenderVersions
 from tanktop.redaction import key_label
 from tanktop.sections.demo import define_examples
 from tanktop.tenants import service as tenants
@@ -335,6 +338,29 @@ def recs_train(
 
     for name, version in _with_db(main):
         typer.echo(f"{name}: model version {version}")
+
+
+@recs_app.command("settings")
+def recs_settings_command(
+    service: Annotated[str, typer.Argument(help="Service name.")],
+    versions: Annotated[bool, typer.Option(help="List every stored version.")] = False,
+    restore: Annotated[
+        int | None, typer.Option(help="Store this earlier version again as the newest.")
+    ] = None,
+) -> None:
+    """The service's recommender settings in use (weights, rating scale, model params)."""
+
+    async def main(db: Database) -> BaseModel:
+        found = await tenants.service_by_name(db, name=service)
+        if found is None:
+            raise NotFound(f"no service named {service!r}")
+        if restore is not None:
+            return await recs_settings.restore_settings(db, found, version=restore)
+        if versions:
+            return RecommenderVersions(versions=await recs_settings.settings_versions(db, found))
+        return await recs_settings.current_settings(db, found.id)
+
+    typer.echo(_with_db(main).model_dump_json(indent=2))
 
 
 @analytics_app.command("rebuild")

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from tanktop.db import UTCDateTime, metadata
+from tanktop.db import JSONDocument, UTCDateTime, metadata
 
 rec_models = sa.Table(
     "rec_models",
@@ -13,3 +13,15 @@ rec_models = sa.Table(
     sa.Column("events", sa.Integer, nullable=False),
     sa.Column("arrays", sa.LargeBinary, nullable=False),
 )
+
+rec_settings = sa.Table(
+    "rec_settings",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("weights", JSONDocument, nullable=False),
+    sa.Column("params", JSONDocument, nullable=False),
+)
+"""The operator's recommender settings per service, every version kept (the newest is the one
+training and serving use)."""

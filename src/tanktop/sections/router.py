@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from tanktop.analytics import service as analytics
 from tanktop.analytics.impressions import ImpressionRecorder
+from tanktop.answers import model_answer, model_json
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog.facts import CatalogFactsDep
@@ -56,38 +56,20 @@ _SECTION_EXAMPLE: dict[str, Any] = {
 }
 
 
-def _example(description: str, example: Any, model: type[BaseModel]) -> dict[str, Any]:
-    """A `responses` entry: what the answer means, its model and an example of it."""
-    return {
-        "model": model,
-        "description": description,
-        "content": {"application/json": {"example": example}},
-    }
-
-
-def _json(model: BaseModel, status_code: int = 200, *, exclude_none: bool = False) -> Response:
-    """The answer serialised once, straight from the model (no second validation pass)."""
-    return Response(
-        model.model_dump_json(exclude_none=exclude_none),
-        status_code=status_code,
-        media_type="application/json",
-    )
-
-
 @router.get(
     "/section/",
     name="sections.list",
     summary="The service's sections in position order (the default page if it defined none)",
     response_model=SectionList,
     responses={
-        200: _example(
+        200: model_answer(
             "Definitions, in position order.", {"sections": [_SECTION_EXAMPLE]}, SectionList
         ),
         **problem_responses(400, 401),
     },
 )
 async def list_sections(service: ServiceDep, db: DatabaseDep) -> Response:
-    return _json(SectionList(sections=await sections.definitions(db, service)))
+    return model_json(SectionList(sections=await sections.definitions(db, service)))
 
 
 @router.get(
@@ -96,12 +78,12 @@ async def list_sections(service: ServiceDep, db: DatabaseDep) -> Response:
     summary="One section definition",
     response_model=Section,
     responses={
-        200: _example("The definition.", _SECTION_EXAMPLE, Section),
+        200: model_answer("The definition.", _SECTION_EXAMPLE, Section),
         **problem_responses(400, 401, 404),
     },
 )
 async def get_section(sectionid: SectionId, service: ServiceDep, db: DatabaseDep) -> Response:
-    return _json(await sections.get_section(db, service, section_id=sectionid))
+    return model_json(await sections.get_section(db, service, section_id=sectionid))
 
 
 @router.put(
@@ -111,8 +93,8 @@ async def get_section(sectionid: SectionId, service: ServiceDep, db: DatabaseDep
     status_code=201,
     response_model=Section,
     responses={
-        200: _example("Replaced; the definition as stored.", _SECTION_EXAMPLE, Section),
-        201: _example("Created; the definition as stored.", _SECTION_EXAMPLE, Section),
+        200: model_answer("Replaced; the definition as stored.", _SECTION_EXAMPLE, Section),
+        201: model_answer("Created; the definition as stored.", _SECTION_EXAMPLE, Section),
         **problem_responses(400, 401, 413, 415),
     },
     openapi_extra=json_body_openapi(
@@ -127,7 +109,7 @@ async def put_section(
     section, created = await sections.put_section(
         db, service, section_id=sectionid, body=await json_body(request)
     )
-    return _json(section, 201 if created else 200)
+    return model_json(section, 201 if created else 200)
 
 
 @router.delete(
@@ -148,7 +130,7 @@ async def delete_section(sectionid: SectionId, service: ServiceDep, db: Database
     summary="The user's sections in page order (hidden ones left out)",
     response_model=SectionIds,
     responses={
-        200: _example(
+        200: model_answer(
             "Section ids, in the order the page shows them.", {"items": [1, "new"]}, SectionIds
         ),
         **problem_responses(400, 401),
@@ -166,7 +148,7 @@ async def section_list(
     ] = [],  # noqa: B006
 ) -> Response:
     ids = await sections.section_ids(db, service, user_id=userid, include=include, exclude=exclude)
-    return _json(SectionIds(items=ids))
+    return model_json(SectionIds(items=ids))
 
 
 _ROW_EXAMPLE: dict[str, Any] = {
@@ -236,7 +218,9 @@ def _record(request: Request, service: Service, user_id: str, rows: list[Row]) -
     response_model=Page,
     response_model_exclude_none=True,
     responses={
-        200: _example("Rows in page order.", {"sections": [_CONTINUE_EXAMPLE, _ROW_EXAMPLE]}, Page),
+        200: model_answer(
+            "Rows in page order.", {"sections": [_CONTINUE_EXAMPLE, _ROW_EXAMPLE]}, Page
+        ),
         **problem_responses(400, 401),
     },
 )
@@ -263,7 +247,7 @@ async def get_page(
         availability=availability,
     )
     _record(request, service, userid, page.sections)
-    return _json(page, exclude_none=True)
+    return model_json(page, exclude_none=True)
 
 
 @router.get(
@@ -277,7 +261,7 @@ async def get_page(
     response_model=Row,
     response_model_exclude_none=True,
     responses={
-        200: _example("The row's items from the cursor on.", _ROW_EXAMPLE, Row),
+        200: model_answer("The row's items from the cursor on.", _ROW_EXAMPLE, Row),
         **problem_responses(400, 401, 404),
     },
 )
@@ -304,4 +288,4 @@ async def get_row(
         availability=availability,
     )
     _record(request, service, userid, [row])
-    return _json(row, exclude_none=True)
+    return model_json(row, exclude_none=True)

@@ -1,0 +1,52 @@
+"""SQL of the recommendations domain: the recommender settings' versions per service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tanktop.recommendations.tables import rec_settings
+
+
+async def select_settings(
+    conn: AsyncConnection, service_id: int, *, limit: int | None = None
+) -> list[sa.Row[Any]]:
+    """The service's settings versions, newest first (at most `limit`)."""
+    query = (
+        sa.select(rec_settings)
+        .where(rec_settings.c.service_id == service_id)
+        .order_by(rec_settings.c.version.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def insert_settings(
+    conn: AsyncConnection,
+    service_id: int,
+    weights: dict[str, float],
+    params: dict[str, Any],
+    now: dt.datetime,
+) -> int:
+    """Store the next version (within the caller's write transaction); returns its number.
+    Two writers racing for one number: the loser's insert fails its primary key
+    (`IntegrityError`), and it tries again in a new transaction."""
+    latest = await conn.scalar(
+        sa.select(sa.func.max(rec_settings.c.version)).where(
+            rec_settings.c.service_id == service_id
+        )
+    )
+    version = int(latest or 0) + 1
+    await conn.execute(
+        sa.insert(rec_settings).values(
+            service_id=service_id,
+            version=version,
+            created_at=now,
+            weights=weights,
+            params=params,
+        )
+    )
+    return version

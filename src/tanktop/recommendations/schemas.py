@@ -1,0 +1,78 @@
+"""The recommendations domain's request and answer shapes (one model per shape)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Final, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+
+from tanktop.ids import NAME_PATTERN
+
+MAX_WEIGHT: Final = 100.0
+MAX_WEIGHTS: Final = 64
+"""Event names a version may weigh."""
+
+Weight = Annotated[StrictFloat, Field(ge=-MAX_WEIGHT, le=MAX_WEIGHT)]
+EventKey = Annotated[str, Field(pattern=NAME_PATTERN)]
+Weights = Annotated[dict[EventKey, Weight], Field(max_length=MAX_WEIGHTS)]
+Rating = Annotated[StrictFloat, Field(ge=-1e6, le=1e6)]
+
+
+class Params(BaseModel):
+    """The model's parameters and how a service's ratings read; every field has a default, so
+    a version names only what it changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating_min: Rating = 0.0
+    """The lowest rating the service's users can give."""
+    rating_max: Rating = 5.0
+    """The highest: it weighs `weights.rated`."""
+    rating_neutral: Rating | None = None
+    """The rating that says nothing (weight 0); below it a rating is a dislike, down to
+    `-weights.rated` at `rating_min`. None: `rating_min` (every rating a liking)."""
+    ease_lambda: Annotated[StrictFloat, Field(gt=0, le=1e7)] = 200.0
+    """EASE's L2 regularisation: larger trusts co-occurrence less."""
+    head_items: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 2000
+    """Most popular items the EASE matrix keeps."""
+    half_life_days: Annotated[StrictFloat, Field(gt=0, le=36_500)] | None = None
+    """Recency: an event this many days older than the service's newest weighs half (None:
+    no decay)."""
+
+    @model_validator(mode="after")
+    def _scale(self) -> Self:
+        if self.rating_min >= self.rating_max:
+            raise ValueError("rating_min must be below rating_max")
+        if self.rating_neutral is None:
+            self.rating_neutral = self.rating_min
+        if not self.rating_min <= self.rating_neutral < self.rating_max:
+            raise ValueError("rating_neutral must be from rating_min to below rating_max")
+        return self
+
+
+class RecommenderBody(BaseModel):
+    """`PUT /admin/1/service/<name>/recommender/`: what changes from the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: Weights = {}
+    """Event name -> weight (any event, custom ones included; 0: ignored). Merged over the
+    default weights; `hide` must stay negative."""
+    params: Params = Params()
+
+
+class RecommenderVersion(BaseModel):
+    """One version of a service's recommender settings, complete (defaults filled in)."""
+
+    version: int
+    """0: the defaults, when the service has stored none."""
+    created_at: dt.datetime | None
+    weights: dict[str, float]
+    params: Params
+
+
+class RecommenderVersions(BaseModel):
+    """The service's stored versions, newest first."""
+
+    versions: list[RecommenderVersion]
