@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -9,7 +10,10 @@ from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tanktop.config import Settings
-from tanktop.db import Database
+from tanktop.db import Database, utcnow
+from tanktop.notifications import queries
+from tanktop.notifications.delivery import Outcome, outcome_rows
+from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.tenants import service as tenants
 from tests.conftest import Admin, Api, assert_problem, service_of, unique
 from tests.notifications.conftest import run_worker_once
@@ -302,3 +306,33 @@ async def test_services_are_isolated(
         Webhook(secrets[0]).verify(
             hook.received[0].body, hook.received[0].headers, json_parse=False
         )
+
+
+async def test_an_outcome_is_recorded_once_and_only_by_the_lease_holder(
+    api: Api, admin: Admin, db: Database, hook_settings: Settings
+) -> None:
+    """Recording a batch again (its first commit's outcome unknown after a lost connection)
+    records nothing twice; a worker whose lease another took over records nothing."""
+    movie = await movie_with_offers(admin, [{"source_id": 1}])
+    await api.post(f"/notification/7/movie/{movie}/", json={"url": "http://127.0.0.1:9/hook"})
+    while await match_catalog_changes(db, settings=hook_settings):
+        pass
+    lapsed = dt.timedelta(microseconds=1)  # other tests' due rows are not held up
+
+    async def claim() -> Any:
+        async with db.write() as conn:
+            claimed = await queries.claim_due(conn, utcnow(), lapsed, 1000)
+        return next(d for d in claimed if d.item_id == movie)
+
+    async def record(delivery: Any, status: int) -> int:
+        rows = [outcome_rows(hook_settings, delivery, Outcome(status, 1.0), utcnow())]
+        async with db.write() as conn:
+            return await queries.record_outcomes(conn, rows)
+
+    first = await claim()
+    assert [await record(first, 500), await record(first, 500)] == [1, 0]
+    second, third = await claim(), await claim()  # the third: another worker after the lease
+    assert [await record(second, 200), await record(third, 200)] == [0, 1]
+    log = (await api.get(f"/notification/7/movie/{movie}/deliveries/")).json()["deliveries"]
+    assert [a["status_code"] for a in log[0]["attempts"]] == [500, 200]
+    assert log[0]["status"] == "succeeded"

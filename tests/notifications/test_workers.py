@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.clusters import PrivatePostgres
 from tests.conftest import ADMIN_TOKEN, unique
 from tests.receiver import receiver
 from tests.servers import create_key, pg_fetch, running_server, start_worker, tanktop_env
@@ -202,3 +203,41 @@ async def test_worker_inside_the_api_process_wakes_on_sqlite(tmp_path: Path) -> 
         with running_server(env) as server:
             count = lambda: len(hook.received)  # noqa: E731
             await offer_reaches_the_webhook_within(server.base_url, key, hook.url, count, 5)
+
+
+async def test_database_crash_under_the_worker_delivers_each_webhook_once(
+    private_pg: PrivatePostgres,
+) -> None:
+    """PostgreSQL crashes while a batch of webhooks is in flight: the receivers' answers are
+    recorded once it is back (the worker still holds the lease), so nothing is sent twice."""
+    url = await private_pg.create_database("worker")
+    env = {**worker_env(url), "TANKTOP_WEBHOOK_LEASE_SECONDS": "30"}
+    key = create_key(env, "crash")
+    count = 10
+    async with receiver() as hook:
+        hook.delay = 1.5
+        with running_server(env, "--no-worker") as server:
+            seed(server.base_url, key, hook.url, count)
+            worker = start_worker(env)
+            try:
+                await wait_for(lambda: hook.arrived >= 1)
+                await asyncio.to_thread(private_pg.restart, "immediate")
+                deadline = time.monotonic() + 60
+                while await pg_fetch(
+                    url, "SELECT id FROM webhook_deliveries WHERE status <> 'succeeded'"
+                ):
+                    assert time.monotonic() < deadline, "deliveries did not complete"
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(1)  # room for a wrong second delivery to show up
+            finally:
+                worker.terminate()
+                worker.wait(30)
+    attempts = await pg_fetch(
+        url, "SELECT delivery_id, count(*) AS n FROM delivery_attempts GROUP BY delivery_id"
+    )
+    notified = await pg_fetch(url, "SELECT notified FROM notification_requests")
+    sent = Counter(r.headers["webhook-id"] for r in hook.received)
+    assert len(sent) == count
+    assert max(sent.values()) == 1, "a webhook was sent twice"
+    assert sorted(row["n"] for row in attempts) == [1] * count, "one attempt recorded each"
+    assert all(row["notified"] for row in notified)

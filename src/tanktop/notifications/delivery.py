@@ -2,8 +2,10 @@
 
 A lease (not a long transaction) holds a row while its request is in flight, so a worker that
 dies mid-delivery only delays it: the lease expires and another worker sends it again, with
-the same `webhook-id` for the receiver to de-duplicate. Success is a 2xx only; redirects are
-not followed; a 410 stops at once; other failures retry with growing, jittered delays.
+the same `webhook-id` for the receiver to de-duplicate. A database that goes away while a batch
+is in flight is waited for as long as the lease lasts, so the receivers' answers are recorded
+once it is back instead of the batch being sent again. Success is a 2xx only; redirects are not
+followed; a 410 stops at once; other failures retry with growing, jittered delays.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import email.utils
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
+from tanktop.faults import DatabaseFault
 from tanktop.metrics import DELIVERIES, DELIVERY_LAG
 from tanktop.notifications import queries
 from tanktop.notifications.signing import webhook_headers
@@ -32,6 +36,7 @@ from tanktop.tenants import service as tenants
 log = logging.getLogger("tanktop.notifications")
 BATCH = 200
 RESPONSE_EXCERPT = 4096
+T = TypeVar("T")
 
 
 @dataclass
@@ -123,7 +128,7 @@ def next_attempt(
     return now + dt.timedelta(seconds=delay)
 
 
-def _outcome_rows(
+def outcome_rows(
     settings: Settings, delivery: Any, outcome: Outcome, now: dt.datetime
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """The attempt row, the delivery's new state, and the request's (when it is settled)."""
@@ -162,15 +167,33 @@ def _outcome_rows(
     return attempt, finished, request
 
 
+async def _while_leased(until: float, work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`, run again while the database is away and the batch's lease (monotonic `until`)
+    holds: the worker keeps its batch rather than leave it to be sent twice."""
+    wait = 0.1
+    while True:
+        try:
+            return await work()
+        except DatabaseFault:
+            if time.monotonic() + wait >= until:
+                raise
+            await asyncio.sleep(wait)
+            wait = min(2.0, wait * 2)
+
+
 async def deliver_due_notifications(db: Database, *, settings: Settings) -> int:
     """Lease a batch of due webhooks, send them concurrently, record each; returns how many."""
+    leased_until = time.monotonic() + settings.webhook_lease_seconds
     async with db.write() as conn:
         claimed = await queries.claim_due(
             conn, utcnow(), dt.timedelta(seconds=settings.webhook_lease_seconds), BATCH
         )
     if not claimed:
         return 0
-    secrets = await tenants.valid_secrets(db, service_ids=list({d.service_id for d in claimed}))
+    service_ids = list({d.service_id for d in claimed})
+    secrets = await _while_leased(
+        leased_until, lambda: tenants.valid_secrets(db, service_ids=service_ids)
+    )
     limit = asyncio.Semaphore(settings.webhook_concurrency)
 
     async def send(client: aiohttp.ClientSession, delivery: Any) -> Outcome:
@@ -194,11 +217,13 @@ async def deliver_due_notifications(db: Database, *, settings: Settings) -> int:
     # One transaction records the whole batch. A crash before it commits means these are
     # sent again later, with the same webhook-id: at least once, never lost.
     now = utcnow()
-    rows = [_outcome_rows(settings, d, o, now) for d, o in zip(claimed, outcomes, strict=True)]
-    async with db.write() as conn:
-        await queries.record_outcomes(
-            conn, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows if r[2]]
-        )
+    rows = [outcome_rows(settings, d, o, now) for d, o in zip(claimed, outcomes, strict=True)]
+
+    async def record() -> None:
+        async with db.write() as conn:
+            await queries.record_outcomes(conn, rows)
+
+    await _while_leased(leased_until, record)
     for delivery, (_, finished, _) in zip(claimed, rows, strict=True):
         outcome = "retry" if finished["b_status"] == "pending" else finished["b_status"]
         DELIVERIES.labels(outcome).inc()

@@ -226,17 +226,30 @@ _MARK_REQUEST = (
 
 async def record_outcomes(
     conn: AsyncConnection,
-    attempts: Sequence[dict[str, Any]],
-    finished: Sequence[dict[str, Any]],
-    requests: Sequence[dict[str, Any]],
-) -> None:
-    """A batch's attempts, delivery states and request states, one statement each."""
-    if attempts:
-        await conn.execute(sa.insert(delivery_attempts), list(attempts))
-    if finished:
-        await conn.execute(_FINISH, list(finished))
+    outcomes: Sequence[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]],
+) -> int:
+    """A batch's attempts, delivery states and request states (when settled), one statement
+    each, for the deliveries this worker still holds: that attempt, leased, pending. So a batch
+    recorded twice (the first commit's outcome unknown) is recorded once, and one whose lease
+    another worker took over is left to it. Returns how many were recorded."""
+    ids = [finished["b_id"] for _, finished, _ in outcomes]
+    held_query = (
+        sa.select(D.c.id, D.c.attempts)
+        .where(D.c.id.in_(ids), D.c.status == "pending", D.c.lease_until.is_not(None))
+        .order_by(D.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        held_query = held_query.with_for_update()
+    held = {(row.id, row.attempts) for row in await conn.execute(held_query)}
+    mine = [o for o in outcomes if (o[1]["b_id"], o[1]["b_attempts"]) in held]
+    if not mine:
+        return 0
+    await conn.execute(sa.insert(delivery_attempts), [attempt for attempt, _, _ in mine])
+    await conn.execute(_FINISH, [finished for _, finished, _ in mine])
+    requests = [request for _, _, request in mine if request is not None]
     if requests:
-        await conn.execute(_MARK_REQUEST, list(requests))
+        await conn.execute(_MARK_REQUEST, requests)
+    return len(mine)
 
 
 async def deliveries_of(
