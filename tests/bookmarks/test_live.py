@@ -6,7 +6,7 @@ import datetime as dt
 
 from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules
 from tanktop.config import Settings
-from tanktop.db import Database
+from tanktop.db import Database, utcnow
 from tanktop.events.service import stream_history
 from tests.conftest import Admin, Api, service_of, unique
 
@@ -110,21 +110,16 @@ async def test_worker_closes_sessions_left_open(
 ) -> None:
     channel, film, _, episode = await evening(admin)
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
-    assert (
-        await close_stale_sessions(
-            db, settings=settings.model_copy(update={"live_session_max_hours": 1})
-        )
-        >= 1
-    )
+    one_hour = settings.model_copy(update={"live_session_max_hours": 1})
+    later = utcnow() + dt.timedelta(hours=1, minutes=1)
+    assert await close_stale_sessions(db, settings=one_hour, now=later) >= 1
     assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(21)}
     assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
     assert (await api.get(f"/event/7/progress/episode/?id={episode}")).json() == {"progress": {}}
     service = await service_of(db, api)
     mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
     assert len(mine) == 1, "closed once; a second run finds nothing of this user's to close"
-    await close_stale_sessions(
-        db, settings=settings.model_copy(update={"live_session_max_hours": 1})
-    )
+    await close_stale_sessions(db, settings=one_hour, now=later)
     mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
     assert len(mine) == 1
 
@@ -153,3 +148,38 @@ async def test_a_late_schedule_still_counts(
     assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 40}}
     mark = (await api.get(f"/bookmark/7/movie/{film}/")).json()
     assert (mark["position"], mark["duration"]) == (40, 60)
+
+
+async def test_the_worker_waking_between_a_past_start_and_its_end_changes_nothing(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    """The reported race, made deterministic: a client syncs a past viewing (start 20:00, end
+    20:30 of a day gone by) and the worker runs between the two requests. The start is not
+    stale when it has only just arrived, whatever time it carries."""
+    channel, film, _, episode = await evening(admin)
+    assert utcnow() - dt.timedelta(hours=settings.live_session_max_hours + 24) > DAY
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await close_stale_sessions(db, settings=settings)
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {}, "not closed"
+    await api.post(f"/event/7/end/channel/{channel}/{at(20, 30)}/")
+    assert await watched(api, film) == ({film: 30}, False)
+    assert (await api.get(f"/event/7/progress/episode/?id={episode}")).json() == {"progress": {}}
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(20, 30)}
+
+
+async def test_a_start_received_long_ago_is_closed_at_start_plus_maximum(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    """Stale means received more than the maximum ago (here: the worker's clock moved on)."""
+    channel, film, _, episode = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    limit = dt.timedelta(hours=settings.live_session_max_hours)
+    await close_stale_sessions(
+        db, settings=settings, now=utcnow() + limit - dt.timedelta(minutes=1)
+    )
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {}
+    await close_stale_sessions(db, settings=settings, now=utcnow() + limit)
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(24)}
+    assert await watched(api, film) == ({film: 60}, True)
+    progress = (await api.get(f"/event/7/progress/episode/?id={episode}")).json()["progress"]
+    assert progress == {episode: 50}

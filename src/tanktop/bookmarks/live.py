@@ -130,10 +130,15 @@ async def derive_viewing(conn: AsyncConnection, ops: Sequence[EventOp]) -> list[
     return derived
 
 
-async def close_stale_sessions(db: Database, *, settings: Settings) -> int:
-    """Worker task: end sessions left open longer than the maximum, at start + maximum."""
+async def close_stale_sessions(
+    db: Database, *, settings: Settings, now: dt.datetime | None = None
+) -> int:
+    """Worker task: end sessions left open longer than the maximum, at start + maximum.
+
+    Open that long by when the server received the `start`, not by the time it carries: a
+    viewing synced late is not stale the moment its `start` arrives, its `end` may follow."""
     limit = dt.timedelta(hours=settings.live_session_max_hours)
-    cutoff = (utcnow() - limit).isoformat()
+    cutoff = (now or utcnow()) - limit
     closed = 0
     async with db.write() as conn:
         stale = await events.stale_starts(conn, before=cutoff, limit=200)

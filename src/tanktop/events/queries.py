@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.db import select_in
+from tanktop.db import select_in, utcnow
 from tanktop.events.rules import EventOp, JsonScalar
 from tanktop.events.tables import event_history, list_items
 
@@ -56,8 +56,9 @@ WITH latest AS (
       AND l.updated_at <= d.at
 )
 INSERT INTO event_history (service_id, user_id, event, item_type, item_id, value, at, origin,
-                           removed)
-SELECT service_id, user_id, event, item_type, item_id, value::jsonb, at, origin, removed
+                           removed, received_at)
+SELECT service_id, user_id, event, item_type, item_id, value::jsonb, at, origin, removed,
+       $18::timestamptz
 FROM unnest($9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
             $15::timestamptz[], $16::text[], $17::bool[])
     AS h(service_id, user_id, event, item_type, item_id, value, at, origin, removed)
@@ -93,10 +94,14 @@ def latest_per_item(ops: Sequence[EventOp]) -> list[EventOp]:
     return [latest[key] for key in sorted(latest)]
 
 
-async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
-    """Write `ops` (any services, any order) to the list state and the history."""
+async def apply_ops(
+    conn: AsyncConnection, ops: Sequence[EventOp], received: dt.datetime | None = None
+) -> None:
+    """Write `ops` (any services, any order) to the list state and the history, as received
+    at `received` (now)."""
     if not ops:
         return
+    received = received or utcnow()
     decisive = latest_per_item(ops)
     if conn.dialect.name == "postgresql":
         driver = (await conn.get_raw_connection()).driver_connection
@@ -105,6 +110,7 @@ async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
             _PG_APPLY,
             *_columns(decisive, with_origin=False),
             *_columns(ops, with_origin=True),
+            received,
         )
         return
     sets = [
@@ -145,6 +151,7 @@ async def apply_ops(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
                 "at": op.at,
                 "origin": op.origin,
                 "removed": op.removed,
+                "received_at": received,
             }
             for op in ops
         ],
@@ -409,11 +416,28 @@ async def select_channel_times(
 
 
 async def select_stale_starts(
-    conn: AsyncConnection, before: str, limit: int
+    conn: AsyncConnection, before: dt.datetime, limit: int
 ) -> list[tuple[int, str, str, str]]:
-    """(service, user, channel, start) of channel starts before `before` with no end after
-    them (a channel start's or end's list time is the time it says)."""
+    """(service, user, channel, start) of channel starts with no end after them that both
+    happened and were received before `before` (a channel start's or end's list time is the
+    time it says; when it arrived is on its history rows)."""
     ends = list_items.alias("ends")
+    h = event_history
+    received = (
+        sa.select(sa.func.min(sa.func.coalesce(h.c.received_at, h.c.at)))
+        .where(
+            h.c.service_id == list_items.c.service_id,
+            h.c.user_id == list_items.c.user_id,
+            h.c.at == list_items.c.updated_at,
+            h.c.item_type == "channel",
+            h.c.item_id == list_items.c.item_id,
+            h.c.event == "start",
+            h.c.origin != "derived",
+            h.c.removed.is_(False),
+        )
+        .scalar_subquery()
+    )
+    cutoff = sa.bindparam("b", type_=list_items.c.updated_at.type)
     query = (
         sa.select(
             list_items.c.service_id, list_items.c.user_id, list_items.c.item_id, list_items.c.value
@@ -421,7 +445,7 @@ async def select_stale_starts(
         .where(
             list_items.c.event == "start",
             list_items.c.item_type == "channel",
-            list_items.c.updated_at < sa.bindparam("b", type_=list_items.c.updated_at.type),
+            list_items.c.updated_at < cutoff,
             ~sa.exists().where(
                 ends.c.service_id == list_items.c.service_id,
                 ends.c.user_id == list_items.c.user_id,
@@ -430,10 +454,11 @@ async def select_stale_starts(
                 ends.c.item_id == list_items.c.item_id,
                 ends.c.updated_at >= list_items.c.updated_at,
             ),
+            sa.type_coerce(received, h.c.at.type) < cutoff,
         )
         .limit(limit)
     )
-    rows = await conn.execute(query, {"b": dt.datetime.fromisoformat(before)})
+    rows = await conn.execute(query, {"b": before})
     return [(r.service_id, r.user_id, r.item_id, str(r.value)) for r in rows]
 
 

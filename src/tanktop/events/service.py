@@ -477,9 +477,10 @@ async def channel_times(
 
 
 async def stale_starts(
-    conn: AsyncConnection, *, before: str, limit: int
+    conn: AsyncConnection, *, before: dt.datetime, limit: int
 ) -> list[tuple[int, str, str, str]]:
-    """Channel starts (of every service) older than `before`: sessions that may be left open."""
+    """Channel starts (of every service) that happened and arrived before `before`: sessions
+    that may be left open."""
     return await queries.select_stale_starts(conn, before, limit)
 
 

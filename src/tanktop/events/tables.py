@@ -44,6 +44,9 @@ event_history = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("origin", sa.String(8), nullable=False),
     sa.Column("removed", sa.Boolean, nullable=False),
+    # When the server wrote the row (`at` is when it happened): a late or offline event is
+    # judged by when it arrived. Null on rows from before it was kept.
+    sa.Column("received_at", UTCDateTime, nullable=True),
     sa.Index("ix_event_history_service_time", "service_id", "at", "id"),
     sa.Index("ix_event_history_user_time", "service_id", "user_id", "at"),
     # Live-TV re-derivation finds who watched a channel when its schedule arrives late.
