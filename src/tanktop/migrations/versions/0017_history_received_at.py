@@ -3,8 +3,8 @@
 Live TV judges a channel session stale by when its `start` arrived, not by the time it carries
 (a viewing synced late is not stale on arrival). Older rows keep null (read as their `at`).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-30
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from tanktop.db import UTCDateTime
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
