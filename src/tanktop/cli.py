@@ -12,7 +12,8 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -43,8 +44,9 @@ from tanktop.logs import logging_config
 from tanktop.oauth import service as oauth_service
 from tanktop.recommendations import service as recs_service
 from tanktop.recommendations import settings as recs_settings
-from tanktop.recommendations.evaluate import HEADER, evaluate, plot
-from tanktop.recommendations.schemas import RecommenderVersions
+from tanktop.recommendations import tuning
+from tanktop.recommendations.evaluate import HEADER, evaluate, plot, read_ratings
+from tanktop.recommendations.schemas import RecommenderVersion, RecommenderVersions
 from tanktop.redaction import key_label
 from tanktop.sections.demo import define_examples
 from tanktop.tenants import service as tenants
@@ -363,6 +365,76 @@ def recs_settings_command(
     typer.echo(_with_db(main).model_dump_json(indent=2))
 
 
+@contextmanager
+def _trials_progress(trials: int) -> Iterator[Callable[[int, float], None]]:
+    """A progress bar over the search's trials, showing the best score so far."""
+    with Progress(
+        TextColumn("tuning"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} trials, best NDCG@10 {task.fields[best]}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as progress:
+        task = progress.add_task("", total=trials, best="-")
+        yield lambda done, best: progress.update(task, completed=done, best=f"{best:.4f}")
+
+
+def _report(result: tuning.Tuned, current: RecommenderVersion, plot_to: Path | None) -> None:
+    for line in [*tuning.table(result), "", "tuned version changes:"]:
+        typer.echo(line)
+    for line in tuning.changes(current, result.version) or ["nothing"]:
+        typer.echo(f"  {line}")
+    if plot_to is not None:
+        tuning.plot_history(result.study, plot_to)
+        typer.echo(f"optimisation history written to {plot_to}")
+
+
+@recs_app.command("tune")
+def recs_tune(
+    service: Annotated[str, typer.Option(help="Service name.")],
+    trials: Annotated[int, typer.Option(min=1, help="Versions the search tries.")] = 50,
+    apply: Annotated[
+        bool, typer.Option(help="Store the tuned version as the newest and retrain.")
+    ] = False,
+    plot_to: Annotated[
+        Path | None, typer.Option("--plot", help="Draw the optimisation history to this PNG.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the search and the bootstrap.")] = 1,
+) -> None:
+    """Search the service's event weights and model parameters on a time-ordered holdout of
+    its own history; print tuned against current (NDCG, recall, coverage at 10)."""
+
+    async def main(db: Database) -> tuple[tuning.Tuned, RecommenderVersion, str]:
+        found = await tenants.service_by_name(db, name=service)
+        if found is None:
+            raise NotFound(f"no service named {service!r}")
+        current = await recs_settings.current_settings(db, found.id)
+        history, programmes = await tuning.service_history(db, found.id)
+        with _trials_progress(trials) as on_trial:
+            result = await asyncio.to_thread(
+                tuning.tune,
+                history,
+                current,
+                programmes,
+                trials=trials,
+                seed=seed,
+                on_trial=on_trial,
+            )
+        applied = ""
+        if apply:
+            stored = await recs_settings.store_settings(
+                db, found, weights=result.version.weights, params=result.version.params
+            )
+            model = await recs_service.train_service(db, found.id)
+            applied = f"stored as settings version {stored.version}; model version {model}"
+        return result, current, applied
+
+    result, current, applied = _with_db(main)
+    _report(result, current, plot_to)
+    if applied:
+        typer.echo(applied)
+
+
 @analytics_app.command("rebuild")
 def analytics_rebuild(
     service: Annotated[str | None, typer.Option(help="Only this service (default: all).")] = None,
@@ -400,10 +472,25 @@ def recs_evaluate(
     plot_to: Annotated[
         Path | None, typer.Option("--plot", help="Also draw the figures to this PNG.")
     ] = None,
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune", help="Instead: tuned against default settings, as `recs tune` shows."
+        ),
+    ] = False,
+    trials: Annotated[int, typer.Option(min=1, help="With --tune: versions tried.")] = 50,
 ) -> None:
     """Served recommender vs popularity, EASE and ALS at 10 on the same split."""
     if split not in ("random", "temporal"):
         raise typer.BadParameter("--split is random or temporal")
+    if tune:
+        history = tuning.ratings_history(read_ratings(ratings))
+        with _trials_progress(trials) as on_trial:
+            tuned = tuning.tune(
+                history, recs_settings.DEFAULT, {}, trials=trials, seed=seed, on_trial=on_trial
+            )
+        _report(tuned, recs_settings.DEFAULT, plot_to)
+        return
     results = asyncio.run(evaluate(ratings, items, split, seed))
     typer.echo(HEADER)
     for result in results:

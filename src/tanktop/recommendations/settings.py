@@ -110,20 +110,22 @@ async def settings_versions(db: Database, service: Service) -> list[RecommenderV
 
 async def put_settings(db: Database, service: Service, *, body: JsonValue) -> RecommenderVersion:
     """Store `body` as the service's next version (a 400 stores nothing) and return it."""
-    return await _store(db, service, *parse_settings(body))
+    weights, params = parse_settings(body)
+    return await store_settings(db, service, weights=weights, params=params)
 
 
 async def restore_settings(db: Database, service: Service, *, version: int) -> RecommenderVersion:
     """Store an earlier version again, as the newest."""
     for old in await settings_versions(db, service):
         if old.version == version:
-            return await _store(db, service, old.weights, old.params)
+            return await store_settings(db, service, weights=old.weights, params=old.params)
     raise NotFound(f"{service.name} has no recommender settings version {version}.")
 
 
-async def _store(
-    db: Database, service: Service, weights: dict[str, float], params: Params
+async def store_settings(
+    db: Database, service: Service, *, weights: dict[str, float], params: Params
 ) -> RecommenderVersion:
+    """Store a complete, valid version (a tuned one, an old one) as the newest."""
     stored = params.model_dump()
     for _ in range(10):  # a concurrent PUT took the number: take the next one
         now = utcnow()
