@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests.clusters import PrivatePostgres
-from tests.outage import count_tracebacks, lost_events, write_through_outage
+from tests.outage import count_tracebacks, log_lines, lost_events, write_through_outage
 from tests.servers import create_key, running_server, tanktop_env
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +40,8 @@ async def test_restart_under_write_load(private_pg: PrivatePostgres) -> None:
     kinds = set(re.findall(r"database fault (\w+):", log))
     assert kinds, log[-3000:]
     assert count_tracebacks(log) <= len(kinds), log[-8000:]
+    # Start-up lines, then a line or two per fault kind: not one per failed request.
+    assert len(log_lines(log)) <= 20, "\n".join(log_lines(log))
 
 
 async def test_metrics_count_faults_by_kind(private_pg: PrivatePostgres) -> None:

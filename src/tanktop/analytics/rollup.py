@@ -30,6 +30,7 @@ from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.events.service import HistoryEvent
+from tanktop.faults import DatabaseFault
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -390,7 +391,22 @@ async def roll_up_analytics(db: Database, settings: Settings) -> int:
     return await roll_up(db, BATCH)
 
 
+_UNRELEASED: list[streams.Stream] = []
+"""Leases a database fault kept this process from giving back: given back as soon as the
+database answers again, so the rollups go on then rather than when the lease runs out."""
+
+
+async def _give_back(db: Database, stream: streams.Stream) -> None:
+    try:
+        await streams.release(db, stream)
+    except DatabaseFault:
+        _UNRELEASED.append(stream)
+
+
 async def roll_up(db: Database, limit: int = BATCH) -> int:
+    while _UNRELEASED:
+        await streams.release(db, _UNRELEASED[0])  # only while this process still holds it
+        _UNRELEASED.pop(0)
     claimed = await streams.claim(db, LEASE)
     if claimed is None:
         return 0
@@ -408,7 +424,7 @@ async def roll_up(db: Database, limit: int = BATCH) -> int:
         return 0
     except BaseException:
         USERS.clear()
-        await streams.release(db, ev)
+        await _give_back(db, ev)
         raise
     USERS.learn(deltas, ev.version)
     return len(history) + len(served)
