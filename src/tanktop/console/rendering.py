@@ -39,6 +39,7 @@ NAV = [
     NavItem("/console/notifications", "Notifications"),
     NavItem("/console/sections", "Sections"),
     NavItem("/console/keys", "Keys"),
+    NavItem("/console/recommender", "Recommender", operator_only=True),
     NavItem("/console/oauth", "OAuth apps", operator_only=True),
 ]
 

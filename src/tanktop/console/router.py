@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from tanktop.config import Settings
-from tanktop.console import keys, notifications, oauth, sections, users
+from tanktop.console import keys, notifications, oauth, recommender, sections, users
 from tanktop.console import service as console
 from tanktop.console.rendering import redirect, render
 from tanktop.console.session import (
@@ -117,6 +117,7 @@ router.include_router(keys.router)
 router.include_router(users.router)
 router.include_router(notifications.router)
 router.include_router(sections.router)
+router.include_router(recommender.router)
 router.include_router(oauth.router)
 router.include_router(oauth.users_router)
 

@@ -1,4 +1,5 @@
-"""SQL of the recommendations domain: the recommender settings' versions per service."""
+"""SQL of the recommendations domain: the recommender settings' versions and the stored models
+per service."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.recommendations.tables import rec_settings
+from tanktop.recommendations.tables import rec_models, rec_settings
 
 
 async def select_settings(
@@ -50,3 +51,16 @@ async def insert_settings(
         )
     )
     return version
+
+
+async def select_models(
+    conn: AsyncConnection, service_id: int, *, limit: int = 10
+) -> list[sa.Row[Any, Any, Any]]:
+    """The service's stored models (version, when, events seen), newest first, no arrays."""
+    query = (
+        sa.select(rec_models.c.version, rec_models.c.created_at, rec_models.c.events)
+        .where(rec_models.c.service_id == service_id)
+        .order_by(rec_models.c.version.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
