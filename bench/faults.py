@@ -1,6 +1,6 @@
 """PostgreSQL crashing and restarting under write load: what clients see and what is kept.
 
-    python -m bench.faults [--clients 8] [--before 5] [--down 2]
+    python -m bench.faults [--clients 8] [--before 5] [--down 2] [--redis]
 
 Starts a private PostgreSQL cluster (initdb, fsync on) and `tanktop serve` on it; `--clients`
 clients post events without pause; after `--before` seconds the cluster is stopped in
@@ -8,6 +8,10 @@ immediate mode (a crash: no checkpoint, connections cut), kept down `--down` sec
 started again (crash recovery). Prints requests, answers by status, events acknowledged but
 not stored (must be 0), the time from the database's return to the last failed answer, and the
 write rate after recovery as a ratio of the rate before the crash (same run, same clients).
+
+`--redis`: the same load with rate limits kept in a private `redis-server` (a budget the load
+stays under), and Redis killed instead, kept down `--down` seconds and started again: the
+answers, and the write rate while it was away and after, as ratios of the rate before.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import asyncio
 import time
 
 from rich.console import Console
-from tests.clusters import PrivatePostgres, private_postgres
+from tests.clusters import PrivatePostgres, PrivateRedis, private_postgres, private_redis
 from tests.outage import count_tracebacks, log_lines, lost_events, write_through_outage
 from tests.servers import create_key, running_server, tanktop_env
 
@@ -60,14 +64,59 @@ async def scenario(cluster: PrivatePostgres, clients: int, before: float, down: 
     print(f"writes/s before the crash {steady:,.0f}, after recovery {after:,.0f} ({ratio:.0%})")
 
 
+async def redis_scenario(
+    cluster: PrivatePostgres, redis: PrivateRedis, clients: int, before: float, down: float
+) -> None:
+    url = await cluster.create_database("bench_redis")
+    env = tanktop_env(
+        url,
+        TANKTOP_REDIS_URL=redis.url,
+        TANKTOP_RATE_LIMIT_WRITES="1000000",
+        TANKTOP_RATE_LIMIT_READS="0",
+        TANKTOP_RUN_WORKER="0",
+    )
+    key = create_key(env, "bench-redis")
+
+    def outage() -> None:
+        redis.stop()
+        time.sleep(down)
+        redis.start()
+
+    with running_server(env) as server, Console().status(f"Redis killed after {before:.0f} s"):
+        run = await write_through_outage(
+            server.base_url, key, outage, clients=clients, before=before, settle=before
+        )
+        log = server.log()
+    lost = await lost_events(url, run)
+    steady = run.rate(0.5, run.outage_at)
+    away = run.rate(run.outage_at, run.back_at)
+    after = run.rate(run.back_at, run.ended_at)
+    print(f"clients {clients}; Redis away {run.back_at - run.outage_at:.1f} s (killed, started)")
+    print(
+        f"requests {run.requests:,}: " + ", ".join(f"{k}: {v:,}" for k, v in run.statuses.items())
+    )
+    print(f"acknowledged (204) {run.statuses[204]:,}, lost {len(lost)}")
+    print(f"server log: {len(log_lines(log))} lines besides access lines")
+    print(
+        f"writes/s before {steady:,.0f}, while Redis was away {away:,.0f} "
+        f"({away / steady if steady else 0:.0%}), after {after:,.0f} "
+        f"({after / steady if steady else 0:.0%})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--before", type=float, default=5)
     parser.add_argument("--down", type=float, default=2)
+    parser.add_argument("--redis", action="store_true", help="kill Redis instead")
     args = parser.parse_args()
     with private_postgres() as cluster:
-        asyncio.run(scenario(cluster, args.clients, args.before, args.down))
+        if args.redis:
+            with private_redis() as redis:
+                asyncio.run(redis_scenario(cluster, redis, args.clients, args.before, args.down))
+        else:
+            asyncio.run(scenario(cluster, args.clients, args.before, args.down))
 
 
 if __name__ == "__main__":
