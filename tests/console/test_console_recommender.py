@@ -7,8 +7,8 @@ import asyncio
 import json
 
 from tanktop.db import Database
-from tanktop.recommendations import queries
 from tanktop.recommendations.settings import current_settings, settings_versions
+from tanktop.recommendations.stored import stored_models
 from tests.conftest import Api, service_of
 from tests.console.conftest import Browser
 from tests.console.test_console_oauth import as_operator_on
@@ -66,8 +66,7 @@ async def test_train_now_stores_a_model(browser: Browser, api: Api, db: Database
     started = await browser.post("/console/recommender/train", {})
     assert started.status_code == 303
     for _ in range(200):
-        async with db.read() as conn:
-            models = await queries.select_models(conn, service.id)
+        models = await stored_models(db, service.id)
         if models:
             break
         await asyncio.sleep(0.05)

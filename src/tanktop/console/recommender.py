@@ -16,7 +16,6 @@ from tanktop.console.rendering import redirect, render
 from tanktop.console.session import FormDep, OperatorDep, Signer
 from tanktop.db import Database
 from tanktop.errors import AppError
-from tanktop.recommendations import queries
 from tanktop.recommendations.schemas import RecommenderVersion
 from tanktop.recommendations.service import train_service
 from tanktop.recommendations.settings import (
@@ -25,16 +24,10 @@ from tanktop.recommendations.settings import (
     restore_settings,
     settings_versions,
 )
+from tanktop.recommendations.stored import StoredModel, stored_models
 
 router = APIRouter(prefix="/recommender")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StoredModel:
-    version: int
-    created_at: Any
-    events: int
 
 
 @dataclass(frozen=True)
@@ -57,11 +50,7 @@ def _trainings(request: Request) -> dict[int, asyncio.Task[int]]:
 async def _page(request: Request, signer: Signer, *, status: int = 200, **context: Any) -> Response:
     db: Database = request.app.state.db
     service = signer.viewed()
-    async with db.read() as conn:
-        models = [
-            StoredModel(row.version, row.created_at, row.events)
-            for row in await queries.select_models(conn, service.id)
-        ]
+    models = await stored_models(db, service.id)
     task = _trainings(request).get(service.id)
     view = RecommenderView(
         current=await current_settings(db, service.id),
