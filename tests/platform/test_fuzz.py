@@ -146,6 +146,7 @@ def test_schemathesis_finds_nothing(fuzz_database: str, tmp_path: Path) -> None:
         TANKTOP_RUN_WORKER="0",
         TANKTOP_RATE_LIMIT_READS="0",
         TANKTOP_RATE_LIMIT_WRITES="0",
+        TANKTOP_OAUTH_START_RATE_LIMIT="0",  # rate windows are rows: the check counts rows
         TANKTOP_MODEL_REFRESH_SECONDS="0",
         # Impressions are written in the background, after the answer: not the next call's write.
         TANKTOP_IMPRESSION_FLUSH_SECONDS="86400",
