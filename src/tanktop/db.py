@@ -8,6 +8,8 @@ A write that creates work for the worker (a catalog change, a webhook to send) c
 `announce_work`, so workers start on it at once rather than at their next poll: on PostgreSQL
 by `NOTIFY`, which reaches the workers of every process when the transaction commits; in the
 process itself (the SQLite set-up, worker inside the API process) by an event set after commit.
+Other news travels the same way on channels of its own (`announce`, `Database.on_announcement`):
+a new recommendation model reaches every API process's cache.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Annotated, Any, TypeVar
@@ -137,6 +139,9 @@ class Database:
         self._reconnect = _Backoff()
         self.work_announced = asyncio.Event()
         """Set after a committed write announced work (and on every PostgreSQL NOTIFY heard)."""
+        self._handlers: dict[str, list[Callable[[str], None]]] = {}
+        self._listening = False
+        self.on_announcement(WORK_CHANNEL, lambda _payload: self.work_announced.set())
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(
                 self.url, pool_size=pool_size, pool_timeout=pool_timeout, hide_parameters=True
@@ -190,10 +195,20 @@ class Database:
                     if not conn.invalidated:  # (an invalidated one forgets its info anyway)
                         conn.info.pop(_ANNOUNCED, None)
                     raise
-                announced = conn.info.pop(_ANNOUNCED, False)
+                announced: set[tuple[str, str]] = conn.info.pop(_ANNOUNCED, set())
                 boundary.committing = True
-        if announced:  # only reached once the transaction has committed
-            self.work_announced.set()
+        for channel, payload in announced:  # only reached once the transaction has committed
+            self.heard(channel, payload)
+
+    def on_announcement(self, channel: str, handler: Callable[[str], None]) -> None:
+        """Call `handler(payload)` for each announcement on `channel`: this process's own after
+        they commit, and on PostgreSQL every process's once `listen` runs (register first).
+        The payload is "" after (re)connecting: anything may have been missed meanwhile."""
+        self._handlers.setdefault(channel, []).append(handler)
+
+    def heard(self, channel: str, payload: str) -> None:
+        for handler in self._handlers.get(channel, ()):
+            handler(payload)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -236,11 +251,19 @@ class Database:
             await raw.driver_connection.execute(f"SET statement_timeout = {int(want)}")
             conn.info[_TIMEOUT_SET] = want
 
-    async def listen_for_work(self, stop: asyncio.Event, retry_seconds: float = 5.0) -> None:
-        """PostgreSQL: LISTEN on a connection of its own until `stop`, setting `work_announced`
-        on each NOTIFY; a lost connection is opened again (polling covers the gap)."""
-        if self.is_sqlite:
+    async def listen(self, stop: asyncio.Event, retry_seconds: float = 5.0) -> None:
+        """PostgreSQL: LISTEN on every channel with a handler, on a connection of its own,
+        until `stop`; a lost connection is opened again (polling covers the gap). One listener
+        per process: a second call while one runs returns at once."""
+        if self.is_sqlite or self._listening:
             return
+        self._listening = True
+        try:
+            await self._listen_until(stop, retry_seconds)
+        finally:
+            self._listening = False
+
+    async def _listen_until(self, stop: asyncio.Event, retry_seconds: float) -> None:
         dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         while not stop.is_set():
             try:
@@ -250,16 +273,22 @@ class Database:
                 finally:
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=2)
-            except Exception as exc:  # the worker still polls; listening is only a shortcut
-                log.warning("not listening for work (%s); polling until it reconnects", exc)
+            except Exception as exc:  # everyone still polls; listening is only a shortcut
+                log.warning(
+                    "not listening for announcements (%s); polling until it reconnects", exc
+                )
                 await first_of(stop.wait(), asyncio.sleep(retry_seconds))
 
     async def _listen(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         """Until `stop` or until the connection is lost."""
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
-        await conn.add_listener(WORK_CHANNEL, lambda *_: self.work_announced.set())
-        self.work_announced.set()  # whatever was announced while nobody listened
+        for channel in self._handlers:
+            await conn.add_listener(
+                channel, lambda _conn, _pid, channel, payload: self.heard(channel, payload)
+            )
+        for channel in self._handlers:
+            self.heard(channel, "")  # whatever was announced while nobody listened
         await first_of(stop.wait(), lost.wait())
 
     async def dispose(self) -> None:
@@ -268,11 +297,21 @@ class Database:
 
 async def announce_work(conn: AsyncConnection) -> None:
     """Within a `Database.write()` transaction: wake the workers once it commits."""
-    if conn.info.get(_ANNOUNCED):
+    await announce(conn, WORK_CHANNEL)
+
+
+async def announce(conn: AsyncConnection, channel: str, payload: str = "") -> None:
+    """Within a `Database.write()` transaction: once it commits, call the handlers of
+    `channel` (`Database.on_announcement`) with `payload`, in this process and, on PostgreSQL
+    by `NOTIFY`, in every process listening. Said once per transaction, however often asked."""
+    pending: set[tuple[str, str]] = conn.info.setdefault(_ANNOUNCED, set())
+    if (channel, payload) in pending:
         return
-    conn.info[_ANNOUNCED] = True
+    pending.add((channel, payload))
     if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WORK_CHANNEL})
+        await conn.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+        )
 
 
 async def first_of(*waits: Awaitable[Any], within: float | None = None) -> None:

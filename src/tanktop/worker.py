@@ -42,7 +42,7 @@ async def run_worker(
 ) -> None:
     """Loop over `tasks` until `stop` is set; a failing task is logged and retried next round."""
     log.info("worker started with %d task(s)", len(tasks))
-    listener = asyncio.create_task(db.listen_for_work(stop))
+    listener = asyncio.create_task(db.listen(stop))
     fault_wait = 0.0
     with long_jobs():
         while not stop.is_set():

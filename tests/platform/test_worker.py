@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from tanktop.config import Settings
-from tanktop.db import Database
+from tanktop.db import Database, announce
 from tanktop.worker import run_worker
 
 
@@ -25,3 +26,44 @@ async def test_worker_runs_tasks_until_stopped(db: Database, settings: Settings)
 
     await asyncio.wait_for(run_worker(db, settings, stop, [broken, busy], idle_seconds=0.01), 5)
     assert calls == ["broken", "busy"] * 3
+
+
+async def test_announcements_reach_this_process_and_every_listener(
+    db: Database, database_url: str
+) -> None:
+    """`announce` inside a write: handlers here run once it commits (never for a rolled-back
+    one); on PostgreSQL another process's `Database`, listening, hears it too."""
+    here: list[str] = []
+    db.on_announcement("test_news", here.append)
+    other = Database(database_url)
+    there: list[str] = []
+    heard = asyncio.Event()
+
+    def hear(payload: str) -> None:
+        there.append(payload)
+        heard.set()
+
+    other.on_announcement("test_news", hear)
+    stop = asyncio.Event()
+    listener = asyncio.create_task(other.listen(stop))
+    try:
+        if not db.is_sqlite:
+            await asyncio.wait_for(heard.wait(), 5)  # "" once listening
+            heard.clear()
+        async with db.write() as conn:
+            await announce(conn, "test_news", "7")
+            await announce(conn, "test_news", "7")
+            assert here == [], "not before the commit"
+        assert here == ["7"], "once per transaction"
+        with contextlib.suppress(RuntimeError):
+            async with db.write() as conn:
+                await announce(conn, "test_news", "8")
+                raise RuntimeError("rolled back")
+        assert here == ["7"]
+        if not db.is_sqlite:
+            await asyncio.wait_for(heard.wait(), 5)
+            assert there == ["", "7"]
+    finally:
+        stop.set()
+        await listener
+        await other.dispose()
