@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python -m bench.recommendations
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.oauth
+	$(BIN)/python -m bench.serialisation
 
 fuzz: install  ## schemathesis against a real server, 500 examples per operation
 	TANKTOP_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/platform/test_fuzz.py -q

@@ -7,16 +7,15 @@ Ids are strings everywhere inside; on the way out an id that is a canonical deci
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import Path
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
 ID_CHARS: Final = "A-Z a-z 0-9 _ . : @ -"
 _ID_CLASS: Final = r"[A-Za-z0-9_.:@\-]"
 USER_ID_PATTERN: Final = rf"^{_ID_CLASS}{{1,32}}$"
 NAME_PATTERN: Final = rf"^{_ID_CLASS}{{1,64}}$"
-_CANONICAL_INT = re.compile(r"^(0|-?[1-9][0-9]{0,17})$")
 
 UserId = Annotated[
     str,
@@ -30,18 +29,23 @@ UserId = Annotated[
 
 
 def json_id(value: str) -> int | str:
-    """An id as JSON wants it: canonical integers as numbers, everything else as text."""
-    return int(value) if _CANONICAL_INT.match(value) else value
-
-
-def _id_text(value: Any) -> Any:
-    """Ids arrive as JSON numbers too (`"item_id": 1`); inside they are always text."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    """An id as JSON wants it: canonical integers (`0`, `24`, `-3`, at most 18 digits; not
+    `007`) as numbers, everything else as text. Called for every id of every answer, so string
+    tests rather than a regular expression."""
+    digits = value[1:] if value[:1] == "-" else value
+    if (
+        digits.isdigit()
+        and digits.isascii()
+        and len(digits) <= 18
+        and (digits[0] != "0" or value == "0")
+    ):
+        return int(value)
+    return value
 
 
 JsonId = Annotated[
     str,
-    BeforeValidator(_id_text),
+    Field(coerce_numbers_to_str=True),  # ids arrive as JSON numbers too; inside they are text
     PlainSerializer(json_id, return_type=int | str, when_used="json"),
     WithJsonSchema(
         {

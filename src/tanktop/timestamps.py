@@ -7,7 +7,9 @@ the calendar or a year of 9999 never reaches a database driver (it would be a 50
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final
+from typing import Annotated, Final
+
+from pydantic import PlainSerializer, WithJsonSchema
 
 EARLIEST: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST: Final = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
@@ -24,3 +26,12 @@ def to_utc(value: dt.datetime, what: str = "timestamp") -> dt.datetime:
     if not EARLIEST <= value < LATEST:
         raise ValueError(f"{what} is out of range (1970-2200)")
     return value
+
+
+Timestamp = Annotated[
+    dt.datetime,
+    PlainSerializer(dt.datetime.isoformat, return_type=str, when_used="json"),  # C: no frame
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A time in an answer: ISO 8601 with its own offset (`+00:00`, `+01:00` in London's summer),
+not Pydantic's `Z`, so every answer writes times alike."""

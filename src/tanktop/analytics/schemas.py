@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated
-
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel
 
 from tanktop.ids import JsonId
-
-Timestamp = Annotated[
-    dt.datetime,
-    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
-"""ISO 8601 with the bucket's own offset (`+01:00` in London's summer), as everywhere else."""
+from tanktop.timestamps import Timestamp
 
 
 class EventPoint(BaseModel):

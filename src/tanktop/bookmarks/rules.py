@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
+from tanktop.bookmarks.schemas import Bookmark
 from tanktop.catalog.service import Content
 
 STARTED: Final = 0.05
@@ -45,25 +46,18 @@ def in_progress(watch: Watch, duration: float | None) -> bool:
     return duration is None or watch.progress >= STARTED * duration
 
 
-@dataclass
-class Bookmark:
-    item_type: str
-    item_id: str
-    position: float
-    duration: float | None
-    updated_at: dt.datetime
-    episode_id: str | None = None
-    season: int | None = None
-    number: int | None = None
-    status: str | None = None
-
-
 def movie_bookmark(movie_id: str, watch: Watch, duration: float | None) -> Bookmark | None:
     if not in_progress(watch, duration):
         return None
     assert watch.progress is not None
     assert watch.progress_at is not None
-    return Bookmark("movie", movie_id, watch.progress, duration, watch.progress_at)
+    return Bookmark(
+        item_type="movie",
+        item_id=movie_id,
+        position=watch.progress,
+        duration=duration,
+        updated_at=watch.progress_at,
+    )
 
 
 def programme_bookmark(
@@ -81,15 +75,15 @@ def programme_bookmark(
     if in_progress(latest, latest_episode.duration):
         assert latest.progress is not None
         return Bookmark(
-            "programme",
-            programme_id,
-            latest.progress,
-            latest_episode.duration,
-            latest.last_at,
-            latest_episode.item_id,
-            latest_episode.season,
-            latest_episode.number,
-            "in_progress",
+            item_type="programme",
+            item_id=programme_id,
+            position=latest.progress,
+            duration=latest_episode.duration,
+            updated_at=latest.last_at,
+            episode_id=latest_episode.item_id,
+            season=latest_episode.season,
+            number=latest_episode.number,
+            status="in_progress",
         )
     done = [
         i
@@ -104,15 +98,15 @@ def programme_bookmark(
         watch = watches.get(episode.item_id)
         if watch is None or not finished(watch, episode.duration):
             return Bookmark(
-                "programme",
-                programme_id,
-                0,
-                episode.duration,
-                latest.last_at,
-                episode.item_id,
-                episode.season,
-                episode.number,
-                "next",
+                item_type="programme",
+                item_id=programme_id,
+                position=0.0,
+                duration=episode.duration,
+                updated_at=latest.last_at,
+                episode_id=episode.item_id,
+                season=episode.season,
+                number=episode.number,
+                status="next",
             )
     return None
 

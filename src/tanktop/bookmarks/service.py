@@ -4,21 +4,19 @@ and the catalog, so a new event changes it at once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from tanktop.bookmarks.rules import (
-    Bookmark,
     Watch,
     finished,
     movie_bookmark,
     programme_bookmark,
     programme_finished,
 )
+from tanktop.bookmarks.schemas import Bookmark
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database
 from tanktop.errors import BadRequest, NotFound
 from tanktop.events import service as events
-from tanktop.ids import json_id
 from tanktop.tenants.service import Service
 
 BOOKMARK_TYPES = ("movie", "programme", "episode")
@@ -106,22 +104,3 @@ async def bookmark(
         if (mark.item_type, mark.item_id) == (item_type, item_id):
             return mark
     raise NotFound(f"User {user_id!r} has no bookmark for {item_type} {item_id!r}.")
-
-
-def bookmark_json(mark: Bookmark) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "item_type": mark.item_type,
-        "item_id": json_id(mark.item_id),
-        "position": mark.position,
-        "duration": mark.duration,
-        "updated_at": mark.updated_at.isoformat(),
-    }
-    if mark.item_type == "programme":
-        assert mark.episode_id is not None
-        body |= {
-            "episode_id": json_id(mark.episode_id),
-            "season": mark.season,
-            "number": mark.number,
-            "status": mark.status,
-        }
-    return body

@@ -12,7 +12,7 @@ from tanktop.analytics import service as analytics
 from tanktop.analytics.buckets import buckets
 from tanktop.analytics.service import Engagement, TopItem
 from tanktop.bookmarks import service as bookmarks
-from tanktop.bookmarks.rules import Bookmark
+from tanktop.bookmarks.schemas import Bookmark
 from tanktop.catalog import service as catalog
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.console import charts
@@ -175,7 +175,7 @@ async def user_view(
         *((i.item_type, i.item_id) for i in items),
         *((e.item_type, e.item_id) for e in history.events),
         *((b.item_type, b.item_id) for b in marks),
-        *(("episode", b.episode_id) for b in marks if b.episode_id),
+        *(("episode", b.episode_id) for b in marks if isinstance(b.episode_id, str)),
         *((r.item_type, r.item_id) for r in recommended),
         *_reason_keys(recommended),
         *((str(r["item_type"]), str(r["item_id"])) for r in requests),

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 
-from tanktop.answers import CURSOR, JSON_ID, SCALAR, answer, array_of, record
+from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.events import service as events
+from tanktop.events.schemas import EventList, PersonalizedList
 from tanktop.events.writer import EventWriter
 from tanktop.ids import (
     NAME_PATTERN,
@@ -22,7 +22,6 @@ from tanktop.ids import (
     ItemId,
     ItemType,
     UserId,
-    json_id,
 )
 from tanktop.tenants.service import Service
 
@@ -138,16 +137,13 @@ _LIST_EXAMPLE = {"watchlist": {"1": None, "24": None}}
     "/event/{userid}/{event}/{itemtype}/",
     name="events.get",
     summary="Items in a list, or those of the given ids that are in it",
+    response_model=EventList,
     responses={
-        200: answer(
+        200: model_answer(
             "`{<event>: {<itemid>: value}}`, most recent first. When a page is cut short, "
             "`next_cursor` gives the next one.",
-            {
-                "type": "object",
-                "properties": {"next_cursor": CURSOR},
-                "additionalProperties": {"type": "object", "additionalProperties": SCALAR},
-            },
             _LIST_EXAMPLE,
+            EventList,
         ),
         **problem_responses(400, 401),
     },
@@ -165,7 +161,7 @@ async def get_events(
         int, Query(ge=1, le=events.MAX_PAGE, description="Page size without `id`.")
     ] = events.MAX_PAGE,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-) -> JSONResponse:
+) -> EventList:
     page = await events.get_list(
         db,
         service,
@@ -176,10 +172,7 @@ async def get_events(
         limit=limit,
         cursor=cursor,
     )
-    body: dict[str, Any] = {event: page.items}
-    if page.next_cursor:
-        body["next_cursor"] = page.next_cursor
-    return JSONResponse(body)
+    return EventList.of(event, page.items, page.next_cursor)
 
 
 @router.post(
@@ -234,12 +227,13 @@ async def post_events(request: Request, service: ServiceDep) -> Response:
     name="events.personalized_list",
     summary="Personalized list: filter ids (or the catalog) by the user's lists",
     description="The availability filters (`source_id`, `hd`, `max_price`) apply without `id`.",
+    response_model=PersonalizedList,
     responses={
-        200: answer(
+        200: model_answer(
             "The kept ids: the given ones in their order, or catalog items in id order. "
             "A page cut short carries `next_cursor`.",
-            record({"items": array_of(JSON_ID)}, {"next_cursor": CURSOR}),
             {"items": [1, 24]},
+            PersonalizedList,
         ),
         **problem_responses(400, 401),
     },
@@ -257,7 +251,7 @@ async def personalized_list(
     exclude: Annotated[list[str], Query(description="Drop items in this list (repeatable).")] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=events.MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-) -> JSONResponse:
+) -> PersonalizedList:
     items, next_cursor = await events.personalized_list(
         db,
         service,
@@ -270,7 +264,6 @@ async def personalized_list(
         limit=limit,
         cursor=cursor,
     )
-    body: dict[str, Any] = {"items": [json_id(item) for item in items]}
     if next_cursor:
-        body["next_cursor"] = next_cursor
-    return JSONResponse(body)
+        return PersonalizedList(items=items, next_cursor=next_cursor)
+    return PersonalizedList(items=items)

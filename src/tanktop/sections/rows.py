@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from tanktop.bookmarks.rules import Bookmark
+from tanktop.bookmarks.schemas import Bookmark
 from tanktop.catalog import service as catalog
 from tanktop.catalog.service import ItemKey
 from tanktop.errors import NotFound
@@ -68,17 +68,7 @@ def _plain(keys: Sequence[ItemKey], limit: int, total: int | None = None) -> Fet
 
 
 def _bookmark_item(mark: Bookmark) -> RowItem:
-    return RowItem(
-        item_type=mark.item_type,
-        item_id=mark.item_id,
-        position=mark.position,
-        duration=mark.duration,
-        updated_at=mark.updated_at,
-        episode_id=mark.episode_id,
-        season=mark.season,
-        number=mark.number,
-        status=mark.status,
-    )
+    return RowItem(**mark.model_dump())  # a movie's bookmark has no episode fields
 
 
 def _recommended_item(rec: recs.Recommendation) -> RowItem:

@@ -1,0 +1,33 @@
+"""The bookmarks domain's answers (one model per shape)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import MISSING, BaseModel
+
+from tanktop.ids import JsonId
+from tanktop.timestamps import Timestamp
+
+
+class Bookmark(BaseModel):
+    """Where the user is in a movie or programme. A programme's bookmark names the episode
+    (`episode_id`, `season`, `number`, `status`); a movie's has none of those fields."""
+
+    item_type: Literal["movie", "programme"]
+    item_id: JsonId
+    position: float
+    """Minutes."""
+    duration: float | None
+    """Minutes, when the catalog knows them."""
+    updated_at: Timestamp
+    episode_id: JsonId | MISSING = MISSING
+    season: int | MISSING | None = MISSING
+    number: int | MISSING | None = MISSING
+    status: Literal["in_progress", "next"] | MISSING = MISSING
+
+
+class BookmarkList(BaseModel):
+    """The user's bookmarks, most recent activity first."""
+
+    bookmarks: list[Bookmark]
