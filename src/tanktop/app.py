@@ -41,7 +41,7 @@ from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.recommendations.admin import router as recommender_settings_router
 from tanktop.recommendations.router import router as recommendations_router
-from tanktop.recommendations.service import ModelCache, retrain_due_models
+from tanktop.recommendations.service import ModelCache, RetrainSchedule
 from tanktop.sections.router import list_router as section_list_router
 from tanktop.sections.router import router as sections_router
 from tanktop.tenants.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
@@ -54,16 +54,19 @@ notifications, bookmarks and recommendations. Every path starts with `/api/1/<ap
 works with or without its trailing slash. Errors are RFC 9457 problem details.
 """
 
-WORKER_TASKS: list[WorkerTask] = [
-    match_catalog_changes,
-    deliver_due_notifications,
-    close_stale_sessions,
-    rederive_late_schedules,
-    retrain_due_models,
-    roll_up_analytics,
-    sweep_expired_oauth,
-]
-"""What every worker runs: each task does one bounded batch of due work per round."""
+
+def worker_tasks() -> list[WorkerTask]:
+    """What a worker runs (fresh for each, as a task may keep its own schedule): each task
+    does one bounded batch of due work per round."""
+    return [
+        match_catalog_changes,
+        deliver_due_notifications,
+        close_stale_sessions,
+        rederive_late_schedules,
+        RetrainSchedule(),
+        roll_up_analytics,
+        sweep_expired_oauth,
+    ]
 
 
 def operation_id(route: APIRoute) -> str:
@@ -121,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(
-                run_worker(db, settings, stop, WORKER_TASKS, settings.worker_idle_seconds)
+                run_worker(db, settings, stop, worker_tasks(), settings.worker_idle_seconds)
             )
             if settings.run_worker
             else None

@@ -31,7 +31,7 @@ from rich.progress import (
 
 from tanktop import migrations
 from tanktop.analytics import rollup
-from tanktop.app import WORKER_TASKS
+from tanktop.app import worker_tasks
 from tanktop.catalog import service as catalog_service
 from tanktop.catalog.demo import load_demo
 from tanktop.catalog.importer import ImportReport, import_lines
@@ -153,7 +153,7 @@ def worker() -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await run_worker(
-            db, settings, stop, WORKER_TASKS, idle_seconds=settings.worker_idle_seconds
+            db, settings, stop, worker_tasks(), idle_seconds=settings.worker_idle_seconds
         )
 
     _with_db(main)
@@ -297,7 +297,7 @@ def demo(
         found = next((s for s in await tenants.list_services(db) if s.name == service), None)
         if found is None:
             raise NotFound(f"no service named {service!r} (tanktop keys create it)")
-        report = await load_demo_users(db, found, Settings(), WORKER_TASKS)
+        report = await load_demo_users(db, found, Settings(), worker_tasks())
         return report, await define_examples(db, found)
 
     report, sections = _with_db(main)

@@ -1,6 +1,6 @@
 """The background worker: runs each domain's periodic task in turn until told to stop.
 
-The application passes its tasks (`tanktop.app.WORKER_TASKS`); a task does one bounded batch
+The application passes its tasks (`tanktop.app.worker_tasks()`); a task does one bounded batch
 of due work and returns how many units it did, so the loop sleeps only when every task found
 nothing to do, and only until a write announces new work (`tanktop.db.announce_work`). Any
 number of worker processes may run: tasks claim their rows in the database, not in memory.

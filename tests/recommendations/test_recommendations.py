@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.recommendations.evaluate import evaluate, plot
+from tanktop.recommendations.items import fold_episodes
 from tanktop.recommendations.model import Model, train
-from tanktop.recommendations.service import fold_episodes, retrain_due_models, train_service
+from tanktop.recommendations.service import RetrainSchedule, train_service
 from tanktop.recommendations.tables import rec_models
 from tests.conftest import Admin, Api, assert_problem, service_of, unique
 from tests.servers import create_key, run_cli, tanktop_env
@@ -224,6 +225,7 @@ async def test_worker_retrains_after_enough_new_events(
             return found
 
     a, _ = await seed(api, unique("w"))
+    retrain_due_models = RetrainSchedule()
     await retrain_due_models(db, settings=config)
     assert await version() == 1
     await retrain_due_models(db, settings=config)

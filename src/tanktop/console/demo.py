@@ -161,7 +161,7 @@ async def _run_worker_tasks(
     quick = settings.model_copy(
         update={"webhook_allow_private": True, "webhook_retry_delays": "0.2"}
     )
-    tasks = [task for task in tasks if task is not recs.retrain_due_models]  # trained below
+    tasks = [task for task in tasks if not isinstance(task, recs.RetrainSchedule)]  # trained below
     for _ in range(600):
         done = 0
         for task in tasks:

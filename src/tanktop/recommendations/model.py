@@ -20,17 +20,6 @@ MAX_ITEMS = 2000
 LAMBDA = 200.0
 Floats = npt.NDArray[np.float32]
 
-WEIGHTS = {"seen": 1.0, "watchlist": 0.7, "progress": 0.6}
-
-
-def weight(event: str, value: object) -> float:
-    """How much an event says the user likes the item (negative: dislikes)."""
-    if event == "rated" and isinstance(value, (int, float)):
-        return float(value) / 5.0
-    if event == "hide":
-        return -1.0
-    return WEIGHTS.get(event, 0.0)
-
 
 @dataclass(frozen=True)
 class Model:

@@ -4,6 +4,7 @@ per service."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,3 +65,69 @@ async def select_models(
         .limit(limit)
     )
     return list((await conn.execute(query)).all())
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    version: int
+    created_at: dt.datetime
+    arrays: bytes
+
+
+async def latest_version(conn: AsyncConnection, service_id: int) -> int | None:
+    """The newest stored model version of the service (None: never trained)."""
+    version: int | None = await conn.scalar(
+        sa.select(sa.func.max(rec_models.c.version)).where(rec_models.c.service_id == service_id)
+    )
+    return None if version is None else int(version)
+
+
+async def load(conn: AsyncConnection, service_id: int, version: int) -> StoredModel:
+    row = (
+        await conn.execute(
+            sa.select(rec_models.c.arrays, rec_models.c.created_at).where(
+                rec_models.c.service_id == service_id, rec_models.c.version == version
+            )
+        )
+    ).one()
+    return StoredModel(version, row.created_at, row.arrays)
+
+
+async def store(
+    conn: AsyncConnection,
+    service_id: int,
+    *,
+    version: int,
+    created_at: dt.datetime,
+    events: int,
+    arrays: bytes,
+    keep: int,
+) -> None:
+    """Insert a version (an IntegrityError if another training took it first) and drop the
+    versions older than the `keep` newest."""
+    await conn.execute(
+        sa.insert(rec_models).values(
+            service_id=service_id,
+            version=version,
+            created_at=created_at,
+            events=events,
+            arrays=arrays,
+        )
+    )
+    await conn.execute(
+        sa.delete(rec_models).where(
+            rec_models.c.service_id == service_id, rec_models.c.version <= version - keep
+        )
+    )
+
+
+async def trained_so_far(conn: AsyncConnection) -> dict[int, tuple[dt.datetime, int]]:
+    """Service id -> (created at, events counted) of each service's newest model."""
+    return {
+        row.service_id: (row.created_at, row.events)
+        for row in await conn.execute(
+            sa.select(
+                rec_models.c.service_id, rec_models.c.created_at, rec_models.c.events
+            ).order_by(rec_models.c.version)
+        )
+    }

@@ -30,8 +30,8 @@ import optuna
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.events.service import HistoryEvent
+from tanktop.recommendations.items import CONTENT, fold_episodes, model_key, programmes_of
 from tanktop.recommendations.schemas import Params, RecommenderVersion
-from tanktop.recommendations.service import CONTENT, fold_episodes, model_key, programmes_of
 from tanktop.recommendations.settings import weight
 from tanktop.recommendations.weighing import fit, weigh
 

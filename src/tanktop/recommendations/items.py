@@ -1,0 +1,94 @@
+"""What the model's columns stand for: catalog items, an episode counted for its programme.
+
+A programme stands for its episodes: what a user does with an episode counts for its programme,
+and programmes, not single episodes, are what gets recommended (the bookmark row already says
+which episode is next)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from tanktop.catalog import service as catalog
+from tanktop.db import Database
+from tanktop.events import service as events
+from tanktop.recommendations.model import Model
+from tanktop.recommendations.schemas import RecommenderVersion
+from tanktop.recommendations.settings import weight
+
+WATCHED_OR_HIDDEN = frozenset({"seen", "rated", "hide"})
+"""A rating means the user has watched it: never recommended again, like seen and hidden."""
+CONTENT = ["movie", "programme", "episode"]
+
+
+async def programmes_of(db: Database, *, episode_ids: Iterable[str]) -> dict[str, str]:
+    """Episode id -> its programme's model key, for the episodes the catalog knows."""
+    keys = [("episode", i) for i in sorted(set(episode_ids))]
+    if not keys:
+        return {}
+    async with db.read() as conn:
+        found = await catalog.contents(conn, keys=keys)
+    return {k[1]: f"programme:{c.programme_id}" for k, c in found.items() if c.programme_id}
+
+
+def model_key(item_type: str, item_id: str, programmes: dict[str, str]) -> str | None:
+    """The model's key for an item: an episode's programme (None if the catalog has no such
+    episode), anything else itself."""
+    if item_type == "episode":
+        return programmes.get(item_id)
+    return f"{item_type}:{item_id}"
+
+
+def pair(key: str) -> tuple[str, str]:
+    """(item type, item id) of a model key."""
+    item_type, item_id = key.split(":", 1)
+    return item_type, item_id
+
+
+def fold_episodes(
+    history: Iterable[tuple[str, str, str, float]], programmes: dict[str, str]
+) -> list[tuple[str, str, float]]:
+    """(user, model key, weight) from (user, item type, item id, weight) in time order: the
+    latest weight of each item, an episode's going to its programme, which keeps the
+    strongest of its own and its episodes'."""
+    latest: dict[tuple[str, str, str], float] = {}
+    for user, item_type, item_id, value in history:
+        latest[(user, item_type, item_id)] = value
+    folded: dict[tuple[str, str], float] = {}
+    for (user, item_type, item_id), value in latest.items():
+        key = model_key(item_type, item_id, programmes)
+        if key is not None:
+            folded[(user, key)] = max(value, folded.get((user, key), value))
+    return [(user, key, value) for (user, key), value in folded.items()]
+
+
+async def user_programmes(db: Database, *, lists: list[events.ListItem]) -> dict[str, str]:
+    """`programmes_of` the episodes in the user's lists."""
+    return await programmes_of(
+        db, episode_ids=(i.item_id for i in lists if i.item_type == "episode")
+    )
+
+
+def user_vector(
+    model: Model,
+    lists: list[events.ListItem],
+    programmes: dict[str, str],
+    settings: RecommenderVersion,
+) -> npt.NDArray[np.float32]:
+    """The user's current weight on each of the model's items (what they did, as of now); a
+    programme takes the strongest of its episodes' weights."""
+    index = model.index()
+    vector = np.zeros(len(model.items), dtype=np.float32)
+    for item in lists:
+        key = model_key(item.item_type, item.item_id, programmes)
+        column = index.get(key) if key else None
+        if column is None:
+            continue
+        value = weight(settings, item.event, item.value)
+        if item.item_type == "episode":
+            vector[column] = max(vector[column], value)
+        else:
+            vector[column] += value
+    return vector

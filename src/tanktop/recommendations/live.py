@@ -1,0 +1,106 @@
+"""Live TV ranked for the user: what airs in a window on the channels they have not hidden."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from tanktop.catalog import service as catalog
+from tanktop.db import Database
+from tanktop.events import service as events
+from tanktop.ids import json_id
+from tanktop.recommendations.cache import ModelCache
+from tanktop.recommendations.items import (
+    CONTENT,
+    model_key,
+    programmes_of,
+    user_programmes,
+    user_vector,
+)
+from tanktop.recommendations.settings import DEFAULT, signals
+from tanktop.tenants.service import Service
+
+
+@dataclass(frozen=True)
+class LivePick:
+    channel_id: str
+    start: dt.datetime
+    end: dt.datetime
+    item_type: str
+    item_id: str
+    score: float
+    reasons: list[dict[str, Any]]
+
+
+async def recommend_live(
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    user_id: str,
+    at: dt.datetime,
+    window: dt.timedelta,
+    n: int,
+) -> list[LivePick]:
+    """What airs in the window on channels the user has not hidden, ranked for the user."""
+    hidden = {
+        i.item_id
+        for i in await events.user_items(
+            db, service, user_id=user_id, events=["hide"], item_types=["channel"]
+        )
+    }
+    airing = [
+        a
+        for a in await catalog.airing_between(db, start=at, end=at + window)
+        if a.channel_id not in hidden
+    ]
+    model = await cache.get(service.id)
+    scored = [(0.0, a) for a in airing]
+    personal = False
+    if model is not None:
+        settings = DEFAULT
+        lists = await events.user_items(
+            db, service, user_id=user_id, events=signals(settings), item_types=CONTENT
+        )
+        vector = user_vector(model, lists, await user_programmes(db, lists=lists), settings)
+        personal = bool(vector.any())
+        values = model.scores(vector) if personal else model.popularity
+        index = model.index()
+        programmes = await programmes_of(
+            db, episode_ids=(a.airing.item_id for a in airing if a.airing.item_type == "episode")
+        )
+        columns = [
+            index.get(model_key(a.airing.item_type, a.airing.item_id, programmes) or "")
+            for a in airing
+        ]
+        scored = [
+            (0.0 if column is None else float(values[column]), a)
+            for column, a in zip(columns, airing, strict=True)
+        ]
+    scored.sort(key=lambda pair: (-pair[0], pair[1].airing.start, pair[1].channel_id))
+    reason = [{"type": "for_you" if personal else "popular" if model else "on_now"}]
+    return [
+        LivePick(
+            a.channel_id,
+            a.airing.start,
+            a.airing.end,
+            a.airing.item_type,
+            a.airing.item_id,
+            round(score, 6),
+            reason,
+        )
+        for score, a in scored[:n]
+    ]
+
+
+def live_json(pick: LivePick) -> dict[str, Any]:
+    return {
+        "channel_id": json_id(pick.channel_id),
+        "start": pick.start.isoformat(),
+        "end": pick.end.isoformat(),
+        "item_type": pick.item_type,
+        "item_id": json_id(pick.item_id),
+        "score": pick.score,
+        "reasons": pick.reasons,
+    }

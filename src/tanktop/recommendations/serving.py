@@ -1,0 +1,208 @@
+"""Serving: a user's recommendations from the service's model and their current lists (so a
+new event counts at once), popularity for newcomers, the catalog's offer before any model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tanktop.catalog import service as catalog
+from tanktop.db import Database
+from tanktop.errors import NotFound
+from tanktop.events import service as events
+from tanktop.ids import json_id
+from tanktop.recommendations.cache import ModelCache
+from tanktop.recommendations.items import (
+    CONTENT,
+    WATCHED_OR_HIDDEN,
+    model_key,
+    pair,
+    programmes_of,
+    user_programmes,
+    user_vector,
+)
+from tanktop.recommendations.model import Model
+from tanktop.recommendations.settings import DEFAULT, signals
+from tanktop.tenants.service import Service
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_type: str
+    item_id: str
+    score: float
+    reasons: list[dict[str, Any]]
+
+
+def recommendation_json(rec: Recommendation) -> dict[str, Any]:
+    return {
+        "item_type": rec.item_type,
+        "item_id": json_id(rec.item_id),
+        "score": rec.score,
+        "reasons": rec.reasons,
+    }
+
+
+async def recommend(
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    user_id: str,
+    item_type: str | None,
+    n: int,
+    availability: catalog.Availability,
+) -> list[Recommendation]:
+    """Best first; never an item the user has seen or hidden."""
+    user = await _for_user(db, service, cache=cache, user_id=user_id)
+    model = user.model
+    if model is None:  # nothing trained yet: what the catalog has on offer
+        kind = item_type or "movie"
+        ids = await catalog.catalog_candidates(
+            db,
+            item_type=kind,
+            availability=availability,
+            after=None,
+            limit=n + len(user.excluded),
+        )
+        fresh = [i for i in ids if f"{kind}:{i}" not in user.excluded][:n]
+        return [Recommendation(kind, i, 0.0, [{"type": "available"}]) for i in fresh]
+    index = model.index()
+    ranked = user.scores.astype(np.float64)
+    ranked[[index[key] for key in user.excluded if key in index]] = -np.inf
+    if item_type is not None:
+        ranked[~model.of_type(item_type)] = -np.inf
+    order = np.argsort(-ranked, kind="stable")[: n * 5]
+    wanted = [model.items[i] for i in order if ranked[i] > -np.inf]
+    wanted = await _available(db, wanted, availability)
+    return [user.recommendation(key) for key in wanted[:n]]
+
+
+@dataclass(frozen=True)
+class _UserScores:
+    """A user's scores for every item of the service's model, and what never to recommend."""
+
+    model: Model | None
+    excluded: set[str]
+    """Model keys of what the user has seen, rated or hidden."""
+    vector: npt.NDArray[np.float32]
+    personal: bool
+    """Scored from the user's own lists (else by popularity)."""
+    scores: npt.NDArray[np.float32]
+
+    def recommendation(self, key: str) -> Recommendation:
+        """The recommendation of a model key, with its score and why."""
+        assert self.model is not None
+        column = self.model.index()[key]
+        kind, item_id = pair(key)
+        if self.personal:
+            source_type, source_id = pair(self.model.items[self.model.because(self.vector, column)])
+            reasons = [
+                {"type": "similar_to", "item_type": source_type, "item_id": json_id(source_id)}
+            ]
+        else:
+            reasons = [{"type": "popular"}]
+        return Recommendation(kind, item_id, round(float(self.scores[column]), 6), reasons)
+
+
+async def _for_user(
+    db: Database, service: Service, *, cache: ModelCache, user_id: str
+) -> _UserScores:
+    settings = DEFAULT
+    model = await cache.get(service.id)
+    lists = await events.user_items(
+        db, service, user_id=user_id, events=signals(settings), item_types=CONTENT
+    )
+    programmes = await user_programmes(db, lists=lists)
+    excluded = {
+        key
+        for i in lists
+        if i.event in WATCHED_OR_HIDDEN
+        and (key := model_key(i.item_type, i.item_id, programmes)) is not None
+    }
+    empty = np.zeros(0, dtype=np.float32)
+    if model is None:
+        return _UserScores(None, excluded, empty, False, empty)
+    vector = user_vector(model, lists, programmes, settings)
+    personal = bool(vector.any())
+    scores = (
+        model.scores(vector)
+        if personal
+        else model.popularity / max(1.0, float(model.popularity.max()))
+    )
+    return _UserScores(model, excluded, vector, personal, scores)
+
+
+async def rank(
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    user_id: str,
+    keys: Sequence[tuple[str, str]],
+    n: int,
+) -> list[Recommendation]:
+    """The best `n` of `keys` (movies and programmes) for the user, never one they have seen,
+    rated or hidden; those the model does not know follow in the order given."""
+    user = await _for_user(db, service, cache=cache, user_id=user_id)
+    fresh = [(p, k) for p, k in enumerate(keys) if f"{k[0]}:{k[1]}" not in user.excluded]
+    if user.model is None:
+        return [Recommendation(*key, 0.0, [{"type": "available"}]) for _, key in fresh[:n]]
+    index = user.model.index()
+
+    def order(entry: tuple[int, tuple[str, str]]) -> tuple[float, int]:
+        column = index.get(f"{entry[1][0]}:{entry[1][1]}")
+        return (-float(user.scores[column]) if column is not None else np.inf, entry[0])
+
+    best = sorted(fresh, key=order)[:n]
+    return [
+        user.recommendation(f"{key[0]}:{key[1]}")
+        if f"{key[0]}:{key[1]}" in index
+        else Recommendation(*key, 0.0, [{"type": "available"}])
+        for _, key in best
+    ]
+
+
+async def _available(
+    db: Database, keys: list[str], availability: catalog.Availability
+) -> list[str]:
+    pairs = [pair(key) for key in keys]
+    kept = set(await catalog.keep_available(db, keys=pairs, availability=availability))
+    return [key for key, p in zip(keys, pairs, strict=True) if p in kept]
+
+
+async def similar(
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    item_type: str,
+    item_id: str,
+    n: int,
+) -> list[Recommendation]:
+    """Items most like this one (an episode: like its programme)."""
+    model = await cache.get(service.id)
+    programmes = await programmes_of(db, episode_ids=[item_id] if item_type == "episode" else [])
+    key = model_key(item_type, item_id, programmes)
+    if model is None or key not in model.index():
+        raise NotFound(f"No model knows {item_type} {item_id!r} yet.")
+    column = model.index()[key]
+    scores = model.similarity[column]
+    result = []
+    for i in np.argsort(-scores)[:n]:
+        if i == column or scores[i] <= 0:
+            continue
+        kind, other = pair(model.items[i])
+        result.append(
+            Recommendation(
+                kind,
+                other,
+                round(float(scores[i]), 6),
+                [{"type": "similar_to", "item_type": item_type, "item_id": json_id(item_id)}],
+            )
+        )
+    return result
