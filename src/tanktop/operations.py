@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from tanktop import migrations
-from tanktop.answers import answer, record
+from tanktop.answers import model_answer
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_response
 from tanktop.faults import DatabaseFault
@@ -15,33 +18,38 @@ from tanktop.faults import DatabaseFault
 router = APIRouter(tags=["Operations"])
 
 
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"] = "ready"
+    revision: str
+
+
 @router.get(
     "/healthz",
     name="operations.healthz",
     summary="Process is alive",
-    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    response_model=Health,
+    responses={200: model_answer("Alive.", {"status": "ok"}, Health)},
 )
-async def healthz() -> dict[str, str]:
+async def healthz() -> Health:
     """Answers without touching the database: a liveness probe and a benchmark baseline."""
-    return {"status": "ok"}
+    return Health()
 
 
 @router.get(
     "/readyz",
     name="operations.readyz",
     summary="Database reachable and schema current",
+    response_model=Readiness,
     responses={
-        200: answer(
-            "Ready.",
-            record(
-                {"status": {"type": "string", "enum": ["ready"]}, "revision": {"type": "string"}}
-            ),
-            {"status": "ready", "revision": "0008"},
-        ),
+        200: model_answer("Ready.", {"status": "ready", "revision": "0008"}, Readiness),
         503: {"description": "Not ready: the detail says why."},
     },
 )
-async def readyz(db: DatabaseDep) -> JSONResponse:
+async def readyz(db: DatabaseDep) -> Readiness | JSONResponse:
     """Ready when a query answers and the schema is at the revision this code expects."""
     try:
         async with db.read() as conn:
@@ -63,4 +71,4 @@ async def readyz(db: DatabaseDep) -> JSONResponse:
             f"Schema at revision {revision}, code expects {head}: run `tanktop migrate`.",
             slug="not-ready",
         )
-    return JSONResponse({"status": "ready", "revision": revision})
+    return Readiness(revision=head)

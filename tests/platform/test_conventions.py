@@ -63,18 +63,9 @@ ANY_ALLOWED: frozenset[str] = frozenset(
 UNTYPED_ANSWERS: frozenset[str] = frozenset(
     {
         # Answers still described by schema dicts (issue 12); shrinks to nothing.
-        "oauth.me_profiles_get",
-        "oauth.me_profiles_patch",
         "oauth.me_recommendations_live",
         "oauth.me_recommendations_get",
         "oauth.me_recommendations_get_type",
-        "operations.healthz",
-        "operations.readyz",
-        "profiles.put",
-        "profiles.post",
-        "profiles.patch",
-        "profiles.get",
-        "profiles.create",
         "notifications.get_item",
         "notifications.get_type",
         "notifications.get_user",

@@ -26,6 +26,7 @@ from tanktop.notifications.service import RequestPage, WebhookHealth
 from tanktop.oauth import service as oauth
 from tanktop.oauth.service import ClientInfo, ConnectedApp
 from tanktop.profiles import service as profiles
+from tanktop.profiles.schemas import Profile
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache, Recommendation
 from tanktop.sections import service as sections
@@ -114,7 +115,7 @@ async def service_keys(db: Database, *, services: list[Service]) -> list[Service
 @dataclass(frozen=True)
 class UserView:
     user_id: str
-    profile: dict[str, Any] | None
+    profile: Profile | None
     lists: dict[str, list[ListItem]]
     history: HistoryPage
     bookmarks: list[Bookmark]
@@ -155,7 +156,7 @@ async def user_view(
 ) -> UserView:
     """Everything the service holds on one user, as its own API would answer."""
     try:
-        profile: dict[str, Any] | None = await profiles.get_profile(db, service, user_id=user_id)
+        profile: Profile | None = await profiles.get_profile(db, service, user_id=user_id)
     except NotFound:
         profile = None
     items = await events.all_user_items(db, service, user_id=user_id)

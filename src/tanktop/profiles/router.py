@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
-from tanktop.answers import answer, record
+from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_object, json_object_openapi
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import UserId
 from tanktop.profiles import service as profiles
+from tanktop.profiles.schemas import Profile
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["User profiles"])
 
 _EXAMPLE = {"name": "Sam", "language": "en", "favourites": {"genres": ["comedy"]}}
-_PROFILE = answer(
-    "The profile: your JSON, with the user id under `id`.",
-    record({"id": {"type": "string"}}, open_=True),
-    {"id": "7", **_EXAMPLE},
+_PROFILE = model_answer(
+    "The profile: your JSON, with the user id under `id`.", {"id": "7", **_EXAMPLE}, Profile
 )
 _COMMON = problem_responses(400, 401, 413, 415)
 
@@ -29,6 +27,7 @@ _COMMON = problem_responses(400, 401, 413, 415)
     name="profiles.put",
     summary="Create a user with your id, or replace their profile",
     status_code=201,
+    response_model=Profile,
     responses={
         201: _PROFILE,
         200: {**_PROFILE, "description": "Replaced an active profile."},
@@ -37,12 +36,13 @@ _COMMON = problem_responses(400, 401, 413, 415)
     openapi_extra=json_object_openapi(_EXAMPLE, "The whole profile. `id`, if given, must match."),
 )
 async def put_user(
-    request: Request, userid: UserId, service: ServiceDep, db: DatabaseDep
-) -> JSONResponse:
+    request: Request, response: Response, userid: UserId, service: ServiceDep, db: DatabaseDep
+) -> Profile:
     profile, created = await profiles.put_profile(
         db, service, user_id=userid, body=await json_object(request)
     )
-    return JSONResponse(profile, status_code=201 if created else 200)
+    response.status_code = 201 if created else 200
+    return profile
 
 
 @router.post(
@@ -50,6 +50,7 @@ async def put_user(
     name="profiles.create",
     summary="Create a user; we choose the id",
     status_code=201,
+    response_model=Profile,
     responses={
         201: {
             **_PROFILE,
@@ -61,12 +62,15 @@ async def put_user(
     },
     openapi_extra=json_object_openapi(_EXAMPLE, "The initial profile (may be empty)."),
 )
-async def create_user(request: Request, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
+async def create_user(
+    request: Request, response: Response, service: ServiceDep, db: DatabaseDep
+) -> Profile:
     profile = await profiles.create_profile(db, service, body=await json_object(request))
     location = request.url_for(
-        "profiles.get", apikey=request.path_params["apikey"], userid=profile["id"]
+        "profiles.get", apikey=request.path_params["apikey"], userid=profile.id
     )
-    return JSONResponse(profile, status_code=201, headers={"Location": str(location)})
+    response.headers["Location"] = str(location)
+    return profile
 
 
 _PATCH_SUMMARY = "Update a profile (JSON Merge Patch, RFC 7396)"
@@ -81,6 +85,7 @@ _PATCH_BODY = json_object_openapi(
     "/user/{userid}/",
     name="profiles.patch",
     summary=_PATCH_SUMMARY,
+    response_model=Profile,
     responses=_PATCH_RESPONSES,
     openapi_extra=_PATCH_BODY,
 )
@@ -88,14 +93,15 @@ _PATCH_BODY = json_object_openapi(
     "/user/{userid}/",
     name="profiles.post",
     summary=_PATCH_SUMMARY,
+    response_model=Profile,
     responses=_PATCH_RESPONSES,
     openapi_extra=_PATCH_BODY,
 )
 async def patch_user(
     request: Request, userid: UserId, service: ServiceDep, db: DatabaseDep
-) -> JSONResponse:
-    return JSONResponse(
-        await profiles.patch_profile(db, service, user_id=userid, patch=await json_object(request))
+) -> Profile:
+    return await profiles.patch_profile(
+        db, service, user_id=userid, patch=await json_object(request)
     )
 
 
@@ -103,10 +109,11 @@ async def patch_user(
     "/user/{userid}/",
     name="profiles.get",
     summary="Read a profile",
+    response_model=Profile,
     responses={200: _PROFILE, **problem_responses(400, 401, 404)},
 )
-async def get_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
-    return JSONResponse(await profiles.get_profile(db, service, user_id=userid))
+async def get_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> Profile:
+    return await profiles.get_profile(db, service, user_id=userid)
 
 
 @router.delete(

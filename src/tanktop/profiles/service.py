@@ -11,9 +11,8 @@ from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.oauth import service as oauth
 from tanktop.profiles import queries
+from tanktop.profiles.schemas import Profile
 from tanktop.tenants.service import Service
-
-Profile = JsonObject
 
 
 def merge_patch(target: JsonValue, patch: JsonValue) -> JsonValue:
@@ -29,7 +28,7 @@ def merge_patch(target: JsonValue, patch: JsonValue) -> JsonValue:
     return result
 
 
-def _check_keys(user_id: str, body: Profile) -> None:
+def _check_keys(user_id: str, body: JsonObject) -> None:
     reserved = sorted(key for key in body if key.startswith("_"))
     if reserved:
         raise BadRequest(f"Top-level keys starting with '_' are reserved: {', '.join(reserved)}.")
@@ -44,18 +43,18 @@ def _not_found(user_id: str) -> NotFound:
 
 
 async def put_profile(
-    db: Database, service: Service, *, user_id: str, body: Profile
+    db: Database, service: Service, *, user_id: str, body: JsonObject
 ) -> tuple[Profile, bool]:
     """Create or replace a profile; returns it and whether it was created."""
     _check_keys(user_id, body)
-    profile = {**body, "id": user_id}
+    data = {**body, "id": user_id}
     async with db.write() as conn:
         existing = await queries.select_active(conn, service.id, user_id, for_update=True)
-        await queries.upsert(conn, service.id, user_id, profile, utcnow())
-    return profile, existing is None
+        await queries.upsert(conn, service.id, user_id, data, utcnow())
+    return Profile.of(user_id, data), existing is None
 
 
-async def create_profile(db: Database, service: Service, *, body: Profile) -> Profile:
+async def create_profile(db: Database, service: Service, *, body: JsonObject) -> Profile:
     """Create a profile under an unguessable id of our choosing."""
     if "id" in body:
         raise BadRequest("POST /user/ chooses the id; use PUT /user/<userid>/ to choose your own.")
@@ -63,12 +62,14 @@ async def create_profile(db: Database, service: Service, *, body: Profile) -> Pr
     async with db.write() as conn:
         while True:
             user_id = secrets.token_urlsafe(16)
-            profile = {**body, "id": user_id}
-            if await queries.insert_new(conn, service.id, user_id, profile, utcnow()):
-                return profile
+            data = {**body, "id": user_id}
+            if await queries.insert_new(conn, service.id, user_id, data, utcnow()):
+                return Profile.of(user_id, data)
 
 
-async def patch_profile(db: Database, service: Service, *, user_id: str, patch: Profile) -> Profile:
+async def patch_profile(
+    db: Database, service: Service, *, user_id: str, patch: JsonObject
+) -> Profile:
     """Apply a merge patch under a row lock, so concurrent patches never lose each other."""
     _check_keys(user_id, patch)
     async with db.write() as conn:
@@ -77,17 +78,17 @@ async def patch_profile(db: Database, service: Service, *, user_id: str, patch: 
             raise _not_found(user_id)
         merged = merge_patch(current, patch)
         assert isinstance(merged, dict)
-        profile = {**merged, "id": user_id}
-        await queries.update_data(conn, service.id, user_id, profile, utcnow())
-    return profile
+        data = {**merged, "id": user_id}
+        await queries.update_data(conn, service.id, user_id, data, utcnow())
+    return Profile.of(user_id, data)
 
 
 async def get_profile(db: Database, service: Service, *, user_id: str) -> Profile:
     async with db.read() as conn:
-        profile = await queries.select_active(conn, service.id, user_id)
-    if profile is None:
+        data = await queries.select_active(conn, service.id, user_id)
+    if data is None:
         raise _not_found(user_id)
-    return profile
+    return Profile.of(user_id, data)
 
 
 async def deactivate_profile(db: Database, service: Service, *, user_id: str) -> None:
