@@ -22,6 +22,7 @@ from tanktop.errors import NotFound
 from tanktop.events import service as events
 from tanktop.events.service import ActiveUser, EventWriter, HistoryPage, ListItem
 from tanktop.notifications import service as notifications
+from tanktop.notifications.schemas import Delivery, Notification
 from tanktop.notifications.service import RequestPage, WebhookHealth
 from tanktop.oauth import service as oauth
 from tanktop.oauth.service import ClientInfo, ConnectedApp
@@ -120,7 +121,7 @@ class UserView:
     history: HistoryPage
     bookmarks: list[Bookmark]
     recommendations: list[Recommendation]
-    notifications: list[dict[str, Any]]
+    notifications: list[Notification]
     labels: dict[ItemKey, str]
 
     @property
@@ -179,7 +180,7 @@ async def user_view(
         *(("episode", b.episode_id) for b in marks if isinstance(b.episode_id, str)),
         *((r.item_type, r.item_id) for r in recommended),
         *_reason_keys(recommended),
-        *((str(r["item_type"]), str(r["item_id"])) for r in requests),
+        *((r.item_type, r.item_id) for r in requests),
     ]
     return UserView(
         user_id,
@@ -220,7 +221,7 @@ async def notifications_view(
     db: Database, service: Service, *, status: str | None, cursor: str | None
 ) -> NotificationsView:
     page = await notifications.service_requests(db, service, status=status, cursor=cursor)
-    labels = await labels_of(db, keys=((r["item_type"], str(r["item_id"])) for r in page.requests))
+    labels = await labels_of(db, keys=((r.item_type, r.item_id) for r in page.requests))
     return NotificationsView(page, await notifications.delivery_counts(db, service), status, labels)
 
 
@@ -229,13 +230,13 @@ class RequestView:
     user_id: str
     item_type: str
     item_id: str
-    request: dict[str, Any]
-    deliveries: list[dict[str, Any]]
+    request: Notification
+    deliveries: list[Delivery]
     label: str
 
     @property
     def resendable(self) -> bool:
-        return any(d["status"] == "failed" for d in self.deliveries)
+        return any(d.status == "failed" for d in self.deliveries)
 
 
 async def request_view(

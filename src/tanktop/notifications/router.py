@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.responses import JSONResponse
 
-from tanktop.answers import JSON_ID, TIMESTAMP, answer, array_of, nullable, record
+from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
 from tanktop.catalog.service import MAX_PRICE
 from tanktop.db import DatabaseDep
@@ -15,6 +14,7 @@ from tanktop.errors import problem_responses
 from tanktop.ids import ItemId, UserId
 from tanktop.notifications import service as notifications
 from tanktop.notifications.rules import REQUEST_TYPES, parse_spec
+from tanktop.notifications.schemas import DeliveryLog, NotificationList, Resent
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Notifications"])
 
@@ -42,45 +42,10 @@ _EXAMPLE = {
         }
     ]
 }
-_REQUEST = record(
-    {
-        "item_type": {"type": "string"},
-        "item_id": JSON_ID,
-        "source_id": array_of(JSON_ID),
-        "price": nullable({"type": "integer"}),
-        "hd": {"type": "boolean"},
-        "url": {"type": "string"},
-        "notified": {"type": "boolean"},
-        "status": {"type": "string", "enum": ["waiting", "notified", "failed"]},
-        "notified_at": nullable(TIMESTAMP),
-        "created_at": TIMESTAMP,
-    }
-)
 _LIST = {
-    200: answer("The user's requests.", record({"notifications": array_of(_REQUEST)}), _EXAMPLE),
+    200: model_answer("The user's requests.", _EXAMPLE, NotificationList),
     **problem_responses(400, 401),
 }
-_ATTEMPT = record(
-    {
-        "at": TIMESTAMP,
-        "status_code": nullable({"type": "integer"}),
-        "duration_ms": {"type": "number"},
-        "error": nullable({"type": "string"}),
-        "response": nullable({"type": "string"}),
-    }
-)
-_DELIVERY = record(
-    {
-        "webhook_id": {"type": "string"},
-        "content_type": {"type": "string"},
-        "content_id": JSON_ID,
-        "url": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "succeeded", "failed", "cancelled"]},
-        "attempts": array_of(_ATTEMPT),
-        "next_attempt_at": nullable(TIMESTAMP),
-        "delivered_at": nullable(TIMESTAMP),
-    }
-)
 _BODY = {
     "requestBody": {
         "required": False,
@@ -159,40 +124,42 @@ async def request_notification(
     "/notification/{userid}/{itemtype}/{itemid}/",
     name="notifications.get_item",
     summary="The request for one item",
+    response_model=NotificationList,
     responses=_LIST,
 )
 async def get_for_item(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
-) -> JSONResponse:
+) -> NotificationList:
     rows = await notifications.list_requests(
         db, service, user_id=userid, item_type=itemtype, item_id=itemid
     )
-    return JSONResponse({"notifications": rows})
+    return NotificationList(notifications=rows)
 
 
 @router.get(
     "/notification/{userid}/{itemtype}/",
     name="notifications.get_type",
     summary="The user's requests of one type",
+    response_model=NotificationList,
     responses=_LIST,
 )
 async def get_for_type(
     userid: UserId, itemtype: NotificationType, service: ServiceDep, db: DatabaseDep
-) -> JSONResponse:
+) -> NotificationList:
     rows = await notifications.list_requests(db, service, user_id=userid, item_type=itemtype)
-    return JSONResponse({"notifications": rows})
+    return NotificationList(notifications=rows)
 
 
 @router.get(
     "/notification/{userid}/",
     name="notifications.get_user",
     summary="All the user's requests",
+    response_model=NotificationList,
     responses=_LIST,
 )
-async def get_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> JSONResponse:
-    return JSONResponse(
-        {"notifications": await notifications.list_requests(db, service, user_id=userid)}
-    )
+async def get_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) -> NotificationList:
+    rows = await notifications.list_requests(db, service, user_id=userid)
+    return NotificationList(notifications=rows)
 
 
 _GONE = {
@@ -247,10 +214,10 @@ async def delete_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) 
     "/notification/{userid}/{itemtype}/{itemid}/deliveries/",
     name="notifications.deliveries",
     summary="Every webhook sent for a request, with every attempt (status, time, answer)",
+    response_model=DeliveryLog,
     responses={
-        200: answer(
+        200: model_answer(
             "Deliveries, oldest first.",
-            record({"deliveries": array_of(_DELIVERY)}),
             {
                 "deliveries": [
                     {
@@ -273,17 +240,18 @@ async def delete_for_user(userid: UserId, service: ServiceDep, db: DatabaseDep) 
                     }
                 ]
             },
+            DeliveryLog,
         ),
         **problem_responses(400, 401, 404),
     },
 )
 async def deliveries(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
-) -> JSONResponse:
-    log: list[dict[str, Any]] = await notifications.delivery_log(
+) -> DeliveryLog:
+    log = await notifications.delivery_log(
         db, service, user_id=userid, item_type=itemtype, item_id=itemid
     )
-    return JSONResponse({"deliveries": log})
+    return DeliveryLog(deliveries=log)
 
 
 @router.post(
@@ -291,19 +259,16 @@ async def deliveries(
     name="notifications.resend",
     summary="Send a failed webhook again (a new round of attempts)",
     status_code=202,
+    response_model=Resent,
     responses={
-        202: answer(
-            "How many failed deliveries were queued again.",
-            record({"queued": {"type": "integer", "minimum": 0}}),
-            {"queued": 1},
-        ),
+        202: model_answer("How many failed deliveries were queued again.", {"queued": 1}, Resent),
         **problem_responses(400, 401, 404),
     },
 )
 async def resend(
     userid: UserId, itemtype: NotificationType, itemid: ItemId, service: ServiceDep, db: DatabaseDep
-) -> JSONResponse:
+) -> Resent:
     count = await notifications.resend_failed(
         db, service, user_id=userid, item_type=itemtype, item_id=itemid
     )
-    return JSONResponse({"queued": count}, status_code=202)
+    return Resent(queued=count)

@@ -8,13 +8,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import service as catalog
 from tanktop.cursors import cursor_time, decode_cursor, encode_cursor
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
-from tanktop.ids import json_id
 from tanktop.notifications import queries, rules
 from tanktop.notifications.rules import (
     REQUEST_TYPES,
@@ -24,6 +24,13 @@ from tanktop.notifications.rules import (
     RequestSpec,
     satisfies,
     webhook_body,
+)
+from tanktop.notifications.schemas import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    RequestStatus,
+    UserNotification,
 )
 from tanktop.tenants.service import Service
 
@@ -127,19 +134,23 @@ async def create_request(
             await queue_delivery(conn, request=request, content=key, offer=offer, now=now)
 
 
-def request_json(row: Any) -> dict[str, Any]:
-    return {
-        "item_type": row.item_type,
-        "item_id": json_id(row.item_id),
-        "source_id": [json_id(s) for s in row.source_ids],
-        "price": row.price,
-        "hd": row.hd,
-        "url": row.url,
-        "notified": row.notified,
-        "status": "notified" if row.notified else "failed" if row.failed else "waiting",
-        "notified_at": row.notified_at.isoformat() if row.notified_at else None,
-        "created_at": row.created_at.isoformat(),
-    }
+def _status(row: Row[Any]) -> RequestStatus:
+    return "notified" if row.notified else "failed" if row.failed else "waiting"
+
+
+def _notification(row: Row[Any]) -> Notification:
+    return Notification(
+        item_type=row.item_type,
+        item_id=row.item_id,
+        source_id=row.source_ids,
+        price=row.price,
+        hd=row.hd,
+        url=row.url,
+        notified=row.notified,
+        status=_status(row),
+        notified_at=row.notified_at,
+        created_at=row.created_at,
+    )
 
 
 async def list_requests(
@@ -149,12 +160,12 @@ async def list_requests(
     user_id: str,
     item_type: str | None = None,
     item_id: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Notification]:
     if item_type is not None:
         check_type(item_type)
     async with db.read() as conn:
         rows = await queries.select_requests(conn, service.id, user_id, item_type, item_id)
-    return [request_json(row) for row in rows]
+    return [_notification(row) for row in rows]
 
 
 STATUSES = ("waiting", "notified", "failed")
@@ -162,8 +173,7 @@ STATUSES = ("waiting", "notified", "failed")
 
 @dataclass(frozen=True, slots=True)
 class RequestPage:
-    requests: list[dict[str, Any]]
-    """As `request_json`, each with its `user_id`."""
+    requests: list[UserNotification]
     next_cursor: str | None
 
 
@@ -192,7 +202,7 @@ async def service_requests(
         rows = await queries.select_service_requests(conn, service.id, status, before, limit + 1)
     page = rows[:limit]
     return RequestPage(
-        [{"user_id": row.user_id, **request_json(row)} for row in page],
+        [UserNotification(user_id=row.user_id, **_notification(row).model_dump()) for row in page],
         _encode_position(page[-1]) if len(rows) > limit else None,
     )
 
@@ -266,7 +276,7 @@ async def cancel_requests(
 
 async def delivery_log(
     db: Database, service: Service, *, user_id: str, item_type: str, item_id: str
-) -> list[dict[str, Any]]:
+) -> list[Delivery]:
     """Every delivery of a request and every attempt of each, for a developer to debug."""
     check_type(item_type)
     async with db.read(snapshot=True) as conn:
@@ -274,25 +284,25 @@ async def delivery_log(
             raise NotFound(f"No notification request for {item_type} {item_id!r}.")
         deliveries = await queries.deliveries_of(conn, service.id, user_id, item_type, item_id)
     return [
-        {
-            "webhook_id": d.webhook_id,
-            "content_type": d.content_type,
-            "content_id": json_id(d.content_id),
-            "url": d.url,
-            "status": d.status,
-            "attempts": [
-                {
-                    "at": a.at.isoformat(),
-                    "status_code": a.status_code,
-                    "duration_ms": round(a.duration_ms, 1),
-                    "error": a.error,
-                    "response": a.response,
-                }
+        Delivery(
+            webhook_id=d.webhook_id,
+            content_type=d.content_type,
+            content_id=d.content_id,
+            url=d.url,
+            status=d.status,
+            attempts=[
+                DeliveryAttempt(
+                    at=a.at,
+                    status_code=a.status_code,
+                    duration_ms=round(a.duration_ms, 1),
+                    error=a.error,
+                    response=a.response,
+                )
                 for a in attempts
             ],
-            "next_attempt_at": d.next_attempt_at.isoformat() if d.status == "pending" else None,
-            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
-        }
+            next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+            delivered_at=d.delivered_at,
+        )
         for d, attempts in deliveries
     ]
 
