@@ -73,11 +73,27 @@ async def answers(api: Api) -> dict[str, Any]:
         "users_week": f"/analytics/users/?{span()}&interval=week",
         "retention": f"/analytics/retention/?{span()}&interval=week",
         "top": f"/analytics/top/movie/?event=seen&{span()}&n=5",
+        **{f"user {user}": f"/analytics/user/{user}/" for user in USERS},
     }.items():
         response = await api.get(path)
         assert response.status_code == 200, response.text
         found[name] = response.json()
     return found
+
+
+def brute_user(happened: list[Happened], user: str) -> dict[str, Any]:
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    times = [h.at for h in happened if h.user == user]
+    for h in happened:
+        if h.user == user:
+            counts[(h.event, h.item_type)] += 1
+    return {
+        "events": [
+            {"event": e, "item_type": t, "count": n} for (e, t), n in sorted(counts.items())
+        ],
+        "first_activity": min(times).isoformat() if times else None,
+        "last_activity": max(times).isoformat() if times else None,
+    }
 
 
 def brute_users(happened: list[Happened], interval: str) -> dict[str, tuple[int, int]]:
@@ -131,6 +147,11 @@ def check(found: dict[str, Any], happened: list[Happened]) -> None:
     )
     top = [(str(i["item_id"]), i["events"], i["users"]) for i in found["top"]["items"]]
     assert top == brute_top(happened)
+    for user in USERS:
+        stats = found[f"user {user}"]
+        assert {k: stats[k] for k in ("events", "first_activity", "last_activity")} == (
+            brute_user(happened, user)
+        )
 
 
 @settings(
@@ -168,6 +189,32 @@ async def test_distinct_users_merge_across_hours_days_and_weeks(api: Api, db: Da
     assert [(p["events"], p["users"]) for p in body["series"][0]["points"]] == [(3, 2), (1, 1)]
     month = (await api.get(f"/analytics/users/?{span(14)}&interval=month")).json()
     assert [(p["active"], p["new"]) for p in month["points"]] == [(2, 2)]
+
+
+async def test_a_top_item_that_leads_no_single_day_is_found(api: Api, db: Database) -> None:
+    """Each of 10 days: 30 items seen 3 times that day only, and item "x" seen twice. The top
+    list reads each day's leaders first; "x" is none of them, yet with 20 it beats them all."""
+    happened = [
+        Happened(f"u{k}", "seen", "movie", f"d{day}i{i}", BASE + dt.timedelta(days=day, hours=k))
+        for day in range(10)
+        for i in range(30)
+        for k in range(3)
+    ]
+    happened += [
+        Happened(f"u{k}", "seen", "movie", "x", BASE + dt.timedelta(days=day, hours=k))
+        for day in range(10)
+        for k in range(2)
+    ]
+    await post_all(api, happened)
+    await catch_up(db)
+    body = (await api.get(f"/analytics/top/movie/?event=seen&{span(10)}&n=1")).json()
+    assert body["items"] == [{"item_id": "x", "events": 20, "users": 2}]
+    body = (await api.get(f"/analytics/top/movie/?event=seen&{span(10)}&n=3")).json()
+    assert [(i["item_id"], i["events"]) for i in body["items"]] == [
+        ("x", 20),
+        ("d0i0", 3),
+        ("d0i1", 3),
+    ]
 
 
 async def test_buckets_follow_the_time_zone_across_dst(api: Api, db: Database) -> None:

@@ -134,6 +134,7 @@ async def test_one_users_figures(api: Api, db: Database) -> None:
     ]  # fmt: skip
     assert (await api.post("/events/", json=batch)).status_code == 204
     assert (await api.delete("/event/7/rated/movie/2/")).status_code == 204
+    await catch_up(db)
     body = (await api.get("/analytics/user/7/")).json()
     assert body["events"] == [
         {"event": "progress", "item_type": "episode", "count": 1},

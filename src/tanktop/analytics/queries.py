@@ -13,10 +13,11 @@ from tanktop.analytics.tables import (
     analytics_engagement,
     analytics_items,
     analytics_series,
+    analytics_user_events,
     analytics_users,
     impressions,
 )
-from tanktop.db import chunks, dialect_insert, select_in
+from tanktop.db import Insert, chunks, insert_many, select_in
 
 
 async def _all(conn: AsyncConnection, query: sa.Select[Any]) -> list[sa.Row[Any]]:
@@ -120,37 +121,65 @@ async def select_items_at(
 
 async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, replacing the non-key columns of rows already there."""
-    if not rows:
-        return
-    stmt = dialect_insert(conn, table)
     keys = [c.name for c in table.primary_key.columns]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
-    )
-    for chunk in chunks(rows, 5000):
-        await conn.execute(stmt, chunk)
+
+    def replace(stmt: Insert) -> Insert:
+        return stmt.on_conflict_do_update(
+            index_elements=keys,
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+        )
+
+    await insert_many(conn, table, rows, replace)
 
 
 async def add_engagement(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Add impressions, clicks and engaged counts to their (service, surface, hour) rows."""
-    if not rows:
-        return
     table = analytics_engagement
-    stmt = dialect_insert(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["service_id", "surface", "start"],
-        set_={
-            name: table.c[name] + stmt.excluded[name]
-            for name in ("impressions", "clicks", "engaged")
-        },
+
+    def add(stmt: Insert) -> Insert:
+        return stmt.on_conflict_do_update(
+            index_elements=["service_id", "surface", "start"],
+            set_={
+                name: table.c[name] + stmt.excluded[name]
+                for name in ("impressions", "clicks", "engaged")
+            },
+        )
+
+    await insert_many(conn, table, rows, add)
+
+
+async def add_user_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Add a batch's per-user counts to their rows (no read: counts add, first and last
+    widen)."""
+    table = analytics_user_events
+    earliest, latest = (
+        (sa.func.min, sa.func.max)
+        if conn.dialect.name == "sqlite"
+        else (sa.func.least, sa.func.greatest)
     )
-    await conn.execute(stmt, list(rows))
+
+    def add(stmt: Insert) -> Insert:
+        return stmt.on_conflict_do_update(
+            index_elements=[c.name for c in table.primary_key.columns],
+            set_={
+                "events": table.c.events + stmt.excluded.events,
+                "first_at": earliest(table.c.first_at, stmt.excluded.first_at),
+                "last_at": latest(table.c.last_at, stmt.excluded.last_at),
+            },
+        )
+
+    await insert_many(conn, table, rows, add)
 
 
 async def delete_rollups(conn: AsyncConnection, service_id: int) -> None:
     """Forget a service's rollups and engagement marks (a rebuild starts from nothing)."""
-    for table in (analytics_series, analytics_items, analytics_engagement, analytics_users):
+    for table in (
+        analytics_series,
+        analytics_items,
+        analytics_user_events,
+        analytics_engagement,
+        analytics_users,
+    ):
         await conn.execute(sa.delete(table).where(table.c.service_id == service_id))
     await conn.execute(
         sa.update(impressions)
@@ -207,15 +236,48 @@ async def select_series(
     return await _all(conn, query)
 
 
-async def top_items(
+async def day_leaders(
     conn: AsyncConnection,
     service_id: int,
     event: str,
     item_type: str,
+    days: Sequence[dt.datetime],
+    depth: int,
+) -> list[sa.Row[Any]]:
+    """(day, item_id, events) of each day's `depth` items with the most events (the rank
+    index, read from its top down, a short scan per day)."""
+    table = analytics_items
+    rows: list[sa.Row[Any]] = []
+    for chunk in chunks(days, 31):
+        per_day = [
+            sa.select(table.c.day, table.c.item_id, table.c.events)
+            .where(
+                table.c.service_id == service_id,
+                table.c.event == event,
+                table.c.item_type == item_type,
+                table.c.day == day,
+            )
+            .order_by(table.c.events.desc())
+            .limit(depth)
+            .subquery()
+            .select()
+            for day in chunk
+        ]
+        query = per_day[0] if len(per_day) == 1 else sa.union_all(*per_day)
+        rows += (await conn.execute(query)).all()
+    return rows
+
+
+async def item_totals(
+    conn: AsyncConnection,
+    service_id: int,
+    event: str,
+    item_type: str,
+    item_ids: Sequence[str],
     start: dt.datetime,
     end: dt.datetime,
-    n: int,
 ) -> list[tuple[str, int]]:
+    """(item_id, events) of these items over the days in [start, end)."""
     table = analytics_items
     total = sa.func.sum(table.c.events).label("total")
     query = (
@@ -228,10 +290,9 @@ async def top_items(
             table.c.day < end,
         )
         .group_by(table.c.item_id)
-        .order_by(total.desc(), table.c.item_id)
-        .limit(n)
     )
-    return [(row.item_id, int(row.total)) for row in await conn.execute(query)]
+    rows = await select_in(conn, query, table.c.item_id, item_ids)
+    return [(row.item_id, int(row.total)) for row in rows]
 
 
 async def item_members(
@@ -269,6 +330,18 @@ async def engagement_totals(
         .where(table.c.service_id == service_id, table.c.start >= start, table.c.start < end)
         .group_by(table.c.surface)
         .order_by(table.c.surface)
+    )
+    return await _all(conn, query)
+
+
+async def select_user_events(
+    conn: AsyncConnection, service_id: int, user_id: str
+) -> list[sa.Row[Any]]:
+    table = analytics_user_events
+    query = (
+        sa.select(table)
+        .where(table.c.service_id == service_id, table.c.user_id == user_id)
+        .order_by(table.c.event, table.c.item_type)
     )
     return await _all(conn, query)
 

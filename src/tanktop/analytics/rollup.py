@@ -139,6 +139,20 @@ def counted(rows: Sequence[HistoryEvent]) -> list[HistoryEvent]:
     return [e for e in rows if not e.removed]
 
 
+@dataclass(slots=True)
+class UserEvents:
+    """One user's events of one kind in a batch: how many, the first and the last."""
+
+    events: int
+    first: dt.datetime
+    last: dt.datetime
+
+    def add(self, at: dt.datetime) -> None:
+        self.events += 1
+        self.first = min(self.first, at)
+        self.last = max(self.last, at)
+
+
 class Delta:
     """What one batch adds to one service's rollups, computed before its transaction."""
 
@@ -150,14 +164,23 @@ class Delta:
         self.impressions: dict[tuple[str, dt.datetime], int] = defaultdict(int)
         self.flag: dict[str, set[int]] = {"engaged": set(), "clicked": set()}
         self.seen: dict[str, tuple[int, dt.datetime]] = {}
+        self.user_events: dict[tuple[str, str, str], UserEvents] = {}
 
     async def count_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
         async with db.read() as conn:
             uids = await self._users(conn, rows)
             series: dict[tuple[str, str, str, dt.datetime], tuple[list[int], BitMap]] = {}
             items: dict[tuple[str, str, dt.datetime, str], tuple[list[int], BitMap]] = {}
+            per_user = self.user_events
             for event in rows:
                 uid = uids[event.user_id]
+                counts = per_user.get((event.user_id, event.event, event.item_type))
+                if counts is None:
+                    per_user[(event.user_id, event.event, event.item_type)] = UserEvents(
+                        1, event.at, event.at
+                    )
+                else:
+                    counts.add(event.at)
                 for grain, floor in GRAINS.items():
                     start = floor(event.at)
                     for key in (
@@ -326,6 +349,21 @@ class Delta:
         await queries.upsert(conn, analytics_users, self.users)
         await queries.upsert(conn, analytics_series, self.series)
         await queries.upsert(conn, analytics_items, self.items)
+        await queries.add_user_events(
+            conn,
+            [
+                {
+                    "service_id": self.service_id,
+                    "user_id": user_id,
+                    "event": event,
+                    "item_type": item_type,
+                    "events": counts.events,
+                    "first_at": counts.first,
+                    "last_at": counts.last,
+                }
+                for (user_id, event, item_type), counts in sorted(self.user_events.items())
+            ],
+        )
         engagement: dict[tuple[str, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
         for (surface, hour), count in self.impressions.items():
             engagement[(surface, hour)][0] += count

@@ -241,10 +241,33 @@ async def top_items(
     end: dt.datetime,
     n: int,
 ) -> list[TopItem]:
-    """The items with the most `event`s in the UTC days that overlap [start, end)."""
+    """The items with the most `event`s in the UTC days that overlap [start, end), most first
+    (then by id), exact.
+
+    Not a sum over every item of every day: each day's leaders are read (`depth` of them),
+    and the exact totals of those candidates that can still make the list. An item no day
+    lists among its leaders has at most the sum of each full day's last leader count,
+    `bound`; once the n-th candidate has more than that, nothing unread can take its place.
+    Popularity is skewed, so a depth of a few times n almost always settles it; if not, the
+    days are read deeper."""
     first = rollup.day_of(start)
+    days: list[dt.datetime] = []
+    while first + len(days) * rollup.DAY < end:
+        days.append(first + len(days) * rollup.DAY)
+    if not days:
+        return []
+    depth = 2 * n + 10
     async with db.read() as conn:
-        ranked = await queries.top_items(conn, service.id, event, item_type, first, end, n)
+        while True:
+            leaders = await queries.day_leaders(conn, service.id, event, item_type, days, depth)
+            candidates, bound, complete = _contenders(leaders, depth, n)
+            totals = await queries.item_totals(
+                conn, service.id, event, item_type, candidates, first, end
+            )
+            ranked = sorted(totals, key=lambda t: (-t[1], t[0]))[:n]
+            if complete or (len(ranked) == n and ranked[-1][1] > bound):
+                break
+            depth *= 4
         members = await queries.item_members(
             conn, service.id, event, item_type, [i for i, _ in ranked], first, end
         )
@@ -252,6 +275,27 @@ async def top_items(
     for item_id, raw in members:
         users.setdefault(item_id, BitMap()).update(BitMap.deserialize(raw))
     return [TopItem(i, count, len(users.get(i, ()))) for i, count in ranked]
+
+
+def _contenders(leaders: Sequence[Any], depth: int, n: int) -> tuple[list[str], int, bool]:
+    """From each day's leaders: the items that may be among the n with the most events (what
+    each has among the leaders is a floor of its total; that plus the last leader count of
+    each full day it is missing from, a ceiling), the ceiling of any item not listed, and
+    whether every day was read whole (no day returned `depth` rows)."""
+    per_day: dict[dt.datetime, list[int]] = {}
+    floor: dict[str, int] = {}
+    present: dict[str, int] = {}
+    for row in leaders:
+        per_day.setdefault(row.day, []).append(int(row.events))
+        floor[row.item_id] = floor.get(row.item_id, 0) + int(row.events)
+    last = {day: min(counts) for day, counts in per_day.items() if len(counts) == depth}
+    bound = sum(last.values())
+    for row in leaders:
+        if row.day in last:
+            present[row.item_id] = present.get(row.item_id, 0) + last[row.day]
+    nth = sorted(floor.values(), reverse=True)[n - 1] if len(floor) >= n else 0
+    ceiling = {item: floor[item] + bound - present.get(item, 0) for item in floor}
+    return sorted(i for i in floor if ceiling[i] >= nth), bound, not last
 
 
 async def engagement(
@@ -265,18 +309,26 @@ async def engagement(
 
 
 async def user_stats(db: Database, service: Service, *, user_id: str) -> UserStats:
-    """One user's counts per event and item type, minutes watched, ratings, first and last."""
-    counts = await events.user_event_counts(db, service.id, user_id=user_id)
-    lists = await events.user_items(
+    """One user's counts per event and item type (rollups), minutes watched and ratings (their
+    lists, summed by the database), first and last activity."""
+    async with db.read() as conn:
+        rows = await queries.select_user_events(conn, service.id, user_id)
+    counts = [EventCount(r.event, r.item_type, int(r.events), r.first_at, r.last_at) for r in rows]
+    values = await events.list_value_counts(
         db, service, user_id=user_id, events=["progress", "rated"], item_types=WATCHABLE
     )
     minutes = sum(
-        float(i.value)
-        for i in lists
-        if i.event == "progress" and isinstance(i.value, int | float) and i.item_type != "programme"
+        number * v.count
+        for v in values
+        if v.event == "progress" and v.item_type != "programme"
+        if (number := _number(v.value)) is not None
     )
     ratings = [
-        float(i.value) for i in lists if i.event == "rated" and isinstance(i.value, int | float)
+        number
+        for v in values
+        if v.event == "rated"
+        if (number := _number(v.value)) is not None
+        for _ in range(v.count)
     ]
     return UserStats(
         user_id,
@@ -286,3 +338,9 @@ async def user_stats(db: Database, service: Service, *, user_id: str) -> UserSta
         min((c.first for c in counts), default=None),
         max((c.last for c in counts), default=None),
     )
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

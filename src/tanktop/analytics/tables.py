@@ -73,15 +73,32 @@ analytics_series = sa.Table(
 analytics_items = sa.Table(
     "analytics_items",
     metadata,
-    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
-    sa.Column("event", sa.String(64), primary_key=True),
-    sa.Column("item_type", sa.String(64), primary_key=True),
-    sa.Column("day", UTCDateTime, primary_key=True),
-    sa.Column("item_id", sa.String(64), primary_key=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("item_type", sa.String(64), nullable=False),
+    sa.Column("day", UTCDateTime, nullable=False),
+    sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("events", sa.BigInteger, nullable=False),
     sa.Column("members", sa.LargeBinary, nullable=False),
+    # An item's days together: the exact totals of a few candidates read a short range each.
+    sa.PrimaryKeyConstraint("service_id", "event", "item_type", "item_id", "day"),
+    # Each day's items by count: a top list reads the leaders of each day, not every row.
+    sa.Index("ix_analytics_items_rank", "service_id", "event", "item_type", "day", "events"),
 )
 """Events and users per item and UTC day, for top lists."""
+
+analytics_user_events = sa.Table(
+    "analytics_user_events",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("event", sa.String(64), primary_key=True),
+    sa.Column("item_type", sa.String(64), primary_key=True),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("first_at", UTCDateTime, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+)
+"""Per user, event and item type: how many events, the first and the last (user stats)."""
 
 analytics_engagement = sa.Table(
     "analytics_engagement",

@@ -363,29 +363,6 @@ async def select_users_history(
     return await select_in(conn, query, event_history.c.user_id, user_ids)
 
 
-async def count_user_event_kinds(
-    conn: AsyncConnection, service_id: int, user_id: str
-) -> list[sa.Row[Any]]:
-    """(event, item_type, count, first, last) of one user's events, removals left out."""
-    query = (
-        sa.select(
-            event_history.c.event,
-            event_history.c.item_type,
-            sa.func.count().label("n"),
-            sa.func.min(event_history.c.at).label("first"),
-            sa.func.max(event_history.c.at).label("last"),
-        )
-        .where(
-            event_history.c.service_id == service_id,
-            event_history.c.user_id == user_id,
-            event_history.c.removed.is_(False),
-        )
-        .group_by(event_history.c.event, event_history.c.item_type)
-        .order_by(event_history.c.event, event_history.c.item_type)
-    )
-    return list((await conn.execute(query)).all())
-
-
 async def select_user_items(
     conn: AsyncConnection,
     service_id: int,
@@ -398,6 +375,32 @@ async def select_user_items(
         list_items.c.user_id == user_id,
         list_items.c.event.in_(list(events)),
         list_items.c.item_type.in_(list(item_types)),
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def count_user_values(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    events: Sequence[str],
+    item_types: Sequence[str],
+) -> list[sa.Row[Any]]:
+    """(event, item_type, value, n): how many of the user's list items hold each value."""
+    query = (
+        sa.select(
+            list_items.c.event,
+            list_items.c.item_type,
+            list_items.c.value,
+            sa.func.count().label("n"),
+        )
+        .where(
+            list_items.c.service_id == service_id,
+            list_items.c.user_id == user_id,
+            list_items.c.event.in_(list(events)),
+            list_items.c.item_type.in_(list(item_types)),
+        )
+        .group_by(list_items.c.event, list_items.c.item_type, list_items.c.value)
     )
     return list((await conn.execute(query)).all())
 

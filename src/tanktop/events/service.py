@@ -355,13 +355,6 @@ class EventCount:
     last: dt.datetime
 
 
-async def user_event_counts(db: Database, service_id: int, *, user_id: str) -> list[EventCount]:
-    """How many of each event and item type the user has recorded (removals left out)."""
-    async with db.read() as conn:
-        rows = await queries.count_user_event_kinds(conn, service_id, user_id)
-    return [EventCount(r.event, r.item_type, r.n, r.first, r.last) for r in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class ListItem:
     event: str
@@ -383,6 +376,29 @@ async def user_items(
     async with db.read() as conn:
         rows = await queries.select_user_items(conn, service.id, user_id, events, item_types)
     return [ListItem(r.event, r.item_type, r.item_id, r.value, r.updated_at) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueCount:
+    event: str
+    item_type: str
+    value: JsonScalar
+    count: int
+
+
+async def list_value_counts(
+    db: Database,
+    service: Service,
+    *,
+    user_id: str,
+    events: Sequence[str],
+    item_types: Sequence[str],
+) -> list[ValueCount]:
+    """How many of the user's items in these lists hold each value (sums and distributions
+    of values without reading every item)."""
+    async with db.read() as conn:
+        rows = await queries.count_user_values(conn, service.id, user_id, events, item_types)
+    return [ValueCount(r.event, r.item_type, r.value, int(r.n)) for r in rows]
 
 
 async def event_counts(

@@ -1,0 +1,111 @@
+"""Migration 0018 on a database with rollups: item rows kept under their new key, and the
+per-user counts filled from exactly the history the rollups had read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+
+from tanktop import migrations
+from tanktop.analytics.tables import analytics_items, analytics_streams, analytics_user_events
+from tanktop.db import Database
+from tanktop.events.tables import event_history
+from tanktop.tenants.tables import services
+from tests.conftest import POSTGRES_ADMIN_URL, TEST_DATABASE
+
+AT = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrate.db'}"
+    else:
+        name = f"{TEST_DATABASE}_migrate"
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await admin.execute(f"CREATE DATABASE {name}")
+        finally:
+            await admin.close()
+        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    db = Database(url, pool_size=2)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+def history_row(
+    row_id: int, user: str, event: str, minutes: int, removed: bool = False
+) -> dict[str, object]:
+    return {
+        "id": row_id,
+        "service_id": 1,
+        "user_id": user,
+        "event": event,
+        "item_type": "movie",
+        "item_id": "1",
+        "value": None,
+        "at": AT + dt.timedelta(minutes=minutes),
+        "origin": "api",
+        "removed": removed,
+    }
+
+
+async def test_0018_keeps_items_and_counts_what_was_rolled_up(empty_db: Database) -> None:
+    await migrations.upgrade(empty_db, "0017")
+    async with empty_db.write() as conn:
+        await conn.execute(sa.insert(services), [{"id": 1, "name": "s", "created_at": AT}])
+        await conn.execute(
+            sa.insert(event_history),
+            [
+                history_row(1, "a", "seen", 0),
+                history_row(2, "a", "seen", 5),
+                history_row(3, "a", "seen", 9),  # a gap: not counted yet
+                history_row(4, "a", "watchlist", 1, removed=True),  # a removal
+                history_row(5, "b", "seen", 7),
+                history_row(6, "b", "seen", 8),  # past the mark: not read yet
+            ],
+        )
+        await conn.execute(
+            sa.update(analytics_streams)
+            .where(analytics_streams.c.name == "events")
+            .values(hwm=5, gaps=[[3, 0.0, None]])
+        )
+        await conn.execute(
+            sa.insert(analytics_items),
+            [
+                {
+                    "service_id": 1,
+                    "event": "seen",
+                    "item_type": "movie",
+                    "day": AT.replace(hour=0),
+                    "item_id": "1",
+                    "events": 3,
+                    "members": b"x",
+                }
+            ],
+        )
+    await migrations.upgrade(empty_db)
+    async with empty_db.read() as conn:
+        counts = (
+            await conn.execute(
+                sa.select(analytics_user_events).order_by(
+                    analytics_user_events.c.user_id, analytics_user_events.c.event
+                )
+            )
+        ).all()
+        items = (
+            await conn.execute(sa.select(analytics_items.c.item_id, analytics_items.c.events))
+        ).all()
+    assert [(r.user_id, r.event, r.events, r.first_at, r.last_at) for r in counts] == [
+        ("a", "seen", 2, AT, AT + dt.timedelta(minutes=5)),
+        ("b", "seen", 1, AT + dt.timedelta(minutes=7), AT + dt.timedelta(minutes=7)),
+    ]
+    assert [tuple(r) for r in items] == [("1", 3)]
