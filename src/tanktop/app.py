@@ -42,6 +42,7 @@ from tanktop.profiles.router import router as profiles_router
 from tanktop.recommendations.admin import router as recommender_settings_router
 from tanktop.recommendations.router import router as recommendations_router
 from tanktop.recommendations.service import ModelCache, RetrainSchedule
+from tanktop.routeindex import install as install_route_index
 from tanktop.sections.router import list_router as section_list_router
 from tanktop.sections.router import router as sections_router
 from tanktop.tenants.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics_router)
     app.include_router(metrics_router)
     install_console(app, settings)
+    install_route_index(app)
     app.add_middleware(RetryOnFault)  # innermost: replays what the guard read
     app.add_middleware(
         RequestGuard,
