@@ -25,10 +25,8 @@ from tanktop.db import Database
 from tanktop.errors import install_error_handlers, problem_components
 from tanktop.events.router import router as events_router
 from tanktop.events.writer import EventWriter
-from tanktop.logs import RequestId
-from tanktop.metrics import RequestMetrics
 from tanktop.metrics import router as metrics_router
-from tanktop.middleware import RequestGuard, RetryOnFault
+from tanktop.middleware import Observed, RequestGuard, RetryOnFault
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
 from tanktop.notifications.router import router as notifications_router
@@ -177,8 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_batch_bytes=settings.max_batch_body_bytes,
     )
-    app.add_middleware(RequestMetrics)  # counts what the guard refuses too
-    app.add_middleware(RequestId)  # outermost: every log line of the request carries its id
+    app.add_middleware(Observed)  # outermost: ids every log line, counts what the guard refuses
     _add_problem_schema(app)
 
     return app

@@ -4,17 +4,17 @@ logged while a request is served, and JSON lines when `TANKTOP_LOG_FORMAT=json`.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 import re
-import uuid
+import secrets
 from contextvars import ContextVar
 from typing import Any
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Scope
 from uvicorn.config import LOGGING_CONFIG
 
-from tanktop.asgi import HttpMiddleware
 from tanktop.redaction import redact_keys
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -51,26 +51,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class RequestId(HttpMiddleware):
-    """ASGI middleware: the caller's `X-Request-ID` (if sane) or a new one, echoed back."""
+_PROCESS_PREFIX = secrets.token_hex(8)
+_next_number = itertools.count(1)
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        current = given if _GIVEN_ID.match(given) else uuid.uuid4().hex
-        token = request_id.set(current)
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", current.encode()),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
+def request_id_of(scope: Scope) -> str:
+    """The caller's `X-Request-ID` (if sane), or a new one: 32 hex digits, this process's random
+    prefix and a counter (unique without asking the system for randomness on every request)."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given: str = value.decode("latin-1")
+            if _GIVEN_ID.match(given):
+                return given
+            break
+    return f"{_PROCESS_PREFIX}{next(_next_number):016x}"
 
 
 def logging_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:

@@ -10,7 +10,6 @@ multiprocess mode).
 from __future__ import annotations
 
 import os
-import time
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -23,9 +22,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import Message, Receive, Scope, Send
-
-from tanktop.asgi import HttpMiddleware
 
 REQUESTS = Counter(
     "tanktop_http_requests", "HTTP requests answered.", ["method", "route", "status"]
@@ -94,23 +90,15 @@ async def metrics() -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-class RequestMetrics(HttpMiddleware):
-    """ASGI middleware counting and timing every HTTP request by its route template."""
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+"""The labelled series of each (method, route, status): `labels()` is a lookup of its own."""
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        status = 500
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one answered request, by its route template."""
+    series = _children.get((method, route, status))
+    if series is None:
+        series = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route))
+        _children[(method, route, status)] = series
+    series[0].inc()
+    series[1].observe(seconds)

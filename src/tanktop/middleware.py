@@ -1,5 +1,9 @@
-"""ASGI middleware that guards every request before routing: body size and encoded slashes;
-and the one that runs a request again after a database fault a retry may cure.
+"""ASGI middleware: the outermost layer that gives every request its id and counts and times
+it; the guard before routing (body size, encoded slashes); and the layer that runs a request
+again after a database fault a retry may cure.
+
+Each layer is a coroutine the whole app's traffic passes through, so they are few and plain
+ASGI: the id and the metrics share one layer and one wrapper of `send`.
 
 The body is read here (it is at most `max_body_bytes`) so an over-size request is refused with
 413 before any handler runs, whether it declared its length or streamed it.
@@ -8,11 +12,14 @@ The body is read here (it is at most `max_body_bytes`) so an over-size request i
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tanktop.asgi import HttpMiddleware
 from tanktop.errors import PROBLEM_MEDIA_TYPE, RETRIED, RetryRequest, problem_body
+from tanktop.logs import request_id, request_id_of
+from tanktop.metrics import observe_request
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -31,6 +38,33 @@ async def send_problem(send: Send, status: int, title: str, detail: str, slug: s
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class Observed(HttpMiddleware):
+    """Outermost: the request's id (`X-Request-ID`: the caller's if sane, else a new one) on
+    every log line of the request and on the answer; and the request counted and timed by its
+    route template (`tanktop.metrics`), the guard's refusals too."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        current = request_id_of(scope)
+        header = (b"x-request-id", current.encode())
+        token = request_id.set(current)
+        status = 500
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            request_id.reset(token)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            observe_request(scope["method"], route, status, time.perf_counter() - started)
 
 
 _API_PREFIXES = ("/api/", "/admin/")
