@@ -118,7 +118,7 @@ class CatalogFacts:
         return generation
 
 
-def get_catalog_facts(request: Request) -> CatalogFacts:
+async def get_catalog_facts(request: Request) -> CatalogFacts:
     facts: CatalogFacts = request.app.state.catalog_facts
     return facts
 

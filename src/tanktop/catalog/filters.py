@@ -12,7 +12,7 @@ from tanktop.catalog.service import MAX_PRICE, Availability
 from tanktop.ids import NAME_PATTERN
 
 
-def availability_query(
+async def availability_query(
     source_id: Annotated[
         list[Annotated[str, Field(pattern=NAME_PATTERN)]],
         Query(description="Only items offered on these sources (repeatable)."),
