@@ -443,6 +443,14 @@ def long_jobs() -> Iterator[None]:
         _LONG_JOBS.reset(token)
 
 
+async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """PostgreSQL: the connection's asyncpg connection, for the few hottest statements, which
+    skip SQLAlchemy's per-call work (one prepared statement each, rows as plain records)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    return driver
+
+
 def dialect_insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT with `on_conflict_do_*` for the connection's backend (same API on both)."""
     if conn.dialect.name == "postgresql":

@@ -16,7 +16,7 @@ STARTED: Final = 0.05
 FINISHED: Final = 0.90
 
 
-@dataclass
+@dataclass(slots=True)
 class Watch:
     """What the user did with one movie or episode: latest progress (minutes) and seen."""
 

@@ -20,6 +20,7 @@ from tanktop.catalog.service import Content, ItemKey, contents, episode_guides
 
 GENRE_TYPES = ("movie", "programme")
 K = TypeVar("K", bound=Hashable)
+_ABSENT = object()
 V = TypeVar("V")
 
 
@@ -94,8 +95,14 @@ class CatalogFacts:
         fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
     ) -> dict[K, V | None]:
         """Each key's value from the copy, or read (absent ones as None) and remembered."""
-        found: dict[K, V | None] = {key: copy[key] for key in keys if key in copy}
-        missing = [key for key in keys if key not in found]
+        found: dict[K, V | None] = {}
+        missing: list[K] = []
+        for key in keys:
+            value = copy.get(key, _ABSENT)
+            if value is _ABSENT:
+                missing.append(key)
+            else:
+                found[key] = value  # type: ignore[assignment]
         if missing:
             fetched = await fetch(conn, missing)
             read: dict[K, V | None] = {key: fetched.get(key) for key in missing}

@@ -16,7 +16,7 @@ from tanktop.catalog.tables import (
     offers,
     schedule_slots,
 )
-from tanktop.db import announce_work, dialect_insert
+from tanktop.db import announce_work, dialect_insert, driver_of
 
 ItemKey = tuple[str, str]
 ITEM_COLUMNS = (
@@ -57,10 +57,17 @@ async def bump_generation(conn: AsyncConnection) -> None:
     )
 
 
+_GENERATION = sa.select(catalog_generation.c.generation).where(catalog_generation.c.id == 1)
+
+
 async def select_generation(conn: AsyncConnection) -> int:
-    generation = await conn.scalar(
-        sa.select(catalog_generation.c.generation).where(catalog_generation.c.id == 1)
-    )
+    """Read before every use of the per-process catalog copy: straight to the driver on
+    PostgreSQL (a tenth of what the same statement costs through SQLAlchemy)."""
+    if conn.dialect.name == "postgresql":
+        driver = await driver_of(conn)
+        generation = await driver.fetchval("SELECT generation FROM catalog_generation WHERE id = 1")
+    else:
+        generation = await conn.scalar(_GENERATION)
     return int(generation or 0)
 
 

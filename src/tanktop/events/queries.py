@@ -7,11 +7,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.db import select_in, utcnow
+from tanktop.db import driver_of, select_in, utcnow
 from tanktop.events.rules import EventOp, JsonScalar
 from tanktop.events.tables import event_history, list_items
 
@@ -104,8 +105,7 @@ async def apply_ops(
     received = received or utcnow()
     decisive = latest_per_item(ops)
     if conn.dialect.name == "postgresql":
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
+        driver = await driver_of(conn)
         await driver.execute(
             _PG_APPLY,
             *_columns(decisive, with_origin=False),
@@ -190,10 +190,9 @@ async def select_values(
 ) -> dict[str, JsonScalar]:
     if conn.dialect.name == "postgresql":
         # The hottest read: straight to the driver (one prepared statement, no SQL building).
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
+        driver = await driver_of(conn)
         rows = await driver.fetch(_PG_VALUES, service_id, user_id, event, item_type, list(item_ids))
-        return {row[0]: None if row[1] is None else json.loads(row[1]) for row in rows}
+        return {row[0]: json_scalar(row[1]) for row in rows}
     params = {
         "service_id": service_id,
         "user_id": user_id,
@@ -363,20 +362,46 @@ async def select_users_history(
     return await select_in(conn, query, event_history.c.user_id, user_ids)
 
 
+UserItem = tuple[str, str, str, JsonScalar, dt.datetime]
+"""(event, item type, item id, value, updated at) of a list entry."""
+
+_PG_USER_ITEMS = (
+    "SELECT event, item_type, item_id, value::text, updated_at FROM list_items "
+    "WHERE service_id = $1 AND user_id = $2 AND event = ANY($3::text[]) "
+    "AND item_type = ANY($4::text[])"
+)
+
+
+def json_scalar(text: str | None) -> JsonScalar:
+    """A list value read as JSON text (PostgreSQL's `value::text`)."""
+    if text is None:
+        return None
+    value: JsonScalar = orjson.loads(text)
+    return value
+
+
 async def select_user_items(
     conn: AsyncConnection,
     service_id: int,
     user_id: str,
     events: Sequence[str],
     item_types: Sequence[str],
-) -> list[sa.Row[Any]]:
-    query = sa.select(list_items).where(
-        list_items.c.service_id == service_id,
-        list_items.c.user_id == user_id,
-        list_items.c.event.in_(list(events)),
-        list_items.c.item_type.in_(list(item_types)),
+) -> list[UserItem]:
+    """The user's entries in those lists (a hot read: bookmarks, sections, recommendations)."""
+    if conn.dialect.name == "postgresql":
+        driver = await driver_of(conn)
+        rows = await driver.fetch(
+            _PG_USER_ITEMS, service_id, user_id, list(events), list(item_types)
+        )
+        return [(r[0], r[1], r[2], json_scalar(r[3]), r[4]) for r in rows]
+    c = list_items.c
+    query = sa.select(c.event, c.item_type, c.item_id, c.value, c.updated_at).where(
+        c.service_id == service_id,
+        c.user_id == user_id,
+        c.event.in_(list(events)),
+        c.item_type.in_(list(item_types)),
     )
-    return list((await conn.execute(query)).all())
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in await conn.execute(query)]
 
 
 async def count_user_values(
