@@ -41,7 +41,8 @@ pytest: install
 
 test: lint typecheck pytest  ## what CI runs
 
-bench: install
+bench: install  ## needs wrk (apt-get install wrk) and pgbench (PostgreSQL)
+	$(BIN)/python -m bench.hotpaths
 	$(BIN)/python -m bench.profiles
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.catalog

@@ -71,10 +71,17 @@ def service_id(url: str, name: str) -> int:
     return int(psql(BENCH_DB, f"SELECT id FROM services WHERE name = '{name}'"))
 
 
-def pgbench_ceiling(sid: int, seconds: float, concurrency: int) -> float:
+def pgbench_ceiling(
+    sid: int,
+    seconds: float,
+    concurrency: int,
+    *,
+    database: str = BENCH_DB,
+    transaction: str = PG_TRANSACTION,
+) -> float:
     """Transactions per second of pgbench running our two statements per transaction."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PG_TRANSACTION.format(sid=sid, users=USERS, items=ITEMS))
+        script.write(transaction.format(sid=sid, users=USERS, items=ITEMS))
     out = subprocess.run(
         [
             "pgbench",
@@ -87,7 +94,7 @@ def pgbench_ceiling(sid: int, seconds: float, concurrency: int) -> float:
             str(int(seconds)),
             "-f",
             script.name,
-            pg_url(BENCH_DB),
+            pg_url(database),
         ],
         check=True,
         capture_output=True,
@@ -120,7 +127,7 @@ def sqlite_ceiling(path: str, sid: int, seconds: float) -> float:
     return count / elapsed
 
 
-def fill(url: str, sid: int, total: int) -> None:
+def fill(url: str, sid: int, total: int, *, database: str = BENCH_DB) -> None:
     """Store `total` history events and their list rows directly (the API is measured elsewhere)."""
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
@@ -133,7 +140,7 @@ def fill(url: str, sid: int, total: int) -> None:
         conn.close()
         return
     psql(
-        BENCH_DB,
+        database,
         f"""
         INSERT INTO event_history (service_id, user_id, event, item_type, item_id, value, at,
                                    origin, removed)

@@ -1,0 +1,205 @@
+"""The hot paths beside their ceilings, measured with `wrk` in one run (issue 18's goals).
+
+    python -m bench.hotpaths [--seconds 5]
+
+Needs `wrk` (`apt-get install wrk`) and `pgbench` (comes with PostgreSQL). One API process
+(`tanktop serve --no-worker`) on PostgreSQL; each figure is printed beside its ceiling, measured
+in the same run, because on a shared machine only ratios compare:
+
+- `/healthz` (every middleware on) against a bare FastAPI hello-world app served by the same
+  server (uvicorn, same options) — goal 80%;
+- single-event `POST` at 8 and 64 connections against pgbench doing the bare durable write (the
+  list upsert and the history insert on tables with only their primary keys) at the same
+  concurrency — goal 70%;
+- `GET` with 10 ids (200,000 events stored) against `/healthz`, alone (goal 40%), and its p99
+  while 8 connections post events (goal < 5 ms);
+- `GET /bookmark/<userid>` for a user with 500 items of history, 8 connections (goal p99 < 25 ms).
+
+Each line also gives the API process's CPU time per request, the figure least moved by
+whatever else the machine is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from tests.servers import create_key, free_port, run_cli, running_server, tanktop_env
+
+from bench import wrk
+from bench.bookmarks import catalog_lines, history
+from bench.databases import fresh_database, psql
+from bench.events import ITEMS, PG_TRANSACTION, USERS, fill, pgbench_ceiling
+
+BENCH_DB = "tanktop_bench_hotpaths"
+STORED = 200_000
+
+BARE_TABLES = """
+CREATE TABLE bare_list_items (
+    service_id int, user_id text, event text, item_type text, item_id text, value jsonb,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (service_id, user_id, event, item_type, item_id));
+CREATE TABLE bare_event_history (
+    id bigserial PRIMARY KEY, service_id int NOT NULL, user_id text NOT NULL,
+    event text NOT NULL, item_type text NOT NULL, item_id text NOT NULL, value jsonb,
+    at timestamptz NOT NULL, origin text NOT NULL, removed bool NOT NULL);
+"""
+BARE_TRANSACTION = PG_TRANSACTION.replace("list_items", "bare_list_items").replace(
+    "event_history", "bare_event_history"
+)
+"""The durable write with nothing but primary keys to maintain: the floor of its cost."""
+
+
+@contextmanager
+def hello_server() -> Iterator[tuple[str, int]]:
+    """The bare app under uvicorn with its default options (access log on, as ours)."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench.hello:app", "--port", str(port)],
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    httpx.get(f"{base}/hello", timeout=1)
+                    break
+                except httpx.TransportError:
+                    subprocess.run(["sleep", "0.1"], check=True)
+            yield base, process.pid
+        finally:
+            process.terminate()
+            process.wait(15)
+
+
+def post_paths(key: str, rng: random.Random) -> list[str]:
+    return [
+        f"/api/1/{key}/event/u{rng.randint(1, USERS)}/watchlist/movie/{rng.randint(1, ITEMS)}/"
+        for _ in range(20_000)
+    ]
+
+
+def get_paths(key: str, rng: random.Random) -> list[str]:
+    """10 ids of the 40 a stored user may have (`fill` gives each of them 20)."""
+    items = STORED // USERS
+    return [
+        f"/api/1/{key}/event/f{rng.randrange(USERS)}/watchlist/movie/?"
+        + "&".join(f"id={rng.randrange(2 * items)}" for _ in range(10))
+        for _ in range(5_000)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    args = parser.parse_args()
+    wrk.require_wrk()
+    seconds = args.seconds
+    rng = random.Random(18)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database("postgresql", BENCH_DB, tmp)
+        env = tanktop_env(
+            url,
+            TANKTOP_KEY_CACHE_SECONDS="60",
+            TANKTOP_RATE_LIMIT_READS="1000000",
+            TANKTOP_RATE_LIMIT_WRITES="1000000",
+        )
+        key = create_key(env, "bench-hotpaths")
+        sid = int(psql(BENCH_DB, "SELECT id FROM services WHERE name = 'bench-hotpaths'"))
+        psql(BENCH_DB, BARE_TABLES)
+        catalog = Path(tmp) / "catalog.jsonl"
+        catalog.write_text("\n".join(catalog_lines()) + "\n")
+        assert run_cli(env, "catalog", "import", str(catalog)).returncode == 0
+        fill(url, sid, STORED, database=BENCH_DB)
+        results: list[wrk.WrkResult] = []
+        with running_server(env, "--no-worker") as server, hello_server() as (hello, hello_pid):
+            base, pid = server.base_url, server.process.pid
+            events = history()
+            for start in range(0, len(events), 250):
+                response = httpx.post(
+                    f"{base}/api/1/{key}/events/", json=events[start : start + 250], timeout=30
+                )
+                assert response.status_code == 204, response.text
+            print(f"PostgreSQL, one API process, wrk, {seconds:.0f} s per measurement", flush=True)
+
+            def measure(name: str, paths: list[str], **options: object) -> wrk.WrkResult:
+                found = wrk.run(name, base, paths, server_pid=pid, seconds=seconds, **options)  # type: ignore[arg-type]
+                print(found.row(), flush=True)
+                results.append(found)
+                return found
+
+            bare, healthz = [], []
+            for _ in range(2):  # alternated, so both see the same machine
+                bare.append(
+                    wrk.run(
+                        "bare FastAPI hello",
+                        hello,
+                        ["/hello"],
+                        server_pid=hello_pid,
+                        seconds=seconds,
+                    )
+                )
+                print(bare[-1].row(), flush=True)
+                healthz.append(measure("GET /healthz", ["/healthz"]))
+            posts = {}
+            ceilings = {}
+            for level in (8, 64):
+                ceilings[level] = pgbench_ceiling(
+                    sid, seconds, level, database=BENCH_DB, transaction=BARE_TRANSACTION
+                )
+                print(
+                    f"{'pgbench, bare tables, -c ' + str(level):<44} {ceilings[level]:>8,.0f} tx/s"
+                )
+                posts[level] = measure(
+                    f"POST /event/… ({level} connections)",
+                    post_paths(key, rng),
+                    method="POST",
+                    connections=level,
+                )
+            reads = measure("GET 10 ids", get_paths(key, rng))
+            writers = wrk.start(
+                base, post_paths(key, rng), method="POST", connections=8, seconds=seconds
+            )
+            loaded = measure("GET 10 ids, 8 connections posting", get_paths(key, rng))
+            print(wrk.finish("(the 8 posting beside it)", writers).row())
+            marks = measure("GET /bookmark/ (500 items of history)", [f"/api/1/{key}/bookmark/u/"])
+
+    best_bare = max(r.throughput for r in bare)
+    best_healthz = max(r.throughput for r in healthz)
+    print()
+    print(
+        f"/healthz: {best_healthz / best_bare:.0%} of a bare FastAPI hello-world "
+        f"({best_healthz:,.0f} vs {best_bare:,.0f}/s; goal 80%)"
+    )
+    for level, post in posts.items():
+        print(
+            f"single POST at {level} connections: {post.throughput / ceilings[level]:.0%} of "
+            f"pgbench on bare tables ({post.throughput:,.0f} vs {ceilings[level]:,.0f}/s; "
+            f"goal 70%), p99 {post.p99_ms:.1f} ms"
+        )
+    print(
+        f"GET 10 ids: {reads.throughput / best_healthz:.0%} of /healthz "
+        f"({reads.throughput:,.0f}/s; goal 40%); p99 with 8 writers {loaded.p99_ms:.1f} ms "
+        f"(goal < 5 ms)"
+    )
+    print(
+        f"bookmarks, 500 items of history, 8 connections: p99 {marks.p99_ms:.1f} ms "
+        f"(goal < 25 ms), {marks.throughput:,.0f}/s, {marks.cpu_ms:.1f} ms of CPU each"
+    )
+    errors = sum(r.errors for r in results)
+    if errors:
+        print(f"{errors} requests answered with an error: the figures above are not valid")
+
+
+if __name__ == "__main__":
+    main()
