@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from tanktop.analytics import service as analytics
 from tanktop.analytics.buckets import buckets
