@@ -443,6 +443,10 @@ async def select_channel_times(
     return [(r.event, r.item_id, r.value) for r in await conn.execute(query)]
 
 
+_CHANNEL = sa.literal("channel", literal_execute=True)
+"""Inline in the SQL (not a parameter): what lets the history's channel-only index serve."""
+
+
 async def select_stale_starts(
     conn: AsyncConnection, before: dt.datetime, limit: int
 ) -> list[tuple[int, str, str, str]]:
@@ -457,7 +461,7 @@ async def select_stale_starts(
             h.c.service_id == list_items.c.service_id,
             h.c.user_id == list_items.c.user_id,
             h.c.at == list_items.c.updated_at,
-            h.c.item_type == "channel",
+            h.c.item_type == _CHANNEL,
             h.c.item_id == list_items.c.item_id,
             h.c.event == "start",
             h.c.origin != "derived",
@@ -508,7 +512,7 @@ async def select_channel_history(
             event_history.c.at,
         )
         .where(
-            event_history.c.item_type == "channel",
+            event_history.c.item_type == _CHANNEL,
             event_history.c.item_id == channel_id,
             event_history.c.at >= start,
             event_history.c.at <= end,
