@@ -1,7 +1,8 @@
 """The `tanktop` command: serve, worker, migrate and key management.
 
-A domain error (`AppError`: no such service, a bad name) is printed as one line on standard
-error and the command exits with status 1; a traceback means a bug."""
+A domain error (`AppError`: no such service, a bad name) and a database that cannot do the work
+(`DatabaseFault`: unreachable, starting, locked) are printed as one line on standard error and
+the command exits with status 1; a traceback means a bug."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tanktop import migrations
+from tanktop import faults, migrations
 from tanktop.analytics import rollup
 from tanktop.app import worker_tasks
 from tanktop.catalog import service as catalog_service
@@ -90,9 +91,27 @@ def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True
             await db.dispose()
 
     try:
-        return asyncio.run(main())
+        with _fault_log_quiet():
+            return asyncio.run(main())
     except AppError as exc:
         fail(exc.detail)
+    except faults.DatabaseFault as exc:
+        cause = f": {faults.describe(exc.__cause__)}" if exc.__cause__ else ""
+        done = "it may or may not have been applied" if exc.committing else "nothing was changed"
+        fail(f"the database is unavailable ({exc.kind}{cause}); {done}")
+
+
+@contextmanager
+def _fault_log_quiet() -> Iterator[None]:
+    """A command says what a database fault was in its error line: the servers' fault log
+    (with its traceback) would only repeat it."""
+    logger = logging.getLogger(faults.log.name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
