@@ -45,6 +45,7 @@ from tanktop.logs import logging_config
 from tanktop.oauth import service as oauth_service
 from tanktop.recommendations import service as recs_service
 from tanktop.recommendations import settings as recs_settings
+from tanktop.recommendations import stored as recs_stored
 from tanktop.recommendations import tuning
 from tanktop.recommendations.evaluate import HEADER, evaluate, plot, read_ratings
 from tanktop.recommendations.schemas import RecommenderVersion, RecommenderVersions
@@ -439,13 +440,21 @@ def recs_tune(
                 seed=seed,
                 on_trial=on_trial,
             )
-        applied = ""
+        applied, applied_version = "", None
         if apply:
             stored = await recs_settings.store_settings(
                 db, found, weights=result.version.weights, params=result.version.params
             )
+            applied_version = stored.version
             model = await recs_service.train_service(db, found.id)
             applied = f"stored as settings version {stored.version}; model version {model}"
+        await recs_stored.save_tuning_report(
+            db,
+            found.id,
+            trials=trials,
+            measured=tuning.report(result, current),
+            applied_version=applied_version,
+        )
         return result, current, applied
 
     result, current, applied = _with_db(main)

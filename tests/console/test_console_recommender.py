@@ -8,7 +8,7 @@ import json
 
 from tanktop.db import Database
 from tanktop.recommendations.settings import current_settings, settings_versions
-from tanktop.recommendations.stored import stored_models
+from tanktop.recommendations.stored import save_tuning_report, stored_models
 from tests.conftest import Api, service_of
 from tests.console.conftest import Browser
 from tests.console.test_console_oauth import as_operator_on
@@ -81,3 +81,29 @@ async def test_a_services_key_cannot_open_the_recommender(browser: Browser, api:
     assert refused.status_code == 403
     assert (await browser.post("/console/recommender/train", {})).status_code == 403
     assert "/console/recommender" not in (await browser.get("/console/")).text
+
+
+async def test_the_page_shows_what_tuning_runs_found(
+    browser: Browser, api: Api, db: Database
+) -> None:
+    await as_operator_on(browser, db, api)
+    service = await service_of(db, api)
+    assert "No tuning run yet" in (await browser.get("/console/recommender")).text
+    spread = {"mean": 0.25, "std": 0.01}
+    better = {"mean": 0.3125, "std": 0.02}
+    await save_tuning_report(
+        db,
+        service.id,
+        trials=30,
+        measured={
+            "current": {"ndcg": spread, "recall": spread, "coverage": spread, "users": 40},
+            "tuned": {"ndcg": better, "recall": spread, "coverage": spread, "users": 40},
+            "changes": ["weights.click: 5 -> 0.8"],
+        },
+        applied_version=None,
+    )
+    page = (await browser.get("/console/recommender")).text
+    assert "30 trials · 40 test users" in page
+    assert "0.3125" in page
+    assert "weights.click: 5 -&gt; 0.8" in page
+    assert "not applied" in page

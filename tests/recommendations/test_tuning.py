@@ -16,6 +16,7 @@ from tanktop.events.service import HistoryEvent
 from tanktop.recommendations import tuning
 from tanktop.recommendations.schemas import RecommenderVersion
 from tanktop.recommendations.settings import DEFAULT
+from tanktop.recommendations.stored import tuning_reports
 from tanktop.recommendations.tables import rec_models
 from tests.conftest import Admin, Api, service_of
 from tests.servers import run_cli, tanktop_env
@@ -134,6 +135,12 @@ async def test_cli_tunes_a_service_and_applies_the_result(
             sa.select(sa.func.count()).where(rec_models.c.service_id == service.id)
         )
     assert models == 1
+    reports = await tuning_reports(db, service.id)
+    assert [r.applied_version for r in reports] == [2, None], "each run kept, newest first"
+    assert reports[0].trials == 4
+    assert set(reports[0].measured) == {"current", "tuned", "changes"}
+    assert 0 <= reports[0].measured["tuned"]["ndcg"]["mean"] <= 1
+    assert any(change.startswith("weights.click") for change in reports[0].measured["changes"])
 
     missing = run_cli(env, "recs", "tune", "--service", "no-such-service-here", "--trials", "1")
     assert missing.returncode == 1

@@ -1,5 +1,6 @@
 """Recommender page (the operator): a service's settings versions (store one, put an old one
-back) and its models (train now), with what the current version weighs."""
+back), its models (train now) and what its tuning runs found, with what the current version
+weighs."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tanktop.recommendations.settings import (
     restore_settings,
     settings_versions,
 )
-from tanktop.recommendations.stored import StoredModel, stored_models
+from tanktop.recommendations.stored import StoredModel, TuningReport, stored_models, tuning_reports
 
 router = APIRouter(prefix="/recommender")
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class RecommenderView:
     current: RecommenderVersion
     versions: list[RecommenderVersion]
     models: list[StoredModel]
+    reports: list[TuningReport]
     training: bool
 
 
@@ -56,6 +58,7 @@ async def _page(request: Request, signer: Signer, *, status: int = 200, **contex
         current=await current_settings(db, service.id),
         versions=await settings_versions(db, service),
         models=models,
+        reports=await tuning_reports(db, service.id),
         training=task is not None and not task.done(),
     )
     draft = json.dumps(

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.recommendations.tables import rec_models, rec_settings
+from tanktop.recommendations.tables import rec_models, rec_settings, rec_tuning_reports
 
 
 async def select_settings(
@@ -131,3 +131,36 @@ async def trained_so_far(conn: AsyncConnection) -> dict[int, tuple[dt.datetime, 
             ).order_by(rec_models.c.version)
         )
     }
+
+
+async def insert_tuning_report(
+    conn: AsyncConnection,
+    service_id: int,
+    *,
+    trials: int,
+    report: dict[str, Any],
+    applied_version: int | None,
+    now: dt.datetime,
+) -> None:
+    await conn.execute(
+        sa.insert(rec_tuning_reports).values(
+            service_id=service_id,
+            created_at=now,
+            trials=trials,
+            report=report,
+            applied_version=applied_version,
+        )
+    )
+
+
+async def select_tuning_reports(
+    conn: AsyncConnection, service_id: int, *, limit: int
+) -> list[sa.Row[Any]]:
+    """The service's tuning runs, newest first."""
+    query = (
+        sa.select(rec_tuning_reports)
+        .where(rec_tuning_reports.c.service_id == service_id)
+        .order_by(rec_tuning_reports.c.id.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())

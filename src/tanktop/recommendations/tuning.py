@@ -20,9 +20,9 @@ import math
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import optuna
@@ -360,6 +360,16 @@ def table(result: Tuned) -> list[str]:
         f"resamples of them; {len(result.study.trials)} trials)"
     )
     return lines
+
+
+def report(result: Tuned, current: RecommenderVersion) -> dict[str, Any]:
+    """The run as JSON to keep (`stored.save_tuning_report`): both versions' measures, the
+    users they were measured on, and what the tuned version changes."""
+    return {
+        "current": asdict(result.current),
+        "tuned": asdict(result.tuned),
+        "changes": changes(current, result.version),
+    }
 
 
 def changes(current: RecommenderVersion, tuned: RecommenderVersion) -> list[str]:
