@@ -22,7 +22,14 @@ import time
 
 from rich.console import Console
 from tests.clusters import PrivatePostgres, PrivateRedis, private_postgres, private_redis
-from tests.outage import count_tracebacks, log_lines, lost_events, write_through_outage
+from tests.outage import (
+    count_tracebacks,
+    log_lines,
+    lost_events,
+    redis_limited_env,
+    redis_outage,
+    write_through_outage,
+)
 from tests.servers import create_key, running_server, tanktop_env
 
 
@@ -68,20 +75,9 @@ async def redis_scenario(
     cluster: PrivatePostgres, redis: PrivateRedis, clients: int, before: float, down: float
 ) -> None:
     url = await cluster.create_database("bench_redis")
-    env = tanktop_env(
-        url,
-        TANKTOP_REDIS_URL=redis.url,
-        TANKTOP_RATE_LIMIT_WRITES="1000000",
-        TANKTOP_RATE_LIMIT_READS="0",
-        TANKTOP_RUN_WORKER="0",
-    )
+    env = redis_limited_env(url, redis.url)
     key = create_key(env, "bench-redis")
-
-    def outage() -> None:
-        redis.stop()
-        time.sleep(down)
-        redis.start()
-
+    outage = redis_outage(redis, down)
     with running_server(env) as server, Console().status(f"Redis killed after {before:.0f} s"):
         run = await write_through_outage(
             server.base_url, key, outage, clients=clients, before=before, settle=before

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.servers import pg_fetch
+from tests.clusters import PrivateRedis
+from tests.servers import pg_fetch, tanktop_env
 
 
 @dataclass
@@ -113,6 +114,29 @@ async def write_through_outage(
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
         await asyncio.gather(fault(), probe(http), *(client(http, n) for n in range(clients)))
     return run
+
+
+def redis_limited_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """A server's environment with its write budget kept in Redis, a budget the load stays
+    under (every request metered, none refused), and no worker."""
+    return tanktop_env(
+        database_url,
+        TANKTOP_REDIS_URL=redis_url,
+        TANKTOP_RATE_LIMIT_WRITES="1000000",
+        TANKTOP_RATE_LIMIT_READS="0",
+        TANKTOP_RUN_WORKER="0",
+    )
+
+
+def redis_outage(redis: PrivateRedis, down: float) -> Callable[[], None]:
+    """An outage for `write_through_outage`: Redis killed, `down` seconds, started again."""
+
+    def outage() -> None:
+        redis.stop()
+        time.sleep(down)
+        redis.start()
+
+    return outage
 
 
 async def lost_events(database_url: str, run: OutageRun) -> list[tuple[str, str]]:

@@ -5,15 +5,14 @@ and once more when Redis is back, counts it, and meters through Redis again afte
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
 import redis
 
 from tests.clusters import PrivatePostgres, PrivateRedis
-from tests.outage import lost_events, write_through_outage
-from tests.servers import create_key, running_server, tanktop_env
+from tests.outage import lost_events, redis_limited_env, redis_outage, write_through_outage
+from tests.servers import create_key, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -22,21 +21,11 @@ async def test_rate_limits_fail_open_while_redis_is_away(
     private_pg: PrivatePostgres, private_redis_server: PrivateRedis
 ) -> None:
     url = await private_pg.create_database("redis")
-    env = tanktop_env(
-        url,
-        TANKTOP_REDIS_URL=private_redis_server.url,
-        TANKTOP_RATE_LIMIT_WRITES="1000000",
-        TANKTOP_RUN_WORKER="0",
-    )
+    env = redis_limited_env(url, private_redis_server.url)
     key = create_key(env, "redis-outage")
-
-    def stop_and_start() -> None:
-        private_redis_server.stop()
-        time.sleep(1.0)
-        private_redis_server.start()
-
+    outage = redis_outage(private_redis_server, down=1.0)
     with running_server(env) as server:
-        run = await write_through_outage(server.base_url, key, stop_and_start, settle=2.0)
+        run = await write_through_outage(server.base_url, key, outage, settle=2.0)
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             metrics = (await http.get("/metrics")).text
         log = server.log()
