@@ -33,7 +33,7 @@ from rich.progress import (
 from tanktop import faults, migrations
 from tanktop.analytics import rollup
 from tanktop.app import worker_tasks
-from tanktop.catalog import service as catalog_service
+from tanktop.catalog import admin as catalog_admin
 from tanktop.catalog.demo import load_demo
 from tanktop.catalog.importer import ImportReport, import_lines
 from tanktop.config import Settings
@@ -294,7 +294,7 @@ def catalog_demo() -> None:
     """Load the demo catalog (300 movies, programmes, 3 channels with today's schedule) if empty."""
 
     async def main(db: Database) -> ImportReport | None:
-        return await load_demo(db) if await catalog_service.is_empty(db) else None
+        return await load_demo(db) if await catalog_admin.is_empty(db) else None
 
     report = _with_db(main)
     if report is None:
@@ -312,7 +312,7 @@ def demo(
     no sections example sections (a home page for `GET /sections/<userid>/`)."""
 
     async def main(db: Database) -> tuple[DemoReport | None, int]:
-        if await catalog_service.is_empty(db):
+        if await catalog_admin.is_empty(db):
             await load_demo(db)
         found = next((s for s in await tenants.list_services(db) if s.name == service), None)
         if found is None:

@@ -38,18 +38,6 @@ CONNECTIONS = (Database, AsyncConnection, EventWriter)
 ANY_ALLOWED: frozenset[str] = frozenset(
     {
         # Hand-written JSON builders and row readers that typed schemas replace (issue 12).
-        "tanktop.catalog.service.item_json",
-        "tanktop.catalog.service.item_row",
-        "tanktop.catalog.service.offer_json",
-        "tanktop.catalog.service.slot_json",
-        "tanktop.catalog.service.get_item",
-        "tanktop.catalog.service.put_item",
-        "tanktop.catalog.service.put_offers",
-        "tanktop.catalog.service.put_schedule",
-        "tanktop.catalog.service.get_schedule",
-        "tanktop.catalog.service.offers_of",
-        "tanktop.notifications.service.first_satisfying",
-        "tanktop.notifications.service.queue_delivery",
         "tanktop.recommendations.serving.recommendation_json",
         "tanktop.recommendations.live.live_json",
     }
@@ -67,11 +55,6 @@ UNTYPED_ANSWERS: frozenset[str] = frozenset(
         "recommendations.get",
         "recommendations.get_type",
         "recommendations.similar",
-        "catalog.put",
-        "catalog.get",
-        "catalog.put_offers",
-        "catalog.put_schedule",
-        "catalog.get_schedule",
     }
 )
 """Shrinks to nothing as issue 12 lands; new routes never join it."""

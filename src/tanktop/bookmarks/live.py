@@ -17,6 +17,7 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.bookmarks.rules import FINISHED
+from tanktop.catalog import changes as catalog_changes
 from tanktop.catalog import service as catalog
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
@@ -160,7 +161,7 @@ async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
     now = utcnow()
     longest = dt.timedelta(hours=settings.live_session_max_hours)
     async with db.write() as conn:
-        changes = await catalog.claim_changes(
+        changes = await catalog_changes.claim_changes(
             conn, consumer="live", now=now, limit=100, kind="slot"
         )
         if not changes:
@@ -203,7 +204,7 @@ async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
                 )
                 derived += airing_events(cause, airing, viewings)
         await events.write_ops(conn, ops=derived)
-        await catalog.mark_changes_handled(
+        await catalog_changes.mark_changes_handled(
             conn, consumer="live", ids=[c.id for c in changes], now=now
         )
     return len(changes)

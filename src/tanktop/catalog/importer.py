@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tanktop.catalog import queries
-from tanktop.catalog.models import Offer, Slot, parse_item, parse_list
-from tanktop.catalog.service import Entry, apply_entries
+from tanktop.catalog.admin import Entry, apply_entries
+from tanktop.catalog.schemas import Offer, Slot, parse_item, parse_list
 from tanktop.db import Database
 from tanktop.errors import BadRequest
 from tanktop.ids import is_name

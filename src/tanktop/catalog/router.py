@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 
-from tanktop.answers import JSON_ID, SLOT_FIELDS, TIMESTAMP, answer, array_of, nullable, record
+from tanktop.answers import model_answer
 from tanktop.auth import AdminDep
 from tanktop.bodies import json_body, json_body_openapi
-from tanktop.catalog import service as catalog
-from tanktop.catalog.models import (
+from tanktop.catalog import admin
+from tanktop.catalog.schemas import (
     CONTENT_TYPES,
     ITEM_TYPES,
     MODELS,
+    CatalogItem,
     Offer,
+    OfferList,
+    Schedule,
     Slot,
     list_schema,
     parse_item,
@@ -40,19 +42,7 @@ CatalogType = Annotated[
 ChannelId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@\-]{1,64}$", examples=["bbc1"])]
 _AUTH = problem_responses(401, 403)
 _ITEM_EXAMPLE = {"title": "Alien", "duration": 117, "genres": ["Horror", "Sci-Fi"], "year": 1979}
-_ITEM = record(
-    {"item_type": {"type": "string", "enum": list(ITEM_TYPES)}, "item_id": JSON_ID}, open_=True
-)
 _STORED = {"item_type": "movie", "item_id": 1, **_ITEM_EXAMPLE}
-_OFFER = record(
-    {
-        "source_id": JSON_ID,
-        "price": {"type": "integer", "minimum": 0},
-        "hd": {"type": "boolean"},
-        "available_from": nullable(TIMESTAMP),
-        "available_until": nullable(TIMESTAMP),
-    }
-)
 _OFFER_EXAMPLE = {
     "source_id": 7,
     "price": 349,
@@ -60,7 +50,6 @@ _OFFER_EXAMPLE = {
     "available_from": None,
     "available_until": None,
 }
-_SLOTS = record({"slots": array_of(record(SLOT_FIELDS))})
 _SLOTS_EXAMPLE = {
     "slots": [
         {
@@ -83,9 +72,10 @@ def _check_type(item_type: str, allowed: tuple[str, ...] = ITEM_TYPES) -> None:
     name="catalog.put",
     summary="Create or replace a catalog item",
     status_code=201,
+    response_model=CatalogItem,
     responses={
-        200: answer("Replaced; the item as stored.", _ITEM, _STORED),
-        201: answer("Created; the item as stored.", _ITEM, _STORED),
+        200: model_answer("Replaced; the item as stored.", _STORED, CatalogItem),
+        201: model_answer("Created; the item as stored.", _STORED, CatalogItem),
         **problem_responses(400, 413, 415),
         **_AUTH,
     },
@@ -96,30 +86,30 @@ def _check_type(item_type: str, allowed: tuple[str, ...] = ITEM_TYPES) -> None:
     ),
 )
 async def put_item(
-    request: Request, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
-) -> JSONResponse:
+    request: Request, response: Response, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
+) -> CatalogItem:
     item = parse_item(itemtype, await json_body(request))
-    body, created = await catalog.put_item(db, entry=catalog.Entry(itemtype, itemid, item=item))
-    return JSONResponse(body, status_code=201 if created else 200)
+    stored, created = await admin.put_item(db, entry=admin.Entry(itemtype, itemid, item=item))
+    response.status_code = 201 if created else 200
+    return CatalogItem(stored)
 
 
 @router.get(
     "/catalog/{itemtype}/{itemid}/",
     name="catalog.get",
     summary="Read a catalog item with its offers",
+    response_model=CatalogItem,
     responses={
-        200: answer(
-            "The item and its offers.",
-            {**_ITEM, "properties": {**_ITEM["properties"], "offers": array_of(_OFFER)}},
-            {**_STORED, "offers": [_OFFER_EXAMPLE]},
+        200: model_answer(
+            "The item and its offers.", {**_STORED, "offers": [_OFFER_EXAMPLE]}, CatalogItem
         ),
         **problem_responses(400, 404),
         **_AUTH,
     },
 )
-async def get_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> JSONResponse:
+async def get_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> CatalogItem:
     _check_type(itemtype)
-    return JSONResponse(await catalog.get_item(db, item_type=itemtype, item_id=itemid))
+    return CatalogItem(await admin.get_item(db, item_type=itemtype, item_id=itemid))
 
 
 @router.delete(
@@ -131,7 +121,7 @@ async def get_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> JS
 )
 async def delete_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) -> Response:
     _check_type(itemtype)
-    await catalog.delete_item(db, item_type=itemtype, item_id=itemid)
+    await admin.delete_item(db, item_type=itemtype, item_id=itemid)
     return Response(status_code=204)
 
 
@@ -139,12 +129,9 @@ async def delete_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) ->
     "/catalog/{itemtype}/{itemid}/offers/",
     name="catalog.put_offers",
     summary="Replace an item's offers (this is what fires notifications)",
+    response_model=OfferList,
     responses={
-        200: answer(
-            "The offers as stored.",
-            record({"offers": array_of(_OFFER)}),
-            {"offers": [_OFFER_EXAMPLE]},
-        ),
+        200: model_answer("The offers as stored.", {"offers": [_OFFER_EXAMPLE]}, OfferList),
         **problem_responses(400, 404, 413, 415),
         **_AUTH,
     },
@@ -156,19 +143,20 @@ async def delete_item(itemtype: CatalogType, itemid: ItemId, db: DatabaseDep) ->
 )
 async def put_offers(
     request: Request, itemtype: CatalogType, itemid: ItemId, db: DatabaseDep
-) -> JSONResponse:
+) -> OfferList:
     _check_type(itemtype, CONTENT_TYPES)
     offers = parse_list(Offer, await json_body(request), "offers")
-    saved = await catalog.put_offers(db, entry=catalog.Entry(itemtype, itemid, offers=offers))
-    return JSONResponse({"offers": saved})
+    saved = await admin.put_offers(db, entry=admin.Entry(itemtype, itemid, offers=offers))
+    return OfferList(offers=saved)
 
 
 @router.put(
     "/schedule/{channelid}/",
     name="catalog.put_schedule",
     summary="Replace a channel's slots in the time range the given slots cover",
+    response_model=Schedule,
     responses={
-        200: answer("The slots written, in time order.", _SLOTS, _SLOTS_EXAMPLE),
+        200: model_answer("The slots written, in time order.", _SLOTS_EXAMPLE, Schedule),
         **problem_responses(400, 404, 413, 415),
         **_AUTH,
     },
@@ -185,19 +173,18 @@ async def put_offers(
         "The channel's slots; they replace those from the first start to the last end.",
     ),
 )
-async def put_schedule(request: Request, channelid: ChannelId, db: DatabaseDep) -> JSONResponse:
+async def put_schedule(request: Request, channelid: ChannelId, db: DatabaseDep) -> Schedule:
     slots = parse_list(Slot, await json_body(request), "slots")
-    return JSONResponse(
-        {"slots": await catalog.put_schedule(db, channel_id=channelid, slots=slots)}
-    )
+    return Schedule(slots=await admin.put_schedule(db, channel_id=channelid, slots=slots))
 
 
 @router.get(
     "/schedule/{channelid}/",
     name="catalog.get_schedule",
     summary="A channel's slots overlapping a time range",
+    response_model=Schedule,
     responses={
-        200: answer("The slots, in time order.", _SLOTS, _SLOTS_EXAMPLE),
+        200: model_answer("The slots, in time order.", _SLOTS_EXAMPLE, Schedule),
         **problem_responses(400),
         **_AUTH,
     },
@@ -207,12 +194,9 @@ async def get_schedule(
     db: DatabaseDep,
     start: Annotated[dt.datetime, Query(alias="from", description="Range start (ISO 8601).")],
     end: Annotated[dt.datetime, Query(alias="to", description="Range end (ISO 8601).")],
-) -> JSONResponse:
+) -> Schedule:
     try:
         start, end = to_utc(start, "from"), to_utc(end, "to")
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    slots: list[dict[str, Any]] = await catalog.get_schedule(
-        db, channel_id=channelid, start=start, end=end
-    )
-    return JSONResponse({"slots": slots})
+    return Schedule(slots=await admin.get_schedule(db, channel_id=channelid, start=start, end=end))

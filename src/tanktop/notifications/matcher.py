@@ -8,13 +8,14 @@ Work per change is proportional to the requests for the changed item (indexed by
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from tanktop.catalog import changes as catalog_changes
 from tanktop.catalog import service as catalog
+from tanktop.catalog.schemas import Offer
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
 from tanktop.notifications import queries
-from tanktop.notifications.rules import OfferFacts
+from tanktop.notifications.rules import StoredRequest
 from tanktop.notifications.service import first_satisfying, queue_delivery
 
 log = logging.getLogger("tanktop.notifications")
@@ -25,7 +26,9 @@ async def match_catalog_changes(db: Database, *, settings: Settings) -> int:
     """Match one batch of due change rows; returns how many were matched."""
     now = utcnow()
     async with db.write() as conn:
-        changes = await catalog.claim_changes(conn, consumer="notifications", now=now, limit=BATCH)
+        changes = await catalog_changes.claim_changes(
+            conn, consumer="notifications", now=now, limit=BATCH
+        )
         if not changes:
             return 0
         keys = list({(c.item_type, c.item_id) for c in changes})
@@ -41,7 +44,7 @@ async def match_catalog_changes(db: Database, *, settings: Settings) -> int:
         }
         for key, content in contents.items():
             standing[key] += [("team", team) for team in content.teams]
-        requests: dict[tuple[str, str], list[Any]] = {}
+        requests: dict[tuple[str, str], list[StoredRequest]] = {}
         for row in await queries.open_requests_for(
             conn, list(set(direct.values())), include_notified=False
         ):
@@ -73,14 +76,14 @@ async def match_catalog_changes(db: Database, *, settings: Settings) -> int:
                                 conn, request=request, content=key, offer=offer, now=now
                             )
             elif change.kind == "slot" and change.channel_id is not None:
-                airing = OfferFacts(change.channel_id, 0, False, None, None)
+                airing = Offer(source_id=change.channel_id)
                 for standing_key in standing[key]:
                     for request in requests.get(standing_key, []):
                         if not request.source_ids or change.channel_id in request.source_ids:
                             queued += await queue_delivery(
                                 conn, request=request, content=key, offer=airing, now=now
                             )
-        await catalog.mark_changes_handled(
+        await catalog_changes.mark_changes_handled(
             conn, consumer="notifications", ids=[c.id for c in changes], now=now
         )
     if queued:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.db import announce_work, dialect_insert
+from tanktop.notifications.rules import StoredRequest
 from tanktop.notifications.tables import (
     delivery_attempts,
     notification_requests,
@@ -18,6 +19,10 @@ from tanktop.notifications.tables import (
 
 R = notification_requests
 D = webhook_deliveries
+
+
+def _requests(rows: Sequence[sa.Row[Any]]) -> list[StoredRequest]:
+    return [StoredRequest(**row._mapping) for row in rows]
 
 
 def _scope(service_id: int, user_id: str, item_type: str | None, item_id: str | None) -> list[Any]:
@@ -55,13 +60,13 @@ async def select_requests(
     user_id: str,
     item_type: str | None = None,
     item_id: str | None = None,
-) -> list[sa.Row[Any]]:
+) -> list[StoredRequest]:
     query = (
         sa.select(R)
         .where(*_scope(service_id, user_id, item_type, item_id))
         .order_by(R.c.created_at, R.c.item_type, R.c.item_id)
     )
-    return list((await conn.execute(query)).all())
+    return _requests((await conn.execute(query)).all())
 
 
 async def select_service_requests(
@@ -70,7 +75,7 @@ async def select_service_requests(
     status: str | None,
     before: tuple[dt.datetime, str, str, str] | None,
     limit: int,
-) -> list[sa.Row[Any]]:
+) -> list[StoredRequest]:
     """A service's requests of every user, newest first, strictly before `before`
     (created_at, user_id, item_type, item_id); `status` is waiting, notified or failed."""
     query = sa.select(R).where(R.c.service_id == service_id)
@@ -86,7 +91,7 @@ async def select_service_requests(
         position = sa.tuple_(sa.literal(at, R.c.created_at.type), *map(sa.literal, rest))
         query = query.where(sa.tuple_(*order) < position)
     query = query.order_by(*(column.desc() for column in order)).limit(limit)
-    return list((await conn.execute(query)).all())
+    return _requests((await conn.execute(query)).all())
 
 
 async def count_deliveries(conn: AsyncConnection, service_id: int) -> dict[str, int]:
@@ -144,14 +149,14 @@ async def delete_requests(
 
 async def open_requests_for(
     conn: AsyncConnection, keys: Sequence[tuple[str, str]], *, include_notified: bool
-) -> list[sa.Row[Any]]:
+) -> list[StoredRequest]:
     """Requests (of every service) for any of these (item_type, item_id)."""
     if not keys:
         return []
     query = sa.select(R).where(sa.tuple_(R.c.item_type, R.c.item_id).in_(list(keys)))
     if not include_notified:
         query = query.where(R.c.notified.is_(False), R.c.failed.is_(False))
-    return list((await conn.execute(query)).all())
+    return _requests((await conn.execute(query)).all())
 
 
 async def insert_delivery(conn: AsyncConnection, row: dict[str, Any]) -> bool:

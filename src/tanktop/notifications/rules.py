@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from pydantic import JsonValue
 
 from tanktop.bodies import parse_json
+from tanktop.catalog.schemas import Offer
 from tanktop.catalog.service import MAX_PRICE
 from tanktop.errors import BadRequest, UnsupportedMediaType
 from tanktop.ids import is_name
@@ -32,13 +33,23 @@ class RequestSpec:
     hd: bool
 
 
-@dataclass(frozen=True)
-class OfferFacts:
-    source_id: str
-    price: int
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A notification request as stored, with what became of it."""
+
+    service_id: int
+    user_id: str
+    item_type: str
+    item_id: str
+    url: str
+    source_ids: list[str]
+    price: int | None
     hd: bool
-    available_from: dt.datetime | None
-    available_until: dt.datetime | None
+    generation: int
+    notified: bool
+    notified_at: dt.datetime | None
+    failed: bool
+    created_at: dt.datetime
 
 
 def check_url(url: JsonValue) -> str:
@@ -140,7 +151,7 @@ def parse_spec(body: bytes, content_type: str | None) -> RequestSpec:
 
 
 def satisfies(
-    offer: OfferFacts, source_ids: list[str], price: int | None, hd: bool, now: dt.datetime
+    offer: Offer, source_ids: list[str], price: int | None, hd: bool, now: dt.datetime
 ) -> bool:
     """Available now, on an allowed source, at or under the price, in HD if asked."""
     if offer.available_from is not None and offer.available_from > now:

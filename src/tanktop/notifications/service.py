@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import service as catalog
+from tanktop.catalog.schemas import Offer
 from tanktop.cursors import cursor_time, decode_cursor, encode_cursor
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
@@ -20,8 +19,8 @@ from tanktop.notifications.rules import (
     REQUEST_TYPES,
     STANDING_TYPES,
     FormValue,
-    OfferFacts,
     RequestSpec,
+    StoredRequest,
     satisfies,
     webhook_body,
 )
@@ -40,22 +39,19 @@ def check_type(item_type: str) -> None:
         raise BadRequest(f"Notifications are for {', '.join(REQUEST_TYPES)}; got {item_type!r}.")
 
 
-def first_satisfying(
-    offers: list[dict[str, Any]], request: Any, now: dt.datetime
-) -> OfferFacts | None:
+def first_satisfying(offers: list[Offer], request: StoredRequest, now: dt.datetime) -> Offer | None:
     for offer in offers:
-        facts = OfferFacts(**offer)
-        if satisfies(facts, list(request.source_ids), request.price, request.hd, now):
-            return facts
+        if satisfies(offer, list(request.source_ids), request.price, request.hd, now):
+            return offer
     return None
 
 
 async def queue_delivery(
     conn: AsyncConnection,
     *,
-    request: Any,
+    request: StoredRequest,
     content: tuple[str, str],
-    offer: OfferFacts,
+    offer: Offer,
     now: dt.datetime,
 ) -> bool:
     """Put one webhook in the outbox (at most once per request generation and content)."""
@@ -134,11 +130,11 @@ async def create_request(
             await queue_delivery(conn, request=request, content=key, offer=offer, now=now)
 
 
-def _status(row: Row[Any]) -> RequestStatus:
+def _status(row: StoredRequest) -> RequestStatus:
     return "notified" if row.notified else "failed" if row.failed else "waiting"
 
 
-def _notification(row: Row[Any]) -> Notification:
+def _notification(row: StoredRequest) -> Notification:
     return Notification(
         item_type=row.item_type,
         item_id=row.item_id,
@@ -177,7 +173,7 @@ class RequestPage:
     next_cursor: str | None
 
 
-def _encode_position(row: Any) -> str:
+def _encode_position(row: StoredRequest) -> str:
     return encode_cursor(row.created_at.isoformat(), row.user_id, row.item_type, row.item_id)
 
 

@@ -1,26 +1,30 @@
-"""What the operator may write into the catalog, validated before anything is stored.
-
-Unknown fields are refused so a typo never silently drops data.
-"""
+"""The catalog's shapes: what the operator may write (validated before anything is stored;
+unknown fields are refused so a typo never silently drops data), and the same shapes as the
+admin API answers them (ids written as `JsonId`s are, times as `Timestamp`s are)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    MISSING,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    RootModel,
     ValidationError,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from tanktop.errors import BadRequest
-from tanktop.ids import NAME_PATTERN
-from tanktop.timestamps import to_utc
+from tanktop.ids import NAME_PATTERN, JsonId, json_id
+from tanktop.timestamps import Timestamp, to_utc
 
 ITEM_TYPES = ("movie", "programme", "episode", "channel")
 ItemTypeName = Literal["movie", "programme", "episode", "channel"]
@@ -38,14 +42,20 @@ Id = Annotated[
     str,
     BeforeValidator(_id_text),
     Field(pattern=NAME_PATTERN),
+    PlainSerializer(json_id, return_type=int | str, when_used="json"),
     WithJsonSchema({"type": ["string", "integer"], "pattern": NAME_PATTERN}),
 ]
+"""An id the operator sends (a number or text); written back as `json_id` says."""
 Minutes = Annotated[float, Field(gt=0, le=100_000)]
 Names = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_serialization_defaults_required=True,  # answers always carry them
+    )
 
 
 class Movie(_Strict):
@@ -89,8 +99,8 @@ class Offer(_Strict):
     source_id: Id
     price: Annotated[int, Field(ge=0, le=MAX_PRICE, strict=True)] = 0
     hd: bool = False
-    available_from: dt.datetime | None = None
-    available_until: dt.datetime | None = None
+    available_from: Timestamp | None = None
+    available_until: Timestamp | None = None
 
     @model_validator(mode="after")
     def _window(self) -> Offer:
@@ -108,8 +118,8 @@ class Offer(_Strict):
 
 
 class Slot(_Strict):
-    start: dt.datetime
-    end: dt.datetime
+    start: Timestamp
+    end: Timestamp
     item_type: Literal["movie", "programme", "episode"]
     item_id: Id
 
@@ -119,6 +129,75 @@ class Slot(_Strict):
         if self.end <= self.start:
             raise ValueError("a slot's end must be after its start")
         return self
+
+
+class _Stored(BaseModel):
+    """An item as the admin API answers it: its key, then the fields of its type."""
+
+    item_type: str
+    item_id: JsonId
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    offers: list[Offer] | MISSING = MISSING
+    """With `GET` only."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Every field but `offers` is in every answer (the request models' defaults too)."""
+        schema = handler(core_schema)
+        required = handler.resolve_ref_schema(schema).get("required", [])
+        if "offers" in required:
+            required.remove("offers")
+        return schema
+
+
+class StoredMovie(_Answer, Movie, _Stored):
+    model_config = ConfigDict(extra="ignore")
+    item_type: Literal["movie"] = "movie"
+
+
+class StoredProgramme(_Answer, Programme, _Stored):
+    model_config = ConfigDict(extra="ignore")
+    item_type: Literal["programme"] = "programme"
+
+
+class StoredEpisode(_Answer, Episode, _Stored):
+    model_config = ConfigDict(extra="ignore")
+    item_type: Literal["episode"] = "episode"
+
+
+class StoredChannel(_Answer, Channel, _Stored):
+    model_config = ConfigDict(extra="ignore")
+    item_type: Literal["channel"] = "channel"
+
+
+StoredItem = StoredMovie | StoredProgramme | StoredEpisode | StoredChannel
+STORED: dict[str, type[StoredItem]] = {
+    "movie": StoredMovie,
+    "programme": StoredProgramme,
+    "episode": StoredEpisode,
+    "channel": StoredChannel,
+}
+
+
+class CatalogItem(RootModel[Annotated[StoredItem, Field(discriminator="item_type")]]):
+    """A catalog item as stored: `item_type`, `item_id` and the fields of its type; with
+    `GET`, its `offers` too."""
+
+
+class OfferList(BaseModel):
+    offers: list[Offer]
+
+
+class Schedule(BaseModel):
+    """A channel's slots, in time order."""
+
+    slots: list[Slot]
 
 
 def describe(error: ValidationError, prefix: str = "") -> str:
