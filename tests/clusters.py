@@ -3,8 +3,9 @@ them: the machine's shared servers are never touched.
 
 `private_postgres()` runs `initdb` into a temporary folder and `pg_ctl` on a free port (as the
 `postgres` user when we are root, which `initdb` refuses to be), with `fsync` on so an
-acknowledged write is as durable as in production. `private_redis()` runs `redis-server` on a
-free port with persistence off. Both are stopped and removed on exit.
+acknowledged write is as durable as in production; `frozen()` stops its processes for a while.
+`private_redis()` runs `redis-server` on a free port with persistence off. Both are stopped and
+removed on exit.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -86,6 +88,31 @@ class PrivatePostgres:
 
     def running(self) -> bool:
         return (self.data / "postmaster.pid").exists()
+
+    def _processes(self) -> list[int]:
+        """The postmaster and its children (backends, checkpointer, ...)."""
+        main = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # pid (comm) state ppid ...: comm may hold spaces, so split after its ")"
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == main:
+                    children.append(int(stat.parent.name))
+        return [main, *children]
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the cluster stopped (SIGSTOP) inside the block: a server that
+        accepts connections and answers nothing, as a frozen host or a cut network looks."""
+        processes = self._processes()
+        for pid in processes:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in processes:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     async def create_database(self, prefix: str = "t") -> str:
         """A new empty database in the cluster; returns its URL."""

@@ -175,7 +175,7 @@ class Database:
         BEGIN/ROLLBACK) unless `snapshot` asks for one transaction across several statements.
         """
         with faults.FaultBoundary():
-            async with self.engine.connect() as conn:
+            async with self._answered_in_time(), self.engine.connect() as conn:
                 await self._fit_statement_timeout(conn)
                 if not self.is_sqlite and not snapshot:
                     conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -190,7 +190,7 @@ class Database:
         transaction was applied is then unknown.
         """
         with faults.FaultBoundary() as boundary:
-            async with self._transaction() as conn:
+            async with self._answered_in_time(), self._transaction() as conn:
                 try:
                     yield conn
                 except BaseException:
@@ -240,6 +240,26 @@ class Database:
             yield
         finally:
             self._write_lock.release()
+
+    @asynccontextmanager
+    async def _answered_in_time(self) -> AsyncIterator[None]:
+        """PostgreSQL, API work: a block (checkout and commit included) is given up a second
+        past the statement timeout. The server's own timeout answers before that while it
+        runs; one that is frozen or cut off by the network would otherwise hold the request
+        and its pool slot until TCP gives up (minutes). The connection is dropped (SQLAlchemy
+        invalidates one whose statement was cancelled) and the block raises `NoAnswer`."""
+        if not self._statement_timeout_ms or _LONG_JOBS.get():
+            yield
+            return
+        deadline = asyncio.timeout(self._statement_timeout_ms / 1000 + 1.0)
+        try:
+            async with deadline:
+                yield
+        except TimeoutError:
+            if deadline.expired():
+                seconds = self._statement_timeout_ms / 1000 + 1.0
+                raise faults.NoAnswer(f"no answer within {seconds:g} s") from None
+            raise
 
     async def _fit_statement_timeout(self, conn: AsyncConnection) -> None:
         """Set the connection's statement timeout to what this task wants, when it differs

@@ -33,6 +33,9 @@ class Kind(StrEnum):
     """Starting, shutting down or recovering (PostgreSQL 57P03, or a standby)."""
     TOO_MANY_CONNECTIONS = "too_many_connections"
     STATEMENT_TIMEOUT = "statement_timeout"
+    UNRESPONSIVE = "unresponsive"
+    """No answer a second past the statement timeout: the server is frozen or cut off (its own
+    timeout would have answered), so the connection is dropped rather than waited on."""
     CONFLICT = "conflict"
     """Serialization failure or deadlock: rolled back, and running it again works."""
     LOCKED = "locked"
@@ -74,6 +77,10 @@ _SQLITE = {
     "SQLITE_CANTOPEN": Kind.UNREACHABLE,
     "SQLITE_NOMEM": Kind.OUT_OF_RESOURCES,
 }
+
+
+class NoAnswer(TimeoutError):
+    """The database did not answer an API request's work in time (`Kind.UNRESPONSIVE`)."""
 
 
 class DatabaseFault(Exception):
@@ -121,6 +128,8 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def _classify_one(exc: BaseException) -> Kind | None:
     if isinstance(exc, DatabaseFault):
         return exc.kind
+    if isinstance(exc, NoAnswer):
+        return Kind.UNRESPONSIVE
     if isinstance(exc, sa_exc.TimeoutError):
         return Kind.POOL_TIMEOUT
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
@@ -154,9 +163,13 @@ def classify(exc: BaseException) -> Kind | None:
 
 
 def describe(exc: BaseException) -> str:
-    """The driver's own message, without SQLAlchemy's statement and parameters."""
-    root = _causes(exc)[-1]
-    return f"{type(root).__name__}: {str(root).splitlines()[0] if str(root) else ''}"[:300]
+    """The driver's own message, without SQLAlchemy's statement and parameters: the innermost
+    cause that says something (a timeout's cancellation says nothing)."""
+    causes = _causes(exc)
+    root = next((c for c in reversed(causes) if str(c)), None)
+    if root is None:
+        return type(causes[0]).__name__
+    return f"{type(root).__name__}: {str(root).splitlines()[0]}"[:300]
 
 
 @dataclass
