@@ -158,6 +158,9 @@ def serve(
         log_config=logging_config(fmt=Settings().log_format),
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
+        # A worker importing the app on a busy host can take longer than uvicorn's default 5 s
+        # to answer its first health check; it was then killed and started again, over and over.
+        timeout_worker_healthcheck=30,
     )
 
 
