@@ -29,13 +29,17 @@ class ModelCache:
         now = time.monotonic()
         if now - self._checked.get(service_id, -1e9) >= self._refresh:
             self._checked[service_id] = now
+            stored = None
             async with self._db.read() as conn:
                 version = await queries.latest_version(conn, service_id)
                 current = self._models.get(service_id)
                 if version is not None and (current is None or current[0] != version):
                     stored = await queries.load(conn, service_id, version)
-                    model = await asyncio.to_thread(Model.from_bytes, stored.arrays)
-                    self._models[service_id] = (version, model, stored.created_at)
+            if version is not None and stored is not None:
+                # Decoded with the connection given back: a big model holds no pool slot, and
+                # its decoding does not count against the database's time (`Database.read`).
+                model = await asyncio.to_thread(Model.from_bytes, stored.arrays)
+                self._models[service_id] = (version, model, stored.created_at)
         found = self._models.get(service_id)
         if found is None:
             return None
