@@ -41,6 +41,7 @@ from tanktop.recommendations.admin import router as recommender_settings_router
 from tanktop.recommendations.router import router as recommendations_router
 from tanktop.recommendations.service import ModelCache, RetrainSchedule
 from tanktop.routeindex import install as install_route_index
+from tanktop.sections.popular import PopularCopy
 from tanktop.sections.router import list_router as section_list_router
 from tanktop.sections.router import router as sections_router
 from tanktop.tenants.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
         app.state.model_cache = ModelCache(db, settings.model_refresh_seconds)
         app.state.catalog_facts = CatalogFacts()
+        app.state.popular_copy = PopularCopy(settings.popular_refresh_seconds)
         tokens = (
             RedisTokens(settings.redis_url, settings.rate_window_seconds)
             if settings.redis_url

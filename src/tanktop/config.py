@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     model_refresh_seconds: float = Field(
         default=30, description="How often an API process looks for a newer recommendation model."
     )
+    popular_refresh_seconds: float = Field(
+        default=60,
+        description="How old an API process's ranking of a service's popular items may get "
+        "before it counts it again (0: every page counts).",
+    )
     impression_buffer: int = Field(
         default=100_000,
         description="Impressions an API process buffers before dropping (and counting) more.",

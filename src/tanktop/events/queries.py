@@ -365,11 +365,11 @@ async def select_users_history(
 UserItem = tuple[str, str, str, JsonScalar, dt.datetime]
 """(event, item type, item id, value, updated at) of a list entry."""
 
-_PG_USER_ITEMS = (
+_PG_ALL_USER_ITEMS = (
     "SELECT event, item_type, item_id, value::text, updated_at FROM list_items "
-    "WHERE service_id = $1 AND user_id = $2 AND event = ANY($3::text[]) "
-    "AND item_type = ANY($4::text[])"
+    "WHERE service_id = $1 AND user_id = $2"
 )
+_PG_USER_ITEMS = f"{_PG_ALL_USER_ITEMS} AND event = ANY($3::text[]) AND item_type = ANY($4::text[])"
 
 
 def json_scalar(text: str | None) -> JsonScalar:
@@ -384,23 +384,26 @@ async def select_user_items(
     conn: AsyncConnection,
     service_id: int,
     user_id: str,
-    events: Sequence[str],
-    item_types: Sequence[str],
+    events: Sequence[str] | None,
+    item_types: Sequence[str] | None,
 ) -> list[UserItem]:
-    """The user's entries in those lists (a hot read: bookmarks, sections, recommendations)."""
+    """The user's entries in those lists, of those types (None and None: all of them; a hot
+    read: bookmarks, sections, recommendations)."""
     if conn.dialect.name == "postgresql":
         driver = await driver_of(conn)
-        rows = await driver.fetch(
-            _PG_USER_ITEMS, service_id, user_id, list(events), list(item_types)
-        )
+        if events is None or item_types is None:
+            rows = await driver.fetch(_PG_ALL_USER_ITEMS, service_id, user_id)
+        else:
+            rows = await driver.fetch(
+                _PG_USER_ITEMS, service_id, user_id, list(events), list(item_types)
+            )
         return [(r[0], r[1], r[2], json_scalar(r[3]), r[4]) for r in rows]
     c = list_items.c
     query = sa.select(c.event, c.item_type, c.item_id, c.value, c.updated_at).where(
-        c.service_id == service_id,
-        c.user_id == user_id,
-        c.event.in_(list(events)),
-        c.item_type.in_(list(item_types)),
+        c.service_id == service_id, c.user_id == user_id
     )
+    if events is not None and item_types is not None:
+        query = query.where(c.event.in_(list(events)), c.item_type.in_(list(item_types)))
     return [(r[0], r[1], r[2], r[3], r[4]) for r in await conn.execute(query)]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -366,6 +368,35 @@ class ListItem(NamedTuple):
     at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    service_id: int
+    user_id: str
+    items: list[ListItem]
+
+
+_SNAPSHOT: ContextVar[_Snapshot | None] = ContextVar("tanktop_user_lists", default=None)
+
+
+@asynccontextmanager
+async def user_lists_snapshot(
+    db: Database, service: Service, *, user_id: str
+) -> AsyncIterator[None]:
+    """Within the block (and the tasks it starts), `user_items` of this user answers from one
+    read of all the user's lists made on entry: something built from many domains' reads of
+    the user's lists (a section page) sees one moment, in one query rather than one each."""
+    async with db.read() as conn:
+        items = [
+            ListItem(*row)
+            for row in await queries.select_user_items(conn, service.id, user_id, None, None)
+        ]
+    token = _SNAPSHOT.set(_Snapshot(service.id, user_id, items))
+    try:
+        yield
+    finally:
+        _SNAPSHOT.reset(token)
+
+
 async def user_items(
     db: Database,
     service: Service,
@@ -375,6 +406,10 @@ async def user_items(
     item_types: Sequence[str],
 ) -> list[ListItem]:
     """The user's items in the given lists (latest value and time of each)."""
+    snapshot = _SNAPSHOT.get()
+    if snapshot is not None and (snapshot.service_id, snapshot.user_id) == (service.id, user_id):
+        wanted, types = set(events), set(item_types)
+        return [i for i in snapshot.items if i.event in wanted and i.item_type in types]
     async with db.read() as conn:
         rows = await queries.select_user_items(conn, service.id, user_id, events, item_types)
     return [ListItem(*row) for row in rows]

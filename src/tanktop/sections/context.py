@@ -12,6 +12,7 @@ from tanktop.catalog.service import Availability, ItemKey
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.recommendations.service import ModelCache
+from tanktop.sections.popular import PopularCopy
 from tanktop.tenants.service import Service
 
 LISTS = ("hide", "seen", "watchlist", "rated", "progress")
@@ -33,6 +34,7 @@ class PageContext:
     now: dt.datetime
     lists: list[events.ListItem]
     progress: bookmarks.Progress
+    popular: PopularCopy
     hidden: set[ItemKey] = field(default_factory=set)
     excluded: set[ItemKey] = field(default_factory=set)
     """Hidden, seen or finished: left out of every row but continue watching."""
@@ -46,13 +48,14 @@ async def load_context(
     facts: CatalogFacts,
     cache: ModelCache,
     availability: Availability,
+    popular: PopularCopy,
 ) -> PageContext:
     lists, progress = await asyncio.gather(
         events.user_items(db, service, user_id=user_id, events=LISTS, item_types=CONTENT_TYPES),
         bookmarks.progress(db, service, user_id=user_id, facts=facts),
     )
     context = PageContext(
-        db, facts, cache, service, user_id, availability, utcnow(), lists, progress
+        db, facts, cache, service, user_id, availability, utcnow(), lists, progress, popular
     )
     context.hidden = {(i.item_type, i.item_id) for i in lists if i.event == "hide"}
     seen = {(i.item_type, i.item_id) for i in lists if i.event == "seen"}

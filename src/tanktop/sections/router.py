@@ -19,6 +19,7 @@ from tanktop.errors import problem_responses
 from tanktop.ids import ID_CHARS, NAME_PATTERN, UserId
 from tanktop.recommendations.service import ModelCache
 from tanktop.sections import service as sections
+from tanktop.sections.popular import PopularCopy
 from tanktop.sections.schemas import (
     MAX_ITEMS,
     Page,
@@ -191,6 +192,11 @@ def _models(request: Request) -> ModelCache:
     return models
 
 
+def _popular(request: Request) -> PopularCopy:
+    popular: PopularCopy = request.app.state.popular_copy
+    return popular
+
+
 def _record(request: Request, service: Service, user_id: str, rows: list[Row]) -> None:
     """What was served, for analytics' click-through per section (buffered, not awaited)."""
     recorder: ImpressionRecorder = request.app.state.impression_recorder
@@ -245,6 +251,7 @@ async def get_page(
         rows=rows,
         items=items,
         availability=availability,
+        popular=_popular(request),
     )
     _record(request, service, userid, page.sections)
     return model_json(page, exclude_none=True)
@@ -286,6 +293,7 @@ async def get_row(
         limit=limit,
         cursor=cursor,
         availability=availability,
+        popular=_popular(request),
     )
     _record(request, service, userid, [row])
     return model_json(row, exclude_none=True)

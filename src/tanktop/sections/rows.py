@@ -202,11 +202,11 @@ async def new(context: PageContext, section: Section, limit: int) -> Fetched:
 async def popular(context: PageContext, section: Section, limit: int) -> Fetched:
     days = params_of(section, PopularParams).days
     types = item_types(section)
-    counted = await events.popular(
+    counted = await context.popular.ranked(
         context.db,
         context.service,
         item_types=(*types, "episode") if "programme" in types else types,
-        since=context.now - dt.timedelta(days=days),
+        days=days,
         limit=limit,
     )
     programmes = await recs.programmes_of(

@@ -21,6 +21,7 @@ from tanktop.sections.context import load_context
 from tanktop.sections.definitions import DEFAULT_PAGE, KINDS, MAX_SECTIONS, parse_definition
 from tanktop.sections.ordering import CLICK_DAYS, Pin, SectionPrefs, page_order
 from tanktop.sections.page import Window, build_page, build_row, decode_cursor
+from tanktop.sections.popular import PopularCopy
 from tanktop.sections.schemas import Page, Row, Section
 from tanktop.tenants.service import Service
 
@@ -152,17 +153,28 @@ async def page(
     rows: int,
     items: int,
     availability: Availability,
+    popular: PopularCopy | None = None,
 ) -> Page:
-    """The user's page: up to `rows` non-empty rows of up to `items` items each."""
-    defined, prefs, context = await asyncio.gather(
-        definitions(db, service),
-        section_prefs(db, service, user_id=user_id),
-        load_context(
-            db, service, user_id=user_id, facts=facts, cache=cache, availability=availability
-        ),
-    )
-    ordered = page_order(defined, prefs)
-    return Page(sections=await build_page(context, ordered, rows=rows, items=items))
+    """The user's page: up to `rows` non-empty rows of up to `items` items each.
+
+    The user's lists are read once, for every domain the rows come from (one moment, one
+    query); `popular` is the process's copy of the service's rankings (none: counted now)."""
+    async with events.user_lists_snapshot(db, service, user_id=user_id):
+        defined, prefs, context = await asyncio.gather(
+            definitions(db, service),
+            section_prefs(db, service, user_id=user_id),
+            load_context(
+                db,
+                service,
+                user_id=user_id,
+                facts=facts,
+                cache=cache,
+                availability=availability,
+                popular=popular or PopularCopy(0),
+            ),
+        )
+        ordered = page_order(defined, prefs)
+        return Page(sections=await build_page(context, ordered, rows=rows, items=items))
 
 
 async def row(
@@ -176,19 +188,27 @@ async def row(
     limit: int,
     cursor: str | None,
     availability: Availability,
+    popular: PopularCopy | None = None,
 ) -> Row:
     """One row of the user's page, `limit` items from where `cursor` points (the start)."""
     window = decode_cursor(cursor, section_id, limit) if cursor else Window(0, limit, limit)
-    defined, prefs = await asyncio.gather(
-        definitions(db, service), section_prefs(db, service, user_id=user_id)
-    )
-    ordered = page_order(defined, prefs)
-    index = next((i for i, s in enumerate(ordered) if s.section_id == section_id), None)
-    if index is None:
-        if any(s.section_id == section_id for s in defined):
-            raise NotFound(f"User {user_id!r} has hidden section {section_id!r}.")
-        raise NotFound(f"No section {section_id!r}; GET /section/ lists them.")
-    context = await load_context(
-        db, service, user_id=user_id, facts=facts, cache=cache, availability=availability
-    )
-    return await build_row(context, ordered, index, window)
+    async with events.user_lists_snapshot(db, service, user_id=user_id):
+        defined, prefs = await asyncio.gather(
+            definitions(db, service), section_prefs(db, service, user_id=user_id)
+        )
+        ordered = page_order(defined, prefs)
+        index = next((i for i, s in enumerate(ordered) if s.section_id == section_id), None)
+        if index is None:
+            if any(s.section_id == section_id for s in defined):
+                raise NotFound(f"User {user_id!r} has hidden section {section_id!r}.")
+            raise NotFound(f"No section {section_id!r}; GET /section/ lists them.")
+        context = await load_context(
+            db,
+            service,
+            user_id=user_id,
+            facts=facts,
+            cache=cache,
+            availability=availability,
+            popular=popular or PopularCopy(0),
+        )
+        return await build_row(context, ordered, index, window)
