@@ -1,0 +1,61 @@
+"""PostgreSQL refusing connections past a limit (here a role's CONNECTION LIMIT, the same
+refusal, SQLSTATE 53300, as `max_connections` gives): requests that need one more connection
+get 503 naming the fault, never 500; those that found one are served."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import asyncpg
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tanktop.app import create_app
+from tanktop.config import Settings
+from tanktop.tenants import service as tenants
+from tests.clusters import PrivatePostgres
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_connections_past_the_limit_are_503(private_pg: PrivatePostgres) -> None:
+    url = await private_pg.create_database("limit")
+    database = url.rsplit("/", 1)[1]
+    role = f"role_{database}"
+    admin = await asyncpg.connect(private_pg.url())
+    try:
+        # Not a superuser (they are exempt from the limit); owning the database lets it migrate.
+        await admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")
+        await admin.execute(f"ALTER DATABASE {database} OWNER TO {role}")
+    finally:
+        await admin.close()
+    settings = Settings(
+        database_url=url.replace("postgres@", f"{role}@"),
+        run_worker=False,
+        db_pool_size=6,
+        key_cache_seconds=60,
+        rate_limit_reads=0,
+        rate_limit_writes=0,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        db = app.state.db
+        key = await tenants.create_key(db, name="limited")
+
+        async def slow() -> dict[str, str]:
+            async with db.read() as conn:  # holds a connection while the others arrive
+                await conn.execute(sa.text("SELECT pg_sleep(0.5)"))
+            return {"done": "yes"}
+
+        app.add_api_route("/test/slow", slow)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            answers = await asyncio.gather(*(http.get("/test/slow") for _ in range(6)))
+            statuses = Counter(answer.status_code for answer in answers)
+            refused = [a.json()["detail"] for a in answers if a.status_code == 503]
+            after = await http.get(f"/api/1/{key}/event/7/seen/movie/")
+    assert set(statuses) == {200, 503}, statuses
+    assert all("too_many_connections" in detail for detail in refused), refused
+    assert after.status_code == 200
