@@ -44,7 +44,7 @@ from tanktop.routeindex import install as install_route_index
 from tanktop.sections.popular import PopularCopy
 from tanktop.sections.router import list_router as section_list_router
 from tanktop.sections.router import router as sections_router
-from tanktop.tenants.ratelimit import DatabaseTokens, RateLimiter, RedisTokens
+from tanktop.tenants.ratelimit import RateLimiter, token_store
 from tanktop.tenants.service import KeyCache
 from tanktop.worker import WorkerTask, run_worker
 
@@ -94,11 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.model_cache = ModelCache(db, settings.model_refresh_seconds)
         app.state.catalog_facts = CatalogFacts()
         app.state.popular_copy = PopularCopy(settings.popular_refresh_seconds)
-        tokens = (
-            RedisTokens(settings.redis_url, settings.rate_window_seconds)
-            if settings.redis_url
-            else DatabaseTokens(db)
-        )
+        tokens = token_store(db, settings.redis_url, settings.rate_window_seconds)
         app.state.rate_limiter = RateLimiter(
             tokens,
             {
@@ -138,8 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await worker
             await writer.close()
             await recorder.close()
-            if isinstance(tokens, RedisTokens):
-                await tokens.close()
+            await tokens.close()
             await db.dispose()
 
     app = FastAPI(

@@ -6,10 +6,10 @@ from the store in chunks (a tenth of the budget) and spends them locally, so the
 touched about ten times per window per process, and the processes together never admit more
 than the budget: tokens are only handed out while the budget lasts.
 
-With Redis, a Redis that cannot be reached fails open: its tokens are granted unmetered (a
-rate limit is not worth an outage), one line is logged when it goes and one when it is back, and
-`tanktop_redis_errors_total` counts the failed takes. The database store needs no such care: a
-request that cannot reach the database fails anyway (503).
+A store that fails (Redis away; the database read-only, full or away) fails open: its tokens
+are granted unmetered (a rate limit is not worth an outage), one line is logged when it fails
+and one when it answers again, and Redis's failures are counted in `tanktop_redis_errors_total`
+(the database's are in `tanktop_db_errors_total` already).
 
 `rate_limited(authenticate)` is the dependency that applies it to a request, after the request
 has been authenticated (so an unknown key gets 401, not 429).
@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from tanktop.db import Database
 from tanktop.errors import TooManyRequests
+from tanktop.faults import DatabaseFault, describe
 from tanktop.metrics import REDIS_ERRORS
 from tanktop.tenants import queries
 from tanktop.tenants.service import Service
@@ -45,6 +46,8 @@ class TokenStore(Protocol):
     async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
         """Grant up to `want` tokens of the window's `limit`; returns how many were granted."""
         ...
+
+    async def close(self) -> None: ...
 
 
 class DatabaseTokens:
@@ -62,19 +65,17 @@ class DatabaseTokens:
                 await queries.sweep_windows(conn, window - 2)
         return granted
 
+    async def close(self) -> None:
+        pass
+
 
 class RedisTokens:
     """The budget as a Redis counter per (service, kind, window), expiring after the window.
 
-    Redis answers in well under a millisecond, so waiting `timeout` for it means it is away: the
-    take is granted (fail open) and Redis is left alone for `pause` seconds, so an outage costs
-    one wait per pause, not one per request. A stale connection (Redis restarted) is retried
-    once on a new one; the next take after the pause reconnects.
-    """
+    Redis answers in well under a millisecond, so `timeout` without an answer means it is away;
+    a stale connection (Redis restarted) is retried once on a new one."""
 
-    def __init__(
-        self, url: str, window_seconds: float, *, timeout: float = 1.0, pause: float = 1.0
-    ) -> None:
+    def __init__(self, url: str, window_seconds: float, *, timeout: float = 1.0) -> None:
         self._redis = Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -82,43 +83,81 @@ class RedisTokens:
             retry=Retry(NoBackoff(), 1),
         )
         self._ttl = max(2, math.ceil(window_seconds * 2))
-        self._pause = pause
-        self._away_since: float | None = None
-        self._retry_at = 0.0
 
     async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
-        if self._away_since is not None and time.monotonic() < self._retry_at:
-            return want
         key = f"tanktop:rate:{service_id}:{kind}:{window}"
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incrby(key, want)
-                pipe.expire(key, self._ttl)
-                total, _ = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            self._failed(exc)
-            return want
-        if self._away_since is not None:
-            away = time.monotonic() - self._away_since
-            log.warning("Redis reachable again after %.1f s: rate limits metered again", away)
-            self._away_since = None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incrby(key, want)
+            pipe.expire(key, self._ttl)
+            total, _ = await pipe.execute()
         before = int(total) - want
         return max(0, min(want, limit - before))
 
-    def _failed(self, exc: BaseException) -> None:
-        REDIS_ERRORS.inc()
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class FailOpen:
+    """A store whose failures grant the tokens asked for: a rate limit is not worth an outage
+    (a read-only or full database still serves reads; a Redis away, everything). One line is
+    logged when the store fails and one when it answers again; meanwhile it is left alone for
+    `pause` seconds at a time, so a store that is away costs one wait per pause, not one per
+    request."""
+
+    def __init__(
+        self,
+        store: TokenStore,
+        where: str,
+        errors: tuple[type[Exception], ...],
+        *,
+        count: Callable[[], None] | None = None,
+        pause: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._where = where
+        self._errors = errors
+        self._count = count
+        self._pause = pause
+        self._failed_since: float | None = None
+        self._retry_at = 0.0
+
+    async def take(self, service_id: int, kind: str, window: int, want: int, limit: int) -> int:
+        if self._failed_since is not None and time.monotonic() < self._retry_at:
+            return want
+        try:
+            granted = await self._store.take(service_id, kind, window, want, limit)
+        except self._errors as exc:
+            self._failed(exc)
+            return want
+        if self._failed_since is not None:
+            failed = time.monotonic() - self._failed_since
+            log.warning(
+                "rate limits metered again: %s answers again after %.1f s", self._where, failed
+            )
+            self._failed_since = None
+        return granted
+
+    def _failed(self, exc: Exception) -> None:
+        if self._count is not None:
+            self._count()
         now = time.monotonic()
         self._retry_at = now + self._pause
-        if self._away_since is None:
-            self._away_since = now
+        if self._failed_since is None:
+            self._failed_since = now
             log.warning(
-                "Redis unreachable (%s: %s): rate limits unmetered until it is back",
-                type(exc).__name__,
-                str(exc).splitlines()[0][:200] if str(exc) else "",
+                "rate limits unmetered until %s answers again (%s)", self._where, describe(exc)
             )
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._store.close()
+
+
+def token_store(db: Database, redis_url: str | None, window_seconds: float) -> TokenStore:
+    """Where the budgets are kept: Redis when configured, else the database; failing open."""
+    if redis_url:
+        redis = RedisTokens(redis_url, window_seconds)
+        return FailOpen(redis, "Redis", (RedisError, OSError), count=REDIS_ERRORS.inc)
+    return FailOpen(DatabaseTokens(db), "the database", (DatabaseFault,))
 
 
 @dataclass

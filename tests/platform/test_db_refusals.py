@@ -1,6 +1,7 @@
-"""PostgreSQL refusing connections past a limit (here a role's CONNECTION LIMIT, the same
-refusal, SQLSTATE 53300, as `max_connections` gives): requests that need one more connection
-get 503 naming the fault, never 500; those that found one are served."""
+"""PostgreSQL refusing work: connections past a limit (here a role's CONNECTION LIMIT, the same
+refusal, SQLSTATE 53300, as `max_connections` gives), and writes on a read-only database (as a
+standby is, when a failover leaves the servers pointing at the old primary). What is refused
+gets 503 naming the fault, never 500; what can be done is served."""
 
 from __future__ import annotations
 
@@ -59,3 +60,27 @@ async def test_connections_past_the_limit_are_503(private_pg: PrivatePostgres) -
     assert set(statuses) == {200, 503}, statuses
     assert all("too_many_connections" in detail for detail in refused), refused
     assert after.status_code == 200
+
+
+async def test_writes_to_a_read_only_database_are_503(private_pg: PrivatePostgres) -> None:
+    url = await private_pg.create_database("readonly")
+    app = create_app(Settings(database_url=url, run_worker=False, key_cache_seconds=60))
+    async with app.router.lifespan_context(app):
+        key = await tenants.create_key(app.state.db, name="readonly")
+    admin = await asyncpg.connect(private_pg.url())
+    try:
+        database = url.rsplit("/", 1)[1]
+        await admin.execute(f"ALTER DATABASE {database} SET default_transaction_read_only = on")
+    finally:
+        await admin.close()
+    app = create_app(Settings(database_url=url, run_worker=False, key_cache_seconds=60))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://t/api/1/{key}") as api:
+            event = await api.post("/event/7/seen/movie/1/")
+            profile = await api.put("/user/7/", json={"name": "Sam"})
+            read = await api.get("/event/7/seen/movie/")
+    for refused in (event, profile):
+        assert refused.status_code == 503, refused.text
+        assert "read_only" in refused.json()["detail"]
+    assert read.status_code == 200
