@@ -64,4 +64,8 @@ async def run_worker(
             if done == 0:
                 await first_of(stop.wait(), db.work_announced.wait(), within=idle_seconds)
     await listener
+    for task in tasks:  # a task holding work in flight (a training's child) ends it
+        close = getattr(task, "aclose", None)
+        if close is not None:
+            await close()
     log.info("worker stopped")

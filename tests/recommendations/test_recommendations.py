@@ -225,7 +225,14 @@ async def test_worker_retrains_after_enough_new_events(
             return found
 
     a, _ = await seed(api, unique("w"))
-    retrain_due_models = RetrainSchedule()
+    schedule = RetrainSchedule()
+
+    async def retrain_due_models(db: Database, *, settings: Settings) -> None:
+        """A round that finds work due starts a training apart; wait for it."""
+        await schedule(db, settings=settings)
+        await schedule.idle()
+        await schedule(db, settings=settings)
+
     await retrain_due_models(db, settings=config)
     assert await version() == 1
     await retrain_due_models(db, settings=config)

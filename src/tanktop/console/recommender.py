@@ -18,7 +18,7 @@ from tanktop.console.session import FormDep, OperatorDep, Signer
 from tanktop.db import Database
 from tanktop.errors import AppError
 from tanktop.recommendations.schemas import RecommenderVersion
-from tanktop.recommendations.service import train_service
+from tanktop.recommendations.service import train_apart
 from tanktop.recommendations.settings import (
     current_settings,
     put_settings,
@@ -115,14 +115,14 @@ async def restore(request: Request, signer: OperatorDep, form: FormDep) -> Respo
 
 @router.post("/train", name="console.recommender_train")
 async def train_now(request: Request, signer: OperatorDep, form: FormDep) -> Response:
-    """Train the service's model now, beside this request (the page shows it when stored)."""
+    """Train the service's model now in a child process (the page shows it when stored)."""
     db: Database = request.app.state.db
     service = signer.viewed()
     trainings = _trainings(request)
     running = trainings.get(service.id)
     if running is not None and not running.done():
         return redirect(request, "/console/recommender", flash="A training is already running.")
-    task = asyncio.create_task(train_service(db, service.id))
+    task = asyncio.create_task(train_apart(db, service.id))
     task.add_done_callback(_report)
     trainings[service.id] = task
     return redirect(

@@ -2,6 +2,7 @@
 service's history (`training`), serve with the user's current lists (`serving`, `live`) from
 each process's model cache (`cache`), retrain when due (`schedule`)."""
 
+from tanktop.recommendations.apart import TrainingFailed, train_apart
 from tanktop.recommendations.cache import ModelCache
 from tanktop.recommendations.items import programmes_of
 from tanktop.recommendations.live import LivePick, live_json, recommend_live
@@ -20,6 +21,7 @@ __all__ = [
     "ModelCache",
     "Recommendation",
     "RetrainSchedule",
+    "TrainingFailed",
     "live_json",
     "programmes_of",
     "rank",
@@ -27,5 +29,6 @@ __all__ = [
     "recommend_live",
     "recommendation_json",
     "similar",
+    "train_apart",
     "train_service",
 ]
