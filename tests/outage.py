@@ -33,6 +33,8 @@ class OutageRun:
     ended_at: float = 0.0
     ready: Counter[int] = field(default_factory=Counter)
     """`/readyz` answers during the run."""
+    others: Counter[tuple[str, int | str]] = field(default_factory=Counter)
+    """(call, answer) of the other calls made beside the events (`browsers`)."""
 
     @property
     def requests(self) -> int:
@@ -54,19 +56,35 @@ class OutageRun:
         return ok / (end - start) if end > start else 0.0
 
 
+OTHER_CALLS: list[tuple[str, str, dict[str, str] | None]] = [
+    ("PUT", "/user/{user}/", {"name": "Sam"}),
+    ("GET", "/user/{user}/", None),
+    ("GET", "/event/{user}/seen/movie/", None),
+    ("GET", "/list/{user}/movie/?include=seen", None),
+    ("GET", "/recommendation/{user}/", None),
+    ("GET", "/sections/{user}/", None),
+    ("POST", "/notification/{user}/movie/1/", {"url": "http://example.com/hook"}),
+    ("GET", "/analytics/events/", None),
+]
+"""What `browsers` call in turn: profiles, lists, recommendations, pages, notifications and
+analytics, each on its own path to the database."""
+
+
 async def write_through_outage(
     base_url: str,
     key: str,
     outage: Callable[[], None],
     *,
     clients: int = 8,
+    browsers: int = 0,
     before: float = 1.0,
     settle: float = 2.0,
     deadline: float = 20.0,
 ) -> OutageRun:
-    """`clients` post events without pause; after `before` seconds `outage()` runs in a thread
-    (it returns once the database is back); the load goes on until `settle` seconds without a
-    failure have passed since then (or `deadline`)."""
+    """`clients` post events without pause, and `browsers` make `OTHER_CALLS` in turn; after
+    `before` seconds `outage()` runs in a thread (it returns once the database is back); the
+    load goes on until `settle` seconds without a failed event have passed since then (or
+    `deadline`)."""
     run = OutageRun()
     started = time.monotonic()
     done = asyncio.Event()
@@ -89,6 +107,20 @@ async def write_through_outage(
             if status == 204:
                 run.accepted.append((user, item))
 
+    async def browser(http: httpx.AsyncClient, number: int) -> None:
+        user, turn = f"b{number}", number
+        while not done.is_set():
+            method, path, body = OTHER_CALLS[turn % len(OTHER_CALLS)]
+            turn += 1
+            try:
+                response = await http.request(
+                    method, f"/api/1/{key}" + path.format(user=user), json=body
+                )
+                status: int | str = response.status_code
+            except httpx.TransportError as exc:
+                status = type(exc).__name__
+            run.others[(f"{method} {path}", status)] += 1
+
     async def probe(http: httpx.AsyncClient) -> None:
         while not done.is_set():
             try:
@@ -110,9 +142,14 @@ async def write_through_outage(
         run.ended_at = now()
         done.set()
 
-    limits = httpx.Limits(max_connections=clients + 1)
+    limits = httpx.Limits(max_connections=clients + browsers + 1)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
-        await asyncio.gather(fault(), probe(http), *(client(http, n) for n in range(clients)))
+        await asyncio.gather(
+            fault(),
+            probe(http),
+            *(client(http, n) for n in range(clients)),
+            *(browser(http, n) for n in range(browsers)),
+        )
     return run
 
 
