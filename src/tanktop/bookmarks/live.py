@@ -161,9 +161,7 @@ async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
     now = utcnow()
     longest = dt.timedelta(hours=settings.live_session_max_hours)
     async with db.write() as conn:
-        changes = await catalog_changes.claim_changes(
-            conn, consumer="live", now=now, limit=100, kind="slot"
-        )
+        changes = await catalog_changes.claim_changes(conn, consumer="live", limit=100, kind="slot")
         if not changes:
             return 0
         derived: list[EventOp] = []

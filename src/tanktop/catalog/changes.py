@@ -1,8 +1,9 @@
 """The catalog's change log, followed by its consumers: notifications match offer changes
 against requests, live TV re-derives viewing when a slot is written for a time already past.
 
-A consumer claims what it has not handled, inside its own transaction, and marks it handled in
-that same transaction, so a crash loses nothing and repeats nothing.
+Each consumer has a cursor (a row of `catalog_change_cursors`: the last change it handled). It
+claims the changes after it, inside its own transaction, and moves it past them in that same
+transaction, so a crash loses nothing and repeats nothing; workers of one consumer take turns.
 """
 
 from __future__ import annotations
@@ -30,15 +31,11 @@ class CatalogChange:
 
 
 async def claim_changes(
-    conn: AsyncConnection,
-    *,
-    consumer: str,
-    now: dt.datetime,
-    limit: int,
-    kind: str | None = None,
+    conn: AsyncConnection, *, consumer: str, limit: int, kind: str | None = None
 ) -> list[CatalogChange]:
-    """Change rows `consumer` has not handled yet, locked for the caller's transaction."""
-    rows = await queries.claim_changes(conn, consumer, now, limit, kind)
+    """Up to `limit` changes `consumer` has not handled yet (of one `kind`, if given), oldest
+    first; none while another worker of the same consumer is handling its own."""
+    rows = await queries.claim_changes(conn, consumer, limit, kind)
     return [
         CatalogChange(r.id, r.at, r.kind, r.item_type, r.item_id, r.channel_id, r.slot_start)
         for r in rows
@@ -48,5 +45,7 @@ async def claim_changes(
 async def mark_changes_handled(
     conn: AsyncConnection, *, consumer: str, ids: Sequence[int], now: dt.datetime
 ) -> None:
-    """In the transaction that handled them: `consumer` is done with these change rows."""
-    await queries.mark_handled(conn, consumer, ids, now)
+    """In the transaction that claimed them: `consumer` is done with these changes (and with
+    every earlier one: it handles them in order)."""
+    if ids:
+        await queries.advance_cursor(conn, consumer, max(ids), now)

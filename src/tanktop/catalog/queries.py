@@ -10,13 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog.tables import (
+    catalog_change_cursors,
     catalog_changes,
     catalog_generation,
     catalog_items,
     offers,
     schedule_slots,
 )
-from tanktop.db import announce_work, dialect_insert, driver_of
+from tanktop.db import announce_work, dialect_insert, driver_of, utcnow
 
 ItemKey = tuple[str, str]
 ITEM_COLUMNS = (
@@ -183,8 +184,17 @@ async def replace_offers(conn: AsyncConnection, new: dict[ItemKey, list[dict[str
 
 
 async def insert_changes(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Log changes for the worker's consumers (notifications, live TV), waking it on commit."""
+    """Log changes for the worker's consumers (notifications, live TV), waking it on commit.
+
+    Consumers keep a cursor (the last id they handled), so ids must become visible in order:
+    on PostgreSQL concurrent writers take turns from their first change row to their commit
+    (an id taken later commits later); SQLite has one writer at a time anyway.
+    """
     if rows:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_WRITERS}
+            )
         await conn.execute(sa.insert(catalog_changes), list(rows))
         await announce_work(conn)
 
@@ -316,35 +326,57 @@ async def refresh_statistics(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("ANALYZE catalog_items, offers"))
 
 
-CONSUMERS = {"notifications": catalog_changes.c.matched_at, "live": catalog_changes.c.viewed_at}
+_FEED_WRITERS = 0x7461_6E6B_6665_6564  # "tankfeed": PostgreSQL advisory lock of change writers
+
+
+async def _last_handled(conn: AsyncConnection, consumer: str, *, lock: bool) -> int | None:
+    query = sa.select(catalog_change_cursors.c.last_id).where(
+        catalog_change_cursors.c.consumer == consumer
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    last = await conn.scalar(query)
+    return None if last is None else int(last)
 
 
 async def claim_changes(
-    conn: AsyncConnection, consumer: str, now: dt.datetime, limit: int, kind: str | None = None
+    conn: AsyncConnection, consumer: str, limit: int, kind: str | None = None
 ) -> list[sa.Row[Any]]:
-    """Due change rows `consumer` has not handled, locked for this transaction (others skip)."""
-    query = (
-        sa.select(catalog_changes)
-        .where(CONSUMERS[consumer].is_(None), catalog_changes.c.at <= now)
-        .order_by(catalog_changes.c.id)
-        .limit(limit)
-    )
-    if kind is not None:
-        query = query.where(catalog_changes.c.kind == kind)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list((await conn.execute(query)).all())
-
-
-async def mark_handled(
-    conn: AsyncConnection, consumer: str, ids: Sequence[int], now: dt.datetime
-) -> None:
-    if ids:
+    """Change rows after `consumer`'s cursor, in id order (of one `kind`, if given), with the
+    cursor locked for this transaction; none when another worker holds it. An idle look is
+    one read and takes no lock."""
+    after = await _last_handled(conn, consumer, lock=False)
+    if after is None:  # a consumer's first look: it starts at the beginning of the log
         await conn.execute(
-            sa.update(catalog_changes)
-            .where(catalog_changes.c.id.in_(ids))
-            .values({CONSUMERS[consumer]: now})
+            dialect_insert(conn, catalog_change_cursors)
+            .values(consumer=consumer, last_id=0, updated_at=utcnow())
+            .on_conflict_do_nothing()
         )
+        after = 0
+    newer = sa.select(catalog_changes).where(catalog_changes.c.id > sa.bindparam("after"))
+    if kind is not None:
+        newer = newer.where(catalog_changes.c.kind == kind)
+    newer = newer.order_by(catalog_changes.c.id)
+    if await conn.scalar(sa.select(newer.limit(1).exists()), {"after": after}) is not True:
+        return []
+    after = await _last_handled(conn, consumer, lock=True)
+    if after is None:
+        return []
+    return list((await conn.execute(newer.limit(limit), {"after": after})).all())
+
+
+async def advance_cursor(
+    conn: AsyncConnection, consumer: str, last_id: int, now: dt.datetime
+) -> None:
+    """`consumer` has handled every change row up to `last_id` (in the claiming transaction)."""
+    await conn.execute(
+        sa.update(catalog_change_cursors)
+        .where(
+            catalog_change_cursors.c.consumer == consumer,
+            catalog_change_cursors.c.last_id < last_id,
+        )
+        .values(last_id=last_id, updated_at=now)
+    )
 
 
 FACT_COLUMNS = (

@@ -1,4 +1,4 @@
-"""The catalog: items, their offers, channel schedules, and the change log notifications read.
+"""The catalog: items, their offers, channel schedules, and the change log its consumers follow.
 
 Shared by every service and written only by the operator, so no service id here.
 """
@@ -72,11 +72,19 @@ catalog_changes = sa.Table(
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("channel_id", sa.String(64)),
     sa.Column("slot_start", UTCDateTime),
-    # Each consumer marks the rows it has handled: notifications, and live-TV re-derivation.
-    sa.Column("matched_at", UTCDateTime),
-    sa.Column("viewed_at", UTCDateTime),
-    sa.Index("ix_catalog_changes_pending", "matched_at", "at"),
-    sa.Index("ix_catalog_changes_unviewed", "viewed_at", "kind"),
+    # Consumers that follow one kind (live TV: slots) read it in id order.
+    sa.Index("ix_catalog_changes_kind", "kind", "id"),
+)
+
+catalog_change_cursors = sa.Table(
+    "catalog_change_cursors",
+    metadata,
+    # How far each consumer of the change log has handled it (notifications, live TV): every
+    # change row with an id up to `last_id`. Rows are written in id order (see
+    # queries.insert_changes), so a cursor never passes a row that commits later.
+    sa.Column("consumer", sa.String(32), primary_key=True),
+    sa.Column("last_id", ChangeId, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 catalog_generation = sa.Table(

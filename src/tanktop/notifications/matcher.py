@@ -26,9 +26,7 @@ async def match_catalog_changes(db: Database, *, settings: Settings) -> int:
     """Match one batch of due change rows; returns how many were matched."""
     now = utcnow()
     async with db.write() as conn:
-        changes = await catalog_changes.claim_changes(
-            conn, consumer="notifications", now=now, limit=BATCH
-        )
+        changes = await catalog_changes.claim_changes(conn, consumer="notifications", limit=BATCH)
         if not changes:
             return 0
         keys = list({(c.item_type, c.item_id) for c in changes})
