@@ -153,12 +153,9 @@ async def rank(
     if user.model is None:
         return [Recommendation(*key, 0.0, [{"type": "available"}]) for _, key in fresh[:n]]
     index = user.model.index()
-
-    def order(entry: tuple[int, tuple[str, str]]) -> tuple[float, int]:
-        column = index.get(f"{entry[1][0]}:{entry[1][1]}")
-        return (-float(user.scores[column]) if column is not None else np.inf, entry[0])
-
-    best = sorted(fresh, key=order)[:n]
+    columns = np.array([index.get(f"{k[0]}:{k[1]}", -1) for _, k in fresh], dtype=np.int64)
+    scores = np.where(columns >= 0, -user.scores[columns], np.inf)
+    best = [fresh[int(i)] for i in np.argsort(scores, kind="stable")[:n]]  # ties: given order
     return [
         user.recommendation(f"{key[0]}:{key[1]}")
         if f"{key[0]}:{key[1]}" in index

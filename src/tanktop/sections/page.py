@@ -21,6 +21,11 @@ from tanktop.sections.schemas import Row, RowItem, Section
 
 SLACK = 10
 """Candidates asked for beyond what a row shows, for those the page will leave out."""
+FIRST_ASK = 3
+"""A row first asks for at least this many times what it shows: the rows are fetched at once,
+before de-duplication says how many the rows above take, and a ranked source (the model, a
+genre, popularity) costs about the same for 60 as for 30 while a second ask costs it all
+again."""
 MAX_FETCH = 1000
 """A row asks its source for at most this many candidates."""
 
@@ -99,7 +104,7 @@ async def _rows(
 ) -> list[Row]:
     """Fill `sections` in order, each with up to its `want` items, of which the first
     `shown` join `used` (what later rows leave out)."""
-    asks = [want + len(used) + SLACK for want in wants]
+    asks = [max(want + len(used) + SLACK, FIRST_ASK * want) for want in wants]
     firsts = await asyncio.gather(
         *(_fetch(context, s, a) for s, a in zip(sections, asks, strict=True))
     )
