@@ -109,6 +109,7 @@ class Setup:
     pid: int
     key: str
     sid: int
+    database_url: str
 
 
 @contextmanager
@@ -139,7 +140,7 @@ def prepared() -> Iterator[Setup]:
                     timeout=30,
                 )
                 assert response.status_code == 204, response.text
-            yield Setup(server.base_url, server.process.pid, key, sid)
+            yield Setup(server.base_url, server.process.pid, key, sid, url)
 
 
 def main() -> None:
