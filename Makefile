@@ -43,6 +43,8 @@ test: lint typecheck pytest  ## what CI runs
 
 bench: install  ## needs wrk (apt-get install wrk) and pgbench (PostgreSQL)
 	$(BIN)/python -m bench.hotpaths
+	$(BIN)/python -m bench.asgi
+	$(BIN)/python -m bench.flames
 	$(BIN)/python -m bench.profiles
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.catalog
