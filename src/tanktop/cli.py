@@ -32,6 +32,7 @@ from rich.progress import (
 
 from tanktop import faults, migrations
 from tanktop.analytics import rollup
+from tanktop.analytics import zones as analytics_zones_service
 from tanktop.app import worker_tasks
 from tanktop.catalog import admin as catalog_admin
 from tanktop.catalog.demo import load_demo
@@ -492,6 +493,37 @@ def analytics_rebuild(
 
     read = _with_db(main)
     typer.echo(f"analytics rebuilt from {read:,} events")
+
+
+def _service_id(services: list[tenants.Service], name: str) -> int:
+    found = next((s for s in services if s.name == name), None)
+    if found is None:
+        raise NotFound(f"no service named {name!r}")
+    return found.id
+
+
+@analytics_app.command("zones")
+def analytics_zones(
+    service: Annotated[str, typer.Option(help="The service.")],
+    add: Annotated[
+        list[str] | None, typer.Option(help="Keep this zone's local days (IANA name).")
+    ] = None,
+    remove: Annotated[list[str] | None, typer.Option(help="Stop keeping this zone.")] = None,
+) -> None:
+    """List, add or remove a service's report zones: time zones whose local days are kept as
+    rollup rows, so analytics by day in that zone read one row a day (an added zone's rows are
+    built from the hour rows first; workers pause their rollups meanwhile)."""
+
+    async def main(db: Database) -> list[str]:
+        service_id = _service_id(await tenants.list_services(db), service)
+        for name in add or []:
+            await analytics_zones_service.add(db, service_id, zone=name)
+        for name in remove or []:
+            await analytics_zones_service.remove(db, service_id, zone=name)
+        return await analytics_zones_service.zones_of(db, service_id)
+
+    kept = _with_db(main)
+    typer.echo(f"report zones of {service}: {', '.join(kept) or 'none (UTC days only)'}")
 
 
 @recs_app.command("evaluate")

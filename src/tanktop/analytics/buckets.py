@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tanktop.errors import BadRequest
@@ -19,6 +20,13 @@ HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 
+ZONE_GRAIN = "z:"
+"""Rollup rows of a service's report zone's local days: grain `z:<zone>`."""
+
+Part = tuple[str, dt.datetime]
+"""A rollup row's (grain, start): `h` a UTC hour, `d` a UTC day, `z:<zone>` a local day."""
+
+
 @dataclass(frozen=True, slots=True)
 class Bucket:
     start: dt.datetime
@@ -27,19 +35,67 @@ class Bucket:
     end: dt.datetime
     """[begin, end) in UTC."""
 
-    def parts(self) -> tuple[list[dt.datetime], list[dt.datetime]]:
-        """(UTC days, UTC hours) that together make up the bucket exactly."""
-        days: list[dt.datetime] = []
-        hours: list[dt.datetime] = []
+    def parts(self, local_days: bool = False) -> list[Part]:
+        """The rollup rows that together make up the bucket exactly: with `local_days` (the
+        service keeps its rows of the bucket's zone), the local days it spans; otherwise UTC
+        days it covers whole and UTC hours for the rest."""
+        if local_days and self.end - self.begin >= DAY - HOUR:  # a day, maybe of 23 hours
+            tz = self.start.tzinfo
+            assert tz is not None
+            grain = zone_grain(str(tz))
+            found: list[Part] = []
+            day = self.start.date()
+            while (at := _local_midnight(day, tz).astimezone(dt.UTC)) < self.end:
+                found.append((grain, at))
+                day += DAY
+            return found
+        parts: list[Part] = []
         at = self.begin
         while at < self.end:
             if at.hour == 0 and at + DAY <= self.end:
-                days.append(at)
+                parts.append(("d", at))
                 at += DAY
             else:
-                hours.append(at)
+                parts.append(("h", at))
                 at += HOUR
-        return days, hours
+        return parts
+
+
+def zone_grain(name: str) -> str:
+    return f"{ZONE_GRAIN}{name}"
+
+
+def local_day_floor(name: str) -> Callable[[dt.datetime], dt.datetime]:
+    """`at` -> the UTC instant its local day (in zone `name`) begins. Remembered per hour: a
+    report zone is a whole number of hours from UTC, so an hour lies in one local day."""
+    tz = zoneinfo.ZoneInfo(name)
+    known: dict[dt.datetime, dt.datetime] = {}
+
+    def floor(at: dt.datetime) -> dt.datetime:
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        found = known.get(hour)
+        if found is None:
+            found = known[hour] = _local_midnight(hour.astimezone(tz).date(), tz).astimezone(dt.UTC)
+        return found
+
+    return floor
+
+
+def report_zone(name: str) -> str:
+    """A zone a service may keep local-day rows for: an IANA name, a whole number of hours
+    from UTC (now, in summer and in winter)."""
+    found = zone(name)
+    if not isinstance(found, zoneinfo.ZoneInfo):
+        raise BadRequest("UTC days are kept anyway: name a zone other than UTC.")
+    year = dt.datetime.now(dt.UTC).year
+    for month in (1, 7):
+        offset = dt.datetime(year, month, 1, tzinfo=found).utcoffset() or dt.timedelta()
+        if offset % HOUR:
+            raise BadRequest(
+                f"Time zone {name!r} is not a whole number of hours from UTC; analytics "
+                "rollups are hourly."
+            )
+    return found.key
 
 
 def zone(name: str | None) -> zoneinfo.ZoneInfo | dt.timezone:

@@ -15,6 +15,7 @@ from tanktop.analytics.tables import (
     analytics_series,
     analytics_user_events,
     analytics_users,
+    analytics_zones,
     impressions,
 )
 from tanktop.db import Insert, chunks, insert_many, select_in
@@ -332,6 +333,63 @@ async def engagement_totals(
         .order_by(table.c.surface)
     )
     return await _all(conn, query)
+
+
+async def select_zones(
+    conn: AsyncConnection, service_id: int | None = None
+) -> dict[int, list[str]]:
+    """Report zones by service (of one service, or all)."""
+    table = analytics_zones
+    query = sa.select(table.c.service_id, table.c.zone).order_by(table.c.zone)
+    if service_id is not None:
+        query = query.where(table.c.service_id == service_id)
+    found: dict[int, list[str]] = {}
+    for row in await conn.execute(query):
+        found.setdefault(row.service_id, []).append(row.zone)
+    return found
+
+
+async def add_zone(conn: AsyncConnection, service_id: int, zone: str) -> None:
+    await conn.execute(sa.insert(analytics_zones).values(service_id=service_id, zone=zone))
+
+
+async def delete_zone(conn: AsyncConnection, service_id: int, grain: str, zone: str) -> bool:
+    """Forget a report zone and its rows; False if the service had no such zone."""
+    series = analytics_series
+    await conn.execute(
+        sa.delete(series).where(series.c.service_id == service_id, series.c.grain == grain)
+    )
+    table = analytics_zones
+    result = await conn.execute(
+        sa.delete(table).where(table.c.service_id == service_id, table.c.zone == zone)
+    )
+    return bool(result.rowcount)
+
+
+async def select_hour_rows(
+    conn: AsyncConnection, service_id: int, start: dt.datetime, end: dt.datetime
+) -> list[sa.Row[Any]]:
+    """A service's hour rows with `start <= row start < end` (every series, members too)."""
+    table = analytics_series
+    query = sa.select(table).where(
+        table.c.service_id == service_id,
+        table.c.grain == "h",
+        table.c.start >= start,
+        table.c.start < end,
+    )
+    return await _all(conn, query)
+
+
+async def hour_span(
+    conn: AsyncConnection, service_id: int
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The first and last hour a service has rows of."""
+    table = analytics_series
+    query = sa.select(sa.func.min(table.c.start), sa.func.max(table.c.start)).where(
+        table.c.service_id == service_id, table.c.grain == "h"
+    )
+    first, last = (await conn.execute(query)).one()
+    return first, last
 
 
 async def select_user_events(

@@ -25,6 +25,7 @@ from typing import Any
 from pyroaring import BitMap
 
 from tanktop.analytics import queries, streams
+from tanktop.analytics.buckets import local_day_floor, zone_grain
 from tanktop.analytics.tables import analytics_items, analytics_series, analytics_users
 from tanktop.config import Settings
 from tanktop.db import Database
@@ -83,7 +84,20 @@ def day_of(at: dt.datetime) -> dt.datetime:
     return at.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-GRAINS: dict[str, Callable[[dt.datetime], dt.datetime]] = {"h": hour_of, "d": day_of}
+Floor = Callable[[dt.datetime], dt.datetime]
+GRAINS: dict[str, Floor] = {"h": hour_of, "d": day_of}
+"""The grains every service keeps; a service's report zones add one each (local days)."""
+_LOCAL_DAYS: dict[str, Floor] = {}
+
+
+def grains(zones: Sequence[str]) -> dict[str, Floor]:
+    """The grains of a service with these report zones."""
+    found = dict(GRAINS)
+    for name in zones:
+        if name not in _LOCAL_DAYS:
+            _LOCAL_DAYS[name] = local_day_floor(name)
+        found[zone_grain(name)] = _LOCAL_DAYS[name]
+    return found
 
 
 def bitmap(raw: bytes | None) -> BitMap:
@@ -156,8 +170,9 @@ class UserEvents:
 class Delta:
     """What one batch adds to one service's rollups, computed before its transaction."""
 
-    def __init__(self, service_id: int) -> None:
+    def __init__(self, service_id: int, zones: Sequence[str] = ()) -> None:
         self.service_id = service_id
+        self.grains = grains(zones)
         self.users: list[dict[str, Any]] = []
         self.series: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
@@ -181,7 +196,7 @@ class Delta:
                     )
                 else:
                     counts.add(event.at)
-                for grain, floor in GRAINS.items():
+                for grain, floor in self.grains.items():
                     start = floor(event.at)
                     for key in (
                         (grain, event.event, event.item_type, start),
@@ -238,7 +253,7 @@ class Delta:
     ) -> None:
         news: dict[tuple[str, dt.datetime], tuple[BitMap, BitMap]] = {}
         for uid, old, new in self.moved_first:
-            for grain, floor in GRAINS.items():
+            for grain, floor in self.grains.items():
                 if old is not None:
                     news.setdefault((grain, floor(old)), (BitMap(), BitMap()))[1].add(uid)
                 news.setdefault((grain, floor(new)), (BitMap(), BitMap()))[0].add(uid)
@@ -246,7 +261,7 @@ class Delta:
                 if old is not None:
                     series.setdefault((grain, ANY, ANY, floor(old)), ([0], BitMap()))
         existing: dict[tuple[str, str, str, dt.datetime], Any] = {}
-        for grain in GRAINS:
+        for grain in self.grains:
             starts = sorted({k[3] for k in series if k[0] == grain})
             for row in await queries.select_series_at(conn, self.service_id, grain, starts):
                 existing[(grain, row.event, row.item_type, row.start)] = row
@@ -395,9 +410,11 @@ async def compute(
         by_service[event.service_id][0].append(event)
     for impression in served:
         by_service[impression.service_id][1].append(impression)
+    async with db.read() as conn:
+        zones = await queries.select_zones(conn)
     deltas = []
     for service_id, (rows, impressions) in sorted(by_service.items()):
-        delta = Delta(service_id)
+        delta = Delta(service_id, zones.get(service_id, ()))
         if impressions:
             await delta.count_impressions(db, impressions)
         if rows:
@@ -484,6 +501,13 @@ async def _apply(
     USERS.learn(deltas, claimed[0].version)
 
 
+async def hold_lease(db: Database) -> tuple[streams.Stream, streams.Stream]:
+    """The rollup lease, waiting for the worker that holds it to finish its round."""
+    while (claimed := await streams.claim(db, LEASE)) is None:  # noqa: ASYNC110 - another process
+        await asyncio.sleep(0.5)
+    return claimed
+
+
 async def rebuild(
     db: Database, service_ids: Sequence[int], progress: Callable[[int], None] | None = None
 ) -> int:
@@ -493,8 +517,7 @@ async def rebuild(
     Holds the rollup lease throughout, so workers pause (ingestion does not) and count what
     arrives meanwhile once it is over: the rebuild counts the rows the streams had passed when
     it began, the workers everything after."""
-    while (claimed := await streams.claim(db, LEASE)) is None:  # noqa: ASYNC110 - another process
-        await asyncio.sleep(0.5)
+    claimed = await hold_lease(db)
     ev, im = claimed
     done = 0
     try:

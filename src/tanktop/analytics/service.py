@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from pyroaring import BitMap
 
 from tanktop.analytics import queries, rollup
-from tanktop.analytics.buckets import Bucket
+from tanktop.analytics.buckets import Bucket, Part
 from tanktop.analytics.impressions import Impression, ImpressionRecorder
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
@@ -105,56 +106,60 @@ class UserStats:
     last: dt.datetime | None
 
 
-def _span(bks: Sequence[Bucket]) -> tuple[list[dt.datetime], list[dt.datetime]]:
-    days = sorted({d for b in bks for d in b.parts()[0]})
-    hours = sorted({h for b in bks for h in b.parts()[1]})
-    return days, hours
+Grid = dict[str, dict[tuple[str, str], RowsByStart]]
+"""Rollup rows by grain, (event, item type) and start."""
+
+
+async def _parts(db: Database, service_id: int, bks: Sequence[Bucket]) -> list[list[Part]]:
+    """The rows each bucket is made of: local days where the service keeps its rows of the
+    buckets' zone (a report zone), UTC days and hours otherwise."""
+    tz = bks[0].start.tzinfo if bks else None
+    local = False
+    if isinstance(tz, zoneinfo.ZoneInfo):
+        async with db.read() as conn:
+            local = tz.key in (await queries.select_zones(conn, service_id)).get(service_id, [])
+    return [b.parts(local) for b in bks]
 
 
 async def _grid(
     db: Database,
     service_id: int,
-    bks: Sequence[Bucket],
+    parts: Sequence[Sequence[Part]],
     *,
     event: str | None,
     item_type: str | None,
     new_members: bool = False,
-) -> tuple[dict[str, dict[tuple[str, str], RowsByStart]], bool]:
-    """The rollup rows the buckets are made of, by grain and (event, item type), and whether
-    some bucket needs more than one row (and so the members, to merge; `new_members` asks for
-    both kinds of members whatever the buckets)."""
-    days, hours = _span(bks)
-    merge = any(sum(map(len, b.parts())) > 1 for b in bks)
-    grid: dict[str, dict[tuple[str, str], RowsByStart]] = {"d": {}, "h": {}}
+) -> tuple[Grid, bool]:
+    """The rollup rows the buckets are made of, and whether some bucket needs more than one
+    row (and so the members, to merge; `new_members` asks for both kinds of members whatever
+    the buckets)."""
+    starts: dict[str, list[dt.datetime]] = {}
+    for grain, start in (part for made_of in parts for part in made_of):
+        starts.setdefault(grain, []).append(start)
+    merge = any(len(made_of) > 1 for made_of in parts)
+    grid: Grid = {}
     async with db.read() as conn:
-        for grain, starts, step in (("d", days, rollup.DAY), ("h", hours, rollup.HOUR)):
-            if not starts:
-                continue
+        for grain, found in starts.items():
+            step = rollup.HOUR if grain == "h" else rollup.DAY + rollup.HOUR
             rows = await queries.select_series(
                 conn,
                 service_id,
                 grain,
-                starts[0],
-                starts[-1] + step,
+                min(found),
+                max(found) + step,
                 event=event,
                 item_type=item_type,
                 members=merge or new_members,
                 new_members=new_members,
             )
+            by_key = grid.setdefault(grain, {})
             for row in rows:
-                grid[grain].setdefault((row.event, row.item_type), {})[row.start] = row
+                by_key.setdefault((row.event, row.item_type), {})[row.start] = row
     return grid, merge
 
 
-Parts = tuple[list[dt.datetime], list[dt.datetime]]
-
-
-def _rows_of(
-    grid: dict[str, dict[tuple[str, str], RowsByStart]], key: tuple[str, str], parts: Parts
-) -> list[Any]:
-    days, hours = parts
-    found = [grid["d"].get(key, {}).get(d) for d in days]
-    found += [grid["h"].get(key, {}).get(h) for h in hours]
+def _rows_of(grid: Grid, key: tuple[str, str], parts: Sequence[Part]) -> list[Any]:
+    found = [grid.get(grain, {}).get(key, {}).get(start) for grain, start in parts]
     return [row for row in found if row is not None]
 
 
@@ -178,11 +183,11 @@ async def event_series(
     item_type: str | None = None,
 ) -> list[Series]:
     """Events and distinct users per bucket, per event and item type."""
-    grid, merge = await _grid(db, service.id, bks, event=event, item_type=item_type)
-    keys = sorted(set(grid["d"]) | set(grid["h"]))
+    parts = await _parts(db, service.id, bks)
+    grid, merge = await _grid(db, service.id, parts, event=event, item_type=item_type)
+    keys = sorted({key for by_key in grid.values() for key in by_key})
     if not keys and event is not None and item_type is not None:
         keys = [(event, item_type)]
-    parts = [b.parts() for b in bks]
     series = []
     for key in keys:
         points = []
@@ -200,10 +205,11 @@ async def user_activity(
 ) -> list[ActivityPoint]:
     """Active users (any event) and new users (first event ever) per bucket."""
     any_ = (rollup.ANY, rollup.ANY)
-    grid, merge = await _grid(db, service.id, bks, event=any_[0], item_type=any_[1])
+    parts = await _parts(db, service.id, bks)
+    grid, merge = await _grid(db, service.id, parts, event=any_[0], item_type=any_[1])
     points = []
-    for bucket in bks:
-        rows = _rows_of(grid, any_, bucket.parts())
+    for bucket, made_of in zip(bks, parts, strict=True):
+        rows = _rows_of(grid, any_, made_of)
         points.append(
             ActivityPoint(bucket.start, _users(rows, merge), sum(int(r.new_users) for r in rows))
         )
@@ -214,11 +220,12 @@ async def retention(db: Database, service: Service, *, bks: Sequence[Bucket]) ->
     """Per bucket, the users whose first event falls in it and how many of them are active in
     each later bucket of the range."""
     any_ = (rollup.ANY, rollup.ANY)
-    grid, _ = await _grid(db, service.id, bks, event=any_[0], item_type=any_[1], new_members=True)
+    parts = await _parts(db, service.id, bks)
+    grid, _ = await _grid(db, service.id, parts, event=any_[0], item_type=any_[1], new_members=True)
     active = []
     cohorts = []
-    for bucket in bks:
-        rows = _rows_of(grid, any_, bucket.parts())
+    for made_of in parts:
+        rows = _rows_of(grid, any_, made_of)
         active.append(_members(rows, "members"))
         cohorts.append(_members(rows, "new_members"))
     return [

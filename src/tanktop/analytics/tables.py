@@ -56,7 +56,7 @@ analytics_series = sa.Table(
     "analytics_series",
     metadata,
     sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
-    sa.Column("grain", sa.String(1), primary_key=True),
+    sa.Column("grain", sa.String(64), primary_key=True),
     sa.Column("event", sa.String(64), primary_key=True),
     sa.Column("item_type", sa.String(64), primary_key=True),
     sa.Column("start", UTCDateTime, primary_key=True),
@@ -66,7 +66,8 @@ analytics_series = sa.Table(
     sa.Column("new_users", sa.Integer, nullable=False),
     sa.Column("new_members", sa.LargeBinary, nullable=True),
 )
-"""Events and distinct users per service, grain (`h` hour, `d` UTC day), event and item type
+"""Events and distinct users per service, grain (`h` hour, `d` UTC day, `z:<zone>` a local day
+of one of the service's report zones), event and item type
 (`*`, `*`: any event), with the users as a roaring bitmap of uids so buckets merge exactly; the
 `*` rows also hold the users whose first event falls in the bucket."""
 
@@ -111,3 +112,12 @@ analytics_engagement = sa.Table(
     sa.Column("engaged", sa.BigInteger, nullable=False),
 )
 """Per surface and hour of serving: items served, of them clicked, and engaged with."""
+
+analytics_zones = sa.Table(
+    "analytics_zones",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("zone", sa.String(64), primary_key=True),
+)
+"""A service's report zones: time zones whose local days are kept as rows (grain
+`z:<zone>`), complete from the first event on, so days in that zone read one row each."""
