@@ -1,7 +1,7 @@
 """Analytics on a large history: rollup catch-up rate and p99 per endpoint, beside raw SQL.
 
     python -m bench.analytics [--database postgresql|sqlite] [--events 10000000]
-                              [--users 100000] [--days 90] [--requests 100]
+                              [--users 100000] [--days 90] [--requests 100] [--reuse]
 
 Loads `--events` events over `--days` days for `--users` users through the server's own write
 path (the group-commit `EventWriter` that `POST /events/` uses, units of 1,000 from 8 clients),
@@ -11,7 +11,9 @@ day over HTTP (p99 of `--requests` calls) beside a plain SQL `GROUP BY` over the
 answering the same question in the same run. Finally compares exact distinct users (roaring
 bitmaps, what the rollups keep) with HyperLogLog (datasketch, p=14) on the same hourly users:
 bytes stored, time to merge a day, error. Loading 10M events takes a while on a small machine;
-the size is a parameter and CI never runs this.
+the size is a parameter and CI never runs this. The PostgreSQL database stays after the run:
+`--reuse` measures it again (after code changes: migrated, and what is not rolled up rolled up)
+without loading it anew.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from pyroaring import BitMap
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from tests.servers import create_key, running_server, tanktop_env
 
-from bench.databases import fresh_database
+from bench.databases import fresh_database, pg_url
 from tanktop import migrations
+from tanktop.analytics import zones
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.analytics.rollup import roll_up
 from tanktop.analytics.service import RECOMMENDATION, record_impressions
@@ -52,6 +55,10 @@ END = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 EVENTS = [("seen", 0.3), ("progress", 0.35), ("rated", 0.1), ("watchlist", 0.15), ("click", 0.1)]
 TYPES = [("movie", 20_000, 0.6), ("episode", 50_000, 0.4)]
 WRITE_BATCH = 5000
+REPORT_ZONE = "America/New_York"
+"""The service's report zone (local days kept as rows)."""
+OTHER_ZONE = "Europe/Berlin"
+"""A zone it does not keep: its days merge 24 hour rows."""
 ROLLUP_TABLES = ("analytics_users", "analytics_series", "analytics_items")
 
 
@@ -202,9 +209,12 @@ def endpoint_p99s(
 ) -> dict[str, float]:
     span = f"from={start.timestamp():.0f}&to={end.timestamp():.0f}"
     paths = {
+        "floor": "/section/",
         "events": f"/analytics/events/?{span}&interval=day",
-        "events tz": f"/analytics/events/?{span}&interval=day&tz=America/New_York",
+        "events tz": f"/analytics/events/?{span}&interval=day&tz={REPORT_ZONE}",
+        "events tz2": f"/analytics/events/?{span}&interval=day&tz={OTHER_ZONE}",
         "users": f"/analytics/users/?{span}&interval=day",
+        "users tz": f"/analytics/users/?{span}&interval=day&tz={REPORT_ZONE}",
         "retention": f"/analytics/retention/?{span}&interval=day",
         "top": f"/analytics/top/movie/?event=seen&{span}&n=10",
         "engagement": f"/analytics/engagement/?{span}",
@@ -275,15 +285,35 @@ async def analyze(db: Database) -> None:
         await conn.execute(sa.text("ANALYZE"))
 
 
+async def unrolled(db: Database) -> int:
+    """Rows of the history and impressions the rollups have not read yet."""
+    async with db.read() as conn:
+        return int(
+            await conn.scalar(
+                sa.text(
+                    "SELECT (SELECT coalesce(max(id), 0) FROM event_history) "
+                    "+ (SELECT coalesce(max(id), 0) FROM impressions) "
+                    "- (SELECT sum(hwm) FROM analytics_streams)"
+                )
+            )
+            or 0
+        )
+
+
 async def prepare(url: str, sid: int, args: argparse.Namespace) -> tuple[float, float, int]:
     db = Database(url, pool_size=6)
     try:
         await migrations.upgrade(db)
-        rate = await load(db, sid, args)
-        served = await serve_impressions(db, sid, args)
+        rate = 0.0
+        if not args.reuse:
+            rate = await load(db, sid, args)
+            await serve_impressions(db, sid, args)
+        await zones.add(db, sid, zone=REPORT_ZONE)
         await analyze(db)
-        catch = await catch_up(db, args.events + served)
+        catch = await catch_up(db, await unrolled(db))
         await analyze(db)
+        async with db.read() as conn:
+            served = int(await conn.scalar(sa.text("SELECT count(*) FROM impressions")) or 0)
     finally:
         await db.dispose()
     return rate, catch, served
@@ -309,9 +339,17 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help=f"PostgreSQL: measure the history an earlier run left in {BENCH_DB} (rolling up "
+        "what it has not), instead of loading a new one",
+    )
     args = parser.parse_args()
+    if args.reuse and args.database != "postgresql":
+        parser.error("--reuse is for PostgreSQL (an SQLite run's file is temporary)")
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(args.database, BENCH_DB, tmp)
+        url = pg_url(BENCH_DB) if args.reuse else fresh_database(args.database, BENCH_DB, tmp)
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         key = create_key(env, "bench-analytics")
 
@@ -334,9 +372,14 @@ def main() -> None:
         with running_server(env, "--no-worker") as server:
             p99s = endpoint_p99s(f"{server.base_url}/api/1/{key}", start, END, args.requests)
         raw, sketch_line = asyncio.run(measure_raw(url, sid, start))
-    print(f"loaded through the write path: {rate:,.0f} events/s; {served:,} impressions")
+    if rate:
+        print(f"loaded through the write path: {rate:,.0f} events/s; {served:,} impressions")
     print(f"rollup catch-up: {catch:,.0f} rows/s (events and impressions, one worker)")
-    print("last 30 days by day, p99 over HTTP (raw GROUP BY over the history, median):")
+    print(
+        "last 30 days by day, p99 over HTTP (raw GROUP BY over the history, median); floor: "
+        "GET /section/ (one small query), what any call costs on this machine now; "
+        f"tz: {REPORT_ZONE} (a report zone), tz2: {OTHER_ZONE} (merges hours):"
+    )
     for name, ms in p99s.items():
         base = name.split()[0]
         beside = f"   raw {raw[base]:,.0f} ms (x{raw[base] / ms:,.0f})" if base in raw else ""
