@@ -35,30 +35,6 @@ COMPOSITION = frozenset({"app", "cli", "schema", "auth", "__main__"})
 CONNECTIONS = (Database, AsyncConnection, EventWriter)
 """What a service function may take first: the database, a connection, or the event writer."""
 
-ANY_ALLOWED: frozenset[str] = frozenset(
-    {
-        # Hand-written JSON builders and row readers that typed schemas replace (issue 12).
-        "tanktop.recommendations.serving.recommendation_json",
-        "tanktop.recommendations.live.live_json",
-    }
-)
-"""Shrinks to nothing as issue 12 lands; new code never joins it."""
-
-
-UNTYPED_ANSWERS: frozenset[str] = frozenset(
-    {
-        # Answers still described by schema dicts (issue 12); shrinks to nothing.
-        "oauth.me_recommendations_live",
-        "oauth.me_recommendations_get",
-        "oauth.me_recommendations_get_type",
-        "recommendations.live",
-        "recommendations.get",
-        "recommendations.get_type",
-        "recommendations.similar",
-    }
-)
-"""Shrinks to nothing as issue 12 lands; new routes never join it."""
-
 
 def _routes(app: FastAPI) -> Iterator[APIRoute]:
     for context in iter_route_contexts(app.routes):
@@ -136,8 +112,7 @@ def test_answers_are_named_components() -> None:
                 schema = response.get("content", {}).get("application/json", {}).get("schema")
                 if status.startswith("2") and schema is not None and "$ref" not in schema:
                     anonymous.add(operation["operationId"])
-    assert not anonymous - UNTYPED_ANSWERS, "\n".join(sorted(anonymous - UNTYPED_ANSWERS))
-    assert not UNTYPED_ANSWERS - anonymous, "no longer needed in UNTYPED_ANSWERS: remove them"
+    assert not anonymous, "\n".join(sorted(anonymous))
     names = document["components"]["schemas"]
     clashes = [name for name in names if not re.fullmatch(r"[A-Z][A-Za-z]+", name)]
     assert not clashes, f"two models share a name, or one is split in two: {clashes}"
@@ -180,15 +155,12 @@ def _mentions_any(annotation: object, seen: set[int]) -> bool:
 
 def test_no_any_in_service_signatures() -> None:
     """Services say what they take and return: no `Any` in their parameters or results."""
-    offenders = []
-    still_any = set()
-    for name, function in _service_functions():
-        hints = typing.get_type_hints(function)
-        if any(_mentions_any(h, set()) for h in hints.values()):
-            still_any.add(name)
-    offenders = sorted(still_any - ANY_ALLOWED)
-    assert not offenders, "\n".join(offenders)
-    assert not ANY_ALLOWED - still_any, "no longer needed in ANY_ALLOWED: remove them"
+    offenders = [
+        name
+        for name, function in _service_functions()
+        if any(_mentions_any(h, set()) for h in typing.get_type_hints(function).values())
+    ]
+    assert not offenders, "\n".join(sorted(offenders))
 
 
 def _is_context(parameter: inspect.Parameter, hints: dict[str, Any], position: int) -> bool:

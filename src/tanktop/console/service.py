@@ -139,10 +139,10 @@ def _grouped(items: list[ListItem]) -> dict[str, list[ListItem]]:
 
 def _reason_keys(recommendations: list[Recommendation]) -> list[ItemKey]:
     return [
-        (str(r["item_type"]), str(r["item_id"]))
+        (r.item_type, r.item_id)
         for rec in recommendations
         for r in rec.reasons
-        if "item_type" in r and "item_id" in r
+        if isinstance(r.item_type, str) and isinstance(r.item_id, str)
     ]
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
 
 from tanktop.catalog import service as catalog
 from tanktop.db import Database
 from tanktop.events import service as events
-from tanktop.ids import json_id
 from tanktop.recommendations.cache import ModelCache
 from tanktop.recommendations.items import (
     CONTENT,
@@ -18,19 +15,9 @@ from tanktop.recommendations.items import (
     user_programmes,
     user_vector,
 )
+from tanktop.recommendations.schemas import LiveRecommendation, Reason
 from tanktop.recommendations.settings import DEFAULT, signals
 from tanktop.tenants.service import Service
-
-
-@dataclass(frozen=True)
-class LivePick:
-    channel_id: str
-    start: dt.datetime
-    end: dt.datetime
-    item_type: str
-    item_id: str
-    score: float
-    reasons: list[dict[str, Any]]
 
 
 async def recommend_live(
@@ -42,7 +29,7 @@ async def recommend_live(
     at: dt.datetime,
     window: dt.timedelta,
     n: int,
-) -> list[LivePick]:
+) -> list[LiveRecommendation]:
     """What airs in the window on channels the user has not hidden, ranked for the user."""
     hidden = {
         i.item_id
@@ -79,28 +66,16 @@ async def recommend_live(
             for column, a in zip(columns, airing, strict=True)
         ]
     scored.sort(key=lambda pair: (-pair[0], pair[1].airing.start, pair[1].channel_id))
-    reason = [{"type": "for_you" if personal else "popular" if model else "on_now"}]
+    reason = Reason(type="for_you" if personal else "popular" if model else "on_now")
     return [
-        LivePick(
-            a.channel_id,
-            a.airing.start,
-            a.airing.end,
-            a.airing.item_type,
-            a.airing.item_id,
-            round(score, 6),
-            reason,
+        LiveRecommendation(
+            channel_id=a.channel_id,
+            start=a.airing.start,
+            end=a.airing.end,
+            item_type=a.airing.item_type,
+            item_id=a.airing.item_id,
+            score=round(score, 6),
+            reasons=[reason],
         )
         for score, a in scored[:n]
     ]
-
-
-def live_json(pick: LivePick) -> dict[str, Any]:
-    return {
-        "channel_id": json_id(pick.channel_id),
-        "start": pick.start.isoformat(),
-        "end": pick.end.isoformat(),
-        "item_type": pick.item_type,
-        "item_id": json_id(pick.item_id),
-        "score": pick.score,
-        "reasons": pick.reasons,
-    }

@@ -6,11 +6,10 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 
 from tanktop.analytics import service as analytics
 from tanktop.analytics.impressions import ImpressionRecorder
-from tanktop.answers import JSON_ID, REASONS, RECOMMENDATION, SLOT_FIELDS, answer, array_of, record
+from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.catalog.service import Availability
@@ -19,6 +18,11 @@ from tanktop.errors import problem_responses
 from tanktop.events.service import parse_timestamp
 from tanktop.ids import ItemId, ItemType, UserId
 from tanktop.recommendations import service as recs
+from tanktop.recommendations.schemas import (
+    LiveRecommendationList,
+    RecommendationList,
+    SimilarList,
+)
 from tanktop.recommendations.service import ModelCache
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Recommendations"])
@@ -34,21 +38,6 @@ _EXAMPLE = {
         }
     ]
 }
-_RECOMMENDATIONS = record({"recommendations": array_of(RECOMMENDATION)})
-_LIVE = record(
-    {
-        "recommendations": array_of(
-            record(
-                {
-                    "channel_id": JSON_ID,
-                    **SLOT_FIELDS,
-                    "score": {"type": "number"},
-                    "reasons": REASONS,
-                }
-            )
-        )
-    }
-)
 _LIVE_EXAMPLE = {
     "recommendations": [
         {
@@ -82,7 +71,7 @@ async def _recommend(
     itemtype: str | None,
     n: int,
     availability: Availability,
-) -> JSONResponse:
+) -> RecommendationList:
     found = await recs.recommend(
         db,
         service,
@@ -99,15 +88,18 @@ async def _recommend(
         analytics.RECOMMENDATION,
         [(r.item_type, r.item_id) for r in found],
     )
-    return JSONResponse({"recommendations": [recs.recommendation_json(r) for r in found]})
+    return RecommendationList(recommendations=found)
 
 
 @router.get(
     "/recommendation/{userid}/live/",
     name="recommendations.live",
     summary="What to watch on live TV in a time window, ranked for the user",
+    response_model=LiveRecommendationList,
     responses={
-        200: answer("Airings in the window, best first.", _LIVE, _LIVE_EXAMPLE),
+        200: model_answer(
+            "Airings in the window, best first.", _LIVE_EXAMPLE, LiveRecommendationList
+        ),
         **problem_responses(400, 401),
     },
 )
@@ -119,7 +111,7 @@ async def recommend_live(
     n: Count = 10,
     at: Annotated[str | None, Query(description="Window start (ISO 8601 or epoch; now).")] = None,
     window: Annotated[int, Query(ge=1, le=1440, description="Minutes.")] = 180,
-) -> JSONResponse:
+) -> LiveRecommendationList:
     start = utcnow() if at is None else parse_timestamp(at, "at")
     picks = await recs.recommend_live(
         db,
@@ -137,15 +129,16 @@ async def recommend_live(
         analytics.RECOMMENDATION,
         [(p.item_type, p.item_id) for p in picks],
     )
-    return JSONResponse({"recommendations": [recs.live_json(p) for p in picks]})
+    return LiveRecommendationList(recommendations=picks)
 
 
 @router.get(
     "/recommendation/{userid}/",
     name="recommendations.get",
     summary="Recommendations for a user, best first",
+    response_model=RecommendationList,
     responses={
-        200: answer("Best first, with reasons.", _RECOMMENDATIONS, _EXAMPLE),
+        200: model_answer("Best first, with reasons.", _EXAMPLE, RecommendationList),
         **problem_responses(400, 401),
     },
 )
@@ -156,7 +149,7 @@ async def recommend_any(
     db: DatabaseDep,
     availability: AvailabilityQuery,
     n: Count = 10,
-) -> JSONResponse:
+) -> RecommendationList:
     return await _recommend(request, db, service, userid, None, n, availability)
 
 
@@ -164,8 +157,9 @@ async def recommend_any(
     "/recommendation/{userid}/{itemtype}/",
     name="recommendations.get_type",
     summary="Recommendations of one item type for a user, best first",
+    response_model=RecommendationList,
     responses={
-        200: answer("Best first, with reasons.", _RECOMMENDATIONS, _EXAMPLE),
+        200: model_answer("Best first, with reasons.", _EXAMPLE, RecommendationList),
         **problem_responses(400, 401),
     },
 )
@@ -177,7 +171,7 @@ async def recommend_type(
     db: DatabaseDep,
     availability: AvailabilityQuery,
     n: Count = 10,
-) -> JSONResponse:
+) -> RecommendationList:
     return await _recommend(request, db, service, userid, itemtype, n, availability)
 
 
@@ -185,11 +179,10 @@ async def recommend_type(
     "/similar/{itemtype}/{itemid}/",
     name="recommendations.similar",
     summary="Items similar to one item",
+    response_model=SimilarList,
     responses={
-        200: answer(
-            "Most similar first.",
-            record({"similar": array_of(RECOMMENDATION)}),
-            {"similar": _EXAMPLE["recommendations"]},
+        200: model_answer(
+            "Most similar first.", {"similar": _EXAMPLE["recommendations"]}, SimilarList
         ),
         **problem_responses(400, 401, 404),
     },
@@ -201,8 +194,8 @@ async def similar(
     service: ServiceDep,
     db: DatabaseDep,
     n: Count = 10,
-) -> JSONResponse:
+) -> SimilarList:
     found = await recs.similar(
         db, service, cache=cache_of(request), item_type=itemtype, item_id=itemid, n=n
     )
-    return JSONResponse({"similar": [recs.recommendation_json(r) for r in found]})
+    return SimilarList(similar=found)

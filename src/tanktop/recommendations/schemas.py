@@ -5,9 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+from pydantic import (
+    MISSING,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
-from tanktop.ids import NAME_PATTERN
+from tanktop.ids import NAME_PATTERN, JsonId
+from tanktop.timestamps import Timestamp
 
 MAX_WEIGHT: Final = 100.0
 MAX_WEIGHTS: Final = 64
@@ -76,3 +85,49 @@ class RecommenderVersions(BaseModel):
     """The service's stored versions, newest first."""
 
     versions: list[RecommenderVersion]
+
+
+class Reason(BaseModel):
+    """Why an item is recommended: `similar_to` (the item it is like, named by `item_type` and
+    `item_id`), `popular`, `available` (no model trained yet), `for_you` or `on_now` (live)."""
+
+    type: str
+    item_type: str | MISSING = MISSING
+    item_id: JsonId | MISSING = MISSING
+
+
+class Recommendation(BaseModel):
+    item_type: str
+    item_id: JsonId
+    score: float
+    reasons: list[Reason]
+
+
+class RecommendationList(BaseModel):
+    """Best first."""
+
+    recommendations: list[Recommendation]
+
+
+class SimilarList(BaseModel):
+    """Most similar first."""
+
+    similar: list[Recommendation]
+
+
+class LiveRecommendation(BaseModel):
+    """An airing: which channel shows what when, and how well it suits the user."""
+
+    channel_id: JsonId
+    start: Timestamp
+    end: Timestamp
+    item_type: str
+    item_id: JsonId
+    score: float
+    reasons: list[Reason]
+
+
+class LiveRecommendationList(BaseModel):
+    """Airings in the window, best first."""
+
+    recommendations: list[LiveRecommendation]

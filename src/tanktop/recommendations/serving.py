@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +13,6 @@ from tanktop.catalog import service as catalog
 from tanktop.db import Database
 from tanktop.errors import NotFound
 from tanktop.events import service as events
-from tanktop.ids import json_id
 from tanktop.recommendations.cache import ModelCache
 from tanktop.recommendations.items import (
     CONTENT,
@@ -26,25 +24,18 @@ from tanktop.recommendations.items import (
     user_vector,
 )
 from tanktop.recommendations.model import Model
+from tanktop.recommendations.schemas import Reason, Recommendation
 from tanktop.recommendations.settings import DEFAULT, signals
 from tanktop.tenants.service import Service
 
-
-@dataclass(frozen=True)
-class Recommendation:
-    item_type: str
-    item_id: str
-    score: float
-    reasons: list[dict[str, Any]]
+_AVAILABLE = Reason(type="available")
+_POPULAR = Reason(type="popular")
 
 
-def recommendation_json(rec: Recommendation) -> dict[str, Any]:
-    return {
-        "item_type": rec.item_type,
-        "item_id": json_id(rec.item_id),
-        "score": rec.score,
-        "reasons": rec.reasons,
-    }
+def _recommendation(
+    item_type: str, item_id: str, score: float, reason: Reason = _AVAILABLE
+) -> Recommendation:
+    return Recommendation(item_type=item_type, item_id=item_id, score=score, reasons=[reason])
 
 
 async def recommend(
@@ -70,7 +61,7 @@ async def recommend(
             limit=n + len(user.excluded),
         )
         fresh = [i for i in ids if f"{kind}:{i}" not in user.excluded][:n]
-        return [Recommendation(kind, i, 0.0, [{"type": "available"}]) for i in fresh]
+        return [_recommendation(kind, i, 0.0) for i in fresh]
     index = model.index()
     ranked = user.scores.astype(np.float64)
     ranked[[index[key] for key in user.excluded if key in index]] = -np.inf
@@ -99,14 +90,11 @@ class _UserScores:
         assert self.model is not None
         column = self.model.index()[key]
         kind, item_id = pair(key)
+        reason = _POPULAR
         if self.personal:
             source_type, source_id = pair(self.model.items[self.model.because(self.vector, column)])
-            reasons = [
-                {"type": "similar_to", "item_type": source_type, "item_id": json_id(source_id)}
-            ]
-        else:
-            reasons = [{"type": "popular"}]
-        return Recommendation(kind, item_id, round(float(self.scores[column]), 6), reasons)
+            reason = Reason(type="similar_to", item_type=source_type, item_id=source_id)
+        return _recommendation(kind, item_id, round(float(self.scores[column]), 6), reason)
 
 
 async def _for_user(
@@ -151,7 +139,7 @@ async def rank(
     user = await _for_user(db, service, cache=cache, user_id=user_id)
     fresh = [(p, k) for p, k in enumerate(keys) if f"{k[0]}:{k[1]}" not in user.excluded]
     if user.model is None:
-        return [Recommendation(*key, 0.0, [{"type": "available"}]) for _, key in fresh[:n]]
+        return [_recommendation(*key, 0.0) for _, key in fresh[:n]]
     index = user.model.index()
     columns = np.array([index.get(f"{k[0]}:{k[1]}", -1) for _, k in fresh], dtype=np.int64)
     scores = np.where(columns >= 0, -user.scores[columns], np.inf)
@@ -159,7 +147,7 @@ async def rank(
     return [
         user.recommendation(f"{key[0]}:{key[1]}")
         if f"{key[0]}:{key[1]}" in index
-        else Recommendation(*key, 0.0, [{"type": "available"}])
+        else _recommendation(*key, 0.0)
         for _, key in best
     ]
 
@@ -189,17 +177,11 @@ async def similar(
         raise NotFound(f"No model knows {item_type} {item_id!r} yet.")
     column = model.index()[key]
     scores = model.similarity[column]
+    like = Reason(type="similar_to", item_type=item_type, item_id=item_id)
     result = []
     for i in np.argsort(-scores)[:n]:
         if i == column or scores[i] <= 0:
             continue
         kind, other = pair(model.items[i])
-        result.append(
-            Recommendation(
-                kind,
-                other,
-                round(float(scores[i]), 6),
-                [{"type": "similar_to", "item_type": item_type, "item_id": json_id(item_id)}],
-            )
-        )
+        result.append(_recommendation(kind, other, round(float(scores[i]), 6), like))
     return result

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from tanktop.ids import NAME_PATTERN, JsonId
+from tanktop.recommendations.schemas import Reason
 
 MAX_ITEMS = 100
 MAX_POSITION = 1_000_000
@@ -57,7 +58,7 @@ class RowItem(BaseModel):
     item_type: str
     item_id: JsonId
     score: float | None = None
-    reasons: list[dict[str, JsonValue]] | None = None
+    reasons: list[Reason] | None = None
     position: float | None = None
     duration: float | None = None
     episode_id: JsonId | None = None
