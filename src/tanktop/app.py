@@ -15,7 +15,7 @@ from tanktop import __version__, migrations
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.analytics.rollup import roll_up_analytics
 from tanktop.analytics.router import router as analytics_router
-from tanktop.bookmarks.live import close_stale_sessions, derive_viewing, rederive_late_schedules
+from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules, viewing_deriver
 from tanktop.bookmarks.router import router as bookmarks_router
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.router import router as catalog_router
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.rate_window_seconds,
         )
         app.state.event_writer = writer = EventWriter(
-            db, derive=derive_viewing, max_queued=settings.event_queue_limit
+            db, derive=viewing_deriver(settings), max_queued=settings.event_queue_limit
         )
         writer.start()
         app.state.impression_recorder = recorder = ImpressionRecorder(

@@ -67,7 +67,10 @@ class Settings(BaseSettings):
         default=60, description="How long a worker holds a webhook it is sending before others may."
     )
     live_session_max_hours: float = Field(
-        default=4, description="A channel session with no end is closed this long after its start."
+        default=4,
+        gt=0,
+        description="A channel session lasts at most this long; one with no end is closed at "
+        "its start plus this, once its start arrived this long ago.",
     )
     worker_idle_seconds: float = Field(
         default=1.0,

@@ -183,3 +183,100 @@ async def test_a_start_received_long_ago_is_closed_at_start_plus_maximum(
     assert await watched(api, film) == ({film: 60}, True)
     progress = (await api.get(f"/event/7/progress/episode/?id={episode}")).json()["progress"]
     assert progress == {episode: 50}
+
+
+def later(settings: Settings) -> dt.datetime:
+    """A worker clock past the maximum session after everything sent so far arrived."""
+    return utcnow() + dt.timedelta(hours=settings.live_session_max_hours, minutes=1)
+
+
+async def close_all(db: Database, settings: Settings) -> None:
+    while await close_stale_sessions(db, settings=settings, now=later(settings)):
+        pass
+
+
+async def test_a_late_end_replaces_the_provisional_close(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    channel, film, _, episode = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await close_all(db, settings)
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(24)}
+    assert await watched(api, film) == ({film: 60}, True), "provisionally: 4 h watched"
+    await api.post(f"/event/7/end/channel/{channel}/{at(20, 30)}/")
+    assert await watched(api, film) == ({film: 30}, False)
+    assert (await api.get(f"/event/7/progress/episode/?id={episode}")).json() == {"progress": {}}
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(20, 30)}
+    history = [e async for e in stream_history(db, (await service_of(db, api)).id)]
+    withdrawn = [e for e in history if e.superseded_at is not None]
+    assert {(e.event, e.item_id, e.value) for e in withdrawn} == {
+        ("end", channel, at(24)),
+        ("progress", film, 60),
+        ("seen", film, None),
+        ("progress", episode, 50),
+        ("seen", episode, None),
+    }, "what was derived stays in the history, marked"
+    corrections = [e for e in history if e.supersedes is not None]
+    assert sorted(e.supersedes or 0 for e in corrections) == sorted(e.id for e in withdrawn)
+    assert all(e.removed and e.origin == "derived" for e in corrections)
+    assert [e.value for e in history if e.event == "progress" and e.in_force] == [30]
+    await close_all(db, settings)
+    assert await watched(api, film) == ({film: 30}, False), "closed for good"
+
+
+async def test_an_end_that_arrives_before_its_start(api: Api, admin: Admin) -> None:
+    channel, film, _, _ = await evening(admin)
+    await api.post(f"/event/7/end/channel/{channel}/{at(20, 30)}/")
+    assert await watched(api, film) == ({}, False)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    assert await watched(api, film) == ({film: 30}, False)
+
+
+async def test_a_duplicate_start_changes_nothing(api: Api, admin: Admin) -> None:
+    channel, film, _, _ = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/end/channel/{channel}/{at(20, 30)}/")
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    assert await watched(api, film) == ({film: 30}, False)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20, 10)}/")
+    assert await watched(api, film) == ({film: 30}, False), "a start within the session"
+
+
+async def test_a_start_on_another_channel_arriving_late_cuts_the_viewing(
+    api: Api, admin: Admin
+) -> None:
+    channel, film, show, episode = await evening(admin)
+    other = await second_channel(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/end/channel/{channel}/{at(21, 30)}/")
+    assert await watched(api, film) == ({film: 60}, True)
+    await api.post(f"/event/7/start/channel/{other}/{at(20, 20)}/")
+    assert await watched(api, film) == ({film: 20}, False)
+    assert (await api.get(f"/event/7/progress/episode/?id={episode}")).json() == {"progress": {}}
+    assert (await api.get(f"/bookmark/7/programme/{show}/")).status_code == 404
+    mark = (await api.get(f"/bookmark/7/movie/{film}/")).json()
+    assert (mark["position"], mark["updated_at"]) == (20, at(20, 20))
+
+
+async def test_one_batch_or_many_single_posts_give_the_same(
+    api: Api, other_api: Api, admin: Admin
+) -> None:
+    channel, film, _, episode = await evening(admin)
+    other = await second_channel(admin)
+    sent = [
+        ("end", channel, at(21, 40)),
+        ("start", other, at(20, 40)),
+        ("start", channel, at(20)),
+        ("start", channel, at(20, 45)),
+    ]
+    for event, item, when in sent:
+        await api.post(f"/event/7/{event}/channel/{item}/{when}/")
+    batch = [
+        {"user_id": "7", "event": e, "item_type": "channel", "item_id": c, "value": w}
+        for e, c, w in sent
+    ]
+    assert (await other_api.post("/events/", json=batch)).status_code == 204
+    for client in (api, other_api):
+        assert await watched(client, film) == ({film: 55}, True), "40 + 15 minutes"
+        progress = (await client.get(f"/event/7/progress/episode/?id={episode}")).json()
+        assert progress == {"progress": {episode: 40}}

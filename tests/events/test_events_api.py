@@ -113,7 +113,7 @@ async def test_channel_timestamps(api: Api) -> None:
     before = dt.datetime.now(dt.UTC)
     await api.post("/event/7/start/channel/bbc1/")
     await api.post("/event/7/start/channel/itv/2026-11-27T20:00:00+01:00/")
-    await api.post("/event/7/end/channel/itv/1764273600/")
+    await api.post("/event/7/end/channel/itv/1795809600/")
     await api.post("/event/7/stop/channel/bbc1/2026-11-27T21:00:00Z/")
     starts = (await api.get("/event/7/start/channel/")).json()["start"]
     assert starts["itv"] == "2026-11-27T19:00:00+00:00"
@@ -121,7 +121,7 @@ async def test_channel_timestamps(api: Api) -> None:
     ends = (await api.get("/event/7/end/channel/")).json()["end"]
     assert ends == {
         "bbc1": "2026-11-27T21:00:00+00:00",
-        "itv": dt.datetime.fromtimestamp(1764273600, dt.UTC).isoformat(),
+        "itv": dt.datetime.fromtimestamp(1795809600, dt.UTC).isoformat(),
     }
     assert (await api.get("/event/7/stop/channel/")).json() == {"stop": ends}
 

@@ -291,6 +291,7 @@ async def item_totals(
             table.c.day < end,
         )
         .group_by(table.c.item_id)
+        .having(total > 0)  # corrections can take an item's events back to none
     )
     rows = await select_in(conn, query, table.c.item_id, item_ids)
     return [(row.item_id, int(row.total)) for row in rows]
@@ -398,7 +399,11 @@ async def select_user_events(
     table = analytics_user_events
     query = (
         sa.select(table)
-        .where(table.c.service_id == service_id, table.c.user_id == user_id)
+        .where(
+            table.c.service_id == service_id,
+            table.c.user_id == user_id,
+            table.c.events > 0,  # corrections can take a kind's events back to none
+        )
         .order_by(table.c.event, table.c.item_type)
     )
     return await _all(conn, query)

@@ -149,8 +149,13 @@ def matches(impression: Any, target: Target) -> tuple[bool, bool]:
 
 
 def counted(rows: Sequence[HistoryEvent]) -> list[HistoryEvent]:
-    """The rows that are events: not removals."""
-    return [e for e in rows if not e.removed]
+    """The rows that count: events (not removals), and corrections, each of which takes back
+    the derived event it withdraws (`supersedes`)."""
+    return [e for e in rows if not e.removed or e.supersedes is not None]
+
+
+def correction(event: HistoryEvent) -> bool:
+    return event.supersedes is not None
 
 
 @dataclass(slots=True)
@@ -161,8 +166,8 @@ class UserEvents:
     first: dt.datetime
     last: dt.datetime
 
-    def add(self, at: dt.datetime) -> None:
-        self.events += 1
+    def add(self, at: dt.datetime, step: int = 1) -> None:
+        self.events += step
         self.first = min(self.first, at)
         self.last = max(self.last, at)
 
@@ -182,20 +187,24 @@ class Delta:
         self.user_events: dict[tuple[str, str, str], UserEvents] = {}
 
     async def count_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
+        """Each event adds one to its buckets and its user to their members; a correction
+        takes one away from the buckets of the event it withdraws (same name, type, item and
+        time) and leaves the members: the user was active then all the same."""
         async with db.read() as conn:
-            uids = await self._users(conn, rows)
+            uids = await self._users(conn, [e for e in rows if not correction(e)])
             series: dict[tuple[str, str, str, dt.datetime], tuple[list[int], BitMap]] = {}
             items: dict[tuple[str, str, dt.datetime, str], tuple[list[int], BitMap]] = {}
             per_user = self.user_events
             for event in rows:
-                uid = uids[event.user_id]
+                step = -1 if correction(event) else 1
+                members = BitMap() if correction(event) else BitMap([uids[event.user_id]])
                 counts = per_user.get((event.user_id, event.event, event.item_type))
                 if counts is None:
                     per_user[(event.user_id, event.event, event.item_type)] = UserEvents(
-                        1, event.at, event.at
+                        step, event.at, event.at
                     )
                 else:
-                    counts.add(event.at)
+                    counts.add(event.at, step)
                 for grain, floor in self.grains.items():
                     start = floor(event.at)
                     for key in (
@@ -203,14 +212,14 @@ class Delta:
                         (grain, ANY, ANY, start),
                     ):
                         entry = series.setdefault(key, ([0], BitMap()))
-                        entry[0][0] += 1
-                        entry[1].add(uid)
+                        entry[0][0] += step
+                        entry[1].update(members)
                 day = day_of(event.at)
                 entry = items.setdefault(
                     (event.event, event.item_type, day, event.item_id), ([0], BitMap())
                 )
-                entry[0][0] += 1
-                entry[1].add(uid)
+                entry[0][0] += step
+                entry[1].update(members)
             await self._merge_series(conn, series)
             await self._merge_items(conn, items)
 
@@ -310,8 +319,9 @@ class Delta:
             )
 
     async def engage_from_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
-        """Positive events mark the impressions that served their item in the week before."""
-        targets = [t for t in (target_of(e) for e in rows) if t is not None]
+        """Positive events mark the impressions that served their item in the week before
+        (a correction marks none, and unmarks none: engagement once seen stays)."""
+        targets = [t for t in (target_of(e) for e in rows if not correction(e)) if t is not None]
         if not targets:
             return
         async with db.read() as conn:

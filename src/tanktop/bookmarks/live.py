@@ -1,174 +1,238 @@
-"""Live TV: channel `start`/`end` events and the schedule become `progress` and `seen` events.
+"""Live TV: channel `start`/`end` events and the schedule become `progress`, `seen` and `end`
+events (origin `derived`), whatever order and delay the channel events arrive with.
 
-A viewing session runs from a channel's `start` to its `end`, to a `start` on another
-channel, or, if neither comes, to the worker's cut-off (`TANKTOP_LIVE_SESSION_MAX_HOURS`).
-Minutes watched of each scheduled movie or episode = the overlap of the user's sessions on that
-channel with its slot, summed (zapping away during the adverts and back loses nothing); 90% of
-the slot watched is `seen`. Derived events carry origin `derived` and are written in the
-transaction of the event that caused them.
+The rules are `tanktop.bookmarks.sessions`, a function of the user's channel events. Here each
+arrival (and the worker, for sessions left open and schedules written late) re-derives the span
+of time it can change, from the user's channel events in the history and the schedule, and
+brings the derived events in force there in line: a row no longer derived is superseded (it
+stays in the history, marked, and a correction row follows it), a new one is written, in the
+transaction of the events that caused them. Deriving from one user's events is serialised
+(`events.lock_users`), so concurrent flushes see each other's events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.bookmarks.rules import FINISHED
+from tanktop.bookmarks.sessions import (
+    ChannelEvent,
+    derived_events,
+    open_at_end,
+    viewings,
+)
 from tanktop.catalog import changes as catalog_changes
 from tanktop.catalog import service as catalog
 from tanktop.config import Settings
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
-from tanktop.events.service import EventOp
+from tanktop.events.service import Deriver, EventOp
 
-Session = tuple[str, dt.datetime]  # channel, start
-Viewing = tuple[dt.datetime, dt.datetime]  # from, to
-WATCHABLE = ("movie", "episode")
-LOOKBACK = dt.timedelta(hours=24)
-"""How long before a slot an earlier viewing of it may have begun (sessions are shorter)."""
+User = tuple[int, str]
+Schedule = dict[str, list[catalog.Airing]]
 
 
-def _time(value: object) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+def _longest(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(hours=settings.live_session_max_hours)
 
 
-async def open_session(conn: AsyncConnection, service_id: int, user_id: str) -> Session | None:
-    """The user's channel session still open (latest start with no end after it)."""
-    starts: dict[str, dt.datetime] = {}
-    ends: dict[str, dt.datetime] = {}
-    for event, channel, value in await events.channel_times(conn, service_id, user_id=user_id):
-        when = _time(value)
-        if when is not None:
-            (starts if event == "start" else ends)[channel] = when
-    open_ = [(at, ch) for ch, at in starts.items() if ch not in ends or ends[ch] < at]
-    if not open_:
-        return None
-    at, channel = max(open_)
-    return channel, at
+def _spans(
+    times: Sequence[dt.datetime], longest: dt.timedelta
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[t, t + longest] around each time, overlapping ones merged: where events at those
+    times can change a viewing."""
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    for at in sorted(times):
+        if spans and at <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], at + longest)
+        else:
+            spans.append((at, at + longest))
+    return spans
 
 
-def airing_events(
-    cause: EventOp, airing: catalog.Airing, viewings: Sequence[Viewing]
-) -> list[EventOp]:
-    """Progress (and seen) of one airing watched during `viewings` (which do not overlap)."""
-    overlap = sum(
-        max(0.0, (min(end, airing.end) - max(start, airing.start)).total_seconds())
-        for start, end in viewings
-    )
-    if airing.item_type not in WATCHABLE or overlap <= 0:
-        return []
-    length = (airing.end - airing.start).total_seconds()
-    base = replace(
-        cause,
-        item_type=airing.item_type,
-        item_id=airing.item_id,
-        origin="derived",
-        removed=False,
-    )
-    derived = [replace(base, event="progress", value=round(overlap / 60, 2))]
-    if overlap >= FINISHED * length:
-        derived.append(replace(base, event="seen", value=None))
-    return derived
+async def _window(
+    conn: AsyncConnection,
+    user: User,
+    start: dt.datetime,
+    end: dt.datetime,
+    arriving: Sequence[ChannelEvent],
+) -> list[ChannelEvent]:
+    stored = await events.channel_events(conn, user[0], user_id=user[1], start=start, end=end)
+    return [ChannelEvent(*row) for row in stored] + [e for e in arriving if start <= e.at <= end]
 
 
-async def watched(
-    conn: AsyncConnection, cause: EventOp, channel: str, start: dt.datetime, end: dt.datetime
-) -> list[EventOp]:
-    """Progress (and seen) of what aired on `channel` between `start` and `end`, counting the
-    user's earlier viewings of the same airings too."""
-    airings = await catalog.airings(conn, channel_id=channel, start=start, end=end)
-    if not airings:
-        return []
-    earlier = [
-        (began, ended)
-        for _, _, began, ended in await events.channel_viewings(
-            conn,
-            channel_id=channel,
-            start=min(a.start for a in airings) - LOOKBACK,
-            end=max(a.end for a in airings),
-            user=(cause.service_id, cause.user_id),
+async def _schedule(
+    conn: AsyncConnection, found: Sequence[ChannelEvent], start: dt.datetime, end: dt.datetime
+) -> Schedule:
+    """The airings between `start` and `end` of every channel started then."""
+    channels = sorted({e.channel for e in found if e.event == "start" and start <= e.at <= end})
+    return {c: await catalog.airings(conn, channel_id=c, start=start, end=end) for c in channels}
+
+
+async def _rederive_span(
+    conn: AsyncConnection,
+    user: User,
+    span: tuple[dt.datetime, dt.datetime],
+    arriving: Sequence[ChannelEvent],
+    longest: dt.timedelta,
+    now: dt.datetime,
+) -> int:
+    """Bring the derived events in force for times from `span`'s start to as far as the
+    viewings it holds reach (through the slots they overlap) in line with the channel events."""
+    first, reach = span
+    low = first - longest
+    found = await _window(conn, user, low, reach + longest, arriving)
+    touched = await _schedule(conn, found, low, reach)
+    last = max([reach, *(a.end + longest for slots in touched.values() for a in slots)])
+    if last > reach:
+        found = await _window(conn, user, low, last + longest, arriving)
+    schedule = await _schedule(conn, found, low, last)
+    earliest = min([low, *(a.start - longest for slots in schedule.values() for a in slots)])
+    if earliest < low:
+        found = await _window(conn, user, earliest, last + longest, arriving)
+    have = await events.derived_rows(conn, user[0], user_id=user[1], start=first, end=last)
+    ended_later = False
+    still_open = open_at_end(found)
+    if still_open is not None and still_open.at <= last:
+        beyond = last + longest
+        closed = (still_open.channel, still_open.at + longest)
+        ended_later = (
+            any((r.item_id, r.at) == closed for r in have if r.event == "end")  # provisionally
+            or any(
+                e.at > beyond and (e.event == "start" or e.channel == still_open.channel)
+                for e in arriving
+            )
+            or await events.channel_ending(
+                conn, user[0], user_id=user[1], channel_id=still_open.channel, after=beyond
+            )
         )
-        if ended <= start
+    seen = viewings(found, longest=longest, stale_before=now - longest, ended_later=ended_later)
+    wanted = Counter(
+        (d.event, d.item_type, d.item_id, d.value, d.at)
+        for d in derived_events(seen, schedule)
+        if first <= d.at <= last
+    )
+    superseded = []
+    for row in have:
+        key = (row.event, row.item_type, row.item_id, row.value, row.at)
+        if wanted[key] > 0:
+            wanted[key] -= 1
+        else:
+            superseded.append(row.id)
+    fresh = [
+        EventOp(user[0], user[1], event, item_type, item_id, value, at, "derived")
+        for (event, item_type, item_id, value, at), count in wanted.items()
+        for _ in range(count)
     ]
-    derived: list[EventOp] = []
-    for airing in airings:
-        derived += airing_events(cause, airing, [*earlier, (start, end)])
-    return derived
+    await events.supersede(conn, ids=superseded, now=now)
+    await events.write_ops(conn, ops=fresh)
+    return len(superseded) + len(fresh)
 
 
-async def derive_viewing(conn: AsyncConnection, ops: Sequence[EventOp]) -> list[EventOp]:
-    """The events that channel starts and ends in `ops` cause (the writer's `derive` hook)."""
-    sessions: dict[tuple[int, str], Session | None] = {}
-    derived: list[EventOp] = []
-    for op in ops:
-        if op.item_type != "channel" or op.event not in ("start", "end") or op.removed:
-            continue
-        when = _time(op.value)
-        if when is None:
-            continue
-        key = (op.service_id, op.user_id)
-        if key not in sessions:
-            sessions[key] = await open_session(conn, *key)
-        session = sessions[key]
-        if (
-            session is not None
-            and session[1] < when
-            and (op.event == "start" or session[0] == op.item_id)
-        ):
-            derived += await watched(conn, op, session[0], session[1], when)
-            if op.event == "start" and session[0] != op.item_id:
-                derived.append(replace(op, event="end", item_id=session[0], origin="derived"))
-        if op.event == "start":
-            sessions[key] = (op.item_id, when)
-        elif session is not None and session[0] == op.item_id:
-            sessions[key] = None
-    return derived
+async def rederive(
+    conn: AsyncConnection,
+    user: User,
+    *,
+    times: Sequence[dt.datetime],
+    arriving: Sequence[ChannelEvent] = (),
+    longest: dt.timedelta,
+    now: dt.datetime,
+) -> int:
+    """Re-derive what channel events at `times` (`arriving`: those not in the history yet)
+    can change for `user` (locked by the caller); returns how many derived rows changed."""
+    spans = _spans(times, longest)
+    opened = [await _left_open(conn, user, first, arriving, longest) for first, _ in spans]
+    changed = 0
+    for span in sorted({*spans, *_spans([at for at in opened if at is not None], longest)}):
+        changed += await _rederive_span(conn, user, span, arriving, longest, now)
+    return changed
+
+
+async def _left_open(
+    conn: AsyncConnection,
+    user: User,
+    first: dt.datetime,
+    arriving: Sequence[ChannelEvent],
+    longest: dt.timedelta,
+) -> dt.datetime | None:
+    """The start of a session nothing ended before `first` that began more than the maximum
+    before it: events from `first` on end it at its maximum, outside their own span."""
+    before = first - longest
+    sent = await events.last_channel_start(conn, user[0], user_id=user[1], before=before)
+    known = [(e.at, e.channel) for e in arriving if e.event == "start" and e.at < before]
+    if sent is not None:
+        known.append((sent[1], sent[0]))
+    if not known:
+        return None
+    at, channel = max(known)
+    if any(
+        at < e.at < first and (e.event == "start" or e.channel == channel) for e in arriving
+    ) or await events.channel_ending(
+        conn, user[0], user_id=user[1], channel_id=channel, after=at, before=first
+    ):
+        return None
+    return at
+
+
+def viewing_deriver(settings: Settings) -> Deriver:
+    """The event writer's hook: what the channel starts and ends of a flush change."""
+    longest = _longest(settings)
+
+    async def derive_viewing(conn: AsyncConnection, ops: Sequence[EventOp]) -> None:
+        now = utcnow()
+        arriving: dict[User, list[ChannelEvent]] = defaultdict(list)
+        for op in ops:
+            if op.item_type == "channel" and op.event in ("start", "end") and not op.removed:
+                event = ChannelEvent(op.event, op.item_id, op.at, now)
+                arriving[(op.service_id, op.user_id)].append(event)
+        if not arriving:
+            return
+        await events.lock_users(conn, users=list(arriving))
+        for user, new in sorted(arriving.items()):
+            times = [e.at for e in new]
+            await rederive(conn, user, times=times, arriving=new, longest=longest, now=now)
+
+    return derive_viewing
 
 
 async def close_stale_sessions(
     db: Database, *, settings: Settings, now: dt.datetime | None = None
 ) -> int:
-    """Worker task: end sessions left open longer than the maximum, at start + maximum.
+    """Worker task: close sessions left open, at start + maximum, provisionally (a late `end`
+    or `start` moves the close).
 
     Open that long by when the server received the `start`, not by the time it carries: a
     viewing synced late is not stale the moment its `start` arrives, its `end` may follow."""
-    limit = dt.timedelta(hours=settings.live_session_max_hours)
-    cutoff = (now or utcnow()) - limit
+    now = now or utcnow()
+    longest = _longest(settings)
+    async with db.read() as conn:
+        stale = await events.stale_starts(conn, before=now - longest, limit=200)
     closed = 0
-    async with db.write() as conn:
-        stale = await events.stale_starts(conn, before=cutoff, limit=200)
-        for service_id, user_id, channel, start in stale:
-            session = await open_session(conn, service_id, user_id)
-            if session is None or session != (channel, dt.datetime.fromisoformat(start)):
-                continue
-            end = session[1] + limit
-            op = EventOp(
-                service_id, user_id, "end", "channel", channel, end.isoformat(), utcnow(), "derived"
-            )
-            await events.write_ops(conn, ops=[op], derive=derive_viewing)
-            closed += 1
+    for service_id, user_id, _, start in stale:
+        async with db.write() as conn:
+            await events.lock_users(conn, users=[(service_id, user_id)])
+            user = (service_id, user_id)
+            if await rederive(conn, user, times=[start], longest=longest, now=now):
+                closed += 1
     return closed
 
 
 async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
     """Worker task: a slot written for a time already past counts for those who watched then."""
     now = utcnow()
-    longest = dt.timedelta(hours=settings.live_session_max_hours)
+    longest = _longest(settings)
     async with db.write() as conn:
         changes = await catalog_changes.claim_changes(conn, consumer="live", limit=100, kind="slot")
         if not changes:
             return 0
-        derived: list[EventOp] = []
+        starts: dict[User, list[dt.datetime]] = defaultdict(list)
         for change in changes:
             if change.slot_start is None or change.channel_id is None or change.slot_start >= now:
                 continue
-            airing = next(
+            slot = next(
                 (
                     a
                     for a in await catalog.airings(
@@ -181,27 +245,15 @@ async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
                 ),
                 None,
             )
-            if airing is None:
+            if slot is None:
                 continue
-            by_user: dict[tuple[int, str], list[Viewing]] = {}
-            for service_id, user_id, start, end in await events.channel_viewings(
-                conn, channel_id=change.channel_id, start=airing.start - longest, end=airing.end
+            for service_id, user_id, at in await events.channel_starts(
+                conn, channel_id=change.channel_id, start=slot.start - longest, end=slot.end
             ):
-                by_user.setdefault((service_id, user_id), []).append((start, end))
-            for (service_id, user_id), viewings in by_user.items():
-                last = max(end for _, end in viewings)
-                cause = EventOp(
-                    service_id,
-                    user_id,
-                    "end",
-                    "channel",
-                    change.channel_id,
-                    last.isoformat(),
-                    last,
-                    "derived",
-                )
-                derived += airing_events(cause, airing, viewings)
-        await events.write_ops(conn, ops=derived)
+                starts[(service_id, user_id)].append(at)
+        await events.lock_users(conn, users=list(starts))
+        for user, times in sorted(starts.items()):
+            await rederive(conn, user, times=times, longest=longest, now=now)
         await catalog_changes.mark_changes_handled(
             conn, consumer="live", ids=[c.id for c in changes], now=now
         )

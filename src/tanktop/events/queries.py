@@ -433,102 +433,243 @@ async def count_user_values(
     return list((await conn.execute(query)).all())
 
 
-async def select_channel_times(
-    conn: AsyncConnection, service_id: int, user_id: str
-) -> list[tuple[str, str, JsonScalar]]:
-    """(event, channel, timestamp value) of the user's channel start/end lists."""
-    query = sa.select(list_items.c.event, list_items.c.item_id, list_items.c.value).where(
-        list_items.c.service_id == service_id,
-        list_items.c.user_id == user_id,
-        list_items.c.item_type == "channel",
-        list_items.c.event.in_(["start", "end"]),
-    )
-    return [(r.event, r.item_id, r.value) for r in await conn.execute(query)]
-
-
 _CHANNEL = sa.literal("channel", literal_execute=True)
 """Inline in the SQL (not a parameter): what lets the history's channel-only index serve."""
+
+_POSTED_CHANNEL = (
+    event_history.c.item_type == _CHANNEL,
+    event_history.c.event.in_(["start", "end"]),
+    event_history.c.origin != "derived",
+    event_history.c.removed.is_(False),
+)
+"""Channel starts and ends the user sent (what live TV derives from; its own ends are not)."""
+
+
+def _received(h: sa.TableClause) -> sa.ColumnElement[Any]:
+    return sa.func.coalesce(h.c.received_at, h.c.at)
+
+
+async def select_channel_events(
+    conn: AsyncConnection, service_id: int, user_id: str, start: dt.datetime, end: dt.datetime
+) -> list[tuple[str, str, dt.datetime, dt.datetime]]:
+    """(event, channel, at, received) of the channel starts and ends the user sent that
+    happened in [start, end] (a channel event's `at` is the time it carries)."""
+    h = event_history
+    query = sa.select(
+        h.c.event, h.c.item_id, h.c.at, sa.type_coerce(_received(h), h.c.at.type).label("received")
+    ).where(
+        h.c.service_id == service_id,
+        h.c.user_id == user_id,
+        h.c.at >= start,
+        h.c.at <= end,
+        *_POSTED_CHANNEL,
+    )
+    return [(r.event, r.item_id, r.at, r.received) for r in await conn.execute(query)]
+
+
+async def exists_channel_ending(
+    conn: AsyncConnection,
+    service_id: int,
+    user_id: str,
+    channel_id: str,
+    after: dt.datetime,
+    before: dt.datetime | None,
+) -> bool:
+    """Whether the user sent, for a time after `after` (and before `before`), a start (any
+    channel) or an end of `channel_id`: something that ends a viewing of that channel."""
+    h = event_history
+    query = (
+        sa.select(h.c.id)
+        .where(
+            h.c.service_id == service_id,
+            h.c.user_id == user_id,
+            h.c.at > after,
+            *_POSTED_CHANNEL,
+            sa.or_(h.c.event == "start", h.c.item_id == channel_id),
+        )
+        .limit(1)
+    )
+    if before is not None:
+        query = query.where(h.c.at < before)
+    return (await conn.scalar(query)) is not None
+
+
+async def select_last_channel_start(
+    conn: AsyncConnection, service_id: int, user_id: str, before: dt.datetime
+) -> tuple[str, dt.datetime] | None:
+    """(channel, at) of the user's latest channel start sent for a time before `before`."""
+    h = event_history
+    query = (
+        sa.select(h.c.item_id, h.c.at)
+        .where(
+            h.c.service_id == service_id,
+            h.c.user_id == user_id,
+            h.c.at < before,
+            h.c.event == "start",
+            *_POSTED_CHANNEL,
+        )
+        .order_by(h.c.at.desc(), h.c.item_id.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else (row.item_id, row.at)
+
+
+async def select_channel_starts(
+    conn: AsyncConnection, channel_id: str, start: dt.datetime, end: dt.datetime
+) -> list[tuple[int, str, dt.datetime]]:
+    """(service, user, at) of every start of a channel sent for a time in [start, end]."""
+    h = event_history
+    query = sa.select(h.c.service_id, h.c.user_id, h.c.at).where(
+        h.c.item_id == channel_id,
+        h.c.at >= start,
+        h.c.at <= end,
+        h.c.event == "start",
+        *_POSTED_CHANNEL,
+    )
+    return [(r.service_id, r.user_id, r.at) for r in await conn.execute(query)]
 
 
 async def select_stale_starts(
     conn: AsyncConnection, before: dt.datetime, limit: int
-) -> list[tuple[int, str, str, str]]:
-    """(service, user, channel, start) of channel starts with no end after them that both
-    happened and were received before `before` (a channel start's or end's list time is the
-    time it says; when it arrived is on its history rows)."""
+) -> list[tuple[int, str, str, dt.datetime]]:
+    """(service, user, channel, at) of users' open channel sessions that happened and were
+    received before `before`: the user's latest start (ties: the greatest channel) with no end
+    of its channel after it (a derived one counts: the session was closed). A channel start's
+    or end's list time is the time it says; when it arrived is on its history rows."""
+    other = list_items.alias("other")
     ends = list_items.alias("ends")
     h = event_history
     received = (
-        sa.select(sa.func.min(sa.func.coalesce(h.c.received_at, h.c.at)))
+        sa.select(sa.func.min(_received(h)))
         .where(
             h.c.service_id == list_items.c.service_id,
             h.c.user_id == list_items.c.user_id,
             h.c.at == list_items.c.updated_at,
-            h.c.item_type == _CHANNEL,
             h.c.item_id == list_items.c.item_id,
             h.c.event == "start",
-            h.c.origin != "derived",
-            h.c.removed.is_(False),
+            *_POSTED_CHANNEL,
         )
         .scalar_subquery()
     )
     cutoff = sa.bindparam("b", type_=list_items.c.updated_at.type)
     query = (
         sa.select(
-            list_items.c.service_id, list_items.c.user_id, list_items.c.item_id, list_items.c.value
+            list_items.c.service_id,
+            list_items.c.user_id,
+            list_items.c.item_id,
+            list_items.c.updated_at,
         )
         .where(
             list_items.c.event == "start",
             list_items.c.item_type == "channel",
             list_items.c.updated_at < cutoff,
             ~sa.exists().where(
+                other.c.service_id == list_items.c.service_id,
+                other.c.user_id == list_items.c.user_id,
+                other.c.event == "start",
+                other.c.item_type == "channel",
+                sa.tuple_(other.c.updated_at, other.c.item_id)
+                > sa.tuple_(list_items.c.updated_at, list_items.c.item_id),
+            ),
+            ~sa.exists().where(
                 ends.c.service_id == list_items.c.service_id,
                 ends.c.user_id == list_items.c.user_id,
                 ends.c.event == "end",
                 ends.c.item_type == "channel",
                 ends.c.item_id == list_items.c.item_id,
-                ends.c.updated_at >= list_items.c.updated_at,
+                ends.c.updated_at > list_items.c.updated_at,
             ),
             sa.type_coerce(received, h.c.at.type) < cutoff,
         )
         .limit(limit)
     )
     rows = await conn.execute(query, {"b": before})
-    return [(r.service_id, r.user_id, r.item_id, str(r.value)) for r in rows]
+    return [(r.service_id, r.user_id, r.item_id, r.updated_at) for r in rows]
 
 
-async def select_channel_history(
-    conn: AsyncConnection,
-    channel_id: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    user: tuple[int, str] | None = None,
-) -> list[Any]:
-    """Start and end events on a channel between `start` and `end`, of every service's users
-    or of one (service id, user id)."""
-    query = (
-        sa.select(
-            event_history.c.service_id,
-            event_history.c.user_id,
-            event_history.c.event,
-            event_history.c.value,
-            event_history.c.at,
-        )
-        .where(
-            event_history.c.item_type == _CHANNEL,
-            event_history.c.item_id == channel_id,
-            event_history.c.at >= start,
-            event_history.c.at <= end,
-            event_history.c.event.in_(["start", "end"]),
-            event_history.c.removed.is_(False),
-        )
-        .order_by(event_history.c.at, event_history.c.id)
+async def select_derived(
+    conn: AsyncConnection, service_id: int, user_id: str, start: dt.datetime, end: dt.datetime
+) -> list[sa.Row[Any]]:
+    """The user's derived rows in force (not superseded) for times in [start, end]."""
+    h = event_history
+    query = sa.select(h).where(
+        h.c.service_id == service_id,
+        h.c.user_id == user_id,
+        h.c.at >= start,
+        h.c.at <= end,
+        h.c.origin == "derived",
+        h.c.removed.is_(False),
+        h.c.superseded_at.is_(None),
     )
-    if user is not None:
-        query = query.where(
-            event_history.c.service_id == user[0], event_history.c.user_id == user[1]
+    return list((await conn.execute(query.order_by(h.c.id))).all())
+
+
+_LATEST_IN_FORCE = (
+    sa.select(event_history.c.value, event_history.c.at, event_history.c.removed)
+    .where(
+        *(event_history.c[name] == sa.bindparam(f"b_{name}") for name in _KEY_COLUMNS),
+        event_history.c.superseded_at.is_(None),
+        event_history.c.supersedes.is_(None),
+    )
+    .order_by(event_history.c.at.desc(), event_history.c.id.desc())
+    .limit(1)
+)
+
+
+async def supersede(conn: AsyncConnection, ids: Sequence[int], now: dt.datetime) -> None:
+    """Mark history rows superseded, append their corrections, and set each list item they
+    were in to what the history still holds for it (the latest row in force, or nothing)."""
+    if not ids:
+        return
+    h = event_history
+    rows = await select_in(
+        conn,
+        sa.select(h.c.id, *(h.c[name] for name in _KEY_COLUMNS), h.c.at),
+        h.c.id,
+        ids,
+    )
+    await conn.execute(sa.update(h).where(h.c.id.in_(list(ids))).values(superseded_at=now))
+    await conn.execute(
+        sa.insert(h),
+        [
+            {
+                **{name: row._mapping[name] for name in _KEY_COLUMNS},
+                "value": None,
+                "at": row.at,
+                "origin": "derived",
+                "removed": True,
+                "received_at": now,
+                "supersedes": row.id,
+            }
+            for row in rows
+        ],
+    )
+    for key in sorted({tuple(row._mapping[name] for name in _KEY_COLUMNS) for row in rows}):
+        bound = {f"b_{name}": value for name, value in zip(_KEY_COLUMNS, key, strict=True)}
+        latest = (await conn.execute(_LATEST_IN_FORCE, bound)).first()
+        where = [list_items.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
+        await conn.execute(sa.delete(list_items).where(*where))
+        if latest is not None and not latest.removed:
+            await conn.execute(
+                sa.insert(list_items).values(
+                    **dict(zip(_KEY_COLUMNS, key, strict=True)),
+                    value=latest.value,
+                    updated_at=latest.at,
+                )
+            )
+
+
+async def lock_users(conn: AsyncConnection, users: Sequence[tuple[int, str]]) -> None:
+    """Until the transaction ends, be the only one deriving from these users' events
+    (PostgreSQL; SQLite has one writer at a time anyway). In one order, so no deadlock."""
+    if conn.dialect.name != "postgresql":
+        return
+    for service_id, user_id in sorted(set(users)):
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 20))"),
+            {"k": f"{service_id}:{user_id}"},
         )
-    return [row for row in await conn.execute(query)]
 
 
 async def count_user_events(
@@ -549,6 +690,7 @@ async def count_user_events(
             event_history.c.event == event,
             event_history.c.item_type == item_type,
             event_history.c.removed.is_(False),
+            event_history.c.superseded_at.is_(None),
         )
         .group_by(event_history.c.item_id)
     )
@@ -575,6 +717,7 @@ async def select_popular(
             event_history.c.event.in_(list(events)),
             event_history.c.item_type.in_(list(item_types)),
             event_history.c.removed.is_(False),
+            event_history.c.superseded_at.is_(None),
         )
         .group_by(event_history.c.item_type, event_history.c.item_id)
         .order_by(users.desc(), event_history.c.item_type, event_history.c.item_id)

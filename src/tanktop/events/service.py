@@ -53,8 +53,8 @@ def new_op(
     """A validated op for one posted event (ids are checked by the caller's path rules)."""
     now = utcnow()
     name = canonical_event(event)
-    stored = event_value(name, value, now, item_type)
-    if at is None and name in TIMESTAMP_EVENTS and isinstance(stored, str):
+    stored = event_value(name, value, at or now, item_type)
+    if name in TIMESTAMP_EVENTS and isinstance(stored, str):
         at = dt.datetime.fromisoformat(stored)  # a channel start/end happened when it says
     return EventOp(service.id, user_id, name, item_type, item_id, stored, at or now, origin)
 
@@ -287,6 +287,16 @@ class HistoryEvent:
     origin: str
     removed: bool
     service_id: int
+    received_at: dt.datetime | None = None
+    superseded_at: dt.datetime | None = None
+    """Set on a derived row a later arrival corrected: it no longer counts."""
+    supersedes: int | None = None
+    """Set on a correction row: the id of the derived row it withdraws."""
+
+    @property
+    def in_force(self) -> bool:
+        """An event that counts: neither superseded nor a correction."""
+        return self.superseded_at is None and self.supersedes is None
 
 
 def _history_event(row: Row[Any]) -> HistoryEvent:
@@ -301,6 +311,9 @@ def _history_event(row: Row[Any]) -> HistoryEvent:
         row.origin,
         row.removed,
         row.service_id,
+        row.received_at,
+        row.superseded_at,
+        row.supersedes,
     )
 
 
@@ -522,41 +535,82 @@ async def popular(
         )
 
 
-async def channel_times(
-    conn: AsyncConnection, service_id: int, *, user_id: str
-) -> list[tuple[str, str, JsonScalar]]:
-    """(event, channel, timestamp) of the user's channel start and end lists."""
-    return await queries.select_channel_times(conn, service_id, user_id)
+async def channel_events(
+    conn: AsyncConnection, service_id: int, *, user_id: str, start: dt.datetime, end: dt.datetime
+) -> list[tuple[str, str, dt.datetime, dt.datetime]]:
+    """(event, channel, at, received) of the channel starts and ends the user sent for times
+    in [start, end] (not the ends live TV derived)."""
+    return await queries.select_channel_events(conn, service_id, user_id, start, end)
+
+
+async def channel_ending(
+    conn: AsyncConnection,
+    service_id: int,
+    *,
+    user_id: str,
+    channel_id: str,
+    after: dt.datetime,
+    before: dt.datetime | None = None,
+) -> bool:
+    """Whether the user sent, for a time after `after` (and before `before`), a start or an
+    end of `channel_id`: something that ends a viewing of that channel."""
+    return await queries.exists_channel_ending(conn, service_id, user_id, channel_id, after, before)
+
+
+async def last_channel_start(
+    conn: AsyncConnection, service_id: int, *, user_id: str, before: dt.datetime
+) -> tuple[str, dt.datetime] | None:
+    """(channel, at) of the user's latest channel start sent for a time before `before`."""
+    return await queries.select_last_channel_start(conn, service_id, user_id, before)
+
+
+async def channel_starts(
+    conn: AsyncConnection, *, channel_id: str, start: dt.datetime, end: dt.datetime
+) -> list[tuple[int, str, dt.datetime]]:
+    """(service, user, at) of every start of a channel sent for a time in [start, end]."""
+    return await queries.select_channel_starts(conn, channel_id, start, end)
 
 
 async def stale_starts(
     conn: AsyncConnection, *, before: dt.datetime, limit: int
-) -> list[tuple[int, str, str, str]]:
-    """Channel starts (of every service) that happened and arrived before `before`: sessions
-    that may be left open."""
+) -> list[tuple[int, str, str, dt.datetime]]:
+    """(service, user, channel, at) of open channel sessions (of every service) whose start
+    happened and arrived before `before`."""
     return await queries.select_stale_starts(conn, before, limit)
 
 
-async def channel_viewings(
-    conn: AsyncConnection,
-    *,
-    channel_id: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    user: tuple[int, str] | None = None,
-) -> list[tuple[int, str, dt.datetime, dt.datetime]]:
-    """(service, user, from, to) of every viewing of a channel that began in [start, end] (by
-    anyone, or by one (service id, user id)): each start paired with the first end after it."""
-    open_: dict[tuple[int, str], dt.datetime] = {}
-    viewings = []
-    for row in await queries.select_channel_history(conn, channel_id, start, end, user):
-        key = (row.service_id, row.user_id)
-        when = row.at
-        if row.event == "start":
-            open_.setdefault(key, when)
-        elif key in open_:
-            viewings.append((*key, open_.pop(key), when))
-    return viewings
+@dataclass(frozen=True, slots=True)
+class DerivedRow:
+    """A derived history row in force."""
+
+    id: int
+    event: str
+    item_type: str
+    item_id: str
+    value: JsonScalar
+    at: dt.datetime
+
+
+async def derived_rows(
+    conn: AsyncConnection, service_id: int, *, user_id: str, start: dt.datetime, end: dt.datetime
+) -> list[DerivedRow]:
+    """The user's derived events in force (not superseded) for times in [start, end]."""
+    return [
+        DerivedRow(r.id, r.event, r.item_type, r.item_id, r.value, r.at)
+        for r in await queries.select_derived(conn, service_id, user_id, start, end)
+    ]
+
+
+async def supersede(conn: AsyncConnection, *, ids: Sequence[int], now: dt.datetime) -> None:
+    """Withdraw derived history rows a later arrival made wrong: they stay in the history,
+    marked, with a correction row after them; the lists go back to what is still in force."""
+    await queries.supersede(conn, ids, now)
+
+
+async def lock_users(conn: AsyncConnection, *, users: Sequence[tuple[int, str]]) -> None:
+    """Serialise whoever derives from these (service id, user id)s' events, to the end of
+    the transaction."""
+    await queries.lock_users(conn, users)
 
 
 async def count_history(db: Database, service_id: int) -> int:

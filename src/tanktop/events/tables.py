@@ -47,6 +47,11 @@ event_history = sa.Table(
     # When the server wrote the row (`at` is when it happened): a late or offline event is
     # judged by when it arrived. Null on rows from before it was kept.
     sa.Column("received_at", UTCDateTime, nullable=True),
+    # A derived row a later arrival made wrong: when it was superseded (it then counts in no
+    # list), and the correction row appended for followers of the history (removed, with
+    # `supersedes` naming the row it withdraws), so analytics can take it back.
+    sa.Column("superseded_at", UTCDateTime, nullable=True),
+    sa.Column("supersedes", HistoryId, nullable=True),
     sa.Index("ix_event_history_service_time", "service_id", "at", "id"),
     sa.Index("ix_event_history_user_time", "service_id", "user_id", "at"),
     # Live-TV re-derivation finds who watched a channel when its schedule arrives late. Only

@@ -32,16 +32,19 @@ log = logging.getLogger("tanktop.events")
 
 _Unit = tuple[Sequence[EventOp], "asyncio.Future[None]"]
 
-Deriver = Callable[[AsyncConnection, Sequence[EventOp]], Awaitable[list[EventOp]]]
-"""Computes the events that `ops` cause (live viewing → progress/seen), in their transaction."""
+Deriver = Callable[[AsyncConnection, Sequence[EventOp]], Awaitable[None]]
+"""Writes the events that `ops` cause (live viewing → progress/seen), in their transaction,
+before `ops` are applied (so it can lock what it derives from first); `ops` are not in the
+history yet when it runs."""
 
 
 async def write_ops(
     conn: AsyncConnection, *, ops: Sequence[EventOp], derive: Deriver | None = None
 ) -> None:
     """Apply ops and the events they cause, in the caller's transaction."""
-    derived = await derive(conn, ops) if derive else []
-    await queries.apply_ops(conn, [*ops, *derived])
+    if derive is not None:
+        await derive(conn, ops)
+    await queries.apply_ops(conn, ops)
 
 
 class EventWriter:

@@ -29,7 +29,7 @@ async def train_service(
         found = []
         async for event in events.stream_history(db, service_id):
             count += 1
-            if event.item_type in CONTENT:
+            if event.item_type in CONTENT and event.in_force:  # not live-TV corrections
                 found.append(event)
         return found
 

@@ -114,8 +114,9 @@ def ratings_history(ratings: Sequence[tuple[str, str, float, int]]) -> list[Hist
 async def service_history(
     db: Database, service_id: int
 ) -> tuple[list[HistoryEvent], dict[str, str]]:
-    """The service's history in time order, and the programme of each episode in it."""
-    history = [e async for e in events.stream_history(db, service_id)]
+    """The service's history in time order (events in force: no superseded live-TV rows nor
+    their corrections), and the programme of each episode in it."""
+    history = [e async for e in events.stream_history(db, service_id) if e.in_force]
     programmes = await programmes_of(
         db, episode_ids=(e.item_id for e in history if e.item_type == "episode")
     )
