@@ -280,3 +280,31 @@ async def test_one_batch_or_many_single_posts_give_the_same(
         assert await watched(client, film) == ({film: 55}, True), "40 + 15 minutes"
         progress = (await client.get(f"/event/7/progress/episode/?id={episode}")).json()
         assert progress == {"progress": {episode: 40}}
+
+
+async def test_a_log_of_several_days_in_one_batch_gives_what_its_days_give(
+    api: Api, other_api: Api, admin: Admin
+) -> None:
+    """Arrivals days apart in one batch are re-derived together (one span of time)."""
+    channel, film, _, episode = await evening(admin)
+    other = await second_channel(admin)
+    two_days_later = (DAY + dt.timedelta(days=2, hours=10)).isoformat()
+    sent = [
+        ("start", other, two_days_later),
+        ("end", channel, at(20, 30)),
+        ("start", channel, at(20)),
+        ("start", channel, at(21, 40)),
+    ]
+    batch = [
+        {"user_id": "7", "event": e, "item_type": "channel", "item_id": c, "value": w}
+        for e, c, w in sent
+    ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    for event, item, when in sent:
+        await other_api.post(f"/event/7/{event}/channel/{item}/{when}/")
+    for client in (api, other_api):
+        assert await watched(client, film) == ({film: 30}, False)
+        progress = (await client.get(f"/event/7/progress/episode/?id={episode}")).json()
+        assert progress == {"progress": {episode: 10}}, "21:40 to 21:50, ended at the maximum"
+        ends = (await client.get("/event/7/end/channel/")).json()["end"]
+        assert ends == {channel: at(25, 40)}

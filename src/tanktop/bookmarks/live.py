@@ -39,14 +39,19 @@ def _longest(settings: Settings) -> dt.timedelta:
     return dt.timedelta(hours=settings.live_session_max_hours)
 
 
+JOINED = dt.timedelta(days=14)
+"""Spans this close are re-derived as one: more rows read, far fewer statements (an offline
+log of a week is one span, not one per evening)."""
+
+
 def _spans(
     times: Sequence[dt.datetime], longest: dt.timedelta
 ) -> list[tuple[dt.datetime, dt.datetime]]:
-    """[t, t + longest] around each time, overlapping ones merged: where events at those
-    times can change a viewing."""
+    """[t, t + longest] around each time, overlapping ones (and ones within `JOINED` of the
+    first of their run) merged: where events at those times can change a viewing."""
     spans: list[tuple[dt.datetime, dt.datetime]] = []
     for at in sorted(times):
-        if spans and at <= spans[-1][1]:
+        if spans and (at <= spans[-1][1] or at + longest - spans[-1][0] <= JOINED):
             spans[-1] = (spans[-1][0], at + longest)
         else:
             spans.append((at, at + longest))
