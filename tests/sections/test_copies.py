@@ -64,6 +64,11 @@ async def test_a_snapshot_answers_the_users_list_reads_as_of_its_start(
         assert await watchlist() == ["1"], "one moment: the page's start"
         assert list(await asyncio.gather(watchlist(), watchlist())) == [["1"], ["1"]], "tasks too"
         assert await watchlist("8") == ["3"], "another user reads the database"
+        kept, _ = await events.personalized_list(
+            db, service, user_id="7", item_type="movie", ids=["1", "2"], include=["watchlist"],
+            exclude=[],
+        )  # fmt: skip
+        assert kept == ["1"], "list filters read the snapshot too"
         hidden = await events.user_items(
             db, service, user_id="7", events=["hide"], item_types=["section"]
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pydantic import JsonValue
@@ -194,9 +194,20 @@ async def _memberships(
     ids: Sequence[str] | None,
 ) -> dict[str, set[str]]:
     """For each event, the user's items in it (of `ids` when given)."""
+    lists: dict[str, set[str]] = {}
+    snapshot = _snapshot_of(service, user_id)
+    if snapshot is not None:
+        wanted, among = set(events), None if ids is None else set(ids)
+        for item in snapshot.items:
+            if (
+                item.item_type == item_type
+                and item.event in wanted
+                and (among is None or item.item_id in among)
+            ):
+                lists.setdefault(item.event, set()).add(item.item_id)
+        return lists
     async with db.read() as conn:
         rows = await queries.select_memberships(conn, service.id, user_id, item_type, events, ids)
-    lists: dict[str, set[str]] = {}
     for item_id, event, _ in rows:
         lists.setdefault(event, set()).add(item_id)
     return lists
@@ -386,9 +397,25 @@ class _Snapshot:
     service_id: int
     user_id: str
     items: list[ListItem]
+    memo: dict[Hashable, object] = field(default_factory=dict)
 
 
 _SNAPSHOT: ContextVar[_Snapshot | None] = ContextVar("tanktop_user_lists", default=None)
+
+
+def _snapshot_of(service: Service, user_id: str) -> _Snapshot | None:
+    snapshot = _SNAPSHOT.get()
+    if snapshot is not None and (snapshot.service_id, snapshot.user_id) == (service.id, user_id):
+        return snapshot
+    return None
+
+
+def snapshot_memo() -> dict[Hashable, object] | None:
+    """Within a `user_lists_snapshot`, a dict that lives as long as it (None outside one): for
+    what other domains derive from the user's lists (keys of their own), so a page computes
+    it once."""
+    snapshot = _SNAPSHOT.get()
+    return None if snapshot is None else snapshot.memo
 
 
 @asynccontextmanager
@@ -419,8 +446,8 @@ async def user_items(
     item_types: Sequence[str],
 ) -> list[ListItem]:
     """The user's items in the given lists (latest value and time of each)."""
-    snapshot = _SNAPSHOT.get()
-    if snapshot is not None and (snapshot.service_id, snapshot.user_id) == (service.id, user_id):
+    snapshot = _snapshot_of(service, user_id)
+    if snapshot is not None:
         wanted, types = set(events), set(item_types)
         return [i for i in snapshot.items if i.event in wanted and i.item_type in types]
     async with db.read() as conn:

@@ -6,6 +6,7 @@ which episode is next)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import numpy as np
@@ -24,10 +25,23 @@ CONTENT = ["movie", "programme", "episode"]
 
 
 async def programmes_of(db: Database, *, episode_ids: Iterable[str]) -> dict[str, str]:
-    """Episode id -> its programme's model key, for the episodes the catalog knows."""
+    """Episode id -> its programme's model key, for the episodes the catalog knows (looked up
+    once per section page: its rows that rank for the user ask the same, at once)."""
     keys = [("episode", i) for i in sorted(set(episode_ids))]
     if not keys:
         return {}
+    memo = events.snapshot_memo()
+    if memo is None:
+        return await _programmes(db, keys)
+    found = memo.get(("programmes_of", tuple(keys)))
+    if not isinstance(found, asyncio.Task):
+        found = asyncio.ensure_future(_programmes(db, keys))
+        memo[("programmes_of", tuple(keys))] = found
+    programmes: dict[str, str] = await asyncio.shield(found)
+    return programmes
+
+
+async def _programmes(db: Database, keys: list[tuple[str, str]]) -> dict[str, str]:
     async with db.read() as conn:
         found = await catalog.contents(conn, keys=keys)
     return {k[1]: f"programme:{c.programme_id}" for k, c in found.items() if c.programme_id}

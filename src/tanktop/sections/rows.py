@@ -63,7 +63,9 @@ async def _available(context: PageContext, keys: Sequence[ItemKey]) -> list[Item
 
 
 def _plain(keys: Sequence[ItemKey], limit: int, total: int | None = None) -> Fetched:
-    items = [RowItem(item_type=t, item_id=i) for t, i in keys[:limit]]
+    # Candidates are many (a row asks for more than it shows) and made here from our own
+    # typed values: built without validation.
+    items = [RowItem.model_construct(item_type=t, item_id=str(i)) for t, i in keys[:limit]]
     return Fetched(items, (len(keys) if total is None else total) > limit)
 
 
@@ -72,8 +74,8 @@ def _bookmark_item(mark: Bookmark) -> RowItem:
 
 
 def _recommended_item(rec: recs.Recommendation) -> RowItem:
-    return RowItem(
-        item_type=rec.item_type, item_id=rec.item_id, score=rec.score, reasons=rec.reasons
+    return RowItem.model_construct(
+        item_type=rec.item_type, item_id=str(rec.item_id), score=rec.score, reasons=rec.reasons
     )
 
 
