@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 
+from tanktop.client import Client, NotFoundError, UnauthorizedError
 from tests.servers import create_key, run_cli, running_server, tanktop_env
 
 pytestmark = pytest.mark.e2e
@@ -36,19 +37,22 @@ def test_server_over_real_http(database_url: str) -> None:
     key = create_key(env, "e2e-service")
     with running_server(env) as server:
         base = f"{server.base_url}/api/1/{key}"
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10) as http, Client(server.base_url, key) as tanktop:
             created = http.put(f"{base}/user/42/", json={"name": "Sam"})
             assert created.status_code == 201
-            assert http.get(f"{base}/user/42").json() == {"name": "Sam", "id": "42"}
+            assert tanktop.get_profile("42").model_dump() == {"name": "Sam", "id": "42"}
             new = http.post(f"{base}/user/", json={"plan": "gold"})
             assert new.status_code == 201
             assert http.get(new.headers["location"]).json()["plan"] == "gold"
-            assert http.patch(f"{base}/user/42/", json={"name": None}).json() == {"id": "42"}
-            assert http.delete(f"{base}/user/42/").status_code == 204
-            assert http.get(f"{base}/user/42/").status_code == 404
+            assert tanktop.patch_profile("42", {"name": None}).model_dump() == {"id": "42"}
+            tanktop.delete_profile("42")
+            with pytest.raises(NotFoundError):
+                tanktop.get_profile("42")
             assert http.get(f"{server.base_url}/docs").status_code == 200
 
             assert run_cli(env, "keys", "revoke", key).returncode == 0
+            with pytest.raises(UnauthorizedError):
+                tanktop.get_profile("42")
             gone = http.get(f"{base}/user/42/")
             assert gone.status_code == 401
             assert gone.headers["content-type"] == "application/problem+json"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from pydantic import MISSING, BaseModel, RootModel, WithJsonSchema
+from pydantic import MISSING, BaseModel, Field, RootModel, WithJsonSchema
 
 from tanktop.events.rules import JsonScalar
 from tanktop.ids import JsonId
+from tanktop.timestamps import Timestamp
+
+MAX_BATCH: Final = 1000
+"""Events one `POST /events/` may carry."""
 
 _CURSOR_SCHEMA = {"type": "string", "description": "Pass as `cursor` for the next page."}
 
@@ -39,6 +43,17 @@ class EventList(
             root["next_cursor"] = next_cursor
         return cls(root)
 
+    def values_of(self, event: str) -> dict[str, JsonScalar]:
+        """The items in the list and their values (a client reading the answer)."""
+        values: dict[str, JsonScalar] = self.root.get(event, {})
+        return values
+
+    @property
+    def next_cursor(self) -> str | None:
+        """Pass it as `cursor` for the next page; None on the last one."""
+        cursor = self.root.get("next_cursor")
+        return cursor if isinstance(cursor, str) else None
+
 
 class PersonalizedList(BaseModel):
     """The kept ids (the given ones in their order, or catalog items in id order); a page cut
@@ -46,3 +61,15 @@ class PersonalizedList(BaseModel):
 
     items: list[JsonId]
     next_cursor: Annotated[str, WithJsonSchema(_CURSOR_SCHEMA)] | MISSING = MISSING
+
+
+class BatchEvent(BaseModel):
+    """One event of a batch (`POST /events/`)."""
+
+    user_id: str
+    event: str
+    item_type: str
+    item_id: Annotated[str, Field(coerce_numbers_to_str=True)]
+    value: int | float | str | MISSING | None = MISSING
+    at: Timestamp | float | str | MISSING = MISSING
+    """When it happened (ISO 8601 or Unix seconds; default: when the server receives it)."""

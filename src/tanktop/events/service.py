@@ -29,12 +29,12 @@ from tanktop.events.rules import (
     event_value,
     parse_timestamp,
 )
+from tanktop.events.schemas import MAX_BATCH as MAX_BATCH
 from tanktop.events.writer import Deriver, EventWriter, write_ops
 from tanktop.ids import is_name, is_user_id
 from tanktop.tenants.service import Service
 
 MAX_IDS = 1000
-MAX_BATCH = 1000
 MAX_PAGE = 1000
 BATCH_FIELDS = frozenset({"user_id", "event", "item_type", "item_id", "value", "at"})
 
