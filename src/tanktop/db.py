@@ -68,6 +68,7 @@ WORK_CHANNEL = "tanktop_work"
 _ANNOUNCED = "tanktop_work_announced"
 _TIMEOUT_SET = "tanktop_statement_timeout"
 _LONG_JOBS: ContextVar[bool] = ContextVar("tanktop_long_jobs", default=False)
+_DEADLINE: ContextVar[asyncio.Timeout | None] = ContextVar("tanktop_db_deadline", default=None)
 
 JSONDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
 """JSON everywhere, JSONB on PostgreSQL (indexable, compact)."""
@@ -138,6 +139,7 @@ class Database:
         self.pool_timeout = pool_timeout
         self._write_lock = asyncio.Lock()
         self._statement_timeout_ms = 0 if self.is_sqlite else statement_timeout_ms or 0
+        self._answer_within = self._statement_timeout_ms / 1000 + 1.0
         self._reconnect = _Backoff()
         self.work_announced = asyncio.Event()
         """Set after a committed write announced work (and on every PostgreSQL NOTIFY heard)."""
@@ -161,6 +163,9 @@ class Database:
                 connect_args={"timeout": pool_timeout, "server_settings": settings},
             )
             _configure_postgresql(self.engine, self._statement_timeout_ms)
+            if self._statement_timeout_ms:
+                for moment in ("before_cursor_execute", "commit"):
+                    event.listen(self.engine.sync_engine, moment, self._answer_deadline_moves_on)
         _configure_reconnects(self.engine, self._reconnect)
 
     @property
@@ -243,23 +248,33 @@ class Database:
 
     @asynccontextmanager
     async def _answered_in_time(self) -> AsyncIterator[None]:
-        """PostgreSQL, API work: a block (checkout and commit included) is given up a second
-        past the statement timeout. The server's own timeout answers before that while it
-        runs; one that is frozen or cut off by the network would otherwise hold the request
-        and its pool slot until TCP gives up (minutes). The connection is dropped (SQLAlchemy
-        invalidates one whose statement was cancelled) and the block raises `NoAnswer`."""
+        """PostgreSQL, API work: a block waits for the database at most a second past the
+        statement timeout at a time (checkout, each statement, the commit: the deadline moves
+        on with every statement sent, so a long block of quick statements is not cut short).
+        The server's own timeout answers before that while it runs; one that is frozen or cut
+        off by the network would otherwise hold the request and its pool slot until TCP gives
+        up (minutes). The connection is dropped (SQLAlchemy invalidates one whose statement
+        was cancelled) and the block raises `NoAnswer`."""
         if not self._statement_timeout_ms or _LONG_JOBS.get():
             yield
             return
-        deadline = asyncio.timeout(self._statement_timeout_ms / 1000 + 1.0)
+        deadline = asyncio.timeout(self._answer_within)
+        token = _DEADLINE.set(deadline)
         try:
             async with deadline:
                 yield
         except TimeoutError:
             if deadline.expired():
-                seconds = self._statement_timeout_ms / 1000 + 1.0
-                raise faults.NoAnswer(f"no answer within {seconds:g} s") from None
+                raise faults.NoAnswer(f"no answer within {self._answer_within:g} s") from None
             raise
+        finally:
+            _DEADLINE.reset(token)
+
+    def _answer_deadline_moves_on(self, *_args: Any) -> None:
+        """Before each statement and commit: the task's deadline (if any) starts over."""
+        deadline = _DEADLINE.get()
+        if deadline is not None and not deadline.expired():
+            deadline.reschedule(asyncio.get_running_loop().time() + self._answer_within)
 
     async def _fit_statement_timeout(self, conn: AsyncConnection) -> None:
         """Set the connection's statement timeout to what this task wants, when it differs

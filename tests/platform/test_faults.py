@@ -89,6 +89,23 @@ async def test_a_statement_past_the_timeout_is_503(settings: Settings) -> None:
 
 
 @pytest.mark.usefixtures("postgres_only")
+async def test_a_long_block_of_quick_statements_is_not_cut_short(settings: Settings) -> None:
+    """The deadline for an answer (statement timeout + 1 s) starts over with each statement."""
+    async with app_client(settings, db_statement_timeout_ms=200) as client:
+        db = database_of(client)
+
+        async def steps() -> dict[str, int]:
+            async with db.write() as conn:
+                for _ in range(10):  # 1.5 s in all, each step 0.15 s
+                    await conn.execute(sa.text("SELECT pg_sleep(0.15)"))
+            return {"steps": 10}
+
+        app_of(client).add_api_route("/test/steps", steps, methods=["POST"])
+        response = await client.post("/test/steps")
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.usefixtures("postgres_only")
 async def test_a_connection_lost_before_commit_is_run_again(
     settings: Settings, postgres_url: str
 ) -> None:
