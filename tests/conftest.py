@@ -75,6 +75,7 @@ def settings(database_url: str) -> Settings:
         run_worker=False,
         admin_token=ADMIN_TOKEN,
         model_refresh_seconds=0,
+        first_model_quiet_seconds=3600,  # a schedule a test runs trains only what it asks
     )
 
 

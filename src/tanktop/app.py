@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         stop = asyncio.Event()
+        listener = asyncio.create_task(db.listen(stop))  # new models, work for the worker
         worker = (
             asyncio.create_task(
                 run_worker(db, settings, stop, worker_tasks(), settings.worker_idle_seconds)
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if worker is not None:
                 await worker
+            await listener
             await writer.close()
             await recorder.close()
             await tokens.close()

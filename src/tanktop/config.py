@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     retrain_check_seconds: float = Field(
         default=60, description="How often a worker looks for models to retrain."
     )
+    first_model_quiet_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="A service's first model trains once its events have stopped coming this long.",
+    )
     model_refresh_seconds: float = Field(
         default=30, description="How often an API process looks for a newer recommendation model."
     )

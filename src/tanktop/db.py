@@ -145,6 +145,8 @@ class Database:
         """Set after a committed write announced work (and on every PostgreSQL NOTIFY heard)."""
         self._handlers: dict[str, list[Callable[[str], None]]] = {}
         self._listening = False
+        self._listened: frozenset[str] = frozenset()
+        """Channels this process hears by NOTIFY right now (the rest it is told locally)."""
         self.on_announcement(WORK_CHANNEL, lambda _payload: self.work_announced.set())
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(
@@ -205,7 +207,8 @@ class Database:
                 announced: set[tuple[str, str]] = conn.info.pop(_ANNOUNCED, set())
                 boundary.committing = True
         for channel, payload in announced:  # only reached once the transaction has committed
-            self.heard(channel, payload)
+            if channel not in self._listened:  # else its NOTIFY comes back to this process
+                self.heard(channel, payload)
 
     def on_announcement(self, channel: str, handler: Callable[[str], None]) -> None:
         """Call `handler(payload)` for each announcement on `channel`: this process's own after
@@ -324,9 +327,13 @@ class Database:
             await conn.add_listener(
                 channel, lambda _conn, _pid, channel, payload: self.heard(channel, payload)
             )
-        for channel in self._handlers:
-            self.heard(channel, "")  # whatever was announced while nobody listened
-        await first_of(stop.wait(), lost.wait())
+        self._listened = frozenset(self._handlers)
+        try:
+            for channel in self._handlers:
+                self.heard(channel, "")  # whatever was announced while nobody listened
+            await first_of(stop.wait(), lost.wait())
+        finally:
+            self._listened = frozenset()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -339,8 +346,9 @@ async def announce_work(conn: AsyncConnection) -> None:
 
 async def announce(conn: AsyncConnection, channel: str, payload: str = "") -> None:
     """Within a `Database.write()` transaction: once it commits, call the handlers of
-    `channel` (`Database.on_announcement`) with `payload`, in this process and, on PostgreSQL
-    by `NOTIFY`, in every process listening. Said once per transaction, however often asked."""
+    `channel` (`Database.on_announcement`) with `payload` in every process listening (on
+    PostgreSQL, by `NOTIFY`), and in this one (directly, unless its NOTIFY reaches it). Said
+    once per transaction, however often asked."""
     pending: set[tuple[str, str]] = conn.info.setdefault(_ANNOUNCED, set())
     if (channel, payload) in pending:
         return

@@ -729,3 +729,12 @@ async def select_popular(
 async def count_history(conn: AsyncConnection, service_id: int) -> int:
     query = sa.select(sa.func.count()).where(event_history.c.service_id == service_id)
     return int(await conn.scalar(query) or 0)
+
+
+async def newest_history_ids(conn: AsyncConnection, service_ids: Sequence[int]) -> dict[int, int]:
+    """Each of these services' newest history id (services with no events left out)."""
+    query = sa.select(event_history.c.service_id, sa.func.max(event_history.c.id).label("newest"))
+    rows = await select_in(
+        conn, query.group_by(event_history.c.service_id), event_history.c.service_id, service_ids
+    )
+    return {row.service_id: int(row.newest) for row in rows}

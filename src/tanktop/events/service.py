@@ -646,4 +646,13 @@ async def count_history(db: Database, service_id: int) -> int:
         return await queries.count_history(conn, service_id)
 
 
+async def newest_history_ids(db: Database, *, service_ids: Sequence[int]) -> dict[int, int]:
+    """Each service's newest history id (none: no events): it changes with every new event,
+    so a reader can tell when a service's events have stopped coming."""
+    if not service_ids:
+        return {}
+    async with db.read() as conn:
+        return await queries.newest_history_ids(conn, service_ids)
+
+
 __all__ = ["Deriver", "EventOp", "EventWriter", "parse_timestamp", "write_ops"]

@@ -24,7 +24,6 @@ from pydantic import BaseModel
 
 from tanktop.db import Database, long_jobs
 from tanktop.recommendations.schemas import RecommenderVersion
-from tanktop.recommendations.settings import DEFAULT
 from tanktop.recommendations.training import train_service
 
 NICENESS = 10
@@ -42,11 +41,12 @@ class _Job(BaseModel):
 
     database_url: str
     service_id: int
-    settings: RecommenderVersion
+    settings: RecommenderVersion | None
+    """None: the service's version in use when the child reads it."""
 
 
 async def train_apart(
-    db: Database, service_id: int, *, settings: RecommenderVersion = DEFAULT
+    db: Database, service_id: int, *, settings: RecommenderVersion | None = None
 ) -> int:
     """`train_service` in a child process; returns the stored version. Cancelling kills the
     child."""

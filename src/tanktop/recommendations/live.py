@@ -16,7 +16,7 @@ from tanktop.recommendations.items import (
     user_vector,
 )
 from tanktop.recommendations.schemas import LiveRecommendation, Reason
-from tanktop.recommendations.settings import DEFAULT, signals
+from tanktop.recommendations.settings import signals
 from tanktop.tenants.service import Service
 
 
@@ -46,7 +46,7 @@ async def recommend_live(
     scored = [(0.0, a) for a in airing]
     personal = False
     if model is not None:
-        settings = DEFAULT
+        settings = await cache.settings(service.id)
         lists = await events.user_items(
             db, service, user_id=user_id, events=signals(settings), item_types=CONTENT
         )

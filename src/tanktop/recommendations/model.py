@@ -73,7 +73,11 @@ class Model:
             )
 
 
-def train(interactions: Iterable[tuple[str, str, float]], regularisation: float = LAMBDA) -> Model:
+def train(
+    interactions: Iterable[tuple[str, str, float]],
+    regularisation: float = LAMBDA,
+    max_items: int = MAX_ITEMS,
+) -> Model:
     """Fit EASE on (user, item, weight) triples (later ones for a pair replace earlier ones)."""
     latest: dict[tuple[str, str], float] = {}
     for user, item, value in interactions:
@@ -82,7 +86,7 @@ def train(interactions: Iterable[tuple[str, str, float]], regularisation: float 
     for (_, item), value in latest.items():
         if value > 0:
             counts[item] = counts.get(item, 0) + 1
-    items = sorted(counts, key=lambda i: (-counts[i], i))[:MAX_ITEMS]
+    items = sorted(counts, key=lambda i: (-counts[i], i))[:max_items]
     column = {item: i for i, item in enumerate(items)}
     users = sorted({user for user, _ in latest})
     row = {user: i for i, user in enumerate(users)}

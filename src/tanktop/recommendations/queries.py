@@ -1,16 +1,20 @@
 """SQL of the recommendations domain: the recommender settings' versions and the stored models
-per service."""
+per service, which services have one, and the announcement of a new one."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tanktop.db import announce
 from tanktop.recommendations.tables import rec_models, rec_settings, rec_tuning_reports
+
+MODELS_CHANNEL: Final = "tanktop_models"
+"""Where a stored model is announced, with its service id as the payload."""
 
 
 async def select_settings(
@@ -33,7 +37,8 @@ async def insert_settings(
     params: dict[str, Any],
     now: dt.datetime,
 ) -> int:
-    """Store the next version (within the caller's write transaction); returns its number.
+    """Store the next version (within the caller's write transaction, announced to every API
+    process once it commits); returns its number.
     Two writers racing for one number: the loser's insert fails its primary key
     (`IntegrityError`), and it tries again in a new transaction."""
     latest = await conn.scalar(
@@ -51,7 +56,16 @@ async def insert_settings(
             params=params,
         )
     )
+    await announce(conn, MODELS_CHANNEL, str(service_id))
     return version
+
+
+async def settings_stored_at(conn: AsyncConnection) -> dict[int, dt.datetime]:
+    """Service id -> when its newest settings version was stored."""
+    query = sa.select(
+        rec_settings.c.service_id, sa.func.max(rec_settings.c.created_at).label("at")
+    ).group_by(rec_settings.c.service_id)
+    return {row.service_id: row.at for row in await conn.execute(query)}
 
 
 async def select_models(
@@ -103,8 +117,9 @@ async def store(
     arrays: bytes,
     keep: int,
 ) -> None:
-    """Insert a version (an IntegrityError if another training took it first) and drop the
-    versions older than the `keep` newest."""
+    """Insert a version (an IntegrityError if another training took it first), drop the
+    versions older than the `keep` newest, and announce it to every API process (once the
+    caller's transaction commits)."""
     await conn.execute(
         sa.insert(rec_models).values(
             service_id=service_id,
@@ -119,6 +134,7 @@ async def store(
             rec_models.c.service_id == service_id, rec_models.c.version <= version - keep
         )
     )
+    await announce(conn, MODELS_CHANNEL, str(service_id))
 
 
 async def trained_so_far(conn: AsyncConnection) -> dict[int, tuple[dt.datetime, int]]:

@@ -1,6 +1,6 @@
 """Recommendations per service, what other domains and the router call: train from the
 service's history (`training`), serve with the user's current lists (`serving`, `live`) from
-each process's model cache (`cache`), retrain when due (`schedule`)."""
+each process's model cache (`cache`), train a first model and retrain when due (`schedule`)."""
 
 from tanktop.recommendations.apart import TrainingFailed, train_apart
 from tanktop.recommendations.cache import ModelCache

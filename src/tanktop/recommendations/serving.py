@@ -25,7 +25,7 @@ from tanktop.recommendations.items import (
 )
 from tanktop.recommendations.model import Model
 from tanktop.recommendations.schemas import Reason, Recommendation
-from tanktop.recommendations.settings import DEFAULT, signals
+from tanktop.recommendations.settings import signals
 from tanktop.tenants.service import Service
 
 _AVAILABLE = Reason(type="available")
@@ -100,7 +100,7 @@ class _UserScores:
 async def _for_user(
     db: Database, service: Service, *, cache: ModelCache, user_id: str
 ) -> _UserScores:
-    settings = DEFAULT
+    settings = await cache.settings(service.id)
     model = await cache.get(service.id)
     lists = await events.user_items(
         db, service, user_id=user_id, events=signals(settings), item_types=CONTENT

@@ -11,17 +11,20 @@ from tanktop.events import service as events
 from tanktop.recommendations import queries
 from tanktop.recommendations.items import CONTENT, fold_episodes, programmes_of
 from tanktop.recommendations.schemas import RecommenderVersion
-from tanktop.recommendations.settings import DEFAULT
+from tanktop.recommendations.settings import current_settings
 from tanktop.recommendations.weighing import fit, weigh
 
 KEEP_VERSIONS = 3
 
 
 async def train_service(
-    db: Database, service_id: int, *, settings: RecommenderVersion = DEFAULT
+    db: Database, service_id: int, *, settings: RecommenderVersion | None = None
 ) -> int:
     """Train on the service's whole history under `settings` (event weights, the model's
-    parameters) and store a new model version; returns it."""
+    parameters; by default the service's version in use) and store a new model version;
+    returns it."""
+    if settings is None:
+        settings = await current_settings(db, service_id)
     count = 0
 
     async def counted() -> list[events.HistoryEvent]:

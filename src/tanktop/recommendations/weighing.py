@@ -51,4 +51,5 @@ def weigh(
 
 def fit(folded: Iterable[tuple[str, str, float]], settings: RecommenderVersion) -> Model:
     """The model of (user, model key, weight) triples under the version's parameters."""
-    return train(folded, regularisation=settings.params.ease_lambda)
+    params = settings.params
+    return train(folded, regularisation=params.ease_lambda, max_items=params.head_items)
