@@ -35,6 +35,7 @@ from tanktop.oauth.resources import router as oauth_resources_router
 from tanktop.oauth.router import router as oauth_router
 from tanktop.oauth.router import service_router as oauth_service_router
 from tanktop.oauth.service import sweep_expired as sweep_expired_oauth
+from tanktop.openapi import name_inline_models
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.recommendations.admin import router as recommender_settings_router
@@ -194,6 +195,7 @@ def _add_problem_schema(app: FastAPI) -> None:
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)
             schemas.update(problem_components())
+            name_inline_models(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
