@@ -328,17 +328,44 @@ async def select_all_user_items(
     return list((await conn.execute(query)).all())
 
 
+HISTORY_COLUMNS = (
+    "id",
+    "user_id",
+    "event",
+    "item_type",
+    "item_id",
+    "value",
+    "at",
+    "origin",
+    "removed",
+    "service_id",
+    "received_at",
+    "superseded_at",
+    "supersedes",
+)
+"""A history row as `select_history_after` gives it (HistoryEvent's fields, in order)."""
+_PG_HISTORY_AFTER = (
+    "SELECT id, user_id, event, item_type, item_id, value::text, at, origin, removed, "
+    "service_id, received_at, superseded_at, supersedes "
+    "FROM event_history WHERE id > $1 ORDER BY id LIMIT $2"
+)
+
+
 async def select_history_after(
     conn: AsyncConnection, after_id: int, limit: int
-) -> list[sa.Row[Any]]:
-    """History rows of every service with ids above `after_id`, in id order."""
-    query = (
-        sa.select(event_history)
-        .where(event_history.c.id > after_id)
-        .order_by(event_history.c.id)
-        .limit(limit)
-    )
-    return list((await conn.execute(query)).all())
+) -> list[tuple[Any, ...]]:
+    """History rows of every service with ids above `after_id`, in id order, as tuples of
+    HISTORY_COLUMNS (analytics reads the whole history this way: on PostgreSQL straight
+    through asyncpg, which costs a fraction of SQLAlchemy's per-row work)."""
+    if conn.dialect.name == "postgresql":
+        driver = await driver_of(conn)
+        return [
+            (*r[:5], json_scalar(r[5]), *r[6:])
+            for r in await driver.fetch(_PG_HISTORY_AFTER, after_id, limit)
+        ]
+    columns = [event_history.c[name] for name in HISTORY_COLUMNS]
+    query = sa.select(*columns).where(event_history.c.id > after_id).order_by(event_history.c.id)
+    return [tuple(row) for row in await conn.execute(query.limit(limit))]
 
 
 async def select_history_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[sa.Row[Any]]:

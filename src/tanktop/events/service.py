@@ -347,9 +347,7 @@ async def history_after(db: Database, *, after_id: int, limit: int) -> list[Hist
     """History rows of every service with ids above `after_id`, in id order: what a consumer
     that follows the history (analytics) has not read yet, as far as it can see now."""
     async with db.read() as conn:
-        return [
-            _history_event(r) for r in await queries.select_history_after(conn, after_id, limit)
-        ]
+        return [HistoryEvent(*r) for r in await queries.select_history_after(conn, after_id, limit)]
 
 
 async def history_by_ids(db: Database, *, ids: Sequence[int]) -> list[HistoryEvent]:
