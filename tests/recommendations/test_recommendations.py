@@ -225,7 +225,7 @@ async def test_worker_retrains_after_enough_new_events(
             return found
 
     a, _ = await seed(api, unique("w"))
-    schedule = RetrainSchedule()
+    schedule = RetrainSchedule(services=[service.id])  # other tests' services are due too
 
     async def retrain_due_models(db: Database, *, settings: Settings) -> None:
         """A round that finds work due starts a training apart; wait for it."""

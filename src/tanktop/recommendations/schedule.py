@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Collection
 from typing import Final
 
 from tanktop.config import Settings
@@ -21,7 +22,7 @@ from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.recommendations import queries
 from tanktop.recommendations.apart import train_apart
-from tanktop.tenants.service import list_services
+from tanktop.tenants.service import Service, list_services
 
 log = logging.getLogger("tanktop.recommendations")
 
@@ -43,7 +44,9 @@ class RetrainSchedule:
 
     __name__ = "retrain_due_models"
 
-    def __init__(self) -> None:
+    def __init__(self, *, services: Collection[int] | None = None) -> None:
+        self._services = None if services is None else frozenset(services)
+        """The services this schedule trains (None: all)."""
         self._last_check = float("-inf")
         self._due: list[int] = []
         """Services found due, waiting their turn."""
@@ -90,7 +93,7 @@ class RetrainSchedule:
             latest = await queries.trained_so_far(conn)
             tuned = await queries.settings_stored_at(conn)
         due = []
-        for service in await list_services(db):
+        for service in await self._scheduled(db):
             created, seen = latest.get(service.id, (None, 0))
             total = await events.count_history(db, service.id)
             stale = created is not None and (utcnow() - created).total_seconds() > (
@@ -105,7 +108,7 @@ class RetrainSchedule:
         """Services without a model whose newest event has not changed for `quiet` seconds."""
         async with db.read() as conn:
             trained = await queries.trained_so_far(conn)
-        waiting = [s.id for s in await list_services(db) if s.id not in trained]
+        waiting = [s.id for s in await self._scheduled(db) if s.id not in trained]
         newest = await events.newest_history_ids(db, service_ids=waiting)
         self._quiet_since = {
             service_id: since
@@ -118,6 +121,11 @@ class RetrainSchedule:
             service_id
             for service_id, (_, since) in self._quiet_since.items()
             if now - since >= quiet
+        ]
+
+    async def _scheduled(self, db: Database) -> list[Service]:
+        return [
+            s for s in await list_services(db) if self._services is None or s.id in self._services
         ]
 
     async def idle(self) -> None:
