@@ -12,7 +12,6 @@ import re
 import uuid
 
 import httpx
-import pytest
 
 from tanktop.analytics.rollup import roll_up_analytics
 from tanktop.config import Settings
