@@ -1,5 +1,6 @@
 """`tanktop.client` against a real `tanktop serve`: typed answers, typed errors, retries
-after `Retry-After`, batches of any size; sync and async alike."""
+after `Retry-After`, batches of any size; sync and async alike; a service's key and a user's
+OAuth access token."""
 
 from __future__ import annotations
 
@@ -8,26 +9,40 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tanktop.client import (
     NO_RETRIES,
     AsyncClient,
+    AsyncUserClient,
     BadRequestError,
     BatchEvent,
     Bookmark,
     Client,
+    ForbiddenError,
     NotFoundError,
     Profile,
     RateLimitedError,
     Retries,
+    Section,
+    SectionBody,
     UnauthorizedError,
     UnavailableError,
+    UserClient,
 )
-from tests.servers import Server, create_key, run_cli, running_server, tanktop_env
+from tests.servers import (
+    Server,
+    create_key,
+    run_cli,
+    running_server,
+    start_worker,
+    tanktop_env,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -49,23 +64,30 @@ CATALOG = [
 ]
 
 
+SERVICE = "client-tests"
+
+
+@dataclass
+class Served:
+    server: Server
+    key: str
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def served(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Server, str]]:
+def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = tanktop_env(database_url, TANKTOP_KEY_CACHE_SECONDS="5")
     catalog = tmp_path_factory.mktemp("catalog") / "catalog.jsonl"
     catalog.write_text("\n".join(json.dumps(line) for line in CATALOG) + "\n")
     assert run_cli(env, "catalog", "import", str(catalog)).returncode == 0
-    key = create_key(env, "client-tests")
+    key = create_key(env, SERVICE)
     with running_server(env, "--no-worker") as server:
-        yield server, key
+        yield Served(server, key, env)
 
 
 @pytest.fixture
-def tanktop(served: tuple[Server, str]) -> Iterator[Client]:
-    server, key = served
-    with Client(server.base_url, key) as client:
+def tanktop(served: Served) -> Iterator[Client]:
+    with Client(served.server.base_url, served.key) as client:
         yield client
 
 
@@ -151,15 +173,16 @@ def test_bookmarks_and_recommendations(tanktop: Client) -> None:
     assert tanktop.live_recommendations("c4", at=dt.datetime.now(dt.UTC)) == []
 
 
-def test_a_revoked_key(served: tuple[Server, str]) -> None:
-    server, _ = served
-    with Client(server.base_url, "tt_not_a_key") as stranger, pytest.raises(UnauthorizedError):
+def test_a_revoked_key(served: Served) -> None:
+    with (
+        Client(served.server.base_url, "tt_not_a_key") as stranger,
+        pytest.raises(UnauthorizedError),
+    ):
         stranger.get_profile("7")
 
 
-async def test_async_client(served: tuple[Server, str]) -> None:
-    server, key = served
-    async with AsyncClient(server.base_url, key) as tanktop:
+async def test_async_client(served: Served) -> None:
+    async with AsyncClient(served.server.base_url, served.key) as tanktop:
         await tanktop.put_profile("a1", {"name": "Ann"})
         assert (await tanktop.get_profile("a1")).model_extra == {"name": "Ann"}
         await tanktop.post_events(
@@ -170,6 +193,142 @@ async def test_async_client(served: tuple[Server, str]) -> None:
         assert seen.values_of("seen") == {"0": None, "1499": None}
         with pytest.raises(NotFoundError):
             await tanktop.bookmark("a1", "movie", "1")
+
+
+def test_sections_admin_and_pages(tanktop: Client) -> None:
+    watchlist = tanktop.put_section(
+        "mine", {"title": "My list", "kind": "watchlist", "item_type": "movie", "position": 1}
+    )
+    assert isinstance(watchlist, Section)
+    assert (watchlist.section_id, watchlist.max_items, watchlist.locked) == ("mine", 20, False)
+    editorial = tanktop.put_section(
+        "picks",
+        SectionBody(title="Picks", kind="editorial", params={"ids": ["tt-2"]}, position=0),
+    )
+    assert editorial.params == {"ids": ["tt-2"]}
+    assert [s.section_id for s in tanktop.sections()] == ["picks", "mine"]
+    assert tanktop.section("mine") == watchlist
+    with pytest.raises(BadRequestError):
+        tanktop.put_section("bad", {"title": "Bad", "kind": "no-such-kind"})
+
+    tanktop.post_event("s1", "watchlist", "movie", 1)
+    assert tanktop.section_order("s1") == ["picks", "mine"]
+    page = tanktop.page("s1")
+    assert [(r.section_id, [i.item_id for i in r.items]) for r in page.sections] == [
+        ("picks", ["tt-2"]),
+        ("mine", ["1"]),
+    ]
+    assert tanktop.row("s1", "mine", limit=1).items[0].item_id == "1"
+
+    tanktop.delete_section("picks")
+    with pytest.raises(NotFoundError):
+        tanktop.section("picks")
+    assert [s.section_id for s in tanktop.sections()] == ["mine"]
+    tanktop.delete_section("mine")
+
+
+def _eventually(check: Callable[[], bool], *, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "the worker did not roll the events up in time"
+        time.sleep(0.2)
+
+
+def test_analytics(served: Served, tanktop: Client) -> None:
+    tanktop.post_events(
+        {"user_id": f"an{u}", "event": "seen", "item_type": "clip", "item_id": item}
+        for u in range(3)
+        for item in (["1", "c-2"] if u else ["1"])
+    )  # clips: what the other tests of the service post does not count here
+    tanktop.post_event("an1", "rated", "clip", 1, 4)
+    worker = start_worker(served.env)
+    try:
+        _eventually(lambda: len(tanktop.user_stats("an1").events) == 2)
+        _eventually(lambda: bool(tanktop.top_items("clip").items))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    stats = tanktop.user_stats("an1")
+    assert {(c.event, c.item_type, c.count) for c in stats.events} == {
+        ("seen", "clip", 2),
+        ("rated", "clip", 1),
+    }
+    assert stats.first_activity is not None
+    top = tanktop.top_items("clip", event="seen", n=1)
+    assert [(i.item_id, i.events, i.users) for i in top.items] == [("1", 3, 3)]
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = today + dt.timedelta(days=1)
+    counts = tanktop.event_counts(start=today, end=end, event="seen", item_type="clip")
+    (series,) = counts.series
+    assert (series.event, sum(p.events for p in series.points)) == ("seen", 5)
+    users = tanktop.active_users(start=int(today.timestamp()), end=end.isoformat())
+    assert sum(p.new for p in users.points) >= 3
+    assert tanktop.retention(start=today, end=end, interval="day").interval == "day"
+    assert tanktop.engagement(start=today, end=end).recommendations.impressions >= 0
+    with pytest.raises(BadRequestError):
+        tanktop.event_counts(start=end, end=today)
+
+
+def _access_token(served: Served, tanktop: Client, user_id: str, scope: str) -> str:
+    """A TV app's device flow, as the app, the service's verification page (the client's
+    `approve_device`) and the user take it; returns the app's access token."""
+    assert run_cli(served.env, "oauth", "enable", SERVICE, "--login-url", LOGIN).returncode == 0
+    created = run_cli(served.env, "oauth", "clients", "create", SERVICE, "--name", "TV", "--public")
+    assert created.returncode == 0, created.stderr
+    client_id = created.stdout.split("client_id:")[1].split()[0]
+    oauth = f"{served.server.base_url}/oauth/{SERVICE}"
+    started = httpx.post(f"{oauth}/device/code", data={"client_id": client_id, "scope": scope})
+    assert started.status_code == 200, started.text
+    decision = tanktop.approve_device(started.json()["user_code"], user_id)
+    assert (decision.client_id, decision.client_name) == (client_id, "TV")
+    token = httpx.post(
+        f"{oauth}/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "device_code": started.json()["device_code"],
+            "client_id": client_id,
+        },
+    )
+    assert token.status_code == 200, token.text
+    access: str = token.json()["access_token"]
+    return access
+
+
+LOGIN = "https://tv.example/login"
+
+
+def test_a_user_client_with_an_access_token(served: Served, tanktop: Client) -> None:
+    tanktop.put_profile("o1", {"name": "Olu"})
+    tanktop.post_event("o1", "progress", "movie", 1, 30)
+    token = _access_token(served, tanktop, "o1", "profile lists:read lists:write bookmarks")
+    with UserClient(served.server.base_url, token) as me:
+        assert me.get_profile().model_extra == {"name": "Olu"}
+        assert me.patch_profile({"plan": "gold"}).model_extra == {"name": "Olu", "plan": "gold"}
+        me.post_event("watchlist", "movie", "tt-2")
+        assert me.get_list("watchlist", "movie").values_of("watchlist") == {"tt-2": None}
+        me.delete_event("watchlist", "movie", "tt-2")
+        assert tanktop.get_list("o1", "watchlist", "movie").values_of("watchlist") == {}
+        (mark,) = me.bookmarks()
+        assert me.bookmark("movie", 1) == mark
+        assert mark.position == 30.0
+        with pytest.raises(ForbiddenError):
+            me.recommendations()
+        (app,) = tanktop.connected_apps("o1")
+        assert "bookmarks" in app.scope
+        tanktop.disconnect_app("o1", app.client_id)
+        with pytest.raises(UnauthorizedError):
+            me.get_profile()
+
+
+async def test_an_async_user_client(served: Served, tanktop: Client) -> None:
+    tanktop.put_profile("o2", {})
+    token = _access_token(served, tanktop, "o2", "profile recommendations")
+    async with AsyncUserClient(served.server.base_url, token) as me:
+        assert (await me.get_profile()).id == "o2"
+        assert isinstance(await me.recommendations("movie", n=3), list)
+        assert await me.live_recommendations(window=60) == []
+        with pytest.raises(ForbiddenError):
+            await me.bookmarks()
 
 
 def _read_ten_times(tanktop: Client) -> None:

@@ -1,7 +1,16 @@
-"""`Client` and `AsyncClient`: the calls of `calls.py` sent over httpx, with retries.
+"""The clients: the calls of `calls.py` sent over httpx, with retries.
 
-Each call is written once (in `calls.py`) and bound once (`_Calls`) for both clients, so the two
-always offer the same calls with the same parameters and answer types.
+Two credentials (a service's API key, a user's OAuth access token) and two ways of waiting
+(blocking, asyncio) make four classes, but each piece of logic is written once:
+
+- what to send and how to read it: a `Call` (`calls.py`);
+- the conversation of one call or of a batch upload, retries included: a generator of
+  `Step`s (`exchange`, `upload`) that says "send this" or "wait this long" and returns the
+  answer; it does no I/O itself;
+- the I/O: `_Sync.run` and `_Async.run` carry out those steps, the one with `httpx.Client`
+  and `time.sleep`, the other with `httpx.AsyncClient` and `asyncio.sleep`;
+- which calls a client offers: `_ServiceCalls` (API key) and `_UserCalls` (access token),
+  each listed once for its sync and its async class.
 """
 
 from __future__ import annotations
@@ -10,10 +19,10 @@ import asyncio
 import inspect
 import time
 import typing
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import httpx
 from pydantic import JsonValue
@@ -28,6 +37,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 RETRIED = frozenset({429, 503})
+
+Step = Call[Any] | float
+"""What a conversation asks of its transport: send this call, or wait this many seconds."""
+Exchange = Generator[Step, httpx.Response | None, T]
+"""A conversation with the server that ends with an answer of type T (see the module's doc)."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +78,15 @@ def batches(events: Iterable[BatchEvent | Mapping[str, JsonValue]]) -> Iterator[
         yield chunk
 
 
-def _read(call: Call[T], response: httpx.Response) -> T:
-    if response.is_success:
-        return call.read(response)
-    raise problem_error(response)
+class _Core:
+    """Where a client's calls go, with which credential, and how it retries."""
 
-
-class _Settings:
-    def __init__(self, base_url: str, api_key: str, retries: Retries) -> None:
-        self.prefix = f"{base_url.rstrip('/')}/api/1/{api_key}/"
+    def __init__(self, base_url: str, base: str, authorization: str | None, retries: Retries):
+        self.prefix = f"{base_url.rstrip('/')}/api/1/{base}/"
         self.retries = retries
         self.headers = {"user-agent": f"tanktop-client/{__version__}"}
+        if authorization is not None:
+            self.headers["authorization"] = authorization
 
     def request(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
         return http.build_request(
@@ -82,80 +94,243 @@ class _Settings:
             self.prefix + call.path,
             params=tuple(call.params),
             json=call.json if call.has_body else None,
+            headers=self.headers,
         )
+
+    def exchange(self, call: Call[T]) -> Exchange[T]:
+        """One call: send it, wait and send again while the server asks to, read the answer
+        (or raise its problem)."""
+        attempt = 0
+        while True:
+            response = yield call
+            assert response is not None
+            wait = self.retries.wait(attempt, response)
+            if wait is None:
+                if response.is_success:
+                    return call.read(response)
+                raise problem_error(response)
+            yield wait
+            attempt += 1
+
+
+def upload(core: _Core, events: Iterable[BatchEvent | Mapping[str, JsonValue]]) -> Exchange[int]:
+    """Record any number of events, 1,000 per request (each request all or nothing, in
+    order); returns how many were recorded. A failure raises with the earlier requests'
+    events recorded."""
+    sent = 0
+    for body in batches(events):
+        yield from core.exchange(calls.post_batch(body))
+        sent += len(body)
+    return sent
+
+
+class _Sync:
+    """Carries out conversations with `httpx.Client`, blocking."""
+
+    def __init__(self, core: _Core, *, timeout: float, http: httpx.Client | None) -> None:
+        self._core = core
+        self._own = http is None
+        self._http = http or httpx.Client(timeout=timeout)
+
+    def run(self, exchange: Exchange[T]) -> T:
+        reply: httpx.Response | None = None
+        try:
+            while True:
+                step = exchange.send(reply)
+                if isinstance(step, Call):
+                    reply = self._http.send(self._core.request(self._http, step))
+                else:
+                    time.sleep(step)
+                    reply = None
+        except StopIteration as done:
+            return typing.cast(T, done.value)
+
+    def send(self, call: Call[T]) -> T:
+        """Send one call (retrying 429 and 503) and read its answer."""
+        return self.run(self._core.exchange(call))
+
+    def close(self) -> None:
+        if self._own:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+
+class _Async:
+    """Carries out conversations with `httpx.AsyncClient`, awaiting."""
+
+    def __init__(self, core: _Core, *, timeout: float, http: httpx.AsyncClient | None) -> None:
+        self._core = core
+        self._own = http is None
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+
+    async def run(self, exchange: Exchange[T]) -> T:
+        reply: httpx.Response | None = None
+        try:
+            while True:
+                step = exchange.send(reply)
+                if isinstance(step, Call):
+                    reply = await self._http.send(self._core.request(self._http, step))
+                else:
+                    await asyncio.sleep(step)
+                    reply = None
+        except StopIteration as done:
+            return typing.cast(T, done.value)
+
+    async def send(self, call: Call[T]) -> T:
+        """Send one call (retrying 429 and 503) and read its answer."""
+        return await self.run(self._core.exchange(call))
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, *exc: type[BaseException] | BaseException | TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+Plan = Callable[Concatenate[_Core, P], Exchange[T]]
 
 
 class _Bound(Generic[P, T]):
-    """A call of `calls.py` as a method of both clients: on a `Client` it sends the call and
-    returns the answer, on an `AsyncClient` it returns the coroutine that does."""
+    """A conversation as a method of both kinds of client: on a sync one it carries it out and
+    returns the answer, on an async one it returns the coroutine that does."""
 
-    def __init__(self, build: Callable[P, Call[T]]) -> None:
-        self.build = build
-        self.__doc__ = build.__doc__
+    def __init__(self, plan: Plan[P, T], shown: Callable[..., Any]) -> None:
+        self.plan = plan
+        self.shown = shown
+        self.name = shown.__name__
+        self.__doc__ = shown.__doc__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
 
     @overload
     def __get__(self, client: None, owner: type[Any]) -> _Bound[P, T]: ...
     @overload
-    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, T]: ...
+    def __get__(self, client: _Sync, owner: type[Any]) -> Callable[P, T]: ...
     @overload
-    def __get__(
-        self, client: AsyncClient, owner: type[Any]
-    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
-    def __get__(self, client: Client | AsyncClient | None, owner: type[Any]) -> Any:
+    def __get__(self, client: _Async, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, client: _Sync | _Async | None, owner: type[Any]) -> Any:
         if client is None:
             return self
-        build = self.build
-        if isinstance(client, AsyncClient):
+        plan = self.plan
+        if isinstance(client, _Async):
             sender = client
 
-            async def send_later(*args: P.args, **kwargs: P.kwargs) -> T:
-                return await sender.send(build(*args, **kwargs))
+            async def later(*args: P.args, **kwargs: P.kwargs) -> T:
+                return await sender.run(plan(sender._core, *args, **kwargs))
 
-            return _named(send_later, build)
+            return self._named(later)
         sync = client
 
-        def send_now(*args: P.args, **kwargs: P.kwargs) -> T:
-            return sync.send(build(*args, **kwargs))
+        def now(*args: P.args, **kwargs: P.kwargs) -> T:
+            return sync.run(plan(sync._core, *args, **kwargs))
 
-        return _named(send_now, build)
+        return self._named(now)
 
-
-def _named(method: F, build: Callable[..., Call[Any]]) -> F:
-    """`method` as `help()` and editors should show it: `build`'s name, words and parameters,
-    answering what its `Call` reads."""
-    signature = inspect.signature(build)
-    (answer,) = typing.get_args(typing.get_type_hints(build)["return"])  # Call[answer]
-    method.__signature__ = signature.replace(return_annotation=answer)  # type: ignore[attr-defined]
-    method.__name__, method.__doc__ = build.__name__, build.__doc__
-    return method
-
-
-class _Calls:
-    """Every call of the API, the same on both clients (written once, in `calls.py`)."""
-
-    get_profile = _Bound(calls.get_profile)
-    put_profile = _Bound(calls.put_profile)
-    create_profile = _Bound(calls.create_profile)
-    patch_profile = _Bound(calls.patch_profile)
-    delete_profile = _Bound(calls.delete_profile)
-    post_event = _Bound(calls.post_event)
-    delete_event = _Bound(calls.delete_event)
-    get_list = _Bound(calls.get_list)
-    personalized_list = _Bound(calls.personalized_list)
-    request_notification = _Bound(calls.request_notification)
-    notifications = _Bound(calls.notifications)
-    cancel_notifications = _Bound(calls.cancel_notifications)
-    deliveries = _Bound(calls.deliveries)
-    resend = _Bound(calls.resend)
-    bookmarks = _Bound(calls.bookmarks)
-    bookmark = _Bound(calls.bookmark)
-    recommendations = _Bound(calls.recommendations)
-    live_recommendations = _Bound(calls.live_recommendations)
-    similar = _Bound(calls.similar)
-    page = _Bound(calls.page)
+    def _named(self, method: F) -> F:
+        """`method` as `help()` and editors should show it: its name, words and parameters,
+        answering what its call reads."""
+        signature = inspect.signature(self.shown)
+        parameters = list(signature.parameters.values())
+        if self.shown is self.plan:
+            parameters = parameters[1:]  # the core
+        answer = typing.get_args(typing.get_type_hints(self.shown)["return"])[-1]
+        method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=parameters, return_annotation=answer
+        )
+        method.__name__, method.__doc__ = self.name, self.shown.__doc__
+        return method
 
 
-class Client(_Calls):
+def _call(build: Callable[P, Call[T]]) -> _Bound[P, T]:
+    """A call of `calls.py` as a method of the clients."""
+
+    def plan(core: _Core, /, *args: P.args, **kwargs: P.kwargs) -> Exchange[T]:
+        return core.exchange(build(*args, **kwargs))
+
+    return _Bound(plan, build)
+
+
+class _ServiceCalls:
+    """Every call a service makes with its API key, the same on both of its clients."""
+
+    get_profile = _call(calls.get_profile)
+    put_profile = _call(calls.put_profile)
+    create_profile = _call(calls.create_profile)
+    patch_profile = _call(calls.patch_profile)
+    delete_profile = _call(calls.delete_profile)
+    post_event = _call(calls.post_event)
+    post_events = _Bound(upload, upload)
+    delete_event = _call(calls.delete_event)
+    get_list = _call(calls.get_list)
+    personalized_list = _call(calls.personalized_list)
+    request_notification = _call(calls.request_notification)
+    notifications = _call(calls.notifications)
+    cancel_notifications = _call(calls.cancel_notifications)
+    deliveries = _call(calls.deliveries)
+    resend = _call(calls.resend)
+    bookmarks = _call(calls.bookmarks)
+    bookmark = _call(calls.bookmark)
+    recommendations = _call(calls.recommendations)
+    live_recommendations = _call(calls.live_recommendations)
+    similar = _call(calls.similar)
+    put_section = _call(calls.put_section)
+    sections = _call(calls.sections)
+    section = _call(calls.section)
+    delete_section = _call(calls.delete_section)
+    section_order = _call(calls.section_order)
+    page = _call(calls.page)
+    row = _call(calls.row)
+    event_counts = _call(calls.event_counts)
+    active_users = _call(calls.active_users)
+    top_items = _call(calls.top_items)
+    retention = _call(calls.retention)
+    engagement = _call(calls.engagement)
+    user_stats = _call(calls.user_stats)
+    oauth_request = _call(calls.oauth_request)
+    approve_request = _call(calls.approve_request)
+    deny_request = _call(calls.deny_request)
+    approve_device = _call(calls.approve_device)
+    deny_device = _call(calls.deny_device)
+    connected_apps = _call(calls.connected_apps)
+    disconnect_app = _call(calls.disconnect_app)
+
+
+class _UserCalls:
+    """Every call an app makes for one user with their OAuth access token (`/api/1/me/`),
+    named as the service's calls are, without the user id."""
+
+    get_profile = _call(calls.my_profile)
+    patch_profile = _call(calls.patch_my_profile)
+    get_list = _call(calls.my_list)
+    post_event = _call(calls.post_my_event)
+    delete_event = _call(calls.delete_my_event)
+    bookmarks = _call(calls.my_bookmarks)
+    bookmark = _call(calls.my_bookmark)
+    recommendations = _call(calls.my_recommendations)
+    live_recommendations = _call(calls.my_live_recommendations)
+
+
+def _with_key(base_url: str, api_key: str, retries: Retries) -> _Core:
+    return _Core(base_url, api_key, None, retries)
+
+
+def _with_token(base_url: str, access_token: str, retries: Retries) -> _Core:
+    return _Core(base_url, "me", f"Bearer {access_token}", retries)
+
+
+class Client(_ServiceCalls, _Sync):
     """The Tank Top API for one service (its API key), from synchronous code.
 
         with Client("https://tanktop.example.com", "tt_…") as tanktop:
@@ -175,43 +350,10 @@ class Client(_Calls):
         retries: Retries = Retries(),
         http: httpx.Client | None = None,
     ) -> None:
-        self._settings = _Settings(base_url, api_key, retries)
-        self._own = http is None
-        self._http = http or httpx.Client(timeout=timeout, headers=self._settings.headers)
-
-    def send(self, call: Call[T]) -> T:
-        """Send one call (retrying 429 and 503) and read its answer."""
-        attempt = 0
-        while True:
-            response = self._http.send(self._settings.request(self._http, call))
-            wait = self._settings.retries.wait(attempt, response)
-            if wait is None:
-                return _read(call, response)
-            time.sleep(wait)
-            attempt += 1
-
-    def post_events(self, events: Iterable[BatchEvent | Mapping[str, JsonValue]]) -> int:
-        """Record any number of events, 1,000 per request (each request all or nothing, in
-        order); returns how many were recorded. A failure raises with the earlier requests'
-        events recorded."""
-        sent = 0
-        for body in batches(events):
-            self.send(calls.post_batch(body))
-            sent += len(body)
-        return sent
-
-    def close(self) -> None:
-        if self._own:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.close()
+        super().__init__(_with_key(base_url, api_key, retries), timeout=timeout, http=http)
 
 
-class AsyncClient(_Calls):
+class AsyncClient(_ServiceCalls, _Async):
     """The Tank Top API for one service (its API key), from asyncio code: the calls of
     `Client`, awaited.
 
@@ -228,37 +370,42 @@ class AsyncClient(_Calls):
         retries: Retries = Retries(),
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._settings = _Settings(base_url, api_key, retries)
-        self._own = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout, headers=self._settings.headers)
+        super().__init__(_with_key(base_url, api_key, retries), timeout=timeout, http=http)
 
-    async def send(self, call: Call[T]) -> T:
-        """Send one call (retrying 429 and 503) and read its answer."""
-        attempt = 0
-        while True:
-            response = await self._http.send(self._settings.request(self._http, call))
-            wait = self._settings.retries.wait(attempt, response)
-            if wait is None:
-                return _read(call, response)
-            await asyncio.sleep(wait)
-            attempt += 1
 
-    async def post_events(self, events: Iterable[BatchEvent | Mapping[str, JsonValue]]) -> int:
-        """Record any number of events, 1,000 per request (see `Client.post_events`)."""
-        sent = 0
-        for body in batches(events):
-            await self.send(calls.post_batch(body))
-            sent += len(body)
-        return sent
+class UserClient(_UserCalls, _Sync):
+    """The API for the one user who connected your app (OAuth), from synchronous code: their
+    access token instead of a service's key, and the calls of `Client` without a user id, as
+    far as the token's scopes allow (`ForbiddenError` beyond them; `UnauthorizedError` once
+    it expired: get a new one with your refresh token and make a new client).
 
-    async def aclose(self) -> None:
-        if self._own:
-            await self._http.aclose()
+        with UserClient("https://tanktop.example.com", access_token) as me:
+            me.get_profile()
+            me.post_event("watchlist", "movie", 1)
+    """
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, *exc: type[BaseException] | BaseException | TracebackType | None
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        timeout: float = 10.0,
+        retries: Retries = Retries(),
+        http: httpx.Client | None = None,
     ) -> None:
-        await self.aclose()
+        super().__init__(_with_token(base_url, access_token, retries), timeout=timeout, http=http)
+
+
+class AsyncUserClient(_UserCalls, _Async):
+    """`UserClient` from asyncio code: the same calls, awaited."""
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        timeout: float = 10.0,
+        retries: Retries = Retries(),
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(_with_token(base_url, access_token, retries), timeout=timeout, http=http)
