@@ -190,7 +190,7 @@ def viewing_deriver(settings: Settings) -> Deriver:
         now = utcnow()
         arriving: dict[User, list[ChannelEvent]] = defaultdict(list)
         for op in ops:
-            if op.item_type == "channel" and op.event in ("start", "end") and not op.removed:
+            if _channel_event(op):
                 event = ChannelEvent(op.event, op.item_id, op.at, now)
                 arriving[(op.service_id, op.user_id)].append(event)
         if not arriving:
@@ -200,7 +200,12 @@ def viewing_deriver(settings: Settings) -> Deriver:
             times = [e.at for e in new]
             await rederive(conn, user, times=times, arriving=new, longest=longest, now=now)
 
-    return derive_viewing
+    return Deriver(_channel_event, derive_viewing)
+
+
+def _channel_event(op: EventOp) -> bool:
+    """A channel start or end: what live viewing is derived from."""
+    return op.item_type == "channel" and op.event in ("start", "end") and not op.removed
 
 
 async def close_stale_sessions(

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -95,6 +96,21 @@ def latest_per_item(ops: Sequence[EventOp]) -> list[EventOp]:
     return [latest[key] for key in sorted(latest)]
 
 
+async def apply_ops_pg(
+    driver: asyncpg.Connection, ops: Sequence[EventOp], received: dt.datetime | None = None
+) -> None:
+    """`apply_ops` on PostgreSQL: one statement (in the driver's transaction, if any, else
+    committed by itself)."""
+    if not ops:
+        return
+    await driver.execute(
+        _PG_APPLY,
+        *_columns(latest_per_item(ops), with_origin=False),
+        *_columns(ops, with_origin=True),
+        received or utcnow(),
+    )
+
+
 async def apply_ops(
     conn: AsyncConnection, ops: Sequence[EventOp], received: dt.datetime | None = None
 ) -> None:
@@ -102,17 +118,11 @@ async def apply_ops(
     at `received` (now)."""
     if not ops:
         return
+    if conn.dialect.name == "postgresql":
+        await apply_ops_pg(await driver_of(conn), ops, received)
+        return
     received = received or utcnow()
     decisive = latest_per_item(ops)
-    if conn.dialect.name == "postgresql":
-        driver = await driver_of(conn)
-        await driver.execute(
-            _PG_APPLY,
-            *_columns(decisive, with_origin=False),
-            *_columns(ops, with_origin=True),
-            received,
-        )
-        return
     sets = [
         {
             "service_id": op.service_id,

@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,10 +33,17 @@ log = logging.getLogger("tanktop.events")
 
 _Unit = tuple[Sequence[EventOp], "asyncio.Future[None]"]
 
-Deriver = Callable[[AsyncConnection, Sequence[EventOp]], Awaitable[None]]
-"""Writes the events that `ops` cause (live viewing → progress/seen), in their transaction,
-before `ops` are applied (so it can lock what it derives from first); `ops` are not in the
-history yet when it runs."""
+
+@dataclass(frozen=True, slots=True)
+class Deriver:
+    """Writes the events that ops cause (live viewing → progress/seen)."""
+
+    causes: Callable[[EventOp], bool]
+    """Whether an op causes anything: a flush of ops none of which does needs no transaction
+    (on PostgreSQL one statement, committed by itself)."""
+    derive: Callable[[AsyncConnection, Sequence[EventOp]], Awaitable[None]]
+    """Runs in the ops' transaction, before they are applied (so it can lock what it derives
+    from first); the ops are not in the history yet when it runs."""
 
 
 async def write_ops(
@@ -43,7 +51,7 @@ async def write_ops(
 ) -> None:
     """Apply ops and the events they cause, in the caller's transaction."""
     if derive is not None:
-        await derive(conn, ops)
+        await derive.derive(conn, ops)
     await queries.apply_ops(conn, ops)
 
 
@@ -120,12 +128,20 @@ class EventWriter:
             units = self._take()
             await self._commit(units)
 
+    async def _apply(self, ops: list[EventOp]) -> None:
+        """On PostgreSQL, ops that cause nothing go as one statement straight to the driver
+        (its own transaction: one round trip); otherwise a transaction with what they cause."""
+        derive = self._derive
+        if not self._db.is_sqlite and (derive is None or not any(map(derive.causes, ops))):
+            async with self._db.driver() as driver:
+                await queries.apply_ops_pg(driver, ops)
+            return
+        async with self._db.write() as conn:
+            await write_ops(conn, ops=ops, derive=derive)
+
     async def _commit(self, units: list[_Unit]) -> None:
         try:
-            async with self._db.write() as conn:
-                await write_ops(
-                    conn, ops=[op for ops, _ in units for op in ops], derive=self._derive
-                )
+            await self._apply([op for ops, _ in units for op in ops])
         except faults.DatabaseFault as fault:
             # On PostgreSQL the batch is one statement, which commits by itself when it runs
             # outside a transaction: a connection lost during it leaves the outcome unknown.
