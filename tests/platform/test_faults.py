@@ -224,6 +224,54 @@ async def test_sqlite_locked_by_another_process_is_503(tmp_path: Path) -> None:
     assert accepted <= set(stored), "every 204 is stored"
 
 
+@pytest.mark.usefixtures("postgres_only")
+async def test_a_driver_block_keeps_only_a_connection_the_server_answered(
+    database_url: str, postgres_url: str
+) -> None:
+    """`Database.driver()` (the hot statements' way past SQLAlchemy): an error the server sent
+    leaves the connection pooled; a cancelled statement or a terminated backend does not, and
+    faults are classified as in `read()` and `write()`."""
+    db = Database(database_url, pool_size=1, statement_timeout_ms=200)
+
+    async def backend() -> int:
+        async with db.driver() as driver:
+            pid: int = await driver.fetchval("SELECT pg_backend_pid()")
+            return pid
+
+    try:
+        first = await backend()
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            async with db.driver() as driver:
+                await driver.execute("SELECT 1/0")
+        with pytest.raises(DatabaseFault) as timeout:
+            async with db.driver() as driver:
+                await driver.execute("SELECT pg_sleep(5)")
+        assert timeout.value.kind is Kind.STATEMENT_TIMEOUT
+        assert await backend() == first, "kept after the server's own errors"
+
+        async def sleep() -> None:
+            async with db.driver() as driver:
+                await driver.execute("SELECT pg_sleep(0.1)")
+
+        cancelled = asyncio.create_task(sleep())
+        await asyncio.sleep(0.03)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        second = await backend()
+        assert second != first, "a cancelled statement's connection is dropped"
+
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", second)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.1)
+        assert await backend() not in (first, second), "a terminated backend is not reused"
+    finally:
+        await db.dispose()
+
+
 async def test_a_full_group_commit_queue_refuses_at_once(db: Database) -> None:
     """While the flushers are busy (here: not started) the queue fills; past its bound a write
     is refused with an `overloaded` fault instead of waiting."""
