@@ -4,6 +4,7 @@ where tables and SQL live. Each test names the rule it guards."""
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import importlib
 import inspect
 import re
@@ -16,6 +17,7 @@ import numpy as np
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop import auth
@@ -23,6 +25,7 @@ from tanktop.app import create_app
 from tanktop.db import Database
 from tanktop.events.writer import EventWriter
 from tanktop.tenants.service import Service
+from tanktop.timestamps import Timestamp
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "tanktop"
 NOT_DOMAINS = frozenset({"migrations"})
@@ -123,6 +126,37 @@ def test_problem_is_a_component() -> None:
     problem = document["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail"}
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def _bare_times(annotation: object, where: str, seen: set[type]) -> Iterator[str]:
+    """Where an answer model holds a `datetime` that is not a `Timestamp`."""
+    if annotation is dt.datetime:
+        yield where
+    elif annotation == Timestamp:
+        return
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return
+        seen.add(annotation)
+        for name, field in annotation.model_fields.items():
+            if field.annotation is dt.datetime and field.metadata == list(Timestamp.__metadata__):
+                continue  # `x: Timestamp`: pydantic keeps the metadata apart
+            yield from _bare_times(field.annotation, f"{annotation.__name__}.{name}", seen)
+    else:
+        for arg in typing.get_args(annotation):
+            yield from _bare_times(arg, where, seen)
+
+
+def test_answers_write_times_as_timestamps() -> None:
+    """Every time in an answer is a `Timestamp` (ISO 8601 with its offset, `+00:00`), so no
+    answer writes pydantic's `Z` beside another's `+00:00`."""
+    seen: set[type] = set()
+    bare = [
+        f"{route.name}: {where}"
+        for route in _routes(create_app())
+        for where in _bare_times(route.response_model, route.name, seen)
+    ]
+    assert not bare, "\n".join(bare)
 
 
 def _service_functions() -> Iterator[tuple[str, Callable[..., Any]]]:

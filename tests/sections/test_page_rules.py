@@ -65,6 +65,9 @@ async def test_hidden_seen_and_finished_items_leave_every_row_but_continue_watch
     cw = (await page(api))[0]["items"]
     assert cw[0]["position"] == 50
     assert cw[0]["duration"] == 100
+    bookmark = (await api.get(f"/bookmark/u/movie/{half}/")).json()
+    assert cw[0]["updated_at"] == bookmark["updated_at"], "times written as every answer does"
+    assert cw[0]["updated_at"].endswith("+00:00")
 
 
 async def test_finished_programmes_and_hidden_programmes_leave_rows(api: Api, admin: Admin) -> None:

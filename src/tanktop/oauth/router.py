@@ -388,7 +388,7 @@ _SERVICE_ERRORS = problem_responses(400, 401, 404)
                 "client_id": "app_…",
                 "client_name": "Couch TV",
                 "scope": ["profile", "lists:read"],
-                "expires_at": "2026-11-30T20:10:00Z",
+                "expires_at": "2026-11-30T20:10:00+00:00",
             },
         ),
         **_SERVICE_ERRORS,
@@ -526,7 +526,7 @@ async def _device(
                         "client_id": "app_…",
                         "name": "Couch TV",
                         "scope": ["profile", "recommendations"],
-                        "connected_at": "2026-11-30T20:00:00Z",
+                        "connected_at": "2026-11-30T20:00:00+00:00",
                     }
                 ]
             },

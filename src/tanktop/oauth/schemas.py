@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tanktop.errors import BadRequest, describe_validation_errors
 from tanktop.ids import USER_ID_PATTERN
+from tanktop.timestamps import Timestamp
 
 UserIdField = Annotated[str, Field(pattern=USER_ID_PATTERN, description="The service's user id.")]
 
@@ -40,7 +40,7 @@ class PendingRequest(BaseModel):
     client_id: str
     client_name: str
     scope: list[str]
-    expires_at: dt.datetime
+    expires_at: Timestamp
 
 
 class Decision(BaseModel):
@@ -59,7 +59,7 @@ class ConnectedApp(BaseModel):
     client_id: str
     name: str
     scope: list[str]
-    connected_at: dt.datetime
+    connected_at: Timestamp
 
 
 class ConnectedApps(BaseModel):

@@ -33,7 +33,7 @@ ServiceName = Annotated[
 ]
 _VERSION: dict[str, Any] = {
     "version": 2,
-    "created_at": "2026-11-30T09:00:00Z",
+    "created_at": "2026-11-30T09:00:00+00:00",
     "weights": {**settings.DEFAULT_WEIGHTS, "like": 0.8},
     "params": {**settings.DEFAULT.params.model_dump(), "rating_min": 1.0, "rating_neutral": 3.0},
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Final, Self
 
 from pydantic import (
@@ -76,7 +75,7 @@ class RecommenderVersion(BaseModel):
 
     version: int
     """0: the defaults, when the service has stored none."""
-    created_at: dt.datetime | None
+    created_at: Timestamp | None
     weights: dict[str, float]
     params: Params
 

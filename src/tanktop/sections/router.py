@@ -181,7 +181,7 @@ _CONTINUE_EXAMPLE: dict[str, Any] = {
             "season": 1,
             "number": 3,
             "status": "in_progress",
-            "updated_at": "2026-11-27T21:05:00Z",
+            "updated_at": "2026-11-27T21:05:00+00:00",
         }
     ],
 }

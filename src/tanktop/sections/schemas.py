@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from tanktop.ids import NAME_PATTERN, JsonId
 from tanktop.recommendations.schemas import Reason
+from tanktop.timestamps import Timestamp
 
 MAX_ITEMS = 100
 MAX_POSITION = 1_000_000
@@ -65,10 +65,10 @@ class RowItem(BaseModel):
     season: int | None = None
     number: int | None = None
     status: str | None = None
-    updated_at: dt.datetime | None = None
+    updated_at: Timestamp | None = None
     channel_id: JsonId | None = None
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
 
 
 class BasedOn(BaseModel):
