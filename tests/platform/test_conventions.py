@@ -139,7 +139,7 @@ def _bare_times(annotation: object, where: str, seen: set[type]) -> Iterator[str
             return
         seen.add(annotation)
         for name, field in annotation.model_fields.items():
-            if field.annotation is dt.datetime and field.metadata == list(Timestamp.__metadata__):
+            if field.annotation is dt.datetime and field.metadata == list(typing.get_args(Timestamp)[1:]):
                 continue  # `x: Timestamp`: pydantic keeps the metadata apart
             yield from _bare_times(field.annotation, f"{annotation.__name__}.{name}", seen)
     else:
