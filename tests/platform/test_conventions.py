@@ -128,6 +128,9 @@ def test_problem_is_a_component() -> None:
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
+_TIMESTAMP_METADATA = list(typing.get_args(Timestamp)[1:])
+
+
 def _bare_times(annotation: object, where: str, seen: set[type]) -> Iterator[str]:
     """Where an answer model holds a `datetime` that is not a `Timestamp`."""
     if annotation is dt.datetime:
@@ -139,7 +142,7 @@ def _bare_times(annotation: object, where: str, seen: set[type]) -> Iterator[str
             return
         seen.add(annotation)
         for name, field in annotation.model_fields.items():
-            if field.annotation is dt.datetime and field.metadata == list(typing.get_args(Timestamp)[1:]):
+            if field.annotation is dt.datetime and field.metadata == _TIMESTAMP_METADATA:
                 continue  # `x: Timestamp`: pydantic keeps the metadata apart
             yield from _bare_times(field.annotation, f"{annotation.__name__}.{name}", seen)
     else:
