@@ -191,6 +191,32 @@ async def test_distinct_users_merge_across_hours_days_and_weeks(api: Api, db: Da
     assert [(p["active"], p["new"]) for p in month["points"]] == [(2, 2)]
 
 
+async def test_distinct_users_are_exact_at_thousands_of_users(api: Api, db: Database) -> None:
+    """The error of distinct users is zero, not a sketch's 2%: 5,000 users on each of two days,
+    2,500 on both (each day's set past a roaring array container's 4,096), 7,500 in the
+    week; and new users are those of the first day, then the 2,500 not seen before."""
+    happened = [
+        Happened(f"u{i}", "seen", "movie", str(i % 50), BASE + dt.timedelta(seconds=i))
+        for i in range(5000)
+    ] + [
+        Happened(f"u{i}", "seen", "movie", str(i % 50), BASE + dt.timedelta(days=1, seconds=i))
+        for i in range(2500, 7500)
+    ]
+    await post_all(api, happened)
+    await catch_up(db)
+    days = (await api.get(f"/analytics/events/?{span(2)}&interval=day")).json()
+    assert [(p["events"], p["users"]) for p in days["series"][0]["points"]] == [
+        (5000, 5000),
+        (5000, 5000),
+    ]
+    week = (await api.get(f"/analytics/events/?{span(7)}&interval=week")).json()
+    assert [(p["events"], p["users"]) for p in week["series"][0]["points"]] == [(10000, 7500)]
+    users = (await api.get(f"/analytics/users/?{span(2)}&interval=day")).json()
+    assert [(p["active"], p["new"]) for p in users["points"]] == [(5000, 5000), (5000, 2500)]
+    top = (await api.get(f"/analytics/top/movie/?event=seen&{span(7)}&n=1")).json()
+    assert top["items"] == [{"item_id": 0, "events": 200, "users": 150}]
+
+
 async def test_a_top_item_that_leads_no_single_day_is_found(api: Api, db: Database) -> None:
     """Each of 10 days: 30 items seen 3 times that day only, and item "x" seen twice. The top
     list reads each day's leaders first; "x" is none of them, yet with 20 it beats them all."""
