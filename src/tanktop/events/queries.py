@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.db import driver_of, select_in, utcnow
+from tanktop.db import Database, driver_of, select_in, utcnow
 from tanktop.events.rules import EventOp, JsonScalar
 from tanktop.events.tables import event_history, list_items
 
@@ -191,17 +191,17 @@ _PG_VALUES = (
 
 
 async def select_values(
-    conn: AsyncConnection,
+    db: Database,
     service_id: int,
     user_id: str,
     event: str,
     item_type: str,
     item_ids: Sequence[str],
 ) -> dict[str, JsonScalar]:
-    if conn.dialect.name == "postgresql":
+    if not db.is_sqlite:
         # The hottest read: straight to the driver (one prepared statement, no SQL building).
-        driver = await driver_of(conn)
-        rows = await driver.fetch(_PG_VALUES, service_id, user_id, event, item_type, list(item_ids))
+        async with db.driver() as driver:
+            rows = await driver.fetch(_PG_VALUES, service_id, user_id, event, item_type, item_ids)
         return {row[0]: json_scalar(row[1]) for row in rows}
     params = {
         "service_id": service_id,
@@ -210,7 +210,8 @@ async def select_values(
         "item_type": item_type,
         "item_ids": list(item_ids),
     }
-    return {row.item_id: row.value for row in await conn.execute(VALUES_QUERY, params)}
+    async with db.read() as conn:
+        return {row.item_id: row.value for row in await conn.execute(VALUES_QUERY, params)}
 
 
 _RECENT = (

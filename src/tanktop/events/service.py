@@ -170,12 +170,12 @@ async def get_list(
 ) -> ListPage:
     """The user's list: the asked ids that are in it, or a page of it, most recent first."""
     name = canonical_event(event)
+    if ids:
+        wanted = check_ids(ids)
+        found = await queries.select_values(db, service.id, user_id, name, item_type, wanted)
+        return ListPage({i: found[i] for i in wanted if i in found}, None)
+    after = decode_cursor(cursor) if cursor else None
     async with db.read() as conn:
-        if ids:
-            wanted = check_ids(ids)
-            found = await queries.select_values(conn, service.id, user_id, name, item_type, wanted)
-            return ListPage({i: found[i] for i in wanted if i in found}, None)
-        after = decode_cursor(cursor) if cursor else None
         rows = await queries.select_recent(
             conn, service.id, user_id, name, item_type, limit + 1, after
         )
