@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.bodies import JsonObject
-from tanktop.db import dialect_insert
+from tanktop.db import Database, dialect_insert
 from tanktop.profiles.tables import profiles
 
 _ACTIVE = sa.select(profiles.c.data).where(
@@ -28,6 +29,52 @@ async def select_active(
         query, {"service_id": service_id, "user_id": user_id}
     )
     return data
+
+
+_PG_ACTIVE = "SELECT data::text FROM profiles WHERE service_id = $1 AND user_id = $2 AND active"
+
+
+async def get_active(db: Database, service_id: int, user_id: str) -> JsonObject | None:
+    """The active profile's data (a hot read: straight to the driver on PostgreSQL)."""
+    if db.is_sqlite:
+        async with db.read() as conn:
+            return await select_active(conn, service_id, user_id)
+    async with db.driver() as driver:
+        text: str | None = await driver.fetchval(_PG_ACTIVE, service_id, user_id)
+    data: JsonObject | None = None if text is None else json.loads(text)  # (big numbers too)
+    return data
+
+
+_PG_PUT = """
+WITH before AS (
+    SELECT active FROM profiles WHERE service_id = $1 AND user_id = $2
+), written AS (
+    INSERT INTO profiles (service_id, user_id, data, active, created_at, updated_at)
+    VALUES ($1, $2, $3::text::jsonb, true, $4, $4)
+    ON CONFLICT (service_id, user_id) DO UPDATE
+    SET data = excluded.data, active = true, updated_at = excluded.updated_at
+)
+SELECT NOT EXISTS (SELECT FROM before WHERE active)
+"""
+
+
+async def put(
+    db: Database, service_id: int, user_id: str, data: JsonObject, now: dt.datetime
+) -> bool:
+    """Write an active profile (creating the row or reviving a deactivated one), committed;
+    True when there was no active profile before.
+
+    On PostgreSQL one statement (one round trip, its own transaction), which tells what was
+    there when it started: a deactivation committed while it waits for the row counts as
+    after it."""
+    if db.is_sqlite:
+        async with db.write() as conn:
+            existing = await select_active(conn, service_id, user_id, for_update=True)
+            await upsert(conn, service_id, user_id, data, now)
+        return existing is None
+    async with db.driver() as driver:
+        created: bool = await driver.fetchval(_PG_PUT, service_id, user_id, json.dumps(data), now)
+    return created
 
 
 async def upsert(

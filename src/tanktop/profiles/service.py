@@ -48,10 +48,8 @@ async def put_profile(
     """Create or replace a profile; returns it and whether it was created."""
     _check_keys(user_id, body)
     data = {**body, "id": user_id}
-    async with db.write() as conn:
-        existing = await queries.select_active(conn, service.id, user_id, for_update=True)
-        await queries.upsert(conn, service.id, user_id, data, utcnow())
-    return Profile.of(user_id, data), existing is None
+    created = await queries.put(db, service.id, user_id, data, utcnow())
+    return Profile.of(user_id, data), created
 
 
 async def create_profile(db: Database, service: Service, *, body: JsonObject) -> Profile:
@@ -84,8 +82,7 @@ async def patch_profile(
 
 
 async def get_profile(db: Database, service: Service, *, user_id: str) -> Profile:
-    async with db.read() as conn:
-        data = await queries.select_active(conn, service.id, user_id)
+    data = await queries.get_active(db, service.id, user_id)
     if data is None:
         raise _not_found(user_id)
     return Profile.of(user_id, data)
