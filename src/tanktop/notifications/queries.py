@@ -34,8 +34,9 @@ def _scope(service_id: int, user_id: str, item_type: str | None, item_id: str | 
     return where
 
 
-async def upsert_request(conn: AsyncConnection, row: dict[str, Any]) -> int:
-    """Store (or replace) a request; returns its generation (1 for a new one, then +1)."""
+async def upsert_request(conn: AsyncConnection, row: dict[str, Any]) -> StoredRequest:
+    """Store (or replace) a request; returns it as stored (generation 1 for a new one, then
+    +1), from the same statement."""
     insert = dialect_insert(conn, R).values(**row, generation=1)
     stmt = insert.on_conflict_do_update(
         index_elements=[R.c.service_id, R.c.user_id, R.c.item_type, R.c.item_id],
@@ -50,8 +51,8 @@ async def upsert_request(conn: AsyncConnection, row: dict[str, Any]) -> int:
             "failed": False,
             "created_at": insert.excluded.created_at,
         },
-    ).returning(R.c.generation)
-    return int((await conn.execute(stmt)).scalar_one())
+    ).returning(*R.c)
+    return _requests([(await conn.execute(stmt)).one()])[0]
 
 
 async def select_requests(

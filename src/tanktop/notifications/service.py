@@ -103,7 +103,7 @@ async def create_request(
         )
     now = utcnow()
     async with db.write() as conn:
-        generation = await queries.upsert_request(
+        request = await queries.upsert_request(
             conn,
             {
                 "service_id": service.id,
@@ -123,8 +123,6 @@ async def create_request(
             return
         key = (item_type, item_id)
         offers = (await catalog.offers_of(conn, keys=[key]))[key]
-        request = (await queries.select_requests(conn, service.id, user_id, item_type, item_id))[0]
-        assert request.generation == generation
         offer = first_satisfying(offers, request, now)
         if offer is not None:
             await queue_delivery(conn, request=request, content=key, offer=offer, now=now)
