@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tanktop.bookmarks.history import Schedules, User, UserHistory, load
 from tanktop.bookmarks.sessions import (
     ChannelEvent,
+    Derived,
     derived_events,
     open_at_end,
     viewings,
@@ -31,12 +33,16 @@ from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.events.service import Deriver, EventOp
 
-User = tuple[int, str]
-Schedule = dict[str, list[catalog.Airing]]
-
 
 def _longest(settings: Settings) -> dt.timedelta:
     return dt.timedelta(hours=settings.live_session_max_hours)
+
+
+def _reach(longest: dt.timedelta) -> dt.timedelta:
+    """How far from an arrival a re-derivation reads, as a rule: a viewing's span, the
+    viewings and slots around it, and slots up to a day long (longer ones, and sessions
+    left open before, are read when met)."""
+    return 3 * longest + dt.timedelta(days=1)
 
 
 JOINED = dt.timedelta(days=14)
@@ -58,128 +64,98 @@ def _spans(
     return spans
 
 
-async def _window(
-    conn: AsyncConnection,
-    user: User,
-    start: dt.datetime,
-    end: dt.datetime,
-    arriving: Sequence[ChannelEvent],
-) -> list[ChannelEvent]:
-    stored = await events.channel_events(conn, user[0], user_id=user[1], start=start, end=end)
-    return [ChannelEvent(*row) for row in stored] + [e for e in arriving if start <= e.at <= end]
-
-
-async def _schedule(
-    conn: AsyncConnection, found: Sequence[ChannelEvent], start: dt.datetime, end: dt.datetime
-) -> Schedule:
-    """The airings between `start` and `end` of every channel started then."""
-    channels = sorted({e.channel for e in found if e.event == "start" and start <= e.at <= end})
-    return {c: await catalog.airings(conn, channel_id=c, start=start, end=end) for c in channels}
-
-
 async def _rederive_span(
-    conn: AsyncConnection,
-    user: User,
+    history: UserHistory,
+    schedules: Schedules,
     span: tuple[dt.datetime, dt.datetime],
-    arriving: Sequence[ChannelEvent],
     longest: dt.timedelta,
     now: dt.datetime,
-) -> int:
+) -> None:
     """Bring the derived events in force for times from `span`'s start to as far as the
     viewings it holds reach (through the slots they overlap) in line with the channel events."""
     first, reach = span
     low = first - longest
-    found = await _window(conn, user, low, reach + longest, arriving)
-    touched = await _schedule(conn, found, low, reach)
+    found = await history.window(low, reach + longest)
+    touched = await schedules.of(found, low, reach)
     last = max([reach, *(a.end + longest for slots in touched.values() for a in slots)])
     if last > reach:
-        found = await _window(conn, user, low, last + longest, arriving)
-    schedule = await _schedule(conn, found, low, last)
+        found = await history.window(low, last + longest)
+    schedule = await schedules.of(found, low, last)
     earliest = min([low, *(a.start - longest for slots in schedule.values() for a in slots)])
     if earliest < low:
-        found = await _window(conn, user, earliest, last + longest, arriving)
-    have = await events.derived_rows(conn, user[0], user_id=user[1], start=first, end=last)
+        found = await history.window(earliest, last + longest)
+    have = await history.derived(first, last)
     ended_later = False
     still_open = open_at_end(found)
     if still_open is not None and still_open.at <= last:
-        beyond = last + longest
         closed = (still_open.channel, still_open.at + longest)
-        ended_later = (
-            any((r.item_id, r.at) == closed for r in have if r.event == "end")  # provisionally
-            or any(
-                e.at > beyond and (e.event == "start" or e.channel == still_open.channel)
-                for e in arriving
-            )
-            or await events.channel_ending(
-                conn, user[0], user_id=user[1], channel_id=still_open.channel, after=beyond
-            )
-        )
+        ended_later = any(
+            (r.item_id, r.at) == closed
+            for r in have
+            if r.event == "end"  # provisionally
+        ) or await history.ending(still_open.channel, after=last + longest)
     seen = viewings(found, longest=longest, stale_before=now - longest, ended_later=ended_later)
-    wanted = Counter(
-        (d.event, d.item_type, d.item_id, d.value, d.at)
-        for d in derived_events(seen, schedule)
-        if first <= d.at <= last
-    )
+    wanted = Counter(d for d in derived_events(seen, schedule) if first <= d.at <= last)
     superseded = []
     for row in have:
-        key = (row.event, row.item_type, row.item_id, row.value, row.at)
+        key = Derived(row.event, row.item_type, row.item_id, row.value, row.at)
         if wanted[key] > 0:
             wanted[key] -= 1
         else:
-            superseded.append(row.id)
-    fresh = [
-        EventOp(user[0], user[1], event, item_type, item_id, value, at, "derived")
-        for (event, item_type, item_id, value, at), count in wanted.items()
-        for _ in range(count)
-    ]
-    await events.supersede(conn, ids=superseded, now=now)
-    await events.write_ops(conn, ops=fresh)
-    return len(superseded) + len(fresh)
+            superseded.append(row)
+    history.change(superseded, [d for d, count in wanted.items() for _ in range(count)])
+
+
+async def _rederive_user(
+    history: UserHistory,
+    schedules: Schedules,
+    times: Sequence[dt.datetime],
+    longest: dt.timedelta,
+    now: dt.datetime,
+) -> None:
+    spans = _spans(times, longest)
+    opened = [await _left_open(history, first, longest) for first, _ in spans]
+    for span in sorted({*spans, *_spans([at for at in opened if at is not None], longest)}):
+        await _rederive_span(history, schedules, span, longest, now)
+
+
+async def _left_open(
+    history: UserHistory, first: dt.datetime, longest: dt.timedelta
+) -> dt.datetime | None:
+    """The start of a session nothing ended before `first` that began more than the maximum
+    before it: events from `first` on end it at its maximum, outside their own span."""
+    known = await history.last_start(first - longest)
+    if known is None:
+        return None
+    at, channel = known
+    return None if await history.ending(channel, after=at, before=first) else at
 
 
 async def rederive(
     conn: AsyncConnection,
-    user: User,
+    times: Mapping[User, Sequence[dt.datetime]],
     *,
-    times: Sequence[dt.datetime],
-    arriving: Sequence[ChannelEvent] = (),
+    arriving: Mapping[User, Sequence[ChannelEvent]] | None = None,
     longest: dt.timedelta,
     now: dt.datetime,
-) -> int:
+) -> dict[User, int]:
     """Re-derive what channel events at `times` (`arriving`: those not in the history yet)
-    can change for `user` (locked by the caller); returns how many derived rows changed."""
-    spans = _spans(times, longest)
-    opened = [await _left_open(conn, user, first, arriving, longest) for first, _ in spans]
-    changed = 0
-    for span in sorted({*spans, *_spans([at for at in opened if at is not None], longest)}):
-        changed += await _rederive_span(conn, user, span, arriving, longest, now)
-    return changed
-
-
-async def _left_open(
-    conn: AsyncConnection,
-    user: User,
-    first: dt.datetime,
-    arriving: Sequence[ChannelEvent],
-    longest: dt.timedelta,
-) -> dt.datetime | None:
-    """The start of a session nothing ended before `first` that began more than the maximum
-    before it: events from `first` on end it at its maximum, outside their own span."""
-    before = first - longest
-    sent = await events.last_channel_start(conn, user[0], user_id=user[1], before=before)
-    known = [(e.at, e.channel) for e in arriving if e.event == "start" and e.at < before]
-    if sent is not None:
-        known.append((sent[1], sent[0]))
-    if not known:
-        return None
-    at, channel = max(known)
-    if any(
-        at < e.at < first and (e.event == "start" or e.channel == channel) for e in arriving
-    ) or await events.channel_ending(
-        conn, user[0], user_id=user[1], channel_id=channel, after=at, before=first
-    ):
-        return None
-    return at
+    can change for each user (locked by the caller), reading and writing for all of them at
+    once; returns how many derived rows changed for each."""
+    if not times:
+        return {}
+    histories, schedules = await load(conn, times, arriving=arriving or {}, reach=_reach(longest))
+    for user, history in sorted(histories.items()):
+        await _rederive_user(history, schedules, times[user], longest, now)
+    superseded: list[int] = []
+    fresh: list[EventOp] = []
+    for history in histories.values():
+        ids, ops = history.writes()
+        superseded += ids
+        fresh += ops
+    await events.supersede(conn, ids=superseded, now=now)
+    await events.write_ops(conn, ops=fresh)
+    return {user: history.changes for user, history in histories.items()}
 
 
 def viewing_deriver(settings: Settings) -> Deriver:
@@ -196,9 +172,8 @@ def viewing_deriver(settings: Settings) -> Deriver:
         if not arriving:
             return
         await events.lock_users(conn, users=list(arriving))
-        for user, new in sorted(arriving.items()):
-            times = [e.at for e in new]
-            await rederive(conn, user, times=times, arriving=new, longest=longest, now=now)
+        times = {user: [e.at for e in new] for user, new in arriving.items()}
+        await rederive(conn, times, arriving=arriving, longest=longest, now=now)
 
     return Deriver(_channel_event, derive_viewing)
 
@@ -220,14 +195,13 @@ async def close_stale_sessions(
     longest = _longest(settings)
     async with db.read() as conn:
         stale = await events.stale_starts(conn, before=now - longest, limit=200)
-    closed = 0
+    starts: dict[User, list[dt.datetime]] = defaultdict(list)
     for service_id, user_id, _, start in stale:
-        async with db.write() as conn:
-            await events.lock_users(conn, users=[(service_id, user_id)])
-            user = (service_id, user_id)
-            if await rederive(conn, user, times=[start], longest=longest, now=now):
-                closed += 1
-    return closed
+        starts[(service_id, user_id)].append(start)
+    async with db.write() as conn:
+        await events.lock_users(conn, users=list(starts))
+        changed = await rederive(conn, starts, longest=longest, now=now)
+    return sum(1 for count in changed.values() if count)
 
 
 async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
@@ -262,8 +236,7 @@ async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
             ):
                 starts[(service_id, user_id)].append(at)
         await events.lock_users(conn, users=list(starts))
-        for user, times in sorted(starts.items()):
-            await rederive(conn, user, times=times, longest=longest, now=now)
+        await rederive(conn, starts, longest=longest, now=now)
         await catalog_changes.mark_changes_handled(
             conn, consumer="live", ids=[c.id for c in changes], now=now
         )

@@ -215,6 +215,34 @@ async def select_slots(
     return list((await conn.execute(query)).all())
 
 
+async def select_slots_of(
+    conn: AsyncConnection, ranges: Sequence[tuple[str, dt.datetime, dt.datetime]]
+) -> dict[str, list[tuple[dt.datetime, dt.datetime, str, str]]]:
+    """(start, end, item type, item id) of the slots overlapping each (channel, start, end),
+    each channel's in time order: PostgreSQL in one statement, SQLite a query per range."""
+    found: dict[str, dict[dt.datetime, tuple[dt.datetime, dt.datetime, str, str]]] = {}
+    for channel_id, _, _ in ranges:
+        found.setdefault(channel_id, {})
+    if conn.dialect.name == "postgresql":
+        driver = await driver_of(conn)
+        rows: list[Any] = await driver.fetch(
+            'SELECT s.channel_id, s.start, s."end", s.item_type, s.item_id '
+            "FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS w(c, lo, hi) "
+            'JOIN schedule_slots s ON s.channel_id = w.c AND s.start < w.hi AND s."end" > w.lo',
+            *[[r[index] for r in ranges] for index in range(3)],
+        )
+    else:
+        rows = []
+        for channel_id, start, end in ranges:
+            rows += [
+                (channel_id, r.start, r.end, r.item_type, r.item_id)
+                for r in await select_slots(conn, channel_id, start, end)
+            ]
+    for channel_id, start, end, item_type, item_id in rows:
+        found[channel_id][start] = (start, end, item_type, item_id)
+    return {channel: [slots[at] for at in sorted(slots)] for channel, slots in found.items()}
+
+
 async def replace_slots(
     conn: AsyncConnection,
     channel_id: str,

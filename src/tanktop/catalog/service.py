@@ -201,6 +201,15 @@ async def airings(
     return [Airing(r.start, r.end, r.item_type, r.item_id) for r in rows]
 
 
+async def airings_of(
+    conn: AsyncConnection, *, ranges: Sequence[tuple[str, dt.datetime, dt.datetime]]
+) -> dict[str, list[Airing]]:
+    """`airings` of many (channel, start, end)s at once: each channel's slots overlapping any
+    of its ranges, in time order."""
+    found = await queries.select_slots_of(conn, ranges)
+    return {channel: [Airing(*slot) for slot in slots] for channel, slots in found.items()}
+
+
 @dataclass(frozen=True)
 class ChannelAiring:
     channel_id: str

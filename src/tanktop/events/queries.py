@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.db import Database, driver_of, select_in, utcnow
+from tanktop.db import BIND_CHUNK, Database, chunks, driver_of, select_in, utcnow
 from tanktop.events.rules import EventOp, JsonScalar
 from tanktop.events.tables import event_history, list_items
 
@@ -509,27 +509,139 @@ async def exists_channel_ending(
     conn: AsyncConnection,
     service_id: int,
     user_id: str,
-    channel_id: str,
+    channel_id: str | None,
     after: dt.datetime,
     before: dt.datetime | None,
 ) -> bool:
     """Whether the user sent, for a time after `after` (and before `before`), a start (any
-    channel) or an end of `channel_id`: something that ends a viewing of that channel."""
+    channel) or an end of `channel_id`: something that ends a viewing of that channel (no
+    `channel_id`: any channel start or end)."""
     h = event_history
     query = (
         sa.select(h.c.id)
-        .where(
-            h.c.service_id == service_id,
-            h.c.user_id == user_id,
-            h.c.at > after,
-            *_POSTED_CHANNEL,
-            sa.or_(h.c.event == "start", h.c.item_id == channel_id),
-        )
+        .where(h.c.service_id == service_id, h.c.user_id == user_id, h.c.at > after)
+        .where(*_POSTED_CHANNEL)
         .limit(1)
     )
+    if channel_id is not None:
+        query = query.where(sa.or_(h.c.event == "start", h.c.item_id == channel_id))
     if before is not None:
         query = query.where(h.c.at < before)
     return (await conn.scalar(query)) is not None
+
+
+Window = tuple[int, str, dt.datetime, dt.datetime]
+"""(service id, user id, from, to): a user's span of time, both ends included."""
+UserKey = tuple[int, str]
+
+# PostgreSQL: many users' windows as arrays (`unnest`), each joined to its rows of the history
+# (by the (service, user, time) index): one statement, whatever the number of users.
+_PG_CHANNEL_EVENTS_OF = """
+SELECT h.service_id, h.user_id, h.event, h.item_id, h.at, coalesce(h.received_at, h.at)
+FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(s, u, lo, hi)
+JOIN event_history h ON h.service_id = w.s AND h.user_id = w.u AND h.at >= w.lo AND h.at <= w.hi
+WHERE h.item_type = 'channel' AND h.event IN ('start', 'end') AND h.origin <> 'derived'
+  AND NOT h.removed
+"""
+_PG_DERIVED_OF = """
+SELECT h.service_id, h.user_id, h.id, h.event, h.item_type, h.item_id, h.value::text, h.at
+FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(s, u, lo, hi)
+JOIN event_history h ON h.service_id = w.s AND h.user_id = w.u AND h.at >= w.lo AND h.at <= w.hi
+WHERE h.origin = 'derived' AND NOT h.removed AND h.superseded_at IS NULL
+ORDER BY h.id
+"""
+_PG_EDGES = """
+SELECT w.s, w.u, l.item_id, l.at,
+    EXISTS (SELECT 1 FROM event_history e WHERE e.service_id = w.s AND e.user_id = w.u
+            AND e.at > l.at AND e.at < w.lo AND e.item_type = 'channel'
+            AND (e.event = 'start' OR (e.event = 'end' AND e.item_id = l.item_id))
+            AND e.origin <> 'derived' AND NOT e.removed),
+    EXISTS (SELECT 1 FROM event_history e WHERE e.service_id = w.s AND e.user_id = w.u
+            AND e.at > w.hi AND e.item_type = 'channel' AND e.event IN ('start', 'end')
+            AND e.origin <> 'derived' AND NOT e.removed)
+FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(s, u, lo, hi)
+LEFT JOIN LATERAL (
+    SELECT h.item_id, h.at FROM event_history h
+    WHERE h.service_id = w.s AND h.user_id = w.u AND h.at < w.lo AND h.item_type = 'channel'
+      AND h.event = 'start' AND h.origin <> 'derived' AND NOT h.removed
+    ORDER BY h.at DESC, h.item_id DESC LIMIT 1
+) l ON true
+"""
+
+
+def _window_columns(windows: Sequence[Window]) -> list[list[Any]]:
+    return [[w[index] for w in windows] for index in range(4)]
+
+
+async def select_channel_events_of(
+    conn: AsyncConnection, windows: Sequence[Window]
+) -> dict[UserKey, list[tuple[str, str, dt.datetime, dt.datetime]]]:
+    """`select_channel_events` for many users (one window each) at once: PostgreSQL in one
+    statement, SQLite (in process, no round trips) a query per user."""
+    found: dict[UserKey, list[tuple[str, str, dt.datetime, dt.datetime]]] = {
+        (w[0], w[1]): [] for w in windows
+    }
+    if conn.dialect.name != "postgresql":
+        for service_id, user_id, start, end in windows:
+            found[(service_id, user_id)] = await select_channel_events(
+                conn, service_id, user_id, start, end
+            )
+        return found
+    driver = await driver_of(conn)
+    rows = await driver.fetch(_PG_CHANNEL_EVENTS_OF, *_window_columns(windows))
+    for row in rows:
+        found[(row[0], row[1])].append((row[2], row[3], row[4], row[5]))
+    return found
+
+
+DerivedTuple = tuple[int, str, str, str, JsonScalar, dt.datetime]
+"""(id, event, item type, item id, value, at) of a derived row."""
+
+
+async def select_derived_of(
+    conn: AsyncConnection, windows: Sequence[Window]
+) -> dict[UserKey, list[DerivedTuple]]:
+    """`select_derived` for many users (one window each) at once, in id order."""
+    found: dict[UserKey, list[DerivedTuple]] = {(w[0], w[1]): [] for w in windows}
+    if conn.dialect.name != "postgresql":
+        for service_id, user_id, start, end in windows:
+            found[(service_id, user_id)] = [
+                (r.id, r.event, r.item_type, r.item_id, r.value, r.at)
+                for r in await select_derived(conn, service_id, user_id, start, end)
+            ]
+        return found
+    driver = await driver_of(conn)
+    rows = await driver.fetch(_PG_DERIVED_OF, *_window_columns(windows))
+    for row in rows:
+        found[(row[0], row[1])].append(
+            (row[2], row[3], row[4], row[5], json_scalar(row[6]), row[7])
+        )
+    return found
+
+
+Edges = tuple[tuple[str, dt.datetime] | None, bool, bool]
+"""Around a user's window: (channel, at) of the latest channel start before it, whether a
+start or an end of that channel follows that start before the window, and whether any
+channel start or end follows the window."""
+
+
+async def select_channel_edges(
+    conn: AsyncConnection, windows: Sequence[Window]
+) -> dict[UserKey, Edges]:
+    """What lies just outside each user's window (`Edges`), for many users at once."""
+    if conn.dialect.name == "postgresql":
+        driver = await driver_of(conn)
+        rows = await driver.fetch(_PG_EDGES, *_window_columns(windows))
+        return {(r[0], r[1]): (None if r[2] is None else (r[2], r[3]), r[4], r[5]) for r in rows}
+    found: dict[UserKey, Edges] = {}
+    for service_id, user_id, start, end in windows:
+        before = await select_last_channel_start(conn, service_id, user_id, start)
+        ended = before is not None and await exists_channel_ending(
+            conn, service_id, user_id, before[0], before[1], start
+        )
+        later = await exists_channel_ending(conn, service_id, user_id, None, end, None)
+        found[(service_id, user_id)] = (before, ended, later)
+    return found
 
 
 async def select_last_channel_start(
@@ -643,31 +755,18 @@ async def select_derived(
     return list((await conn.execute(query.order_by(h.c.id))).all())
 
 
-_LATEST_IN_FORCE = (
-    sa.select(event_history.c.value, event_history.c.at, event_history.c.removed)
-    .where(
-        *(event_history.c[name] == sa.bindparam(f"b_{name}") for name in _KEY_COLUMNS),
-        event_history.c.superseded_at.is_(None),
-        event_history.c.supersedes.is_(None),
-    )
-    .order_by(event_history.c.at.desc(), event_history.c.id.desc())
-    .limit(1)
-)
-
-
 async def supersede(conn: AsyncConnection, ids: Sequence[int], now: dt.datetime) -> None:
     """Mark history rows superseded, append their corrections, and set each list item they
-    were in to what the history still holds for it (the latest row in force, or nothing)."""
+    were in to what the history still holds for it (the latest row in force, or nothing). A
+    few statements whatever the number of rows."""
     if not ids:
         return
     h = event_history
     rows = await select_in(
-        conn,
-        sa.select(h.c.id, *(h.c[name] for name in _KEY_COLUMNS), h.c.at),
-        h.c.id,
-        ids,
+        conn, sa.select(h.c.id, *(h.c[name] for name in _KEY_COLUMNS), h.c.at), h.c.id, ids
     )
-    await conn.execute(sa.update(h).where(h.c.id.in_(list(ids))).values(superseded_at=now))
+    for chunk in chunks(list(ids), BIND_CHUNK):
+        await conn.execute(sa.update(h).where(h.c.id.in_(chunk)).values(superseded_at=now))
     await conn.execute(
         sa.insert(h),
         [
@@ -683,31 +782,45 @@ async def supersede(conn: AsyncConnection, ids: Sequence[int], now: dt.datetime)
             for row in rows
         ],
     )
-    for key in sorted({tuple(row._mapping[name] for name in _KEY_COLUMNS) for row in rows}):
-        bound = {f"b_{name}": value for name, value in zip(_KEY_COLUMNS, key, strict=True)}
-        latest = (await conn.execute(_LATEST_IN_FORCE, bound)).first()
-        where = [list_items.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
-        await conn.execute(sa.delete(list_items).where(*where))
-        if latest is not None and not latest.removed:
-            await conn.execute(
-                sa.insert(list_items).values(
-                    **dict(zip(_KEY_COLUMNS, key, strict=True)),
-                    value=latest.value,
-                    updated_at=latest.at,
-                )
-            )
+    keys: list[tuple[Any, ...]] = sorted(
+        {tuple(row._mapping[name] for name in _KEY_COLUMNS) for row in rows}
+    )
+    key_columns = sa.tuple_(*(list_items.c[name] for name in _KEY_COLUMNS))
+    history_key = sa.tuple_(*(h.c[name] for name in _KEY_COLUMNS))
+    latest: dict[tuple[Any, ...], Any] = {}
+    for some in chunks(keys, 200):
+        in_force = sa.select(*(h.c[name] for name in _KEY_COLUMNS), h.c.value, h.c.at, h.c.removed)
+        in_force = in_force.where(
+            history_key.in_(some), h.c.superseded_at.is_(None), h.c.supersedes.is_(None)
+        ).order_by(h.c.at, h.c.id)
+        for found in await conn.execute(in_force):
+            latest[tuple(found._mapping[name] for name in _KEY_COLUMNS)] = found  # last wins
+        await conn.execute(sa.delete(list_items).where(key_columns.in_(some)))
+    restored = [
+        {
+            **{name: row._mapping[name] for name in _KEY_COLUMNS},
+            "value": row.value,
+            "updated_at": row.at,
+        }
+        for row in latest.values()
+        if not row.removed
+    ]
+    if restored:
+        await conn.execute(sa.insert(list_items), restored)
 
 
 async def lock_users(conn: AsyncConnection, users: Sequence[tuple[int, str]]) -> None:
     """Until the transaction ends, be the only one deriving from these users' events
-    (PostgreSQL; SQLite has one writer at a time anyway). In one order, so no deadlock."""
-    if conn.dialect.name != "postgresql":
+    (PostgreSQL; SQLite has one writer at a time anyway). In one order, so no deadlock, and
+    in one statement (the array's order: a function scan keeps it)."""
+    if conn.dialect.name != "postgresql" or not users:
         return
-    for service_id, user_id in sorted(set(users)):
-        await conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 20))"),
-            {"k": f"{service_id}:{user_id}"},
-        )
+    keys = [f"{service_id}:{user_id}" for service_id, user_id in sorted(set(users))]
+    driver = await driver_of(conn)
+    await driver.execute(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 20))) FROM unnest($1::text[]) k",
+        keys,
+    )
 
 
 async def count_user_events(

@@ -626,6 +626,34 @@ async def derived_rows(
     ]
 
 
+Window = queries.Window
+Edges = queries.Edges
+
+
+async def channel_events_of(
+    conn: AsyncConnection, *, windows: Sequence[Window]
+) -> dict[tuple[int, str], list[tuple[str, str, dt.datetime, dt.datetime]]]:
+    """`channel_events` of many users at once (one window each, keyed by (service, user))."""
+    return await queries.select_channel_events_of(conn, windows)
+
+
+async def derived_rows_of(
+    conn: AsyncConnection, *, windows: Sequence[Window]
+) -> dict[tuple[int, str], list[DerivedRow]]:
+    """`derived_rows` of many users at once (one window each), in id order."""
+    found = await queries.select_derived_of(conn, windows)
+    return {user: [DerivedRow(*row) for row in rows] for user, rows in found.items()}
+
+
+async def channel_edges(
+    conn: AsyncConnection, *, windows: Sequence[Window]
+) -> dict[tuple[int, str], Edges]:
+    """For each user's window, what lies just outside it (`Edges`): the latest channel start
+    before it and whether something ended it before the window, and whether any channel
+    event follows the window."""
+    return await queries.select_channel_edges(conn, windows)
+
+
 async def supersede(conn: AsyncConnection, *, ids: Sequence[int], now: dt.datetime) -> None:
     """Withdraw derived history rows a later arrival made wrong: they stay in the history,
     marked, with a correction row after them; the lists go back to what is still in force."""
