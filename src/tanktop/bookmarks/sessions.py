@@ -16,12 +16,14 @@ result). The rules, in the order of the events' own times (at one instant, `end`
   channel at that time;
 - each viewing that overlaps a movie's or episode's slot derives `progress` on it at the
   viewing's end: the minutes of the slot watched in this and the user's earlier viewings of that
-  channel; and `seen` too once that reaches 90% of the slot.
+  channel; and `seen` too once that reaches 90% of the slot. A viewing over two airings of one
+  item derives the later airing's progress (one value per item and time).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -139,26 +141,35 @@ def _overlap(viewing: Viewing, airing: Airing) -> float:
 def derived_events(
     found: Sequence[Viewing], schedule: Mapping[str, Sequence[Airing]]
 ) -> list[Derived]:
-    """What the viewings derive (`schedule`: each channel's airings around them)."""
+    """What the viewings derive (`schedule`: each channel's airings around them, in time
+    order). A viewing that overlaps two airings of one item derives the later one's progress
+    (one value per item and time: which of two the list kept would depend on write order)."""
     derived = [
         Derived("end", "channel", v.channel, v.end.isoformat(), v.end)
         for v in found
         if v.ended_by in ("switch", "longest")
     ]
+    progress: dict[tuple[str, str, dt.datetime], Derived] = {}
     for channel, airings in schedule.items():
         on_channel = [v for v in found if v.channel == channel]
+        ends = [v.end for v in on_channel]  # in time order: viewings never overlap
         for airing in airings:
             if airing.item_type not in WATCHABLE:
                 continue
             length = (airing.end - airing.start).total_seconds()
             watched = 0.0
-            for viewing in on_channel:
+            for viewing in on_channel[bisect_right(ends, airing.start) :]:
+                if viewing.start >= airing.end:
+                    break
                 seconds = _overlap(viewing, airing)
                 if seconds <= 0:
                     continue
                 watched += seconds
                 item = (airing.item_type, airing.item_id)
-                derived.append(Derived("progress", *item, round(watched / 60, 2), viewing.end))
+                progress.pop((*item, viewing.end), None)
+                progress[(*item, viewing.end)] = Derived(
+                    "progress", *item, round(watched / 60, 2), viewing.end
+                )
                 if watched >= FINISHED * length:
                     derived.append(Derived("seen", *item, None, viewing.end))
-    return derived
+    return derived + list(progress.values())

@@ -17,7 +17,7 @@ from tanktop.catalog.tables import (
     offers,
     schedule_slots,
 )
-from tanktop.db import announce_work, dialect_insert, driver_of, utcnow
+from tanktop.db import announce_work, chunks, dialect_insert, driver_of, utcnow
 
 ItemKey = tuple[str, str]
 ITEM_COLUMNS = (
@@ -233,11 +233,13 @@ async def select_slots_of(
         )
     else:
         rows = []
-        for channel_id, start, end in ranges:
-            rows += [
-                (channel_id, r.start, r.end, r.item_type, r.item_id)
-                for r in await select_slots(conn, channel_id, start, end)
-            ]
+        s = schedule_slots
+        for some in chunks(list(ranges), 100):
+            overlapping = sa.or_(
+                *(sa.and_(s.c.channel_id == c, s.c.start < hi, s.c.end > lo) for c, lo, hi in some)
+            )
+            query = sa.select(s.c.channel_id, s.c.start, s.c.end, s.c.item_type, s.c.item_id)
+            rows += list((await conn.execute(query.where(overlapping))).all())
     for channel_id, start, end, item_type, item_id in rows:
         found[channel_id][start] = (start, end, item_type, item_id)
     return {channel: [slots[at] for at in sorted(slots)] for channel, slots in found.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -582,10 +582,13 @@ async def select_channel_events_of(
         (w[0], w[1]): [] for w in windows
     }
     if conn.dialect.name != "postgresql":
-        for service_id, user_id, start, end in windows:
-            found[(service_id, user_id)] = await select_channel_events(
-                conn, service_id, user_id, start, end
-            )
+        h = event_history
+        columns = (h.c.service_id, h.c.user_id, h.c.event, h.c.item_id, h.c.at)
+        received = sa.type_coerce(_received(h), h.c.at.type)
+        for arms in _sqlite_arms(windows, lambda lo, hi: (h.c.at >= lo, h.c.at <= hi)):
+            query = sa.select(*columns, received).where(arms, *_POSTED_CHANNEL)
+            for row in await conn.execute(query):
+                found[(row[0], row[1])].append((row[2], row[3], row[4], row[5]))
         return found
     driver = await driver_of(conn)
     rows = await driver.fetch(_PG_CHANNEL_EVENTS_OF, *_window_columns(windows))
@@ -604,11 +607,17 @@ async def select_derived_of(
     """`select_derived` for many users (one window each) at once, in id order."""
     found: dict[UserKey, list[DerivedTuple]] = {(w[0], w[1]): [] for w in windows}
     if conn.dialect.name != "postgresql":
-        for service_id, user_id, start, end in windows:
-            found[(service_id, user_id)] = [
-                (r.id, r.event, r.item_type, r.item_id, r.value, r.at)
-                for r in await select_derived(conn, service_id, user_id, start, end)
-            ]
+        h = event_history
+        columns = (h.c.service_id, h.c.user_id, h.c.id, h.c.event, h.c.item_type, h.c.item_id)
+        for arms in _sqlite_arms(windows, lambda lo, hi: (h.c.at >= lo, h.c.at <= hi)):
+            query = sa.select(*columns, h.c.value, h.c.at).where(
+                arms,
+                h.c.origin == "derived",
+                h.c.removed.is_(False),
+                h.c.superseded_at.is_(None),
+            )
+            for row in await conn.execute(query.order_by(h.c.id)):
+                found[(row[0], row[1])].append((row[2], row[3], row[4], row[5], row[6], row[7]))
         return found
     driver = await driver_of(conn)
     rows = await driver.fetch(_PG_DERIVED_OF, *_window_columns(windows))
@@ -633,15 +642,58 @@ async def select_channel_edges(
         driver = await driver_of(conn)
         rows = await driver.fetch(_PG_EDGES, *_window_columns(windows))
         return {(r[0], r[1]): (None if r[2] is None else (r[2], r[3]), r[4], r[5]) for r in rows}
-    found: dict[UserKey, Edges] = {}
-    for service_id, user_id, start, end in windows:
-        before = await select_last_channel_start(conn, service_id, user_id, start)
-        ended = before is not None and await exists_channel_ending(
-            conn, service_id, user_id, before[0], before[1], start
+    h = event_history
+    users = (h.c.service_id, h.c.user_id)
+    latest: dict[UserKey, tuple[str, dt.datetime]] = {}
+    ended: set[UserKey] = set()
+    later: set[UserKey] = set()
+    for arms in _sqlite_arms(windows, lambda lo, _: (h.c.at < lo,)):
+        # SQLite only (in process): a user's channel starts before the window, latest first.
+        starts = sa.select(*users, h.c.item_id, h.c.at).where(
+            arms, h.c.event == "start", *_POSTED_CHANNEL
         )
-        later = await exists_channel_ending(conn, service_id, user_id, None, end, None)
-        found[(service_id, user_id)] = (before, ended, later)
-    return found
+        for row in await conn.execute(starts.order_by(h.c.at, h.c.item_id)):
+            latest[(row[0], row[1])] = (row[2], row[3])
+    for arms in _sqlite_arms(windows, lambda _, hi: (h.c.at > hi,)):
+        query = sa.select(*users).where(arms, *_POSTED_CHANNEL).distinct()
+        later.update((row[0], row[1]) for row in await conn.execute(query))
+    outside = [(s, u, lo, latest[(s, u)]) for s, u, lo, _ in windows if (s, u) in latest]
+    for some in chunks(outside, 100):
+        ending = sa.or_(
+            *(
+                sa.and_(
+                    h.c.service_id == service_id,
+                    h.c.user_id == user_id,
+                    h.c.at > at,
+                    h.c.at < lo,
+                    sa.or_(h.c.event == "start", h.c.item_id == channel),
+                )
+                for service_id, user_id, lo, (channel, at) in some
+            )
+        )
+        query = sa.select(*users).where(ending, *_POSTED_CHANNEL).distinct()
+        ended.update((row[0], row[1]) for row in await conn.execute(query))
+    return {
+        (s, u): (latest.get((s, u)), (s, u) in ended, (s, u) in later) for s, u, _, _ in windows
+    }
+
+
+def _sqlite_arms(
+    windows: Sequence[Window],
+    within: Callable[[dt.datetime, dt.datetime], tuple[sa.ColumnElement[bool], ...]],
+) -> list[sa.ColumnElement[bool]]:
+    """SQLite: the windows as ORs of (service, user, `within` its times) terms, a hundred a
+    statement (each term served by the (service, user, time) index)."""
+    h = event_history
+    return [
+        sa.or_(
+            *(
+                sa.and_(h.c.service_id == s, h.c.user_id == u, *within(lo, hi))
+                for s, u, lo, hi in some
+            )
+        )
+        for some in chunks(list(windows), 100)
+    ]
 
 
 async def select_last_channel_start(
@@ -809,18 +861,20 @@ async def supersede(conn: AsyncConnection, ids: Sequence[int], now: dt.datetime)
         await conn.execute(sa.insert(list_items), restored)
 
 
+_LOCK_USERS = sa.text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 20))) FROM unnest(:keys) AS k"
+).bindparams(sa.bindparam("keys", type_=postgresql.ARRAY(sa.Text)))
+
+
 async def lock_users(conn: AsyncConnection, users: Sequence[tuple[int, str]]) -> None:
     """Until the transaction ends, be the only one deriving from these users' events
     (PostgreSQL; SQLite has one writer at a time anyway). In one order, so no deadlock, and
-    in one statement (the array's order: a function scan keeps it)."""
+    in one statement (in the array's order: a function scan keeps it). Through SQLAlchemy, not
+    the driver: the statement that opens the transaction, so the locks last to its end."""
     if conn.dialect.name != "postgresql" or not users:
         return
     keys = [f"{service_id}:{user_id}" for service_id, user_id in sorted(set(users))]
-    driver = await driver_of(conn)
-    await driver.execute(
-        "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 20))) FROM unnest($1::text[]) k",
-        keys,
-    )
+    await conn.execute(_LOCK_USERS, {"keys": keys})
 
 
 async def count_user_events(
