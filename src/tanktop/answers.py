@@ -14,8 +14,9 @@ from fastapi import Response
 from pydantic import BaseModel
 
 
-def model_answer(description: str, example: Any, model: type[BaseModel]) -> dict[str, Any]:
-    """A `responses` entry for an answer typed by a model: what it means and an example."""
+def model_answer(description: str, example: Any, model: type[object]) -> dict[str, Any]:
+    """A `responses` entry for an answer typed by a model (or a dataclass pydantic writes):
+    what it means and an example."""
     return {
         "model": model,
         "description": description,
@@ -24,10 +25,8 @@ def model_answer(description: str, example: Any, model: type[BaseModel]) -> dict
 
 
 def model_json(model: BaseModel, status_code: int = 200, *, exclude_none: bool = False) -> Response:
-    """The answer as a response of its own, for a route that must leave out its null fields
-    (returning the model itself is the usual way)."""
-    return Response(
-        model.model_dump_json(exclude_none=exclude_none),
-        status_code=status_code,
-        media_type="application/json",
-    )
+    """The answer as a response of its own, for a route that must leave out its null fields,
+    or one too hot for FastAPI to check again the model it was just given (returning the
+    model itself is the usual way)."""
+    body = model.__pydantic_serializer__.to_json(model, exclude_none=exclude_none)  # no frames
+    return Response(body, status_code=status_code, media_type="application/json")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Final
 
-from pydantic import PlainSerializer, WithJsonSchema
+from pydantic import SerializerFunctionWrapHandler, WithJsonSchema, WrapSerializer
 
 EARLIEST: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST: Final = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
@@ -28,9 +28,19 @@ def to_utc(value: dt.datetime, what: str = "timestamp") -> dt.datetime:
     return value
 
 
+def _isoformat(value: dt.datetime, write: SerializerFunctionWrapHandler) -> str:
+    """`value.isoformat()`, made faster for the usual time in UTC: pydantic-core's writer
+    (a third of `isoformat`'s cost) with its `Z` spelled `+00:00`. Any other offset goes to
+    `isoformat`, which keeps an offset's seconds (pydantic-core drops them)."""
+    if value.tzinfo is dt.UTC:
+        text: str = write(value)
+        return text[:-1] + "+00:00"
+    return value.isoformat()
+
+
 Timestamp = Annotated[
     dt.datetime,
-    PlainSerializer(dt.datetime.isoformat, return_type=str, when_used="json"),  # C: no frame
+    WrapSerializer(_isoformat, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 """A time in an answer: ISO 8601 with its own offset (`+00:00`, `+01:00` in London's summer),

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import MISSING, BaseModel
+from pydantic import MISSING, BaseModel, TypeAdapter
 
 from tanktop.ids import JsonId
 from tanktop.timestamps import Timestamp
 
 
-class Bookmark(BaseModel):
+# A dataclass, not a `BaseModel`: the bookmark rules build one per item the user has watched,
+# from values they have just checked, and a model's validation on building cost more than
+# writing the answer (`bench.serialisation`). Pydantic writes and documents it as it does a
+# model; `BOOKMARK` reads one from JSON.
+@dataclass(slots=True)
+class Bookmark:
     """Where the user is in a movie or programme. A programme's bookmark names the episode
     (`episode_id`, `season`, `number`, `status`); a movie's has none of those fields."""
 
@@ -25,6 +31,9 @@ class Bookmark(BaseModel):
     season: int | MISSING | None = MISSING
     number: int | MISSING | None = MISSING
     status: Literal["in_progress", "next"] | MISSING = MISSING
+
+
+BOOKMARK = TypeAdapter(Bookmark)
 
 
 class BookmarkList(BaseModel):

@@ -25,7 +25,7 @@ from tanktop.analytics.schemas import (
     UsersAnswer,
     UserStatsAnswer,
 )
-from tanktop.bookmarks.schemas import Bookmark, BookmarkList
+from tanktop.bookmarks.schemas import BOOKMARK, Bookmark, BookmarkList
 from tanktop.events.schemas import EventList, PersonalizedList
 from tanktop.notifications.schemas import (
     Delivery,
@@ -76,6 +76,10 @@ def _path(*parts: str) -> str:
 
 def _model(model: type[M]) -> Callable[[httpx.Response], M]:
     return lambda response: model.model_validate_json(response.content)
+
+
+def _bookmark(response: httpx.Response) -> Bookmark:
+    return BOOKMARK.validate_json(response.content)
 
 
 def _nothing(_response: httpx.Response) -> None:
@@ -295,7 +299,7 @@ def bookmarks(user_id: str) -> Call[list[Bookmark]]:
 
 def bookmark(user_id: str, item_type: str, item_id: str | int) -> Call[Bookmark]:
     """Where the user is in a movie or programme (an episode answers for its programme)."""
-    return _get(_path("bookmark", user_id, item_type, str(item_id)), _model(Bookmark))
+    return _get(_path("bookmark", user_id, item_type, str(item_id)), _bookmark)
 
 
 # Recommendations
@@ -568,7 +572,7 @@ def my_bookmarks() -> Call[list[Bookmark]]:
 
 def my_bookmark(item_type: str, item_id: str | int) -> Call[Bookmark]:
     """The user's bookmark in a movie or programme (scope `bookmarks`)."""
-    return _get(_path("bookmark", item_type, str(item_id)), _model(Bookmark))
+    return _get(_path("bookmark", item_type, str(item_id)), _bookmark)
 
 
 def my_recommendations(

@@ -41,7 +41,8 @@ class EventList(
         root: dict[str, Any] = {event: values}
         if next_cursor:
             root["next_cursor"] = next_cursor
-        return cls(root)
+        list_: EventList = cls.__pydantic_validator__.validate_python(root)  # half of cls(root)
+        return list_
 
     def values_of(self, event: str) -> dict[str, JsonScalar]:
         """The items in the list and their values (a client reading the answer)."""

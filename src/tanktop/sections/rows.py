@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from tanktop.bookmarks.schemas import Bookmark
+from tanktop.bookmarks.schemas import BOOKMARK, Bookmark
 from tanktop.catalog import service as catalog
 from tanktop.catalog.service import ItemKey
 from tanktop.errors import NotFound
@@ -70,7 +70,7 @@ def _plain(keys: Sequence[ItemKey], limit: int, total: int | None = None) -> Fet
 
 
 def _bookmark_item(mark: Bookmark) -> RowItem:
-    return RowItem(**mark.model_dump())  # a movie's bookmark has no episode fields
+    return RowItem(**BOOKMARK.dump_python(mark))  # a movie's bookmark has no episode fields
 
 
 def _recommended_item(rec: recs.Recommendation) -> RowItem:
