@@ -16,11 +16,11 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import uvicorn
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -55,7 +55,36 @@ from tanktop.sections.demo import define_examples
 from tanktop.tenants import service as tenants
 from tanktop.worker import run_worker
 
-app = typer.Typer(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
+
+class _Cli(typer.Typer):
+    """The `tanktop` command, ending what an operator can fix as one `error:` line and status
+    1: a domain error, a configuration the environment got wrong, a file it cannot read or
+    write. Anything else is a bug and keeps its traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except AppError as exc:
+            message = exc.detail
+        except ValidationError as exc:
+            if exc.title != Settings.__name__:
+                raise
+            message = f"invalid configuration: {describe_settings_errors(exc)}"
+        except OSError as exc:
+            message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        typer.echo(f"error: {message}", err=True)
+        sys.exit(1)
+
+
+def describe_settings_errors(exc: ValidationError) -> str:
+    """`TANKTOP_<NAME>: what is wrong` for each setting the environment got wrong."""
+    return "; ".join(
+        f"TANKTOP_{'.'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
+
+
+app = _Cli(help="Tank Top: personal features for TV and movie apps.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage services and their API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 catalog_app = typer.Typer(help="Load the shared catalog.", no_args_is_help=True)

@@ -23,6 +23,7 @@ from pydantic import JsonValue
 from tanktop import migrations
 from tanktop.catalog import service as catalog
 from tanktop.db import Database
+from tanktop.errors import BadRequest
 from tanktop.events import service as events
 from tanktop.recommendations import service as recs
 from tanktop.tenants import service as tenants
@@ -48,10 +49,22 @@ class Scores:
 
 
 def read_ratings(path: Path) -> list[Rating]:
+    """`user,item,rating,timestamp` rows after a header; a row that is not is a `BadRequest`
+    naming its line (the CLI prints it as one line)."""
+    ratings: list[Rating] = []
     with path.open(newline="") as f:
         reader = csv.reader(f)
-        next(reader)
-        return [(u, i, float(r), int(float(t))) for u, i, r, t in reader]
+        next(reader, None)
+        for row in reader:
+            try:
+                user, item, rating, at = row
+                ratings.append((user, item, float(rating), int(float(at))))
+            except (ValueError, OverflowError):
+                raise BadRequest(
+                    f"{path} line {reader.line_num}: expected user,item,rating,timestamp "
+                    f"with a numeric rating and Unix time, got {','.join(row)!r}"
+                ) from None
+    return ratings
 
 
 def split(ratings: list[Rating], how: str, seed: int) -> tuple[list[Rating], list[Rating]]:
