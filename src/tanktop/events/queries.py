@@ -419,7 +419,7 @@ def json_scalar(text: str | None) -> JsonScalar:
 
 
 async def select_user_items(
-    conn: AsyncConnection,
+    db: Database,
     service_id: int,
     user_id: str,
     events: Sequence[str] | None,
@@ -427,14 +427,14 @@ async def select_user_items(
 ) -> list[UserItem]:
     """The user's entries in those lists, of those types (None and None: all of them; a hot
     read: bookmarks, sections, recommendations)."""
-    if conn.dialect.name == "postgresql":
-        driver = await driver_of(conn)
-        if events is None or item_types is None:
-            rows = await driver.fetch(_PG_ALL_USER_ITEMS, service_id, user_id)
-        else:
-            rows = await driver.fetch(
-                _PG_USER_ITEMS, service_id, user_id, list(events), list(item_types)
-            )
+    if not db.is_sqlite:
+        async with db.driver() as driver:
+            if events is None or item_types is None:
+                rows = await driver.fetch(_PG_ALL_USER_ITEMS, service_id, user_id)
+            else:
+                rows = await driver.fetch(
+                    _PG_USER_ITEMS, service_id, user_id, list(events), list(item_types)
+                )
         return [(r[0], r[1], r[2], json_scalar(r[3]), r[4]) for r in rows]
     c = list_items.c
     query = sa.select(c.event, c.item_type, c.item_id, c.value, c.updated_at).where(
@@ -442,7 +442,8 @@ async def select_user_items(
     )
     if events is not None and item_types is not None:
         query = query.where(c.event.in_(list(events)), c.item_type.in_(list(item_types)))
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in await conn.execute(query)]
+    async with db.read() as conn:
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in await conn.execute(query)]
 
 
 async def count_user_values(

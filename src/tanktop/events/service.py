@@ -423,11 +423,10 @@ async def user_lists_snapshot(
     """Within the block (and the tasks it starts), `user_items` of this user answers from one
     read of all the user's lists made on entry: something built from many domains' reads of
     the user's lists (a section page) sees one moment, in one query rather than one each."""
-    async with db.read() as conn:
-        items = [
-            ListItem(*row)
-            for row in await queries.select_user_items(conn, service.id, user_id, None, None)
-        ]
+    items = [
+        ListItem(*row)
+        for row in await queries.select_user_items(db, service.id, user_id, None, None)
+    ]
     token = _SNAPSHOT.set(_Snapshot(service.id, user_id, items))
     try:
         yield
@@ -448,8 +447,7 @@ async def user_items(
     if snapshot is not None:
         wanted, types = set(events), set(item_types)
         return [i for i in snapshot.items if i.event in wanted and i.item_type in types]
-    async with db.read() as conn:
-        rows = await queries.select_user_items(conn, service.id, user_id, events, item_types)
+    rows = await queries.select_user_items(db, service.id, user_id, events, item_types)
     return [ListItem(*row) for row in rows]
 
 
