@@ -21,34 +21,80 @@ from tests.conftest import Admin, Api, assert_problem, service_of, unique
 from tests.servers import create_key, run_cli, tanktop_env
 
 
+def dense(model: Model) -> np.ndarray:
+    """The model's item-item matrix S, written out."""
+    n = len(model.items)
+    matrix = np.zeros((n, n), dtype=np.float32)
+    for column in range(n):
+        neighbours, weights = model.row(column)
+        matrix[column, neighbours] = weights
+    return matrix
+
+
 def test_ease_learns_co_occurrence_and_round_trips() -> None:
     interactions = [(f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b")]
     interactions += [(f"v{u}", item, 1.0) for u in range(10) for item in ("c", "d")]
     model = train(interactions, regularisation=1.0)
     index = model.index()
-    assert model.similarity[index["a"], index["b"]] > 0.5
-    assert model.similarity[index["a"], index["c"]] <= 0
-    assert model.similarity[index["a"], index["a"]] == 0
+    similarity = dense(model)
+    assert similarity[index["a"], index["b"]] > 0.5
+    assert similarity[index["a"], index["c"]] <= 0
+    assert similarity[index["a"], index["a"]] == 0
     again = Model.from_bytes(model.to_bytes())
     assert again.items == model.items
-    assert (again.similarity == model.similarity).all()
+    assert (dense(again) == similarity).all()
+
+
+def test_the_tail_beyond_the_ease_head_is_recommended_through_its_neighbours() -> None:
+    """Items outside the head keep kNN neighbours on EASE's scale: a user of a tail item
+    gets its companion, and a head item's tail neighbour is reachable from the head."""
+    interactions = [(f"u{u}", f"movie:h{u % 7}", 1.0) for u in range(200)]
+    interactions += [(f"u{u}", f"movie:h{(u + 1) % 7}", 1.0) for u in range(200)]
+    interactions += [(f"t{u}", item, 1.0) for u in range(3) for item in ("movie:x", "movie:y")]
+    interactions += [("t0", "movie:h0", 1.0), ("t1", "movie:h0", 1.0)]
+    model = train(interactions, regularisation=5.0, head_items=7, neighbours=3)
+    assert len(model.items) == 9 and len(model.head) == 7, "every item, EASE on the head"
+    index = model.index()
+    x, y, h0 = index["movie:x"], index["movie:y"], index["movie:h0"]
+    neighbours, weights = model.row(x)
+    assert neighbours[np.argmax(weights)] == y
+    assert all(len(model.row(c)[0]) <= 3 for c in (x, y)), "at most `neighbours` each"
+    assert y in model.row(h0)[0], "a head item reaches the tail"
+    scores = model.scores(np.array([x]), np.array([1.0], dtype=np.float32))
+    assert model.top(scores, excluded=[x], count=1)[0] == y
 
 
 def test_scores_read_only_touched_rows_yet_equal_the_full_product() -> None:
     rng = np.random.default_rng(3)
     interactions = [(f"u{u}", f"movie:{i}", 1.0) for u in range(40) for i in rng.choice(30, 6)]
     interactions += [(f"u{u}", f"episode:{i}", 1.0) for u in range(40) for i in rng.choice(9, 2)]
-    model = train(interactions, regularisation=5.0)
-    vector = np.zeros(len(model.items), dtype=np.float32)
-    vector[[2, 7, 11]] = [1.0, 0.6, -1.0]
-    assert np.allclose(model.scores(vector), vector @ model.similarity, atol=1e-6)
-    for column in range(len(model.items)):
-        best = max((2, 7, 11), key=lambda i: vector[i] * model.similarity[i, column])
-        assert model.because(vector, column) == best, "always one of the user's own items"
+    for head in (2000, 12):
+        model = train(interactions, regularisation=5.0, head_items=head, neighbours=5)
+        similarity = dense(model)
+        touched = np.array([2, 7, 11, 20])
+        values = np.array([1.0, 0.6, -1.0, 0.5], dtype=np.float32)
+        vector = np.zeros(len(model.items), dtype=np.float32)
+        vector[touched] = values
+        assert np.allclose(model.scores(touched, values), vector @ similarity, atol=1e-6)
+        for column in np.flatnonzero(similarity[touched].any(axis=0)):
+            best = max(touched, key=lambda i: vector[i] * similarity[i, column])
+            found = model.because(touched, values, column)
+            assert found == (best if (vector[best] * similarity[best, column]) > 0 else None)
     episodes = model.of_type("episode")
     assert [model.items[i] for i in np.flatnonzero(episodes)] == [
         i for i in model.items if i.startswith("episode:")
     ]
+
+
+def test_top_ranks_scored_items_then_the_popular_then_the_disliked() -> None:
+    interactions = [(f"u{u}", f"movie:{i}", 1.0) for u in range(30) for i in range(u % 6 + 1)]
+    model = train(interactions, regularisation=5.0)
+    scores = np.zeros(len(model.items), dtype=np.float32)
+    scores[[4, 2, 5]] = [0.5, 0.9, -0.3]
+    assert model.top(scores, excluded=[2], count=4).tolist() == [4, 0, 1, 3]
+    assert model.top(scores, excluded=[2], count=9).tolist() == [4, 0, 1, 3, 5], "never 2"
+    assert model.top(scores, excluded=[], count=2, item_type="movie").tolist() == [2, 4]
+    assert model.top(scores, excluded=[], count=2, item_type="programme").tolist() == []
 
 
 def test_episodes_fold_into_their_programme() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -85,16 +86,48 @@ async def user_programmes(db: Database, *, lists: list[events.ListItem]) -> dict
     )
 
 
-def user_vector(
+@dataclass(frozen=True)
+class Taste:
+    """A user's current weights on the model's items they acted on (sparse: a few dozen
+    columns of a catalog of any size)."""
+
+    columns: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float32]
+
+    @classmethod
+    def of(cls, weights: dict[int, float]) -> Taste:
+        """From column -> weight."""
+        return cls(
+            np.fromiter(weights.keys(), dtype=np.int64, count=len(weights)),
+            np.fromiter(weights.values(), dtype=np.float32, count=len(weights)),
+        )
+
+    @property
+    def personal(self) -> bool:
+        """Something of theirs the model knows, with a weight."""
+        return bool(self.values.any())
+
+    def scores(self, model: Model) -> npt.NDArray[np.float32]:
+        """Each column's score for the user; by popularity (scaled to at most 1) for a user
+        with nothing the model knows."""
+        if self.personal:
+            return model.scores(self.columns, self.values)
+        return model.popularity / max(1.0, float(model.popularity.max()))
+
+    def because(self, model: Model, column: int) -> int | None:
+        return model.because(self.columns, self.values, column)
+
+
+def user_taste(
     model: Model,
     lists: list[events.ListItem],
     programmes: dict[str, str],
     settings: RecommenderVersion,
-) -> npt.NDArray[np.float32]:
-    """The user's current weight on each of the model's items (what they did, as of now); a
-    programme takes the strongest of its episodes' weights."""
+) -> Taste:
+    """The user's current weight on each of the model's items they acted on (what they did,
+    as of now); a programme takes the strongest of its episodes' weights."""
     index = model.index()
-    vector = np.zeros(len(model.items), dtype=np.float32)
+    taste: dict[int, float] = {}
     for item in lists:
         key = model_key(item.item_type, item.item_id, programmes)
         column = index.get(key) if key else None
@@ -102,7 +135,7 @@ def user_vector(
             continue
         value = weight(settings, item.event, item.value)
         if item.item_type == "episode":
-            vector[column] = max(vector[column], value)
+            taste[column] = max(taste.get(column, 0.0), value)
         else:
-            vector[column] += value
-    return vector
+            taste[column] = taste.get(column, 0.0) + value
+    return Taste.of(taste)

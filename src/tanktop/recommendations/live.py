@@ -13,7 +13,7 @@ from tanktop.recommendations.items import (
     model_key,
     programmes_of,
     user_programmes,
-    user_vector,
+    user_taste,
 )
 from tanktop.recommendations.schemas import LiveRecommendation, Reason
 from tanktop.recommendations.settings import signals
@@ -50,9 +50,9 @@ async def recommend_live(
         lists = await events.user_items(
             db, service, user_id=user_id, events=signals(settings), item_types=CONTENT
         )
-        vector = user_vector(model, lists, await user_programmes(db, lists=lists), settings)
-        personal = bool(vector.any())
-        values = model.scores(vector) if personal else model.popularity
+        taste = user_taste(model, lists, await user_programmes(db, lists=lists), settings)
+        personal = taste.personal
+        values = taste.scores(model)
         index = model.index()
         programmes = await programmes_of(
             db, episode_ids=(a.airing.item_id for a in airing if a.airing.item_type == "episode")

@@ -43,7 +43,10 @@ class Params(BaseModel):
     ease_lambda: Annotated[StrictFloat, Field(gt=0, le=1e7)] = 200.0
     """EASE's L2 regularisation: larger trusts co-occurrence less."""
     head_items: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 2000
-    """Most popular items the EASE matrix keeps."""
+    """Most popular items EASE is solved over (its cost grows with the cube); every other
+    item is recommended through its item-kNN neighbours."""
+    neighbours: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+    """Item-kNN neighbours each item keeps outside the EASE head."""
     half_life_days: Annotated[StrictFloat, Field(gt=0, le=36_500)] | None = None
     """Recency: an event this many days older than the service's newest weighs half (None:
     no decay)."""

@@ -17,11 +17,12 @@ from tanktop.recommendations.cache import ModelCache
 from tanktop.recommendations.items import (
     CONTENT,
     WATCHED_OR_HIDDEN,
+    Taste,
     model_key,
     pair,
     programmes_of,
     user_programmes,
-    user_vector,
+    user_taste,
 )
 from tanktop.recommendations.model import Model
 from tanktop.recommendations.schemas import Reason, Recommendation
@@ -63,13 +64,9 @@ async def recommend(
         fresh = [i for i in ids if f"{kind}:{i}" not in user.excluded][:n]
         return [_recommendation(kind, i, 0.0) for i in fresh]
     index = model.index()
-    ranked = user.scores.astype(np.float64)
-    ranked[[index[key] for key in user.excluded if key in index]] = -np.inf
-    if item_type is not None:
-        ranked[~model.of_type(item_type)] = -np.inf
-    order = np.argsort(-ranked, kind="stable")[: n * 5]
-    wanted = [model.items[i] for i in order if ranked[i] > -np.inf]
-    wanted = await _available(db, wanted, availability)
+    excluded = (index[key] for key in user.excluded if key in index)
+    order = model.top(user.scores, excluded=excluded, count=n * 5, item_type=item_type)
+    wanted = await _available(db, [model.items[i] for i in order], availability)
     return [user.recommendation(key) for key in wanted[:n]]
 
 
@@ -80,19 +77,19 @@ class _UserScores:
     model: Model | None
     excluded: set[str]
     """Model keys of what the user has seen, rated or hidden."""
-    vector: npt.NDArray[np.float32]
-    personal: bool
-    """Scored from the user's own lists (else by popularity)."""
+    taste: Taste
     scores: npt.NDArray[np.float32]
 
     def recommendation(self, key: str) -> Recommendation:
-        """The recommendation of a model key, with its score and why."""
+        """The recommendation of a model key, with its score and why (`popular` for one none
+        of the user's items recommends)."""
         assert self.model is not None
         column = self.model.index()[key]
         kind, item_id = pair(key)
         reason = _POPULAR
-        if self.personal:
-            source_type, source_id = pair(self.model.items[self.model.because(self.vector, column)])
+        source = self.taste.because(self.model, column) if self.taste.personal else None
+        if source is not None:
+            source_type, source_id = pair(self.model.items[source])
             reason = Reason(type="similar_to", item_type=source_type, item_id=source_id)
         return _recommendation(kind, item_id, round(float(self.scores[column]), 6), reason)
 
@@ -114,15 +111,9 @@ async def _for_user(
     }
     empty = np.zeros(0, dtype=np.float32)
     if model is None:
-        return _UserScores(None, excluded, empty, False, empty)
-    vector = user_vector(model, lists, programmes, settings)
-    personal = bool(vector.any())
-    scores = (
-        model.scores(vector)
-        if personal
-        else model.popularity / max(1.0, float(model.popularity.max()))
-    )
-    return _UserScores(model, excluded, vector, personal, scores)
+        return _UserScores(None, excluded, Taste(np.zeros(0, np.int64), empty), empty)
+    taste = user_taste(model, lists, programmes, settings)
+    return _UserScores(model, excluded, taste, taste.scores(model))
 
 
 async def rank(
@@ -176,12 +167,12 @@ async def similar(
     if model is None or key not in model.index():
         raise NotFound(f"No model knows {item_type} {item_id!r} yet.")
     column = model.index()[key]
-    scores = model.similarity[column]
+    neighbours, weights = model.row(column)
     like = Reason(type="similar_to", item_type=item_type, item_id=item_id)
     result = []
-    for i in np.argsort(-scores)[:n]:
-        if i == column or scores[i] <= 0:
-            continue
-        kind, other = pair(model.items[i])
-        result.append(_recommendation(kind, other, round(float(scores[i]), 6), like))
+    for i in np.argsort(-weights, kind="stable")[:n]:
+        if weights[i] <= 0:
+            break
+        kind, other = pair(model.items[neighbours[i]])
+        result.append(_recommendation(kind, other, round(float(weights[i]), 6), like))
     return result

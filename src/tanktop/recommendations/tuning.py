@@ -30,7 +30,13 @@ import optuna
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.events.service import HistoryEvent
-from tanktop.recommendations.items import CONTENT, fold_episodes, model_key, programmes_of
+from tanktop.recommendations.items import (
+    CONTENT,
+    Taste,
+    fold_episodes,
+    model_key,
+    programmes_of,
+)
 from tanktop.recommendations.schemas import Params, RecommenderVersion
 from tanktop.recommendations.settings import weight
 from tanktop.recommendations.weighing import fit, weigh
@@ -132,27 +138,16 @@ def recommend(case: Case, settings: RecommenderVersion) -> dict[str, list[str]]:
     if not model.items:
         return {user: [] for user in case.truth}
     index = model.index()
-    users = sorted(case.truth)
-    row = {user: n for n, user in enumerate(users)}
-    vectors = np.zeros((len(users), len(model.items)), dtype=np.float32)
-    seen_rows: list[int] = []
-    seen_columns: list[int] = []
+    tastes: dict[str, dict[int, float]] = {user: {} for user in case.truth}
     for user, key, value in folded:
         column = index.get(key)
-        if user not in row or column is None:
-            continue
-        vectors[row[user], column] = value
-        seen_rows.append(row[user])
-        seen_columns.append(column)
-    scores = vectors @ model.similarity
-    cold = ~vectors.any(axis=1)
-    scores[cold] = model.popularity / max(1.0, float(model.popularity.max()))
-    scores[seen_rows, seen_columns] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :K]
-    return {
-        user: [model.items[c] for c in top[n] if scores[n, c] > -np.inf]
-        for n, user in enumerate(users)
-    }
+        if user in tastes and column is not None:
+            tastes[user][column] = value
+    answers = {}
+    for user, taste in tastes.items():
+        top = model.top(Taste.of(taste).scores(model), excluded=taste, count=K)
+        answers[user] = [model.items[c] for c in top]
+    return answers
 
 
 @dataclass(frozen=True)

@@ -52,4 +52,9 @@ def weigh(
 def fit(folded: Iterable[tuple[str, str, float]], settings: RecommenderVersion) -> Model:
     """The model of (user, model key, weight) triples under the version's parameters."""
     params = settings.params
-    return train(folded, regularisation=params.ease_lambda, max_items=params.head_items)
+    return train(
+        folded,
+        regularisation=params.ease_lambda,
+        head_items=params.head_items,
+        neighbours=params.neighbours,
+    )
