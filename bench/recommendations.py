@@ -1,9 +1,16 @@
-"""`GET /recommendation` latency with 10,000 items and 100,000 events, and training time.
+"""`GET /recommendation` latency, training time and training memory, for a catalog of 10,000
+items (100,000 events) and one of 100,000 items (1,000,000 events).
 
     python -m bench.recommendations [--database postgresql|sqlite] [--seconds 5]
+        [--case 10k|100k|both] [--reuse]
 
-Events follow a skewed popularity over 10,000 movies and 2,000 users. Prints the training time
-of `tanktop recs train` and the p99 of recommendations beside the bare /healthz in the same run.
+Events follow a skewed popularity over the movies (1 / rank^0.8), from 2,000 users (10k) or
+20,000 (100k). The 10k case is posted through the API in batches; the 100k case is written
+through the same service code in process (a million events over HTTP would take the run's
+time). Prints the time of `tanktop recs train` (reading the history, fitting, storing), its
+peak memory (the command's maximum resident set, `getrusage` of waited-for children), and the
+p99 of recommendations beside the bare /healthz in the same run. `--reuse` measures the
+database an earlier PostgreSQL run of the case left (its events loaded) without loading again.
 """
 
 from __future__ import annotations
@@ -11,40 +18,77 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import resource
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
+from pydantic import JsonValue
 from tests.servers import create_key, run_cli, running_server, tanktop_env
 
-from bench.databases import fresh_database
+from bench.databases import fresh_database, pg_url
 from bench.loadgen import Call, ratio_line, run_load
+from tanktop.db import Database
+from tanktop.events import service as events
+from tanktop.tenants import service as tenants
 
 BENCH_DB = "tanktop_bench_recs"
-ITEMS, USERS, EVENTS = 10_000, 2_000, 100_000
 
 
-async def load_events(base: str) -> None:
+@dataclass(frozen=True)
+class Case:
+    name: str
+    items: int
+    users: int
+    events: int
+    over_http: bool
+
+
+CASES = {
+    "10k": Case("10k", 10_000, 2_000, 100_000, over_http=True),
+    "100k": Case("100k", 100_000, 20_000, 1_000_000, over_http=False),
+}
+
+
+def batches(case: Case) -> Iterator[list[JsonValue]]:
+    """The case's events, 1,000 at a time (seeded: every run loads the same)."""
     rng = random.Random(5)
-    weights = [1 / (i + 1) ** 0.8 for i in range(ITEMS)]
-    items = rng.choices(range(ITEMS), weights=weights, k=EVENTS)
-    async with httpx.AsyncClient(timeout=60) as http:
-        for start in range(0, EVENTS, 1000):
-            batch = [
-                {
-                    "user_id": f"u{rng.randrange(USERS)}",
-                    "event": rng.choice(["seen", "rated", "watchlist"]),
-                    "item_type": "movie",
-                    "item_id": items[i],
-                    "value": rng.choice([3, 4, 5]),
-                }
-                for i in range(start, start + 1000)
-            ]
-            response = await http.post(f"{base}/events/", json=batch)
-            assert response.status_code == 204, response.text
+    weights = [1 / (i + 1) ** 0.8 for i in range(case.items)]
+    items = rng.choices(range(case.items), weights=weights, k=case.events)
+    for start in range(0, case.events, 1000):
+        yield [
+            {
+                "user_id": f"u{rng.randrange(case.users)}",
+                "event": rng.choice(["seen", "rated", "watchlist"]),
+                "item_type": "movie",
+                "item_id": items[i],
+                "value": rng.choice([3, 4, 5]),
+            }
+            for i in range(start, start + 1000)
+        ]
 
 
-async def measure(server_url: str, base: str, seconds: float) -> None:
+async def load_events(case: Case, base: str, url: str, key: str) -> None:
+    if case.over_http:
+        async with httpx.AsyncClient(timeout=60) as http:
+            for batch in batches(case):
+                response = await http.post(f"{base}/events/", json=batch)
+                assert response.status_code == 204, response.text
+        return
+    db = Database(url)
+    try:
+        service = await tenants.find_service(db, key=key)
+        assert service is not None
+        for batch in batches(case):
+            async with db.write() as conn:
+                await events.write_ops(conn, ops=events.batch_ops(service, body=batch))
+    finally:
+        await db.dispose()
+
+
+async def measure(server_url: str, base: str, seconds: float, users: int) -> None:
     for concurrency in (1, 8):
         baseline = await run_load(
             f"GET /healthz (c={concurrency})",
@@ -54,7 +98,7 @@ async def measure(server_url: str, base: str, seconds: float) -> None:
         )
         recs = await run_load(
             f"GET /recommendation (c={concurrency})",
-            lambda i: Call("GET", f"{base}/recommendation/u{i % USERS}/?n=10"),
+            lambda i: Call("GET", f"{base}/recommendation/u{i % users}/?n=10"),
             concurrency=concurrency,
             seconds=seconds,
         )
@@ -67,24 +111,46 @@ async def measure(server_url: str, base: str, seconds: float) -> None:
         )
 
 
+def run(case: Case, database: str, seconds: float, *, reuse: bool) -> None:
+    print(f"== {case.items:,} items, {case.users:,} users, {case.events:,} events ==", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        name = f"{BENCH_DB}_{case.name}"
+        url = pg_url(name) if reuse else fresh_database(database, name, tmp)
+        env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60", TANKTOP_MODEL_REFRESH_SECONDS="1")
+        key = create_key(env, "bench-recs")  # reused: another key of the same service
+        with running_server(env, "--no-worker") as server:
+            base = f"{server.base_url}/api/1/{key}"
+            if not reuse:
+                print(f"loading {case.events:,} events …", flush=True)
+                started = time.perf_counter()
+                asyncio.run(load_events(case, base, url, key))
+                print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            started = time.perf_counter()
+            assert run_cli(env, "recs", "train").returncode == 0
+            took = time.perf_counter() - started
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            print(
+                f"training: {took:.1f} s (whole command; target < 120 s), peak memory "
+                f"{peak / 1024:.0f} MiB (target < 4096)"
+                + ("" if peak > before else " (or less: an earlier child's peak was higher)")
+            )
+            time.sleep(3)  # the API process picks the new model up
+            asyncio.run(measure(server.base_url, base, seconds, case.users))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--case", choices=["10k", "100k", "both"], default="both")
+    parser.add_argument("--reuse", action="store_true", help="PostgreSQL: events already loaded.")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(args.database, BENCH_DB, tmp)
-        env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60", TANKTOP_MODEL_REFRESH_SECONDS="1")
-        key = create_key(env, "bench-recs")
-        with running_server(env, "--no-worker") as server:
-            base = f"{server.base_url}/api/1/{key}"
-            print(f"loading {EVENTS:,} events …", flush=True)
-            asyncio.run(load_events(base))
-            started = time.perf_counter()
-            assert run_cli(env, "recs", "train").returncode == 0
-            print(f"training: {time.perf_counter() - started:.1f} s (whole command)")
-            time.sleep(1.5)  # the API process picks the new model up
-            asyncio.run(measure(server.base_url, base, args.seconds))
+    if args.reuse and args.database != "postgresql":
+        parser.error("--reuse is for PostgreSQL (an SQLite run's file is temporary)")
+    for name, case in CASES.items():
+        if args.case in (name, "both"):
+            run(case, args.database, args.seconds, reuse=args.reuse)
 
 
 if __name__ == "__main__":

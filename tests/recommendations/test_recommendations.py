@@ -205,8 +205,62 @@ async def test_cold_start_and_similar(api: Api, db: Database) -> None:
     assert {r["item_id"] for r in popular} == set(a + b)
     assert all(r["reasons"] == [{"type": "popular"}] for r in popular)
     similar = (await api.get(f"/similar/movie/{a[0]}/?n=5")).json()["similar"]
-    assert {s["item_id"] for s in similar} == {a[1], a[2]}
+    assert {s["item_id"] for s in similar[:2]} == {a[1], a[2]}
+    assert {s["item_id"] for s in similar[2:]} <= set(b), "then the most popular"
+    assert all(s["reasons"] == [{"type": "popular"}] for s in similar[2:])
     assert_problem(await api.get("/similar/movie/unknown-film/"), 404)
+
+
+async def test_similar_answers_for_every_catalog_item(api: Api, admin: Admin, db: Database) -> None:
+    """An item no model knows is answered from the catalog: what shares most of its genres
+    (an episode: its programme's), then the most popular; only an item neither the model nor
+    the catalog knows is a 404."""
+    prefix, space, horror = unique("c"), unique("space"), unique("horror")
+    genres = {
+        "new": [space, horror],
+        "both": [horror, space],
+        "space": [space],
+        "other": [unique("drama")],
+    }
+    show = f"{prefix}-show"
+    episode = {"title": "Pilot", "programme_id": show, "season": 1, "number": 1}
+    for path, body in [
+        *((f"movie/{prefix}-{name}", {"title": name, "genres": g}) for name, g in genres.items()),
+        (f"programme/{show}", {"title": "Show", "genres": [horror]}),
+        (f"episode/{show}-e1", episode),
+    ]:
+        assert (await admin.put(f"/catalog/{path}/", json=body)).status_code in (200, 201)
+
+    async def similar(path: str) -> list[tuple[str, str, str]]:
+        response = await api.get(f"/similar/{path}/?n=6")
+        assert response.status_code == 200, response.text
+        return [
+            (s["item_type"], s["item_id"], s["reasons"][0]["type"])
+            for s in response.json()["similar"]
+        ]
+
+    found = await similar(f"movie/{prefix}-new")  # no model yet
+    assert found[:1] == [("movie", f"{prefix}-both", "similar_to")], "both genres shared"
+    assert set(found[1:3]) == {
+        ("movie", f"{prefix}-space", "similar_to"),
+        ("programme", show, "similar_to"),
+    }
+    assert ("movie", f"{prefix}-other", "similar_to") not in found
+    a, b = await seed(api, unique("s"))
+    await api.post(f"/event/fan/seen/movie/{prefix}-space/")
+    await train_service(db, (await service_of(db, api)).id)
+    found = await similar(f"movie/{prefix}-new")  # the model does not know it
+    assert found[0] == ("movie", f"{prefix}-both", "similar_to")
+    assert found[1] == ("movie", f"{prefix}-space", "similar_to"), "ties: the popular first"
+    assert found[2] == ("programme", show, "similar_to")
+    assert {item for kind, item, why in found[3:] if why == "popular"} <= set(a + b)
+    assert len(found) == 6, "filled up with the most popular"
+    by_episode = await similar(f"episode/{show}-e1")
+    assert by_episode[:2] == [
+        ("movie", f"{prefix}-both", "similar_to"),
+        ("movie", f"{prefix}-new", "similar_to"),
+    ], "an episode: like its programme"
+    assert_problem(await api.get(f"/similar/movie/{prefix}-nowhere/"), 404)
 
 
 async def test_a_model_of_nothing_serves_like_no_model(api: Api, db: Database) -> None:

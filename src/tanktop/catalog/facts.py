@@ -32,7 +32,7 @@ class CatalogFacts:
         self._generation: int | None = None
         self._contents: dict[ItemKey, Content | None] = {}
         self._guides: dict[str, list[Content] | None] = {}
-        self._genres: dict[str, list[ItemKey]] | None = None
+        self._genres: tuple[dict[str, list[ItemKey]], dict[ItemKey, tuple[str, ...]]] | None = None
 
     async def contents(
         self, conn: AsyncConnection, keys: Sequence[ItemKey]
@@ -67,16 +67,41 @@ class CatalogFacts:
         self, conn: AsyncConnection, genre: str, item_types: Sequence[str]
     ) -> list[ItemKey]:
         """The movies and programmes of `genre` (any case) of `item_types`, in key order."""
+        by_genre, _ = await self._genre_index(conn)
+        return [key for key in by_genre.get(genre.casefold(), []) if key[0] in item_types]
+
+    async def sharing_genres(
+        self, conn: AsyncConnection, key: ItemKey, item_types: Sequence[str]
+    ) -> list[tuple[ItemKey, float]]:
+        """The movies and programmes of `item_types` sharing a genre with `key` (a movie or
+        programme), with the share of `key`'s genres each has (in no order: callers rank)."""
+        by_genre, by_item = await self._genre_index(conn)
+        mine = by_item.get(key, ())
+        shared: dict[ItemKey, int] = {}
+        for genre in mine:
+            for other in by_genre[genre]:
+                shared[other] = shared.get(other, 0) + 1
+        shared.pop(key, None)
+        return [(k, count / len(mine)) for k, count in shared.items() if k[0] in item_types]
+
+    async def _genre_index(
+        self, conn: AsyncConnection
+    ) -> tuple[dict[str, list[ItemKey]], dict[ItemKey, tuple[str, ...]]]:
+        """Genre (casefolded) -> its items in key order, and item -> its genres."""
         generation = await self._sync(conn)
-        genres = self._genres
-        if genres is None:
-            genres = {}
+        index = self._genres
+        if index is None:
+            by_genre: dict[str, list[ItemKey]] = {}
+            by_item: dict[ItemKey, tuple[str, ...]] = {}
             for row in await queries.select_genres(conn, GENRE_TYPES):
-                for name in {str(g).casefold() for g in row.genres or ()}:
-                    genres.setdefault(name, []).append((row.item_type, row.item_id))
+                names = tuple(sorted({str(g).casefold() for g in row.genres or ()}))
+                by_item[(row.item_type, row.item_id)] = names
+                for name in names:
+                    by_genre.setdefault(name, []).append((row.item_type, row.item_id))
+            index = (by_genre, by_item)
             if generation == self._generation:
-                self._genres = genres
-        return [key for key in genres.get(genre.casefold(), []) if key[0] in item_types]
+                self._genres = index
+        return index
 
     async def _facts(
         self, conn: AsyncConnection, generation: int, keys: Sequence[ItemKey]

@@ -11,6 +11,7 @@ from tanktop.analytics import service as analytics
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
+from tanktop.catalog.facts import CatalogFactsDep
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.catalog.service import Availability
 from tanktop.db import DatabaseDep, utcnow
@@ -193,9 +194,16 @@ async def similar(
     itemid: ItemId,
     service: ServiceDep,
     db: DatabaseDep,
+    facts: CatalogFactsDep,
     n: Count = 10,
 ) -> SimilarList:
     found = await recs.similar(
-        db, service, cache=cache_of(request), item_type=itemtype, item_id=itemid, n=n
+        db,
+        service,
+        cache=cache_of(request),
+        item_type=itemtype,
+        item_id=itemid,
+        n=n,
+        content=facts,
     )
     return SimilarList(similar=found)

@@ -3,6 +3,7 @@ new event counts at once), popularity for newcomers, the catalog's offer before 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tanktop.catalog import service as catalog
+from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database
 from tanktop.errors import NotFound
 from tanktop.events import service as events
@@ -159,20 +161,82 @@ async def similar(
     item_type: str,
     item_id: str,
     n: int,
+    content: CatalogFacts | None = None,
 ) -> list[Recommendation]:
-    """Items most like this one (an episode: like its programme)."""
+    """Items most like this one (an episode: like its programme): the model's neighbours;
+    then, given the catalog's `content`, the movies and programmes sharing most of its genres
+    and the most popular, so that every catalog item has an answer. NotFound: neither the
+    model nor (given `content`) the catalog knows the item."""
     model = await cache.get(service.id)
     programmes = await programmes_of(db, episode_ids=[item_id] if item_type == "episode" else [])
     key = model_key(item_type, item_id, programmes)
-    if model is None or key not in model.index():
+    known = model is not None and key is not None and key in model.index()
+    if not known and (content is None or not await _in_catalog(db, (item_type, item_id))):
         raise NotFound(f"No model knows {item_type} {item_id!r} yet.")
-    column = model.index()[key]
-    neighbours, weights = model.row(column)
     like = Reason(type="similar_to", item_type=item_type, item_id=item_id)
     result = []
-    for i in np.argsort(-weights, kind="stable")[:n]:
-        if weights[i] <= 0:
-            break
-        kind, other = pair(model.items[neighbours[i]])
-        result.append(_recommendation(kind, other, round(float(weights[i]), 6), like))
+    if model is not None and key is not None and known:
+        neighbours, weights = model.row(model.index()[key])
+        for i in np.argsort(-weights, kind="stable")[:n]:
+            if weights[i] <= 0:
+                break
+            kind, other = pair(model.items[neighbours[i]])
+            result.append(_recommendation(kind, other, round(float(weights[i]), 6), like))
+    if content is not None and len(result) < n:
+        taken = {key or f"{item_type}:{item_id}"} | {f"{r.item_type}:{r.item_id}" for r in result}
+        floor = result[-1].score if result else 1.0
+        async with db.read() as conn:
+            sharing = await content.sharing_genres(conn, pair(key) if key else ("", ""), GENRES)
+        popularity = _popularity(model)
+        ranked = heapq.nsmallest(
+            n + len(taken),
+            sharing,
+            key=lambda s: (-s[1], -popularity.get(f"{s[0][0]}:{s[0][1]}", 0.0), s[0]),
+        )
+        for (kind, other), share in ranked:
+            if len(result) < n and f"{kind}:{other}" not in taken:
+                taken.add(f"{kind}:{other}")
+                result.append(_recommendation(kind, other, round(share * floor, 6), like))
+        for kind, other in await _popular(db, model, n + len(taken)):
+            if len(result) < n and f"{kind}:{other}" not in taken:
+                taken.add(f"{kind}:{other}")
+                result.append(_recommendation(kind, other, 0.0, _POPULAR))
     return result
+
+
+GENRES = ("movie", "programme")
+"""What `similar` answers from the catalog: the item types with genres."""
+
+
+async def _in_catalog(db: Database, key: tuple[str, str]) -> bool:
+    async with db.read() as conn:
+        return bool(await catalog.contents(conn, keys=[key]))
+
+
+def _popularity(model: Model | None) -> dict[str, float]:
+    """Model key -> its popularity (built once per model)."""
+    if model is None:
+        return {}
+    found: dict[str, float] | None = model.__dict__.get("_popularity_of")
+    if found is None:
+        found = dict(zip(model.items, model.popularity.tolist(), strict=True))
+        object.__setattr__(model, "_popularity_of", found)
+    return found
+
+
+async def _popular(db: Database, model: Model | None, count: int) -> list[tuple[str, str]]:
+    """The `count` most popular movies and programmes: the model's, or before any model the
+    catalog's movies on offer."""
+    if model is None:
+        ids = await catalog.catalog_candidates(
+            db, item_type="movie", availability=catalog.Availability(), after=None, limit=count
+        )
+        return [("movie", i) for i in ids]
+    found = []
+    for key in model.items:  # most popular first
+        kind, item_id = pair(key)
+        if kind in GENRES:
+            found.append((kind, item_id))
+            if len(found) == count:
+                break
+    return found
