@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 
 from tanktop.config import Settings
@@ -53,7 +55,8 @@ def test_the_tail_beyond_the_ease_head_is_recommended_through_its_neighbours() -
     interactions += [(f"t{u}", item, 1.0) for u in range(3) for item in ("movie:x", "movie:y")]
     interactions += [("t0", "movie:h0", 1.0), ("t1", "movie:h0", 1.0)]
     model = train(interactions, regularisation=5.0, head_items=7, neighbours=3)
-    assert len(model.items) == 9 and len(model.head) == 7, "every item, EASE on the head"
+    assert len(model.items) == 9, "every item"
+    assert len(model.head) == 7, "EASE on the head"
     index = model.index()
     x, y, h0 = index["movie:x"], index["movie:y"], index["movie:h0"]
     neighbours, weights = model.row(x)
@@ -78,7 +81,7 @@ def test_scores_read_only_touched_rows_yet_equal_the_full_product() -> None:
         assert np.allclose(model.scores(touched, values), vector @ similarity, atol=1e-6)
         for column in np.flatnonzero(similarity[touched].any(axis=0)):
             best = max(touched, key=lambda i: vector[i] * similarity[i, column])
-            found = model.because(touched, values, column)
+            found = model.because(touched, values, int(column))
             assert found == (best if (vector[best] * similarity[best, column]) > 0 else None)
     episodes = model.of_type("episode")
     assert [model.items[i] for i in np.flatnonzero(episodes)] == [
@@ -458,3 +461,35 @@ async def test_model_swap_without_a_failed_request(api: Api, db: Database) -> No
     assert (await ids(api, "/recommendation/viewer/?n=1")) == [a[1]] or (
         await ids(api, "/recommendation/viewer/?n=2")
     )[0] in (a[1], a[2])
+
+
+async def test_serving_weighs_older_acts_less_under_the_half_life(
+    api: Api, admin: Admin, db: Database
+) -> None:
+    """What a user did long ago counts for less at serving too, as in training."""
+    a, b = await seed(api, unique("d"))
+    await train_service(db, (await service_of(db, api)).id)
+    month_ago = int(time.time()) - 30 * 86400
+    batch: list[dict[str, Any]] = [
+        {
+            "user_id": "back",
+            "event": "seen",
+            "item_type": "movie",
+            "item_id": a[0],
+            "at": month_ago,
+        },
+        {"user_id": "back", "event": "seen", "item_type": "movie", "item_id": b[0]},
+    ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+
+    async def scores() -> dict[str, float]:
+        found = (await api.get("/recommendation/back/?n=4")).json()["recommendations"]
+        return {r["item_id"]: r["score"] for r in found}
+
+    level = await scores()
+    assert level[a[1]] == pytest.approx(level[b[1]], rel=1e-3), "no half-life: alike"
+    name = (await service_of(db, api)).name
+    settings = {"params": {"half_life_days": 3}}
+    assert (await admin.put(f"/service/{name}/recommender/", json=settings)).status_code == 201
+    decayed = await scores()
+    assert decayed[a[1]] < decayed[b[1]] / 500, "ten half-lives ago: about 1/1024"

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tanktop.catalog import service as catalog
-from tanktop.db import Database
+from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.recommendations.model import Model
 from tanktop.recommendations.schemas import RecommenderVersion
@@ -125,8 +125,11 @@ def user_taste(
     settings: RecommenderVersion,
 ) -> Taste:
     """The user's current weight on each of the model's items they acted on (what they did,
-    as of now); a programme takes the strongest of its episodes' weights."""
+    as of now, an older act weighing less under the settings' half-life, as in training); a
+    programme takes the strongest of its episodes' weights."""
     index = model.index()
+    half_life = settings.params.half_life_days
+    now = utcnow()
     taste: dict[int, float] = {}
     for item in lists:
         key = model_key(item.item_type, item.item_id, programmes)
@@ -134,6 +137,8 @@ def user_taste(
         if column is None:
             continue
         value = weight(settings, item.event, item.value)
+        if half_life is not None:
+            value *= 0.5 ** max(0.0, (now - item.at).total_seconds() / (half_life * 86400.0))
         if item.item_type == "episode":
             taste[column] = max(taste.get(column, 0.0), value)
         else:
