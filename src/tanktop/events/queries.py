@@ -379,6 +379,29 @@ async def select_history_after(
     return [tuple(row) for row in await conn.execute(query.limit(limit))]
 
 
+_PG_SERVICE_HISTORY = (
+    "SELECT id, user_id, event, item_type, item_id, value::text, at, origin, removed, "
+    "service_id, received_at, superseded_at, supersedes "
+    "FROM event_history WHERE service_id = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4"
+)
+_EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
+async def select_service_history_page(
+    conn: AsyncConnection, service_id: int, after: tuple[dt.datetime, int] | None, limit: int
+) -> list[tuple[Any, ...]]:
+    """A service's history rows in time order, strictly after `after` (at, id), as tuples of
+    HISTORY_COLUMNS (training reads a whole history this way: on PostgreSQL straight through
+    asyncpg, as `select_history_after`)."""
+    if conn.dialect.name != "postgresql":
+        rows = await select_history_page(conn, service_id, after, limit)
+        return [tuple(getattr(row, name) for name in HISTORY_COLUMNS) for row in rows]
+    start, start_id = after or (_EPOCH, 0)
+    driver = await driver_of(conn)
+    rows = await driver.fetch(_PG_SERVICE_HISTORY, service_id, start, start_id, limit)
+    return [(*r[:5], json_scalar(r[5]), *r[6:]) for r in rows]
+
+
 async def select_history_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[sa.Row[Any]]:
     return await select_in(conn, sa.select(event_history), event_history.c.id, ids)
 

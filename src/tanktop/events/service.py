@@ -335,12 +335,21 @@ async def stream_history(
     after: tuple[dt.datetime, int] | None = None
     while True:
         async with db.read() as conn:
-            rows = await queries.select_history_page(conn, service_id, after, page_size, user_id)
-        for row in rows:
-            yield _history_event(row)
-        if len(rows) < page_size:
+            if user_id is None:
+                found = await queries.select_service_history_page(
+                    conn, service_id, after, page_size
+                )
+                page = [HistoryEvent(*r) for r in found]
+            else:
+                rows = await queries.select_history_page(
+                    conn, service_id, after, page_size, user_id
+                )
+                page = [_history_event(row) for row in rows]
+        for event in page:
+            yield event
+        if len(page) < page_size:
             return
-        after = (rows[-1].at, rows[-1].id)
+        after = (page[-1].at, page[-1].id)
 
 
 async def history_after(db: Database, *, after_id: int, limit: int) -> list[HistoryEvent]:
