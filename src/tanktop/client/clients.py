@@ -22,7 +22,7 @@ import typing
 from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import httpx
 from pydantic import JsonValue
@@ -36,6 +36,7 @@ from tanktop.events.schemas import MAX_BATCH, BatchEvent
 P = ParamSpec("P")
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 RETRIED = frozenset({429, 503})
 
 Step = Call[Any] | float
@@ -79,14 +80,16 @@ def batches(events: Iterable[BatchEvent | Mapping[str, JsonValue]]) -> Iterator[
 
 
 class _Core:
-    """Where a client's calls go, with which credential, and how it retries."""
+    """Where a client's calls go, with which credential, and how it retries: a service's API
+    key goes in the path (`/api/1/<key>/`), a user's access token in the `Authorization`
+    header (`/api/1/me/`)."""
 
-    def __init__(self, base_url: str, base: str, authorization: str | None, retries: Retries):
-        self.prefix = f"{base_url.rstrip('/')}/api/1/{base}/"
+    def __init__(self, base_url: str, credential: str, *, bearer: bool, retries: Retries):
+        self.prefix = f"{base_url.rstrip('/')}/api/1/{'me' if bearer else credential}/"
         self.retries = retries
         self.headers = {"user-agent": f"tanktop-client/{__version__}"}
-        if authorization is not None:
-            self.headers["authorization"] = authorization
+        if bearer:
+            self.headers["authorization"] = f"Bearer {credential}"
 
     def request(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
         return http.build_request(
@@ -124,13 +127,36 @@ def upload(core: _Core, events: Iterable[BatchEvent | Mapping[str, JsonValue]]) 
     return sent
 
 
-class _Sync:
+class _Transport(Generic[H]):
+    """What both transports hold: the core, and an httpx client of their kind (`http`, yours
+    to close, or one of their own). `BEARER`, set by the calls a client offers: whether its
+    credential is a user's access token (else a service's API key)."""
+
+    BEARER: ClassVar[bool]
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: str,
+        /,
+        *,
+        timeout: float = 10.0,
+        retries: Retries = Retries(),
+        http: H | None = None,
+    ) -> None:
+        self._core = _Core(base_url, credential, bearer=self.BEARER, retries=retries)
+        self._own = http is None
+        self._http: H = self._open(timeout) if http is None else http
+
+    def _open(self, timeout: float) -> H:
+        raise NotImplementedError
+
+
+class _Sync(_Transport[httpx.Client]):
     """Carries out conversations with `httpx.Client`, blocking."""
 
-    def __init__(self, core: _Core, *, timeout: float, http: httpx.Client | None) -> None:
-        self._core = core
-        self._own = http is None
-        self._http = http or httpx.Client(timeout=timeout)
+    def _open(self, timeout: float) -> httpx.Client:
+        return httpx.Client(timeout=timeout)
 
     def run(self, exchange: Exchange[T]) -> T:
         reply: httpx.Response | None = None
@@ -160,13 +186,11 @@ class _Sync:
         self.close()
 
 
-class _Async:
+class _Async(_Transport[httpx.AsyncClient]):
     """Carries out conversations with `httpx.AsyncClient`, awaiting."""
 
-    def __init__(self, core: _Core, *, timeout: float, http: httpx.AsyncClient | None) -> None:
-        self._core = core
-        self._own = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+    def _open(self, timeout: float) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout)
 
     async def run(self, exchange: Exchange[T]) -> T:
         reply: httpx.Response | None = None
@@ -265,6 +289,8 @@ def _call(build: Callable[P, Call[T]]) -> _Bound[P, T]:
 class _ServiceCalls:
     """Every call a service makes with its API key, the same on both of its clients."""
 
+    BEARER = False
+
     get_profile = _call(calls.get_profile)
     put_profile = _call(calls.put_profile)
     create_profile = _call(calls.create_profile)
@@ -311,6 +337,8 @@ class _UserCalls:
     """Every call an app makes for one user with their OAuth access token (`/api/1/me/`),
     named as the service's calls are, without the user id."""
 
+    BEARER = True
+
     get_profile = _call(calls.my_profile)
     patch_profile = _call(calls.patch_my_profile)
     get_list = _call(calls.my_list)
@@ -320,14 +348,6 @@ class _UserCalls:
     bookmark = _call(calls.my_bookmark)
     recommendations = _call(calls.my_recommendations)
     live_recommendations = _call(calls.my_live_recommendations)
-
-
-def _with_key(base_url: str, api_key: str, retries: Retries) -> _Core:
-    return _Core(base_url, api_key, None, retries)
-
-
-def _with_token(base_url: str, access_token: str, retries: Retries) -> _Core:
-    return _Core(base_url, "me", f"Bearer {access_token}", retries)
 
 
 class Client(_ServiceCalls, _Sync):
@@ -341,17 +361,6 @@ class Client(_ServiceCalls, _Sync):
     `503` are retried as `retries` says first.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = 10.0,
-        retries: Retries = Retries(),
-        http: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(_with_key(base_url, api_key, retries), timeout=timeout, http=http)
-
 
 class AsyncClient(_ServiceCalls, _Async):
     """The Tank Top API for one service (its API key), from asyncio code: the calls of
@@ -360,17 +369,6 @@ class AsyncClient(_ServiceCalls, _Async):
         async with AsyncClient("https://tanktop.example.com", "tt_…") as tanktop:
             await tanktop.post_event("7", "watchlist", "movie", 1)
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = 10.0,
-        retries: Retries = Retries(),
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(_with_key(base_url, api_key, retries), timeout=timeout, http=http)
 
 
 class UserClient(_UserCalls, _Sync):
@@ -384,28 +382,6 @@ class UserClient(_UserCalls, _Sync):
             me.post_event("watchlist", "movie", 1)
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        access_token: str,
-        *,
-        timeout: float = 10.0,
-        retries: Retries = Retries(),
-        http: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(_with_token(base_url, access_token, retries), timeout=timeout, http=http)
-
 
 class AsyncUserClient(_UserCalls, _Async):
     """`UserClient` from asyncio code: the same calls, awaited."""
-
-    def __init__(
-        self,
-        base_url: str,
-        access_token: str,
-        *,
-        timeout: float = 10.0,
-        retries: Retries = Retries(),
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(_with_token(base_url, access_token, retries), timeout=timeout, http=http)
