@@ -142,6 +142,10 @@ def run(case: Case, database: str, seconds: float, *, reuse: bool) -> None:
                 + ("" if peak > before else " (or less: an earlier child's peak was higher)")
             )
             time.sleep(3)  # the API process picks the new model up
+            started = time.perf_counter()
+            first = httpx.get(f"{base}/recommendation/u0/?n=10", timeout=120)
+            assert first.status_code == 200, first.text
+            print(f"first request (loads the model): {time.perf_counter() - started:.2f} s")
             asyncio.run(measure(server.base_url, base, seconds, case.users))
 
 

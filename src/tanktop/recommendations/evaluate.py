@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 from pydantic import JsonValue
@@ -109,36 +110,80 @@ def score(
     )
 
 
-def baselines(
-    train_part: list[Rating], users: list[str], seed: int
-) -> dict[str, dict[str, list[str]]]:
-    """Popularity, EASE and ALS recommendations (seen items excluded) for `users`."""
-    items = sorted({i for _, i, _, _ in train_part})
-    user_ids = sorted({u for u, _, _, _ in train_part})
-    col = {i: n for n, i in enumerate(items)}
-    row = {u: n for n, u in enumerate(user_ids)}
-    matrix = np.zeros((len(user_ids), len(items)), dtype=np.float32)
-    for user, item, _, _ in train_part:
-        matrix[row[user], col[item]] = 1.0
-    seen: dict[str, set[int]] = defaultdict(set)
-    for user, item, _, _ in train_part:
-        seen[user].add(col[item])
-    popularity = matrix.sum(axis=0)
+EASE_LAMBDAS: Final = (50.0, 100.0, 200.0, 400.0, 800.0)
+"""The λ the baseline EASE is tuned over."""
 
-    def top(scores_for: Callable[[str], np.ndarray]) -> dict[str, list[str]]:
+
+@dataclass(frozen=True)
+class _Binary:
+    """A training part as a binary user x item matrix, and the top `K` unseen per user."""
+
+    items: list[str]
+    row: dict[str, int]
+    matrix: np.ndarray
+    seen: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, train_part: list[Rating]) -> _Binary:
+        items = sorted({i for _, i, _, _ in train_part})
+        row = {u: n for n, u in enumerate(sorted({u for u, _, _, _ in train_part}))}
+        col = {i: n for n, i in enumerate(items)}
+        matrix = np.zeros((len(row), len(items)), dtype=np.float32)
+        seen: dict[str, list[int]] = defaultdict(list)
+        for user, item, _, _ in train_part:
+            matrix[row[user], col[item]] = 1.0
+            seen[user].append(col[item])
+        return cls(items, row, matrix, seen)
+
+    def top(
+        self, users: list[str], scores_for: Callable[[str], np.ndarray]
+    ) -> dict[str, list[str]]:
         result = {}
         for user in users:
-            if user not in row:
-                continue
-            values = scores_for(user).astype(np.float64).copy()
-            values[list(seen[user])] = -np.inf
-            result[user] = [items[i] for i in np.argsort(-values)[:K]]
+            if user in self.row:
+                values = scores_for(user).astype(np.float64).copy()
+                values[self.seen[user]] = -np.inf
+                result[user] = [self.items[i] for i in np.argsort(-values)[:K]]
         return result
 
-    gram = matrix.T @ matrix + 500.0 * np.eye(len(items), dtype=np.float32)
-    inverse = np.linalg.inv(gram)
-    ease = -inverse / np.diag(inverse)
-    np.fill_diagonal(ease, 0.0)
+    def ease(self, regularisation: float, gram: np.ndarray | None = None) -> np.ndarray:
+        if gram is None:
+            gram = self.matrix.T @ self.matrix
+        inverse = np.linalg.inv(gram + regularisation * np.eye(len(self.items), dtype=np.float32))
+        weights: np.ndarray = -inverse / np.diag(inverse)
+        np.fill_diagonal(weights, 0.0)
+        return weights
+
+
+def ease_lambda(train_part: list[Rating], how: str, seed: int) -> float:
+    """The baseline EASE's λ: the best of `EASE_LAMBDAS` at NDCG@10 on a split of the training
+    part made as the outer one was (the test part is never looked at)."""
+    inner_fit, inner_test = split(train_part, how, seed + 1)
+    fitted = _Binary.of(inner_fit)
+    truth: dict[str, set[str]] = defaultdict(set)
+    for user, item, _, _ in inner_test:
+        if user in fitted.row:
+            truth[user].add(item)
+    users = sorted(truth)
+    gram = fitted.matrix.T @ fitted.matrix
+
+    def ndcg(regularisation: float) -> float:
+        weights = fitted.ease(regularisation, gram)
+        found = fitted.top(users, lambda u: fitted.matrix[fitted.row[u]] @ weights)
+        return score("", found, truth, len(fitted.items)).ndcg
+
+    return max(EASE_LAMBDAS, key=ndcg)
+
+
+def baselines(
+    train_part: list[Rating], users: list[str], seed: int, *, regularisation: float
+) -> dict[str, dict[str, list[str]]]:
+    """Popularity, EASE (λ `regularisation`) and ALS recommendations (seen items excluded)
+    for `users`."""
+    fitted = _Binary.of(train_part)
+    matrix, row = fitted.matrix, fitted.row
+    popularity = matrix.sum(axis=0)
+    ease = fitted.ease(regularisation)
     from implicit.als import AlternatingLeastSquares
     from scipy.sparse import csr_matrix
 
@@ -148,9 +193,9 @@ def baselines(
     with threadpool_limits(1, "blas"):  # implicit's own threads do the work
         als.fit(csr_matrix(matrix), show_progress=False)
     return {
-        "popularity": top(lambda u: popularity),
-        "EASE (baseline)": top(lambda u: matrix[row[u]] @ ease),
-        "implicit ALS": top(lambda u: als.user_factors[row[u]] @ als.item_factors.T),
+        "popularity": fitted.top(users, lambda u: popularity),
+        f"EASE (tuned, λ={regularisation:g})": fitted.top(users, lambda u: matrix[row[u]] @ ease),
+        "implicit ALS": fitted.top(users, lambda u: als.user_factors[row[u]] @ als.item_factors.T),
     }
 
 
@@ -208,7 +253,8 @@ async def evaluate(ratings_path: Path, items_path: Path, how: str, seed: int) ->
             truth[user].add(item)
     users = sorted(truth)
     results = [score("served (tanktop)", await served(train_part, users), truth, n_items)]
-    for name, answers in baselines(train_part, users, seed).items():
+    regularisation = ease_lambda(train_part, how, seed)
+    for name, answers in baselines(train_part, users, seed, regularisation=regularisation).items():
         results.append(score(name, answers, truth, n_items))
     return results
 

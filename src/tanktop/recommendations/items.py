@@ -114,8 +114,11 @@ class Taste:
             return model.scores(self.columns, self.values)
         return model.popularity / max(1.0, float(model.popularity.max()))
 
-    def because(self, model: Model, column: int) -> int | None:
-        return model.because(self.columns, self.values, column)
+    def because(self, model: Model, columns: npt.NDArray[np.int64]) -> list[int | None]:
+        """`Model.because` for the user's items (None for each column when not personal)."""
+        if not self.personal:
+            return [None] * len(columns)
+        return model.because(self.columns, self.values, columns)
 
 
 def user_taste(

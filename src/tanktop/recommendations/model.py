@@ -97,20 +97,33 @@ class Model:
             summed[: len(self.head)] += values[in_head] @ self.head[touched[in_head]]
         return summed
 
-    def because(self, touched: Ints, values: Floats, column: int) -> int | None:
-        """The user's item that contributes most to `column`'s score: the reason to show
-        (None: none of them adds to it)."""
-        contributions = np.zeros(len(touched))
-        for n, source in enumerate(touched.tolist()):
-            if source < len(self.head) and column < len(self.head):
-                contributions[n] = values[n] * self.head[source, column]
-                continue
-            start, end = self.indptr[source], self.indptr[source + 1]
-            at = start + int(np.searchsorted(self.indices[start:end], column))
-            if at < end and self.indices[at] == column:
-                contributions[n] = values[n] * self.weights[at]
-        best = int(np.argmax(contributions)) if len(touched) else 0
-        return int(touched[best]) if len(touched) and contributions[best] > 0 else None
+    def because(self, touched: Ints, values: Floats, columns: Ints) -> list[int | None]:
+        """For each of `columns`, the user's item that contributes most to its score: the
+        reason to show (None: none of them adds to it). One pass over the user's rows for
+        all the columns asked."""
+        contributions = np.zeros((len(touched), len(columns)))
+        starts = self.indptr[touched]
+        lengths = self.indptr[touched + 1] - starts
+        positions = _ranges(starts, lengths)
+        wanted = np.isin(self.indices[positions], columns)
+        if wanted.any():
+            found = positions[wanted]
+            sources = np.repeat(np.arange(len(touched)), lengths)[wanted]
+            at = np.searchsorted(columns, self.indices[found], sorter=np.argsort(columns))
+            targets = np.argsort(columns)[at]
+            contributions[sources, targets] = values[sources] * self.weights[found]
+        head = len(self.head)
+        rows, cols = np.flatnonzero(touched < head), np.flatnonzero(columns < head)
+        if len(rows) and len(cols):
+            block = self.head[np.ix_(touched[rows], columns[cols])]
+            contributions[np.ix_(rows, cols)] = values[rows, None] * block
+        if not len(touched):
+            return [None] * len(columns)
+        best = np.argmax(contributions, axis=0)
+        return [
+            int(touched[b]) if contributions[b, n] > 0 else None
+            for n, b in enumerate(best.tolist())
+        ]
 
     def top(
         self,

@@ -69,7 +69,7 @@ async def recommend(
     excluded = (index[key] for key in user.excluded if key in index)
     order = model.top(user.scores, excluded=excluded, count=n * 5, item_type=item_type)
     wanted = await _available(db, [model.items[i] for i in order], availability)
-    return [user.recommendation(key) for key in wanted[:n]]
+    return user.recommendations(wanted[:n])
 
 
 @dataclass(frozen=True)
@@ -82,18 +82,23 @@ class _UserScores:
     taste: Taste
     scores: npt.NDArray[np.float32]
 
-    def recommendation(self, key: str) -> Recommendation:
-        """The recommendation of a model key, with its score and why (`popular` for one none
-        of the user's items recommends)."""
+    def recommendations(self, keys: list[str]) -> list[Recommendation]:
+        """The recommendations of model keys, with their scores and why (`popular` for one
+        none of the user's items recommends)."""
         assert self.model is not None
-        column = self.model.index()[key]
-        kind, item_id = pair(key)
-        reason = _POPULAR
-        source = self.taste.because(self.model, column) if self.taste.personal else None
-        if source is not None:
-            source_type, source_id = pair(self.model.items[source])
-            reason = Reason(type="similar_to", item_type=source_type, item_id=source_id)
-        return _recommendation(kind, item_id, round(float(self.scores[column]), 6), reason)
+        index = self.model.index()
+        columns = np.array([index[key] for key in keys], dtype=np.int64)
+        found = []
+        for key, column, source in zip(
+            keys, columns.tolist(), self.taste.because(self.model, columns), strict=True
+        ):
+            reason = _POPULAR
+            if source is not None:
+                source_type, source_id = pair(self.model.items[source])
+                reason = Reason(type="similar_to", item_type=source_type, item_id=source_id)
+            score = round(float(self.scores[column]), 6)
+            found.append(_recommendation(*pair(key), score, reason))
+        return found
 
 
 async def _for_user(
@@ -136,13 +141,11 @@ async def rank(
     index = user.model.index()
     columns = np.array([index.get(f"{k[0]}:{k[1]}", -1) for _, k in fresh], dtype=np.int64)
     scores = np.where(columns >= 0, -user.scores[columns], np.inf)
-    best = [fresh[int(i)] for i in np.argsort(scores, kind="stable")[:n]]  # ties: given order
-    return [
-        user.recommendation(f"{key[0]}:{key[1]}")
-        if f"{key[0]}:{key[1]}" in index
-        else _recommendation(*key, 0.0)
-        for _, key in best
-    ]
+    best = [fresh[int(i)][1] for i in np.argsort(scores, kind="stable")[:n]]  # ties: given order
+    known = iter(
+        user.recommendations([f"{k[0]}:{k[1]}" for k in best if f"{k[0]}:{k[1]}" in index])
+    )
+    return [next(known) if f"{k[0]}:{k[1]}" in index else _recommendation(*k, 0.0) for k in best]
 
 
 async def _available(
