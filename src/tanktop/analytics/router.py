@@ -77,20 +77,7 @@ async def events_over_time(
 ) -> schemas.EventsAnswer:
     bks = _buckets(start, to, interval, tz)
     found = await analytics.event_series(db, service, bks=bks, event=event, item_type=item_type)
-    return schemas.EventsAnswer(
-        interval=interval,
-        series=[
-            schemas.EventSeries(
-                event=s.event,
-                item_type=s.item_type,
-                points=[
-                    schemas.EventPoint(start=p.start, events=p.events, users=p.users)
-                    for p in s.points
-                ],
-            )
-            for s in found
-        ],
-    )
+    return schemas.EventsAnswer(interval=interval, series=found)
 
 
 @router.get(
@@ -114,10 +101,7 @@ async def users_over_time(
     tz: Zone = None,
 ) -> schemas.UsersAnswer:
     points = await analytics.user_activity(db, service, bks=_buckets(start, to, interval, tz))
-    return schemas.UsersAnswer(
-        interval=interval,
-        points=[schemas.UsersPoint(start=p.start, active=p.active, new=p.new) for p in points],
-    )
+    return schemas.UsersAnswer(interval=interval, points=points)
 
 
 @router.get(
@@ -146,11 +130,7 @@ async def top(
     items = await analytics.top_items(
         db, service, item_type=itemtype, event=event, start=since, end=until, n=n
     )
-    return schemas.TopAnswer(
-        item_type=itemtype,
-        event=event,
-        items=[schemas.TopItem(item_id=i.item_id, events=i.events, users=i.users) for i in items],
-    )
+    return schemas.TopAnswer(item_type=itemtype, event=event, items=items)
 
 
 @router.get(
@@ -174,12 +154,7 @@ async def retention(
     tz: Zone = None,
 ) -> schemas.RetentionAnswer:
     cohorts = await analytics.retention(db, service, bks=_buckets(start, to, interval, tz))
-    return schemas.RetentionAnswer(
-        interval=interval,
-        cohorts=[
-            schemas.Cohort(start=c.start, users=c.users, retained=c.retained) for c in cohorts
-        ],
-    )
+    return schemas.RetentionAnswer(interval=interval, cohorts=cohorts)
 
 
 @router.get(

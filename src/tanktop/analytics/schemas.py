@@ -1,6 +1,13 @@
-"""Answers of the analytics endpoints (one model per shape)."""
+"""Answers of the analytics endpoints (one model per shape).
+
+The rows of a series, a cohort or a top list are frozen dataclasses the service builds and
+returns as they are (a thousand buckets are a thousand rows; a model's validation on building
+would cost more than writing them); pydantic writes and documents them as it does a model.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -8,13 +15,15 @@ from tanktop.ids import JsonId
 from tanktop.timestamps import Timestamp
 
 
-class EventPoint(BaseModel):
+@dataclass(frozen=True, slots=True)
+class EventPoint:
     start: Timestamp
     events: int
     users: int
 
 
-class EventSeries(BaseModel):
+@dataclass(frozen=True, slots=True)
+class EventSeries:
     event: str
     item_type: str
     points: list[EventPoint]
@@ -25,7 +34,8 @@ class EventsAnswer(BaseModel):
     series: list[EventSeries]
 
 
-class UsersPoint(BaseModel):
+@dataclass(frozen=True, slots=True)
+class UsersPoint:
     start: Timestamp
     active: int
     new: int
@@ -36,7 +46,8 @@ class UsersAnswer(BaseModel):
     points: list[UsersPoint]
 
 
-class TopItem(BaseModel):
+@dataclass(frozen=True, slots=True)
+class TopItem:
     item_id: JsonId
     events: int
     users: int
@@ -48,7 +59,8 @@ class TopAnswer(BaseModel):
     items: list[TopItem]
 
 
-class Cohort(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Cohort:
     start: Timestamp
     users: int
     retained: list[int]

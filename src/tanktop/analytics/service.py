@@ -13,6 +13,7 @@ from pyroaring import BitMap
 from tanktop.analytics import queries, rollup
 from tanktop.analytics.buckets import Bucket, Part
 from tanktop.analytics.impressions import Impression, ImpressionRecorder
+from tanktop.analytics.schemas import Cohort, EventPoint, EventSeries, TopItem, UsersPoint
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.events.service import EventCount
@@ -51,41 +52,6 @@ def record_impressions(
 # -- answers from the rollups -------------------------------------------------------------------
 
 RowsByStart = dict[dt.datetime, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    start: dt.datetime
-    events: int
-    users: int
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    event: str
-    item_type: str
-    points: list[Point]
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityPoint:
-    start: dt.datetime
-    active: int
-    new: int
-
-
-@dataclass(frozen=True, slots=True)
-class Cohort:
-    start: dt.datetime
-    users: int
-    retained: list[int]
-
-
-@dataclass(frozen=True, slots=True)
-class TopItem:
-    item_id: str
-    events: int
-    users: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +147,7 @@ async def event_series(
     bks: Sequence[Bucket],
     event: str | None = None,
     item_type: str | None = None,
-) -> list[Series]:
+) -> list[EventSeries]:
     """Events and distinct users per bucket, per event and item type."""
     parts = await _parts(db, service.id, bks)
     grid, merge = await _grid(db, service.id, parts, event=event, item_type=item_type)
@@ -194,15 +160,15 @@ async def event_series(
         for bucket, made_of in zip(bks, parts, strict=True):
             rows = _rows_of(grid, key, made_of)
             points.append(
-                Point(bucket.start, sum(int(r.events) for r in rows), _users(rows, merge))
+                EventPoint(bucket.start, sum(int(r.events) for r in rows), _users(rows, merge))
             )
-        series.append(Series(key[0], key[1], points))
+        series.append(EventSeries(key[0], key[1], points))
     return series
 
 
 async def user_activity(
     db: Database, service: Service, *, bks: Sequence[Bucket]
-) -> list[ActivityPoint]:
+) -> list[UsersPoint]:
     """Active users (any event) and new users (first event ever) per bucket."""
     any_ = (rollup.ANY, rollup.ANY)
     parts = await _parts(db, service.id, bks)
@@ -211,7 +177,7 @@ async def user_activity(
     for bucket, made_of in zip(bks, parts, strict=True):
         rows = _rows_of(grid, any_, made_of)
         points.append(
-            ActivityPoint(bucket.start, _users(rows, merge), sum(int(r.new_users) for r in rows))
+            UsersPoint(bucket.start, _users(rows, merge), sum(int(r.new_users) for r in rows))
         )
     return points
 

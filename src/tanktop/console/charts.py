@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from tanktop.analytics.service import ActivityPoint, Series
+from tanktop.analytics.schemas import EventSeries, UsersPoint
 from tanktop.notifications.service import WebhookDay
 
 PALETTE = ("#2f5bea", "#1f8a4c", "#d97706", "#9333ea", "#0891b2", "#c23b32", "#64748b")
@@ -28,7 +28,7 @@ def _seconds(times: Sequence[dt.datetime]) -> list[JsonValue]:
     return [int(t.timestamp()) for t in times]
 
 
-def events_by_type(series: Sequence[Series]) -> Chart:
+def events_by_type(series: Sequence[EventSeries]) -> Chart:
     """Events per day of the most frequent event names (others summed as `other`)."""
     totals: dict[str, list[int]] = {}
     times: list[dt.datetime] = []
@@ -56,7 +56,7 @@ def events_by_type(series: Sequence[Series]) -> Chart:
     )
 
 
-def active_users(points: Sequence[ActivityPoint]) -> Chart:
+def active_users(points: Sequence[UsersPoint]) -> Chart:
     return Chart(
         "chart-users",
         {

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from tanktop.analytics import service as analytics
 from tanktop.analytics.buckets import buckets
-from tanktop.analytics.service import Engagement, TopItem
+from tanktop.analytics.schemas import TopItem
+from tanktop.analytics.service import Engagement
 from tanktop.bookmarks import service as bookmarks
 from tanktop.bookmarks.schemas import Bookmark
 from tanktop.catalog import service as catalog
