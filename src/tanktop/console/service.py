@@ -25,7 +25,8 @@ from tanktop.notifications import service as notifications
 from tanktop.notifications.schemas import Delivery, Notification
 from tanktop.notifications.service import RequestPage, WebhookHealth
 from tanktop.oauth import service as oauth
-from tanktop.oauth.service import ClientInfo, ConnectedApp
+from tanktop.oauth.schemas import ConnectedApp
+from tanktop.oauth.service import ClientInfo
 from tanktop.profiles import service as profiles
 from tanktop.profiles.schemas import Profile
 from tanktop.recommendations import service as recs

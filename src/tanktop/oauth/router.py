@@ -397,14 +397,7 @@ _SERVICE_ERRORS = problem_responses(400, 401, 404)
 async def get_request(
     request_id: RequestId, service: ServiceDep, db: DatabaseDep
 ) -> schemas.PendingRequest:
-    found = await oauth.pending_request(db, service, request_id=request_id)
-    return schemas.PendingRequest(
-        request=found.request_id,
-        client_id=found.client_id,
-        client_name=found.client_name,
-        scope=found.scope,
-        expires_at=found.expires_at,
-    )
+    return await oauth.pending_request(db, service, request_id=request_id)
 
 
 _APPROVE_BODY = json_body_openapi(
@@ -428,10 +421,9 @@ async def approve(
     request_id: RequestId, service: ServiceDep, db: DatabaseDep, request: Request
 ) -> schemas.Decision:
     body = schemas.ApproveBody.parse(await json_object(request))
-    decision = await oauth.decide(
+    return await oauth.decide(
         db, service, request_id=request_id, user_id=body.user_id, base_url=base_url(request)
     )
-    return schemas.Decision(redirect_to=decision.redirect_to)
 
 
 @service_router.post(
@@ -451,10 +443,9 @@ async def approve(
 async def deny(
     request_id: RequestId, service: ServiceDep, db: DatabaseDep, request: Request
 ) -> schemas.Decision:
-    decision = await oauth.decide(
+    return await oauth.decide(
         db, service, request_id=request_id, user_id=None, base_url=base_url(request)
     )
-    return schemas.Decision(redirect_to=decision.redirect_to)
 
 
 _DEVICE_BODY = json_body_openapi(
@@ -504,11 +495,8 @@ async def _device(
     service: Service, db: DatabaseDep, request: Request, *, approve: bool
 ) -> schemas.DeviceDecision:
     body = schemas.DeviceBody.parse(await json_object(request))
-    found = await oauth.decide_device(
+    return await oauth.decide_device(
         db, service, user_code=body.user_code, user_id=body.user_id, approve=approve
-    )
-    return schemas.DeviceDecision(
-        client_id=found.client_id, client_name=found.client_name, scope=found.scope
     )
 
 
@@ -536,14 +524,7 @@ async def _device(
 )
 async def grants(userid: UserId, service: ServiceDep, db: DatabaseDep) -> schemas.ConnectedApps:
     apps = await oauth.connected_apps(db, service, user_id=userid)
-    return schemas.ConnectedApps(
-        grants=[
-            schemas.ConnectedApp(
-                client_id=a.client_id, name=a.name, scope=a.scope, connected_at=a.connected_at
-            )
-            for a in apps
-        ]
-    )
+    return schemas.ConnectedApps(grants=apps)
 
 
 @service_router.delete(

@@ -20,6 +20,7 @@ from tanktop.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from tanktop.ids import is_user_id
 from tanktop.oauth import models as m
 from tanktop.oauth import queries
+from tanktop.oauth.schemas import ConnectedApp, Decision, DeviceDecision, PendingRequest
 from tanktop.oauth.server import Request, Response, Server, normalise_user_code, run_protocol
 from tanktop.tenants import service as tenants
 from tanktop.tenants.service import Service
@@ -58,31 +59,6 @@ class NewClient:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingRequest:
-    """What the service's login page shows the user before they consent."""
-
-    request_id: str
-    client_id: str
-    client_name: str
-    scope: list[str]
-    expires_at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Where to send the user's browser after an approve or deny."""
-
-    redirect_to: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceDecision:
-    client_id: str
-    client_name: str
-    scope: list[str]
-
-
-@dataclass(frozen=True, slots=True)
 class AccessGrant:
     """What a live access token lets its app do: act for one user of one service."""
 
@@ -92,14 +68,6 @@ class AccessGrant:
     scopes: frozenset[str]
     rate_key: int
     rate_limit: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectedApp:
-    client_id: str
-    name: str
-    scope: list[str]
-    connected_at: dt.datetime
 
 
 # Operator: enabling a service, registering apps
@@ -393,7 +361,13 @@ async def pending_request(db: Database, service: Service, *, request_id: str) ->
     client = clients[0]
     asked = dict(tuple(pair) for pair in row.params).get("scope")
     scope = client.get_allowed_scope(asked) or ""
-    return PendingRequest(request_id, client.client_id, client.name, scope.split(), row.expires_at)
+    return PendingRequest(
+        request=request_id,
+        client_id=client.client_id,
+        client_name=client.name,
+        scope=scope.split(),
+        expires_at=row.expires_at,
+    )
 
 
 def _no_request(request_id: str) -> NotFound:
@@ -441,7 +415,7 @@ async def decide(
             await queries.apply_effects(conn, oauth.id, snapshot.effects, now)
     except queries.SpentAlready:
         raise _no_request(request_id) from None
-    return Decision(location)
+    return Decision(redirect_to=location)
 
 
 async def decide_device(
@@ -484,7 +458,9 @@ async def decide_device(
                 await queries.insert_grant(conn, oauth.id, grant, now)
     except queries.SpentAlready:
         raise NotFound(f"Device code {user_code!r} was decided meanwhile.") from None
-    return DeviceDecision(client.client_id, client.name, device.scope.split())
+    return DeviceDecision(
+        client_id=client.client_id, client_name=client.name, scope=device.scope.split()
+    )
 
 
 # The resource API's side
@@ -544,10 +520,10 @@ async def connected_apps(db: Database, service: Service, *, user_id: str) -> lis
         seen = apps.get(row.client_id)
         scope = set(row.scope.split()) | set(seen.scope if seen else ())
         apps[row.client_id] = ConnectedApp(
-            row.client_id,
-            row.name,
-            m.scope_text(tuple(scope)).split(),
-            seen.connected_at if seen else row.created_at,
+            client_id=row.client_id,
+            name=row.name,
+            scope=m.scope_text(tuple(scope)).split(),
+            connected_at=seen.connected_at if seen else row.created_at,
         )
     return list(apps.values())
 
