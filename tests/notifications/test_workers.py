@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tanktop.client import AsyncClient
 from tests.clusters import PrivatePostgres
 from tests.conftest import ADMIN_TOKEN, unique
 from tests.receiver import receiver
@@ -78,15 +79,14 @@ async def test_worker_killed_mid_delivery_delivers_after_restart(postgres_url: s
             finally:
                 worker.terminate()
                 worker.wait(15)
-            async with httpx.AsyncClient(base_url=f"{server.base_url}/api/1/{key}") as http:
-                notes = (await http.get("/notification/7/")).json()["notifications"]
-                movie = notes[0]["item_id"]
-                log = (await http.get(f"/notification/7/movie/{movie}/deliveries/")).json()
+            async with AsyncClient(server.base_url, key) as tanktop:
+                notes = await tanktop.notifications("7")
+                log = await tanktop.deliveries("7", "movie", notes[0].item_id)
     assert hook.arrived == 2, "the killed attempt reached the receiver, then one more"
     assert len({r.headers["webhook-id"] for r in hook.received}) == 1, "same webhook-id"
-    attempts = log["deliveries"][0]["attempts"]
-    assert [a["status_code"] for a in attempts] == [200], "one recorded success, no more"
-    assert notes[0]["notified"] is True
+    attempts = log[0].attempts
+    assert [a.status_code for a in attempts] == [200], "one recorded success, no more"
+    assert notes[0].notified is True
 
 
 async def test_two_workers_never_deliver_the_same_row(postgres_url: str) -> None:
@@ -105,12 +105,12 @@ async def test_two_workers_never_deliver_the_same_row(postgres_url: str) -> None
                     worker.terminate()
                 for worker in workers:
                     worker.wait(15)
-            async with httpx.AsyncClient(base_url=server.base_url) as http:
-                notes = (await http.get(f"/api/1/{key}/notification/7/")).json()
+            async with AsyncClient(server.base_url, key) as tanktop:
+                notes = await tanktop.notifications("7")
     counts = Counter(r.headers["webhook-id"] for r in hook.received)
     assert len(counts) == 120
     assert max(counts.values()) == 1
-    assert all(n["notified"] for n in notes["notifications"])
+    assert all(n.notified for n in notes)
 
 
 async def test_sigterm_finishes_the_delivery_in_flight(postgres_url: str) -> None:
@@ -131,12 +131,11 @@ async def test_sigterm_finishes_the_delivery_in_flight(postgres_url: str) -> Non
             finally:
                 worker.kill()
             assert worker.returncode == 0
-            async with httpx.AsyncClient(base_url=f"{server.base_url}/api/1/{key}") as http:
-                notes = (await http.get("/notification/7/")).json()["notifications"]
-                movie = notes[0]["item_id"]
-                log = (await http.get(f"/notification/7/movie/{movie}/deliveries/")).json()
-    assert notes[0]["notified"] is True, "the delivery in flight was finished and recorded"
-    assert [a["status_code"] for a in log["deliveries"][0]["attempts"]] == [200]
+            async with AsyncClient(server.base_url, key) as tanktop:
+                notes = await tanktop.notifications("7")
+                log = await tanktop.deliveries("7", "movie", notes[0].item_id)
+    assert notes[0].notified is True, "the delivery in flight was finished and recorded"
+    assert [a.status_code for a in log[0].attempts] == [200]
     assert len(hook.received) == 1
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 import sqlalchemy as sa
 
 from tanktop import migrations
+from tanktop.client import AsyncClient
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events import service as events
@@ -136,12 +136,12 @@ async def test_api_process_serves_a_new_model_when_it_is_announced(
     worker = start_worker(env)
     try:
         with running_server(env, "--no-worker") as server:
-            async with httpx.AsyncClient(base_url=f"{server.base_url}/api/1/{key}") as http:
+            async with AsyncClient(server.base_url, key) as tanktop:
                 batch = together("a", ["a1", "a2"]) + together("b", ["b1", "b2"])
-                assert (await http.post("/events/", json=batch)).status_code == 204
-                assert (await http.post("/event/new/seen/movie/a1/")).status_code == 204
-                first = (await http.get("/recommendation/new/")).json()["recommendations"]
-                assert {r["reasons"][0]["type"] for r in first} <= {"available"}, "no model yet"
+                assert await tanktop.post_events(batch) == len(batch)
+                await tanktop.post_event("new", "seen", "movie", "a1")
+                first = await tanktop.recommendations("new")
+                assert {r.reasons[0].type for r in first} <= {"available"}, "no model yet"
                 rows: list[Any] = []
 
                 async def stored() -> bool:
@@ -154,12 +154,12 @@ async def test_api_process_serves_a_new_model_when_it_is_announced(
                     await asyncio.sleep(0.05)
                 trained_at = time.monotonic()
                 while True:
-                    body = (await http.get("/recommendation/new/")).json()["recommendations"]
-                    if body and body[0]["reasons"][0]["type"] == "similar_to":
+                    body = await tanktop.recommendations("new")
+                    if body and body[0].reasons[0].type == "similar_to":
                         break
                     assert time.monotonic() - trained_at < 2, "the new model is not served"
                     await asyncio.sleep(0.05)
-                assert body[0]["item_id"] == "a2"
+                assert body[0].item_id == "a2"
     finally:
         worker.terminate()
         worker.wait(15)
