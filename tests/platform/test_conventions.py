@@ -4,6 +4,7 @@ where tables and SQL live. Each test names the rule it guards."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import importlib
 import inspect
@@ -145,6 +146,13 @@ def _bare_times(annotation: object, where: str, seen: set[type]) -> Iterator[str
             if field.annotation is dt.datetime and field.metadata == _TIMESTAMP_METADATA:
                 continue  # `x: Timestamp`: pydantic keeps the metadata apart
             yield from _bare_times(field.annotation, f"{annotation.__name__}.{name}", seen)
+    elif isinstance(annotation, type) and dataclasses.is_dataclass(annotation):  # `Bookmark`
+        if annotation in seen:
+            return
+        seen.add(annotation)
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        for name, hint in hints.items():
+            yield from _bare_times(hint, f"{annotation.__name__}.{name}", seen)
     else:
         for arg in typing.get_args(annotation):
             yield from _bare_times(arg, where, seen)
