@@ -48,6 +48,17 @@ async def watched(api: Api, film: str) -> tuple[dict[str, float], bool]:
     return progress, film in seen
 
 
+async def close_until_done(
+    db: Database, settings: Settings, *, now: dt.datetime | None = None
+) -> int:
+    """Run the stale-session closer until it has looked at every start gone stale by `now`
+    (it takes them a page at a time, other tests' too); how many it looked at."""
+    looked = 0
+    while found := await close_stale_sessions(db, settings=settings, now=now):
+        looked += found
+    return looked
+
+
 async def test_viewing_spanning_two_slots(api: Api, admin: Admin, db: Database) -> None:
     channel, film, show, episode = await evening(admin)
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
@@ -112,14 +123,14 @@ async def test_worker_closes_sessions_left_open(
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
     one_hour = settings.model_copy(update={"live_session_max_hours": 1})
     later = utcnow() + dt.timedelta(hours=1, minutes=1)
-    assert await close_stale_sessions(db, settings=one_hour, now=later) >= 1
+    assert await close_until_done(db, one_hour, now=later) >= 1
     assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(21)}
     assert (await api.get(f"/event/7/seen/movie/?id={film}")).json() == {"seen": {film: None}}
     assert (await api.get(f"/event/7/progress/episode/?id={episode}")).json() == {"progress": {}}
     service = await service_of(db, api)
     mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
     assert len(mine) == 1, "closed once; a second run finds nothing of this user's to close"
-    await close_stale_sessions(db, settings=one_hour, now=later)
+    await close_until_done(db, one_hour, now=later)
     mine = [e async for e in stream_history(db, service.id) if e.event == "end"]
     assert len(mine) == 1
 
@@ -159,7 +170,7 @@ async def test_the_worker_waking_between_a_past_start_and_its_end_changes_nothin
     channel, film, _, episode = await evening(admin)
     assert utcnow() - dt.timedelta(hours=settings.live_session_max_hours + 24) > DAY
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
-    await close_stale_sessions(db, settings=settings)
+    await close_until_done(db, settings)
     assert (await api.get("/event/7/end/channel/")).json()["end"] == {}, "not closed"
     await api.post(f"/event/7/end/channel/{channel}/{at(20, 30)}/")
     assert await watched(api, film) == ({film: 30}, False)
@@ -174,11 +185,9 @@ async def test_a_start_received_long_ago_is_closed_at_start_plus_maximum(
     channel, film, _, episode = await evening(admin)
     await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
     limit = dt.timedelta(hours=settings.live_session_max_hours)
-    await close_stale_sessions(
-        db, settings=settings, now=utcnow() + limit - dt.timedelta(minutes=1)
-    )
+    await close_until_done(db, settings, now=utcnow() + limit - dt.timedelta(minutes=1))
     assert (await api.get("/event/7/end/channel/")).json()["end"] == {}
-    await close_stale_sessions(db, settings=settings, now=utcnow() + limit)
+    await close_until_done(db, settings, now=utcnow() + limit)
     assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(24)}
     assert await watched(api, film) == ({film: 60}, True)
     progress = (await api.get(f"/event/7/progress/episode/?id={episode}")).json()["progress"]
@@ -191,8 +200,7 @@ def later(settings: Settings) -> dt.datetime:
 
 
 async def close_all(db: Database, settings: Settings) -> None:
-    while await close_stale_sessions(db, settings=settings, now=later(settings)):
-        pass
+    await close_until_done(db, settings, now=later(settings))
 
 
 async def test_a_late_end_replaces_the_provisional_close(
@@ -308,3 +316,21 @@ async def test_a_log_of_several_days_in_one_batch_gives_what_its_days_give(
         assert progress == {"progress": {episode: 10}}, "21:40 to 21:50, ended at the maximum"
         ends = (await client.get("/event/7/end/channel/")).json()["end"]
         assert ends == {channel: at(25, 40)}
+
+
+async def test_the_closer_looks_at_each_start_once(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    """A pass reads the starts gone stale since the last one (from its cursor, through an
+    index), not the history: a second pass finds nothing, and a start that arrives later is
+    the only one the next pass looks at, and closed there."""
+    channel, film, _, _ = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await close_all(db, settings)
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(24)}
+    assert await close_until_done(db, settings, now=later(settings)) == 0
+    await api.post(f"/event/8/start/channel/{channel}/{at(20)}/")
+    assert await close_until_done(db, settings, now=later(settings)) == 1
+    assert (await api.get("/event/8/end/channel/")).json()["end"] == {channel: at(24)}
+    assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(24)}
+    assert await watched(api, film) == ({film: 60}, True)

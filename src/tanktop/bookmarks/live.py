@@ -187,21 +187,23 @@ async def close_stale_sessions(
     db: Database, *, settings: Settings, now: dt.datetime | None = None
 ) -> int:
     """Worker task: close sessions left open, at start + maximum, provisionally (a late `end`
-    or `start` moves the close).
+    or `start` moves the close); returns how many starts it looked at.
 
     Open that long by when the server received the `start`, not by the time it carries: a
-    viewing synced late is not stale the moment its `start` arrives, its `end` may follow."""
+    viewing synced late is not stale the moment its `start` arrives, its `end` may follow.
+    Each start is looked at once, when it goes stale (the starts since the last pass, read
+    from an index: the cost of a pass does not grow with the history); re-deriving around it
+    closes its session if nothing ended it."""
     now = now or utcnow()
     longest = _longest(settings)
-    async with db.read() as conn:
-        stale = await events.stale_starts(conn, before=now - longest, limit=200)
-    starts: dict[User, list[dt.datetime]] = defaultdict(list)
-    for service_id, user_id, _, start in stale:
-        starts[(service_id, user_id)].append(start)
     async with db.write() as conn:
+        stale = await events.claim_stale_starts(conn, before=now - longest, limit=200)
+        starts: dict[User, list[dt.datetime]] = defaultdict(list)
+        for service_id, user_id, start in stale:
+            starts[(service_id, user_id)].append(start)
         await events.lock_users(conn, users=list(starts))
-        changed = await rederive(conn, starts, longest=longest, now=now)
-    return sum(1 for count in changed.values() if count)
+        await rederive(conn, starts, longest=longest, now=now)
+    return len(stale)
 
 
 async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
@@ -13,9 +14,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tanktop.db import BIND_CHUNK, Database, chunks, driver_of, select_in, utcnow
+from tanktop.db import (
+    BIND_CHUNK,
+    Database,
+    chunks,
+    dialect_insert,
+    driver_of,
+    select_in,
+    utcnow,
+)
 from tanktop.events.rules import EventOp, JsonScalar
-from tanktop.events.tables import event_history, list_items
+from tanktop.events.tables import event_history, history_cursors, list_items, stale_from
+from tanktop.timestamps import EARLIEST
 
 _KEY_COLUMNS = ("service_id", "user_id", "event", "item_type", "item_id")
 
@@ -559,19 +569,29 @@ Window = tuple[int, str, dt.datetime, dt.datetime]
 UserKey = tuple[int, str]
 
 # PostgreSQL: many users' windows as arrays (`unnest`), each joined to its rows of the history
-# (by the (service, user, time) index): one statement, whatever the number of users.
+# (by the (service, user, time) index): one statement, whatever the number of users. LATERAL
+# with OFFSET 0 (not flattened into a join) keeps that plan whatever the statistics say: a join
+# planned on stale ones scanned the whole table for each window.
 _PG_CHANNEL_EVENTS_OF = """
-SELECT h.service_id, h.user_id, h.event, h.item_id, h.at, coalesce(h.received_at, h.at)
+SELECT w.s, w.u, h.event, h.item_id, h.at, h.received
 FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(s, u, lo, hi)
-JOIN event_history h ON h.service_id = w.s AND h.user_id = w.u AND h.at >= w.lo AND h.at <= w.hi
-WHERE h.item_type = 'channel' AND h.event IN ('start', 'end') AND h.origin <> 'derived'
-  AND NOT h.removed
+CROSS JOIN LATERAL (
+    SELECT event, item_id, at, coalesce(received_at, at) AS received FROM event_history
+    WHERE service_id = w.s AND user_id = w.u AND at >= w.lo AND at <= w.hi
+      AND item_type = 'channel' AND event IN ('start', 'end') AND origin <> 'derived'
+      AND NOT removed
+    OFFSET 0
+) h
 """
 _PG_DERIVED_OF = """
-SELECT h.service_id, h.user_id, h.id, h.event, h.item_type, h.item_id, h.value::text, h.at
+SELECT w.s, w.u, h.id, h.event, h.item_type, h.item_id, h.value::text, h.at
 FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(s, u, lo, hi)
-JOIN event_history h ON h.service_id = w.s AND h.user_id = w.u AND h.at >= w.lo AND h.at <= w.hi
-WHERE h.origin = 'derived' AND NOT h.removed AND h.superseded_at IS NULL
+CROSS JOIN LATERAL (
+    SELECT id, event, item_type, item_id, value, at FROM event_history
+    WHERE service_id = w.s AND user_id = w.u AND at >= w.lo AND at <= w.hi
+      AND origin = 'derived' AND NOT removed AND superseded_at IS NULL
+    OFFSET 0
+) h
 ORDER BY h.id
 """
 _PG_EDGES = """
@@ -756,62 +776,43 @@ async def select_channel_starts(
     return [(r.service_id, r.user_id, r.at) for r in await conn.execute(query)]
 
 
-async def select_stale_starts(
+_CLOSER = "live-stale-close"
+
+
+async def claim_stale_starts(
     conn: AsyncConnection, before: dt.datetime, limit: int
-) -> list[tuple[int, str, str, dt.datetime]]:
-    """(service, user, channel, at) of users' open channel sessions that happened and were
-    received before `before`: the user's latest start (ties: the greatest channel) with no end
-    of its channel after it (a derived one counts: the session was closed). A channel start's
-    or end's list time is the time it says; when it arrived is on its history rows."""
-    other = list_items.alias("other")
-    ends = list_items.alias("ends")
+) -> list[tuple[int, str, dt.datetime]]:
+    """(service, user, at) of up to `limit` channel starts that became stale (`stale_from`
+    before `before`) since the last claim, in that order, and the closer's cursor moved past
+    them, in the caller's transaction (on PostgreSQL another claimer waits for it to end). A
+    range scan of the starts index from the cursor on: its cost is what went stale since."""
+    cursors = history_cursors
+    position = sa.select(cursors.c.at, cursors.c.last_id).where(cursors.c.name == _CLOSER)
+    row = (await conn.execute(position.with_for_update())).first()
+    if row is None:  # the first pass starts at the beginning
+        start = {"name": _CLOSER, "at": EARLIEST, "last_id": 0, "updated_at": utcnow()}
+        await conn.execute(dialect_insert(conn, cursors).values(start).on_conflict_do_nothing())
+        row = (await conn.execute(position.with_for_update())).one()
     h = event_history
-    received = (
-        sa.select(sa.func.min(_received(h)))
-        .where(
-            h.c.service_id == list_items.c.service_id,
-            h.c.user_id == list_items.c.user_id,
-            h.c.at == list_items.c.updated_at,
-            h.c.item_id == list_items.c.item_id,
-            h.c.event == "start",
-            *_POSTED_CHANNEL,
-        )
-        .scalar_subquery()
-    )
-    cutoff = sa.bindparam("b", type_=list_items.c.updated_at.type)
+    key = sa.type_coerce(stale_from(h), h.c.at.type)
     query = (
-        sa.select(
-            list_items.c.service_id,
-            list_items.c.user_id,
-            list_items.c.item_id,
-            list_items.c.updated_at,
-        )
+        sa.select(h.c.service_id, h.c.user_id, h.c.at, h.c.id, key.label("key"))
         .where(
-            list_items.c.event == "start",
-            list_items.c.item_type == "channel",
-            list_items.c.updated_at < cutoff,
-            ~sa.exists().where(
-                other.c.service_id == list_items.c.service_id,
-                other.c.user_id == list_items.c.user_id,
-                other.c.event == "start",
-                other.c.item_type == "channel",
-                sa.tuple_(other.c.updated_at, other.c.item_id)
-                > sa.tuple_(list_items.c.updated_at, list_items.c.item_id),
-            ),
-            ~sa.exists().where(
-                ends.c.service_id == list_items.c.service_id,
-                ends.c.user_id == list_items.c.user_id,
-                ends.c.event == "end",
-                ends.c.item_type == "channel",
-                ends.c.item_id == list_items.c.item_id,
-                ends.c.updated_at > list_items.c.updated_at,
-            ),
-            sa.type_coerce(received, h.c.at.type) < cutoff,
+            h.c.item_type == _CHANNEL,
+            h.c.event == sa.literal("start", literal_execute=True),
+            sa.tuple_(key, h.c.id) > sa.tuple_(row.at, row.last_id),
+            key < before,
+            h.c.origin != "derived",
+            h.c.removed.is_(False),
         )
+        .order_by(key, h.c.id)
         .limit(limit)
     )
-    rows = await conn.execute(query, {"b": before})
-    return [(r.service_id, r.user_id, r.item_id, r.updated_at) for r in rows]
+    found = (await conn.execute(query)).all()
+    if found:
+        moved = {"at": found[-1].key, "last_id": found[-1].id, "updated_at": utcnow()}
+        await conn.execute(sa.update(cursors).where(cursors.c.name == _CLOSER).values(moved))
+    return [(r.service_id, r.user_id, r.at) for r in found]
 
 
 async def select_derived(
@@ -886,19 +887,31 @@ async def supersede(conn: AsyncConnection, ids: Sequence[int], now: dt.datetime)
 
 
 _LOCK_USERS = sa.text(
-    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 20))) FROM unnest(:keys) AS k"
+    "SELECT i FROM unnest(:keys) WITH ORDINALITY AS t(k, i) "
+    "WHERE NOT pg_try_advisory_xact_lock(hashtextextended(k, 20)) LIMIT 1"
 ).bindparams(sa.bindparam("keys", type_=postgresql.ARRAY(sa.Text)))
+"""Takes the keys' locks in the array's order up to the first another transaction holds
+(LIMIT 1 stops the scan there); answers that key's position, or nothing once all are held."""
 
 
 async def lock_users(conn: AsyncConnection, users: Sequence[tuple[int, str]]) -> None:
     """Until the transaction ends, be the only one deriving from these users' events
-    (PostgreSQL; SQLite has one writer at a time anyway). In one order, so no deadlock, and
-    in one statement (in the array's order: a function scan keeps it). Through SQLAlchemy, not
-    the driver: the statement that opens the transaction, so the locks last to its end."""
+    (PostgreSQL; SQLite has one writer at a time anyway).
+
+    In one order, so no deadlock; without blocking: a statement takes every lock it can in
+    that order, and one held elsewhere is asked for again shortly after. Waiting for another
+    flush of the same users (an offline sync sent as several batches at once) is then many
+    short statements, not one the statement timeout would cut at 5 s. Through SQLAlchemy:
+    the first statement opens the transaction, so the locks last to its end."""
     if conn.dialect.name != "postgresql" or not users:
         return
     keys = [f"{service_id}:{user_id}" for service_id, user_id in sorted(set(users))]
-    await conn.execute(_LOCK_USERS, {"keys": keys})
+    while keys:
+        held_elsewhere = await conn.scalar(_LOCK_USERS, {"keys": keys})
+        if held_elsewhere is None:
+            return
+        keys = keys[int(held_elsewhere) - 1 :]
+        await asyncio.sleep(0.02)
 
 
 async def count_user_events(

@@ -603,12 +603,13 @@ async def channel_starts(
     return await queries.select_channel_starts(conn, channel_id, start, end)
 
 
-async def stale_starts(
+async def claim_stale_starts(
     conn: AsyncConnection, *, before: dt.datetime, limit: int
-) -> list[tuple[int, str, str, dt.datetime]]:
-    """(service, user, channel, at) of open channel sessions (of every service) whose start
-    happened and arrived before `before`."""
-    return await queries.select_stale_starts(conn, before, limit)
+) -> list[tuple[int, str, dt.datetime]]:
+    """(service, user, at) of up to `limit` channel starts (of every service) that happened
+    and arrived before `before` and were not claimed yet, oldest first; claimed for good when
+    the caller's transaction commits (the stale-session closer's cursor)."""
+    return await queries.claim_stale_starts(conn, before, limit)
 
 
 @dataclass(frozen=True, slots=True)

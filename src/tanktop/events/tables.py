@@ -4,6 +4,8 @@ Both lead with the service id, then the user id, so a sharded PostgreSQL can dis
 by (service, user). Lists are read by primary key (ids asked) or by recency (paging).
 """
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from tanktop.db import JSONDocument, UTCDateTime, metadata
@@ -64,4 +66,33 @@ event_history = sa.Table(
         postgresql_where=sa.text("item_type = 'channel'"),
         sqlite_where=sa.text("item_type = 'channel'"),
     ),
+)
+
+
+def stale_from(history: sa.Table) -> sa.ColumnElement[dt.datetime]:
+    """When a channel start can first be stale (less the maximum session): the later of when
+    it happened and when it arrived (rows from before arrivals were kept: when it happened)."""
+    received = sa.func.coalesce(history.c.received_at, history.c.at)
+    return sa.case((history.c.at > received, history.c.at), else_=received)
+
+
+# The stale-session closer follows channel starts in this order (a cursor: `history_cursors`),
+# so each pass reads only the starts that went stale since the last one, not the history.
+sa.Index(
+    "ix_event_history_start_stale",
+    stale_from(event_history),
+    event_history.c.id,
+    postgresql_where=sa.text("item_type = 'channel' AND event = 'start'"),
+    sqlite_where=sa.text("item_type = 'channel' AND event = 'start'"),
+)
+
+history_cursors = sa.Table(
+    "history_cursors",
+    metadata,
+    # How far a follower of the history has handled it, in its own order: the stale-session
+    # closer, channel starts by (`stale_from`, id).
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("last_id", HistoryId, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
