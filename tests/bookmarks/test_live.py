@@ -334,3 +334,27 @@ async def test_the_closer_looks_at_each_start_once(
     assert (await api.get("/event/8/end/channel/")).json()["end"] == {channel: at(24)}
     assert (await api.get("/event/7/end/channel/")).json()["end"] == {channel: at(24)}
     assert await watched(api, film) == ({film: 60}, True)
+
+
+async def test_a_slot_removed_with_nothing_in_its_place_no_longer_counts(
+    api: Api, admin: Admin, db: Database, settings: Settings
+) -> None:
+    """A schedule written again over the evening without the film's slot: the viewing of it
+    derives nothing any more (its progress and seen are withdrawn), though the only slot
+    written anew airs hours before it."""
+    channel, film, _, episode = await evening(admin)
+    await api.post(f"/event/7/start/channel/{channel}/{at(20)}/")
+    await api.post(f"/event/7/end/channel/{channel}/{at(21, 10)}/")
+    assert await watched(api, film) == ({film: 60}, True)
+    earlier = unique("m")
+    await admin.put(f"/catalog/movie/{earlier}/", json={"title": "Early", "duration": 30})
+    slots = [
+        {"start": at(15), "end": at(15, 30), "item_type": "movie", "item_id": earlier},
+        {"start": at(21), "end": at(21, 50), "item_type": "episode", "item_id": episode},
+    ]
+    assert (await admin.put(f"/schedule/{channel}/", json=slots)).status_code == 200
+    while await rederive_late_schedules(db, settings=settings):
+        pass
+    assert await watched(api, film) == ({}, False)
+    progress = (await api.get(f"/event/7/progress/episode/?id={episode}")).json()["progress"]
+    assert progress == {episode: 10}, "the slot kept still counts"

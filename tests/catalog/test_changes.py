@@ -30,7 +30,9 @@ async def _log(db: Database, *kinds: str) -> str:
 async def _handle(db: Database, consumer: str, kind: str | None = None) -> list[str]:
     """What `consumer` finds new, handled (its cursor moved past it) in one transaction."""
     async with db.write() as conn:
-        found = await changes.claim_changes(conn, consumer=consumer, limit=100_000, kind=kind)
+        found = await changes.claim_changes(
+            conn, consumer=consumer, limit=100_000, kinds=None if kind is None else [kind]
+        )
         await changes.mark_changes_handled(
             conn, consumer=consumer, ids=[c.id for c in found], now=utcnow()
         )

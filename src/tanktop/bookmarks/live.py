@@ -207,34 +207,25 @@ async def close_stale_sessions(
 
 
 async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
-    """Worker task: a slot written for a time already past counts for those who watched then."""
+    """Worker task: a slot written for a time already past counts for those who watched then,
+    and one removed (with nothing in its place) no longer does."""
     now = utcnow()
     longest = _longest(settings)
     async with db.write() as conn:
-        changes = await catalog_changes.claim_changes(conn, consumer="live", limit=100, kind="slot")
+        changes = await catalog_changes.claim_changes(
+            conn, consumer="live", limit=100, kinds=("slot", "unslot")
+        )
         if not changes:
             return 0
         starts: dict[User, list[dt.datetime]] = defaultdict(list)
         for change in changes:
             if change.slot_start is None or change.channel_id is None or change.slot_start >= now:
                 continue
-            slot = next(
-                (
-                    a
-                    for a in await catalog.airings(
-                        conn,
-                        channel_id=change.channel_id,
-                        start=change.slot_start,
-                        end=change.slot_start + dt.timedelta(seconds=1),
-                    )
-                    if a.start == change.slot_start
-                ),
-                None,
-            )
-            if slot is None:
+            span = await _changed_span(conn, change, change.slot_start, change.channel_id)
+            if span is None:
                 continue
             for service_id, user_id, at in await events.channel_starts(
-                conn, channel_id=change.channel_id, start=slot.start - longest, end=slot.end
+                conn, channel_id=change.channel_id, start=span[0] - longest, end=span[1]
             ):
                 starts[(service_id, user_id)].append(at)
         await events.lock_users(conn, users=list(starts))
@@ -243,3 +234,17 @@ async def rederive_late_schedules(db: Database, *, settings: Settings) -> int:
             conn, consumer="live", ids=[c.id for c in changes], now=now
         )
     return len(changes)
+
+
+async def _changed_span(
+    conn: AsyncConnection, change: catalog_changes.CatalogChange, start: dt.datetime, channel: str
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The time a slot change is about: a removed slot's, or a written one's while it is still
+    there (a later change covers its replacement). Rows from before slot ends were logged name
+    a start only: the slot's end is looked up, and a removal cannot be followed."""
+    if change.kind == "unslot":
+        return None if change.slot_end is None else (start, change.slot_end)
+    end = change.slot_end or start + dt.timedelta(seconds=1)
+    found = await catalog.airings(conn, channel_id=channel, start=start, end=end)
+    slot = next((a for a in found if a.start == start), None)
+    return None if slot is None else (slot.start, slot.end)

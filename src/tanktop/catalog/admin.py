@@ -184,6 +184,8 @@ def _normal(offers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 async def _replace_schedule(
     conn: AsyncConnection, channel_id: str, slots: Sequence[Slot], now: dt.datetime
 ) -> int:
+    """Replace the channel's slots over the time `slots` cover; log each new slot (`slot`)
+    and each old one gone (`unslot`: live TV re-derives who watched it, whatever replaced it)."""
     if not slots:
         return 0
     start = min(s.start for s in slots)
@@ -194,22 +196,25 @@ async def _replace_schedule(
     }
     rows = [s.model_dump() for s in slots]
     await queries.replace_slots(conn, channel_id, start, end, rows)
-    fresh = [s for s in slots if (s.start, s.end, s.item_type, s.item_id) not in old]
+    new = {(s.start, s.end, s.item_type, s.item_id) for s in slots}
+    changes = [("slot", slot) for slot in sorted(new - old)]
+    changes += [("unslot", slot) for slot in sorted(old - new)]
     await queries.insert_changes(
         conn,
         [
             {
                 "at": now,
-                "kind": "slot",
-                "item_type": s.item_type,
-                "item_id": s.item_id,
+                "kind": kind,
+                "item_type": item_type,
+                "item_id": item_id,
                 "channel_id": channel_id,
-                "slot_start": s.start,
+                "slot_start": slot_start,
+                "slot_end": slot_end,
             }
-            for s in fresh
+            for kind, (slot_start, slot_end, item_type, item_id) in changes
         ],
     )
-    return len(fresh)
+    return len(changes)
 
 
 async def put_item(db: Database, *, entry: Entry) -> tuple[StoredItem, bool]:

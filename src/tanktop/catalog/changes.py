@@ -19,7 +19,8 @@ from tanktop.catalog import queries
 
 @dataclass(frozen=True, slots=True)
 class CatalogChange:
-    """A change row: an item's offers changed (`offers`), or a slot was scheduled (`slot`)."""
+    """A change row: an item's offers changed (`offers`), a slot was scheduled (`slot`), or
+    one was removed with nothing in its place (`unslot`)."""
 
     id: int
     at: dt.datetime
@@ -28,16 +29,19 @@ class CatalogChange:
     item_id: str
     channel_id: str | None
     slot_start: dt.datetime | None
+    slot_end: dt.datetime | None
 
 
 async def claim_changes(
-    conn: AsyncConnection, *, consumer: str, limit: int, kind: str | None = None
+    conn: AsyncConnection, *, consumer: str, limit: int, kinds: Sequence[str] | None = None
 ) -> list[CatalogChange]:
-    """Up to `limit` changes `consumer` has not handled yet (of one `kind`, if given), oldest
+    """Up to `limit` changes `consumer` has not handled yet (of `kinds`, if given), oldest
     first; none while another worker of the same consumer is handling its own."""
-    rows = await queries.claim_changes(conn, consumer, limit, kind)
+    rows = await queries.claim_changes(conn, consumer, limit, kinds)
     return [
-        CatalogChange(r.id, r.at, r.kind, r.item_type, r.item_id, r.channel_id, r.slot_start)
+        CatalogChange(
+            r.id, r.at, r.kind, r.item_type, r.item_id, r.channel_id, r.slot_start, r.slot_end
+        )
         for r in rows
     ]
 

@@ -372,9 +372,9 @@ async def _last_handled(conn: AsyncConnection, consumer: str, *, lock: bool) -> 
 
 
 async def claim_changes(
-    conn: AsyncConnection, consumer: str, limit: int, kind: str | None = None
+    conn: AsyncConnection, consumer: str, limit: int, kinds: Sequence[str] | None = None
 ) -> list[sa.Row[Any]]:
-    """Change rows after `consumer`'s cursor, in id order (of one `kind`, if given), with the
+    """Change rows after `consumer`'s cursor, in id order (of `kinds`, if given), with the
     cursor locked for this transaction; none when another worker holds it. An idle look is
     one read and takes no lock."""
     after = await _last_handled(conn, consumer, lock=False)
@@ -386,8 +386,8 @@ async def claim_changes(
         )
         after = 0
     newer = sa.select(catalog_changes).where(catalog_changes.c.id > sa.bindparam("after"))
-    if kind is not None:
-        newer = newer.where(catalog_changes.c.kind == kind)
+    if kinds is not None:
+        newer = newer.where(catalog_changes.c.kind.in_(list(kinds)))
     newer = newer.order_by(catalog_changes.c.id)
     if await conn.scalar(sa.select(newer.limit(1).exists()), {"after": after}) is not True:
         return []

@@ -72,6 +72,9 @@ catalog_changes = sa.Table(
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("channel_id", sa.String(64)),
     sa.Column("slot_start", UTCDateTime),
+    # A slot's end (kind `slot`: written, `unslot`: removed with nothing in its place); null
+    # on rows from before it was kept.
+    sa.Column("slot_end", UTCDateTime),
     # Consumers that follow one kind (live TV: slots) read it in id order.
     sa.Index("ix_catalog_changes_kind", "kind", "id"),
 )
