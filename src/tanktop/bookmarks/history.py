@@ -203,7 +203,7 @@ async def load(
     reach: dt.timedelta,
 ) -> tuple[dict[User, UserHistory], Schedules]:
     """Each user's view for times within `reach` of theirs, and the schedule of the channels
-    started then: five statements on PostgreSQL, whatever the number of users."""
+    started then: four statements on PostgreSQL, whatever the number of users."""
     windows = [
         (service_id, user_id, min(at) - reach, max(at) + reach)
         for (service_id, user_id), at in sorted(times.items())
