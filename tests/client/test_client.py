@@ -168,8 +168,9 @@ def test_bookmarks_and_recommendations(tanktop: Client) -> None:
     assert (programme.episode_id, programme.status) == ("p1e2", "next")
     assert tanktop.bookmark("c4", "episode", "p1e2") == programme
     assert tanktop.recommendations("c4", "movie", n=5)[0].reasons[0].type == "available"
+    assert tanktop.similar("movie", 1)  # a catalog item: the catalog's answer before a model
     with pytest.raises(NotFoundError):
-        tanktop.similar("movie", 1)
+        tanktop.similar("movie", "no-such-film")
     assert tanktop.live_recommendations("c4", at=dt.datetime.now(dt.UTC)) == []
 
 

@@ -229,7 +229,7 @@ def _popularity(model: Model | None) -> dict[str, float]:
 
 async def _popular(db: Database, model: Model | None, count: int) -> list[tuple[str, str]]:
     """The `count` most popular movies and programmes: the model's, or before any model the
-    catalog's movies on offer."""
+    catalog's first movies in id order."""
     if model is None:
         ids = await catalog.catalog_candidates(
             db, item_type="movie", availability=catalog.Availability(), after=None, limit=count
