@@ -115,8 +115,8 @@ async def check_recommendations(api: Api, model: Model, movies: list[str]) -> No
         response = await api.get(f"/similar/movie/{movie}/?n=10")
         assert response.status_code == 200, response.text
         similar = response.json()["similar"]
-        learnt = {s["item_id"] for s in similar if s["reasons"] != [{"type": "popular"}]}
-        assert learnt & set(movies) <= model.touched, "an item only another service knows"
+        liked = {s["item_id"] for s in similar if s["reasons"] != [{"type": "popular"}]}
+        assert liked & set(movies) <= model.touched, "an item only another service knows"
 
 
 @settings(
