@@ -19,7 +19,7 @@ from tanktop.analytics.tables import (
     analytics_zones,
     impressions,
 )
-from tanktop.db import Insert, UTCDateTime, chunks, insert_many, select_in
+from tanktop.db import ARRAY_CHUNK, Insert, UTCDateTime, chunks, insert_many, select_in
 
 
 async def _all(conn: AsyncConnection, query: sa.Select[Any]) -> list[sa.Row[Any]]:
@@ -104,7 +104,12 @@ async def select_items_at(
     conn: AsyncConnection, service_id: int, keys: Sequence[tuple[str, str, dt.datetime, str]]
 ) -> list[sa.Row[Any]]:
     """Item rows of (event, item_type, day, item_id) keys: per (event, item type, day), the
-    item ids asked (primary-key lookups; a row-value IN list plans badly on PostgreSQL)."""
+    item ids asked (a row-value IN list plans badly on PostgreSQL).
+
+    On PostgreSQL the ids are joined as a set (`unnest`), not matched with `= ANY(array)`:
+    the planner reads the day's rows from the rank index either way, and `ANY` then compares
+    each of them with every id asked (10,000 ids against a day of 25,000 rows: 3.3 s, where
+    the join hashes them: 37 ms)."""
     table = analytics_items
     groups: dict[tuple[str, str, dt.datetime], list[str]] = {}
     for event, item_type, day, item_id in keys:
@@ -117,7 +122,18 @@ async def select_items_at(
             table.c.item_type == item_type,
             table.c.day == day,
         )
-        rows += await select_in(conn, query, table.c.item_id, item_ids)
+        if conn.dialect.name != "postgresql":
+            rows += await select_in(conn, query, table.c.item_id, item_ids)
+            continue
+        for chunk in chunks(item_ids, ARRAY_CHUNK):
+            asked = (
+                sa.func.unnest(sa.literal(chunk, ARRAY(table.c.item_id.type)))
+                .table_valued("item_id")
+                .render_derived()
+            )
+            rows += await _all(
+                conn, query.join_from(table, asked, table.c.item_id == asked.c.item_id)
+            )
     return rows
 
 
