@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tanktop.catalog import service as catalog
 from tanktop.db import Database
 from tanktop.recommendations.service import train_service
 from tests.conftest import Admin, Api, service_of, unique
@@ -65,6 +66,47 @@ async def test_new_row_shows_what_became_available_in_its_days(api: Api, admin: 
     )
     await api.put("/section/new/", json={"title": "New", "kind": "new", "params": {"days": 2}})
     assert (await rows(api, query=query))["new"] == [newest, show]
+
+
+async def test_new_items_read_past_the_offers_of_one_item_and_order_equal_times_by_key(
+    admin: Admin, db: Database
+) -> None:
+    """`new` reads offers newest first until it knows enough items: eleven episode offers of
+    one show come first (one item), then three movies listed at the same moment, stored in
+    reverse id order; the first read ends inside that moment."""
+    source = unique("src")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def listed(at: dt.datetime) -> list[dict[str, Any]]:
+        return [{"source_id": source, "price": 0, "hd": True, "available_from": at.isoformat()}]
+
+    tied = now - dt.timedelta(hours=2)
+    films = await add_movies(admin, 3, source=source, offers=listed(tied))
+    for film in reversed(films):
+        assert (await admin.put(f"/catalog/movie/{film}/offers/", json=listed(tied))).is_success
+    show = unique("show")
+    assert (await admin.put(f"/catalog/programme/{show}/", json={"title": "Show"})).is_success
+    for n in range(11):
+        body = {"programme_id": show, "season": 1, "number": n + 1}
+        assert (await admin.put(f"/catalog/episode/{show}-e{n}/", json=body)).is_success
+        at = now - dt.timedelta(minutes=n + 1)
+        response = await admin.put(f"/catalog/episode/{show}-e{n}/offers/", json=listed(at))
+        assert response.is_success, response.text
+
+    async def new(limit: int, item_types: tuple[str, ...] = ("movie", "programme")) -> list[str]:
+        found = await catalog.new_items(
+            db,
+            item_types=item_types,
+            availability=catalog.Availability(sources=[source]),
+            since=now - dt.timedelta(days=1),
+            limit=limit,
+        )
+        return [item_id for _, item_id in found]
+
+    assert await new(2) == [show, films[0]]
+    assert await new(10) == [show, *films]
+    assert await new(2, ("movie",)) == films[:2]
+    assert await new(2, ("episode",)) == [], "an episode's offer counts for its programme"
 
 
 async def test_popular_row_counts_users_over_its_days(api: Api, admin: Admin) -> None:

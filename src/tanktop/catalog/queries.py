@@ -529,17 +529,21 @@ async def select_new(
 ) -> list[tuple[str, str, dt.datetime]]:
     """(item type, item id, when) of items that became available on an offer (matching the
     filters, available now) since `since`, newest first; an episode's offer counts for its
-    programme."""
+    programme.
+
+    Offers are read newest first along `ix_offers_available_since` (an item's first offer in
+    that order is its newest) until `limit` items are known, where grouping every offer of the
+    window by item cost the whole window (thousands of offers) per call. Item types and the
+    order among equal times are applied here: in SQL, a condition on the offer's type makes
+    SQLite choose the index on it, and a second sort key makes it sort the whole window."""
     episodes = catalog_items.alias("episodes")
     is_episode = offers.c.item_type == "episode"
     key_type = sa.case((is_episode, sa.literal("programme")), else_=offers.c.item_type)
     key_id = sa.case((is_episode, episodes.c.programme_id), else_=offers.c.item_id)
-    became = sa.func.max(offers.c.available_since).label("became")
     conditions: list[Any] = [
         offers.c.available_since >= since,
         offers.c.available_since <= now,
         sa.or_(offers.c.available_until.is_(None), offers.c.available_until > now),
-        key_type.in_(list(item_types)),
         key_id.is_not(None),
     ]
     if sources:
@@ -549,7 +553,11 @@ async def select_new(
     if max_price is not None:
         conditions.append(offers.c.price <= max_price)
     query = (
-        sa.select(key_type.label("key_type"), key_id.label("key_id"), became)
+        sa.select(
+            key_type.label("key_type"),
+            key_id.label("key_id"),
+            offers.c.available_since.label("became"),
+        )
         .select_from(
             offers.outerjoin(
                 episodes,
@@ -561,8 +569,19 @@ async def select_new(
             )
         )
         .where(*conditions)
-        .group_by(key_type, key_id)
-        .order_by(became.desc(), key_type, key_id)
-        .limit(limit)
+        .order_by(offers.c.available_since.desc())
     )
-    return [(row.key_type, row.key_id, row.became) for row in await conn.execute(query)]
+    types = set(item_types)
+    ask = 2 * limit + 8  # an item has an offer or two on most catalogs
+    while True:
+        rows = (await conn.execute(query.limit(ask))).all()
+        newest: dict[tuple[str, str], dt.datetime] = {}
+        for row in rows:
+            if row.key_type in types:
+                newest.setdefault((row.key_type, row.key_id), row.became)
+        if len(rows) == ask:  # more may share the last time read: only earlier ones are known
+            newest = {key: at for key, at in newest.items() if at > rows[-1].became}
+        if len(newest) >= limit or len(rows) < ask:
+            ranked = sorted(newest.items(), key=lambda found: (-found[1].timestamp(), found[0]))
+            return [(t, i, at) for (t, i), at in ranked[:limit]]
+        ask *= 4

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import JsonValue
 from sqlalchemy import Row
@@ -33,6 +34,8 @@ from tanktop.events.schemas import MAX_BATCH as MAX_BATCH
 from tanktop.events.writer import Deriver, EventWriter, write_ops
 from tanktop.ids import is_name, is_user_id
 from tanktop.tenants.service import Service
+
+T = TypeVar("T")
 
 MAX_IDS = 1000
 MAX_PAGE = 1000
@@ -404,7 +407,7 @@ class _Snapshot:
     service_id: int
     user_id: str
     items: list[ListItem]
-    memo: dict[Hashable, object] = field(default_factory=dict)
+    memo: dict[Hashable, asyncio.Task[Any]] = field(default_factory=dict)
 
 
 _SNAPSHOT: ContextVar[_Snapshot | None] = ContextVar("tanktop_user_lists", default=None)
@@ -417,12 +420,20 @@ def _snapshot_of(service: Service, user_id: str) -> _Snapshot | None:
     return None
 
 
-def snapshot_memo() -> dict[Hashable, object] | None:
-    """Within a `user_lists_snapshot`, a dict that lives as long as it (None outside one): for
-    what other domains derive from the user's lists (keys of their own), so a page computes
-    it once."""
+async def once_per_snapshot(key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+    """Within a `user_lists_snapshot`, `compute()` once for the block per `key` (keys of the
+    caller's domain): what other domains derive from the user's lists, which a page's rows
+    all ask for at once, the first caller's task answering them all. Outside one, computed
+    on every call."""
     snapshot = _SNAPSHOT.get()
-    return None if snapshot is None else snapshot.memo
+    if snapshot is None:
+        return await compute()
+    found = snapshot.memo.get(key)
+    if not isinstance(found, asyncio.Task):
+        found = asyncio.ensure_future(compute())
+        snapshot.memo[key] = found
+    result: T = await asyncio.shield(found)
+    return result
 
 
 @asynccontextmanager

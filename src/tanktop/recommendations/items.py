@@ -6,7 +6,6 @@ which episode is next)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,15 +30,9 @@ async def programmes_of(db: Database, *, episode_ids: Iterable[str]) -> dict[str
     keys = [("episode", i) for i in sorted(set(episode_ids))]
     if not keys:
         return {}
-    memo = events.snapshot_memo()
-    if memo is None:
-        return await _programmes(db, keys)
-    found = memo.get(("programmes_of", tuple(keys)))
-    if not isinstance(found, asyncio.Task):
-        found = asyncio.ensure_future(_programmes(db, keys))
-        memo[("programmes_of", tuple(keys))] = found
-    programmes: dict[str, str] = await asyncio.shield(found)
-    return programmes
+    return await events.once_per_snapshot(
+        ("programmes_of", tuple(keys)), lambda: _programmes(db, keys)
+    )
 
 
 async def _programmes(db: Database, keys: list[tuple[str, str]]) -> dict[str, str]:

@@ -8,15 +8,9 @@ from tanktop.catalog import service as catalog
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.recommendations.cache import ModelCache
-from tanktop.recommendations.items import (
-    CONTENT,
-    model_key,
-    programmes_of,
-    user_programmes,
-    user_taste,
-)
+from tanktop.recommendations.items import model_key, programmes_of
 from tanktop.recommendations.schemas import LiveRecommendation, Reason
-from tanktop.recommendations.settings import signals
+from tanktop.recommendations.serving import user_scores
 from tanktop.tenants.service import Service
 
 
@@ -42,17 +36,13 @@ async def recommend_live(
         for a in await catalog.airing_between(db, start=at, end=at + window)
         if a.channel_id not in hidden
     ]
-    model = await cache.get(service.id)
+    user = await user_scores(db, service, cache=cache, user_id=user_id)
+    model = user.model
     scored = [(0.0, a) for a in airing]
     personal = False
     if model is not None:
-        settings = await cache.settings(service.id)
-        lists = await events.user_items(
-            db, service, user_id=user_id, events=signals(settings), item_types=CONTENT
-        )
-        taste = user_taste(model, lists, await user_programmes(db, lists=lists), settings)
-        personal = taste.personal
-        values = taste.scores(model)
+        personal = user.taste.personal
+        values = user.scores
         index = model.index()
         programmes = await programmes_of(
             db, episode_ids=(a.airing.item_id for a in airing if a.airing.item_type == "episode")

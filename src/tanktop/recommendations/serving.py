@@ -52,7 +52,7 @@ async def recommend(
     availability: catalog.Availability,
 ) -> list[Recommendation]:
     """Best first; never an item the user has seen or hidden."""
-    user = await _for_user(db, service, cache=cache, user_id=user_id)
+    user = await user_scores(db, service, cache=cache, user_id=user_id)
     model = user.model
     if model is None:  # nothing trained yet: what the catalog has on offer
         kind = item_type or "movie"
@@ -73,7 +73,7 @@ async def recommend(
 
 
 @dataclass(frozen=True)
-class _UserScores:
+class UserScores:
     """A user's scores for every item of the service's model, and what never to recommend."""
 
     model: Model | None
@@ -101,9 +101,20 @@ class _UserScores:
         return found
 
 
-async def _for_user(
+async def user_scores(
     db: Database, service: Service, *, cache: ModelCache, user_id: str
-) -> _UserScores:
+) -> UserScores:
+    """The user's scores; once per section page, whose rows (recommended, genre, live) all
+    score the same user."""
+    return await events.once_per_snapshot(
+        ("user_scores", service.id, user_id),
+        lambda: _scores_for_user(db, service, cache=cache, user_id=user_id),
+    )
+
+
+async def _scores_for_user(
+    db: Database, service: Service, *, cache: ModelCache, user_id: str
+) -> UserScores:
     settings = await cache.settings(service.id)
     model = await cache.get(service.id)
     lists = await events.user_items(
@@ -118,9 +129,9 @@ async def _for_user(
     }
     empty = np.zeros(0, dtype=np.float32)
     if model is None:
-        return _UserScores(None, excluded, Taste(np.zeros(0, np.int64), empty), empty)
+        return UserScores(None, excluded, Taste(np.zeros(0, np.int64), empty), empty)
     taste = user_taste(model, lists, programmes, settings)
-    return _UserScores(model, excluded, taste, taste.scores(model))
+    return UserScores(model, excluded, taste, taste.scores(model))
 
 
 async def rank(
@@ -134,18 +145,17 @@ async def rank(
 ) -> list[Recommendation]:
     """The best `n` of `keys` (movies and programmes) for the user, never one they have seen,
     rated or hidden; those the model does not know follow in the order given."""
-    user = await _for_user(db, service, cache=cache, user_id=user_id)
-    fresh = [(p, k) for p, k in enumerate(keys) if f"{k[0]}:{k[1]}" not in user.excluded]
+    user = await user_scores(db, service, cache=cache, user_id=user_id)
+    names = [f"{item_type}:{item_id}" for item_type, item_id in keys]
+    fresh = [p for p, name in enumerate(names) if name not in user.excluded]
     if user.model is None:
-        return [_recommendation(*key, 0.0) for _, key in fresh[:n]]
+        return [_recommendation(*keys[p], 0.0) for p in fresh[:n]]
     index = user.model.index()
-    columns = np.array([index.get(f"{k[0]}:{k[1]}", -1) for _, k in fresh], dtype=np.int64)
+    columns = np.fromiter((index.get(names[p], -1) for p in fresh), np.int64, len(fresh))
     scores = np.where(columns >= 0, -user.scores[columns], np.inf)
-    best = [fresh[int(i)][1] for i in np.argsort(scores, kind="stable")[:n]]  # ties: given order
-    known = iter(
-        user.recommendations([f"{k[0]}:{k[1]}" for k in best if f"{k[0]}:{k[1]}" in index])
-    )
-    return [next(known) if f"{k[0]}:{k[1]}" in index else _recommendation(*k, 0.0) for k in best]
+    best: list[int] = np.argsort(scores, kind="stable")[:n].tolist()  # ties: the order given
+    known = iter(user.recommendations([names[fresh[b]] for b in best if columns[b] >= 0]))
+    return [next(known) if columns[b] >= 0 else _recommendation(*keys[fresh[b]], 0.0) for b in best]
 
 
 async def _available(

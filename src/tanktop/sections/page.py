@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tanktop import cursors
 from tanktop.catalog.service import ItemKey
 from tanktop.errors import BadRequest
 from tanktop.sections.context import PageContext
-from tanktop.sections.rows import FETCHERS, Fetched, key
-from tanktop.sections.schemas import Row, RowItem, Section
+from tanktop.sections.rows import FETCHERS, Fetched
+from tanktop.sections.schemas import Row, Section
 
 SLACK = 10
 """Candidates asked for beyond what a row shows, for those the page will leave out."""
@@ -58,6 +59,17 @@ async def _fetch(context: PageContext, section: Section, limit: int) -> Fetched:
     return await FETCHERS[section.kind](context, section, min(limit, MAX_FETCH))
 
 
+@dataclass
+class _Filled:
+    """A row's items that the page may show (keys, and what the source answered for each),
+    before any is made a row item."""
+
+    section: Section
+    keys: list[ItemKey]
+    found: list[Any]
+    fetched: Fetched
+
+
 async def _fill(
     context: PageContext,
     section: Section,
@@ -65,34 +77,27 @@ async def _fill(
     want: int,
     used: set[ItemKey],
     asked: int,
-) -> tuple[list[RowItem], Fetched]:
+) -> _Filled:
     """The row's first `want` items that the page may show, asking its source for more
     while it came up short and has more."""
     fetched = first
+    everything = section.kind == "continue_watching"  # keeps what the user saw or finished
     while True:
-        items = [
-            item
-            for item in fetched.items
-            if key(item) not in used
-            and (section.kind == "continue_watching" or key(item) not in context.excluded)
+        kept = [
+            p
+            for p, k in enumerate(fetched.keys)
+            if k not in used and (everything or k not in context.excluded)
         ]
-        if len(items) >= want or not fetched.more or asked >= MAX_FETCH:
-            return items[:want], fetched
+        if len(kept) >= want or not fetched.more or asked >= MAX_FETCH:
+            kept = kept[:want]
+            return _Filled(
+                section,
+                [fetched.keys[p] for p in kept],
+                [fetched.found[p] for p in kept],
+                fetched,
+            )
         asked = min(MAX_FETCH, asked * 2)
         fetched = await _fetch(context, section, asked)
-
-
-def _row(section: Section, items: list[RowItem], fetched: Fetched) -> Row:
-    title = section.title
-    if fetched.based_on is not None:
-        title = title.replace("{title}", fetched.based_on.title)
-    return Row(
-        section_id=section.section_id,
-        title=title,
-        kind=section.kind,
-        items=items,
-        based_on=fetched.based_on,
-    )
 
 
 async def _rows(
@@ -101,7 +106,7 @@ async def _rows(
     wants: Sequence[int],
     used: set[ItemKey],
     shown: Sequence[int],
-) -> list[Row]:
+) -> list[_Filled]:
     """Fill `sections` in order, each with up to its `want` items, of which the first
     `shown` join `used` (what later rows leave out)."""
     asks = [max(want + len(used) + SLACK, FIRST_ASK * want) for want in wants]
@@ -110,23 +115,34 @@ async def _rows(
     )
     rows = []
     for section, first, want, ask, show in zip(sections, firsts, wants, asks, shown, strict=True):
-        items, fetched = await _fill(context, section, first, want, used, ask)
-        used.update(key(item) for item in items[:show])
-        rows.append(_row(section, items, fetched))
+        filled = await _fill(context, section, first, want, used, ask)
+        used.update(filled.keys[:show])
+        rows.append(filled)
     return rows
 
 
-def _page_of(row: Row, section: Section, window: Window) -> Row:
-    """The window of a row filled past it, with the cursor of what follows."""
+def _page_of(filled: _Filled, window: Window) -> Row:
+    """The window of a row filled past it, with the cursor of what follows: row items are
+    made here, of the window only."""
+    section, fetched = filled.section, filled.fetched
     end = min(window.offset + window.limit, section.max_items)
-    more = len(row.items) > end and end < section.max_items
-    items = row.items[window.offset : end]
+    more = len(filled.keys) > end and end < section.max_items
     cursor = (
         encode_cursor(str(section.section_id), Window(end, window.limit, window.width))
         if more
         else None
     )
-    return row.model_copy(update={"items": items, "next_cursor": cursor})
+    title = section.title
+    if fetched.based_on is not None:
+        title = title.replace("{title}", fetched.based_on.title)
+    return Row(
+        section_id=section.section_id,
+        title=title,
+        kind=section.kind,
+        items=[fetched.item(found) for found in filled.found[window.offset : end]],
+        based_on=fetched.based_on,
+        next_cursor=cursor,
+    )
 
 
 async def build_page(
@@ -141,9 +157,7 @@ async def build_page(
         start += len(batch)
         widths = [min(items, s.max_items) for s in batch]
         filled = await _rows(context, batch, [w + 1 for w in widths], used, widths)
-        for section, row in zip(batch, filled, strict=True):
-            if row.items:
-                page.append(_page_of(row, section, Window(0, items, items)))
+        page += [_page_of(row, Window(0, items, items)) for row in filled if row.keys]
     return page
 
 
@@ -156,4 +170,4 @@ async def build_row(
     widths = [min(window.width, s.max_items) for s in earlier]
     want = min(window.offset + window.limit, section.max_items) + 1
     filled = await _rows(context, [*earlier, section], [*widths, want], set(), [*widths, 0])
-    return _page_of(filled[-1], section, window)
+    return _page_of(filled[-1], window)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tanktop.bookmarks.schemas import BOOKMARK, Bookmark
 from tanktop.catalog import service as catalog
@@ -38,7 +39,13 @@ similar items."""
 
 @dataclass
 class Fetched:
-    items: list[RowItem]
+    """A source's candidates for a row, in the row's order, by key. The page leaves many out
+    and shows only the first few, so it makes row items (`item`) of just those it shows."""
+
+    keys: list[ItemKey]
+    found: list[Any]
+    """What the source answered for each key, for `item`."""
+    item: Callable[[Any], RowItem]
     more: bool
     """The source may hold more than were asked for."""
     based_on: BasedOn | None = None
@@ -54,19 +61,17 @@ def item_types(section: Section) -> tuple[str, ...]:
     return KINDS[section.kind].types or CONTENT
 
 
-def key(item: RowItem) -> ItemKey:
-    return (item.item_type, str(item.item_id))
-
-
 async def _available(context: PageContext, keys: Sequence[ItemKey]) -> list[ItemKey]:
     return await catalog.keep_available(context.db, keys=keys, availability=context.availability)
 
 
+def _plain_item(key: ItemKey) -> RowItem:
+    return RowItem(item_type=key[0], item_id=key[1])
+
+
 def _plain(keys: Sequence[ItemKey], limit: int, total: int | None = None) -> Fetched:
-    # Candidates are many (a row asks for more than it shows) and made here from our own
-    # typed values: built without validation.
-    items = [RowItem.model_construct(item_type=t, item_id=str(i)) for t, i in keys[:limit]]
-    return Fetched(items, (len(keys) if total is None else total) > limit)
+    shown = list(keys[:limit])
+    return Fetched(shown, shown, _plain_item, (len(keys) if total is None else total) > limit)
 
 
 def _bookmark_item(mark: Bookmark) -> RowItem:
@@ -74,17 +79,39 @@ def _bookmark_item(mark: Bookmark) -> RowItem:
 
 
 def _recommended_item(rec: recs.Recommendation) -> RowItem:
-    return RowItem.model_construct(
+    return RowItem(
         item_type=rec.item_type, item_id=str(rec.item_id), score=rec.score, reasons=rec.reasons
     )
+
+
+def _live_item(pick: recs.LiveRecommendation) -> RowItem:
+    return RowItem(
+        item_type=pick.item_type,
+        item_id=pick.item_id,
+        channel_id=pick.channel_id,
+        start=pick.start,
+        end=pick.end,
+        score=pick.score,
+        reasons=pick.reasons,
+    )
+
+
+def _answers(
+    found: Sequence[Bookmark | recs.Recommendation | recs.LiveRecommendation],
+    item: Callable[[Any], RowItem],
+    more: bool,
+    based_on: BasedOn | None = None,
+) -> Fetched:
+    keys = [(f.item_type, str(f.item_id)) for f in found]
+    return Fetched(keys, list(found), item, more, based_on)
 
 
 async def continue_watching(context: PageContext, section: Section, limit: int) -> Fetched:
     types = item_types(section)
     marks = [m for m in context.progress.bookmarks if m.item_type in types]
     kept = set(await _available(context, [(m.item_type, m.item_id) for m in marks]))
-    items = [_bookmark_item(m) for m in marks if (m.item_type, m.item_id) in kept]
-    return Fetched(items[:limit], len(items) > limit)
+    available = [m for m in marks if (m.item_type, m.item_id) in kept]
+    return _answers(available[:limit], _bookmark_item, len(available) > limit)
 
 
 async def watchlist(context: PageContext, section: Section, limit: int) -> Fetched:
@@ -108,7 +135,7 @@ async def recommended(context: PageContext, section: Section, limit: int) -> Fet
         n=limit,
         availability=context.availability,
     )
-    return Fetched([_recommended_item(r) for r in found], len(found) >= limit)
+    return _answers(found, _recommended_item, len(found) >= limit)
 
 
 def _liked(context: PageContext) -> list[ItemKey]:
@@ -148,13 +175,13 @@ async def because_you_watched(context: PageContext, section: Section, limit: int
             continue
         wanted = [r for r in found if r.item_type in types]
         kept = set(await _available(context, [(r.item_type, r.item_id) for r in wanted]))
-        items = [_recommended_item(r) for r in wanted if (r.item_type, r.item_id) in kept]
+        available = [r for r in wanted if (r.item_type, r.item_id) in kept]
         title = (await catalog.labels(context.db, keys=[(item_type, item_id)])).get(
             (item_type, item_id), item_id
         )
         based_on = BasedOn(item_type=item_type, item_id=item_id, title=title)
-        return Fetched(items, len(found) >= limit, based_on)
-    return Fetched([], False)
+        return _answers(available, _recommended_item, len(found) >= limit, based_on)
+    return _answers([], _recommended_item, False)
 
 
 async def live_now(context: PageContext, section: Section, limit: int) -> Fetched:
@@ -173,20 +200,12 @@ async def live_now(context: PageContext, section: Section, limit: int) -> Fetche
         context.db, episode_ids=(p.item_id for p in picks if p.item_type == "episode")
     )
     hidden = {f"{t}:{i}" for t, i in context.hidden}
-    items = [
-        RowItem(
-            item_type=p.item_type,
-            item_id=p.item_id,
-            channel_id=p.channel_id,
-            start=p.start,
-            end=p.end,
-            score=p.score,
-            reasons=p.reasons,
-        )
+    shown = [
+        p
         for p in picks
         if (not channels or p.channel_id in channels) and programmes.get(p.item_id) not in hidden
     ]
-    return Fetched(items, len(picks) >= limit)
+    return _answers(shown, _live_item, len(picks) >= limit)
 
 
 async def new(context: PageContext, section: Section, limit: int) -> Fetched:
@@ -241,8 +260,8 @@ async def genre(context: PageContext, section: Section, limit: int) -> Fetched:
         n=limit,
     )
     kept = set(await _available(context, [(r.item_type, r.item_id) for r in ranked]))
-    items = [_recommended_item(r) for r in ranked if (r.item_type, r.item_id) in kept]
-    return Fetched(items, len(ranked) >= limit)
+    available = [r for r in ranked if (r.item_type, r.item_id) in kept]
+    return _answers(available, _recommended_item, len(ranked) >= limit)
 
 
 async def personal_list(context: PageContext, section: Section, limit: int) -> Fetched:
