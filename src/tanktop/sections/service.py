@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
 
 from pydantic import JsonValue
 
@@ -85,8 +86,28 @@ async def delete_section(db: Database, service: Service, *, section_id: str) -> 
             )
 
 
-async def section_prefs(db: Database, service: Service, *, user_id: str) -> SectionPrefs:
-    """The user's hidden, pinned and rated sections, and their recent clicks on each."""
+async def _clicks(db: Database, service: Service, *, user_id: str) -> dict[str, int]:
+    """The user's clicks on each section in the last `CLICK_DAYS` days (from the history,
+    not the lists: it is read beside a page's snapshot of the lists, not after it)."""
+    return await events.event_counts(
+        db,
+        service,
+        user_id=user_id,
+        event="click",
+        item_type=SECTION,
+        since=utcnow() - dt.timedelta(days=CLICK_DAYS),
+    )
+
+
+async def section_prefs(
+    db: Database,
+    service: Service,
+    *,
+    user_id: str,
+    clicks: Awaitable[dict[str, int]] | None = None,
+) -> SectionPrefs:
+    """The user's hidden, pinned and rated sections, and their recent clicks on each (read
+    now, or by `clicks` when the caller started reading them already)."""
     prefs = SectionPrefs()
     for item in await events.user_items(
         db, service, user_id=user_id, events=SECTION_EVENTS, item_types=[SECTION]
@@ -98,14 +119,7 @@ async def section_prefs(db: Database, service: Service, *, user_id: str) -> Sect
             prefs.pins[item.item_id] = Pin(order, item.at)
         elif isinstance(item.value, (int, float)):
             prefs.ratings[item.item_id] = float(item.value)
-    prefs.clicks = await events.event_counts(
-        db,
-        service,
-        user_id=user_id,
-        event="click",
-        item_type=SECTION,
-        since=utcnow() - dt.timedelta(days=CLICK_DAYS),
-    )
+    prefs.clicks = await (clicks or _clicks(db, service, user_id=user_id))
     return prefs
 
 
@@ -143,6 +157,26 @@ async def section_ids(
     return kept
 
 
+@asynccontextmanager
+async def _user_order(
+    db: Database, service: Service, *, user_id: str
+) -> AsyncIterator[tuple[list[Section], list[Section]]]:
+    """Within one snapshot of the user's lists (see `events.user_lists_snapshot`): the
+    service's definitions and the user's order of them. The reads that need no list (the
+    definitions, the clicks) go alongside the snapshot's, not after it."""
+    defined = asyncio.ensure_future(definitions(db, service))
+    clicks = asyncio.ensure_future(_clicks(db, service, user_id=user_id))
+    try:
+        async with events.user_lists_snapshot(db, service, user_id=user_id):
+            prefs = await section_prefs(db, service, user_id=user_id, clicks=clicks)
+            sections = await defined
+            yield sections, page_order(sections, prefs)
+    finally:
+        for task in (defined, clicks):
+            task.cancel()  # (done already, unless the snapshot's read failed)
+        await asyncio.gather(defined, clicks, return_exceptions=True)
+
+
 async def page(
     db: Database,
     service: Service,
@@ -159,21 +193,16 @@ async def page(
 
     The user's lists are read once, for every domain the rows come from (one moment, one
     query); `popular` is the process's copy of the service's rankings (none: counted now)."""
-    async with events.user_lists_snapshot(db, service, user_id=user_id):
-        defined, prefs, context = await asyncio.gather(
-            definitions(db, service),
-            section_prefs(db, service, user_id=user_id),
-            load_context(
-                db,
-                service,
-                user_id=user_id,
-                facts=facts,
-                cache=cache,
-                availability=availability,
-                popular=popular or PopularCopy(0),
-            ),
+    async with _user_order(db, service, user_id=user_id) as (_, ordered):
+        context = await load_context(
+            db,
+            service,
+            user_id=user_id,
+            facts=facts,
+            cache=cache,
+            availability=availability,
+            popular=popular or PopularCopy(0),
         )
-        ordered = page_order(defined, prefs)
         return Page(sections=await build_page(context, ordered, rows=rows, items=items))
 
 
@@ -192,11 +221,7 @@ async def row(
 ) -> Row:
     """One row of the user's page, `limit` items from where `cursor` points (the start)."""
     window = decode_cursor(cursor, section_id, limit) if cursor else Window(0, limit, limit)
-    async with events.user_lists_snapshot(db, service, user_id=user_id):
-        defined, prefs = await asyncio.gather(
-            definitions(db, service), section_prefs(db, service, user_id=user_id)
-        )
-        ordered = page_order(defined, prefs)
+    async with _user_order(db, service, user_id=user_id) as (defined, ordered):
         index = next((i for i, s in enumerate(ordered) if s.section_id == section_id), None)
         if index is None:
             if any(s.section_id == section_id for s in defined):
