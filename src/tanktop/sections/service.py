@@ -18,7 +18,7 @@ from tanktop.events import service as events
 from tanktop.events.rules import SECTION
 from tanktop.recommendations.service import ModelCache
 from tanktop.sections import queries
-from tanktop.sections.context import load_context
+from tanktop.sections.context import PageContext, load_context
 from tanktop.sections.definitions import DEFAULT_PAGE, KINDS, MAX_SECTIONS, parse_definition
 from tanktop.sections.ordering import CLICK_DAYS, Pin, SectionPrefs, page_order
 from tanktop.sections.page import Window, build_page, build_row, decode_cursor
@@ -158,19 +158,37 @@ async def section_ids(
 
 
 @asynccontextmanager
-async def _user_order(
-    db: Database, service: Service, *, user_id: str
-) -> AsyncIterator[tuple[list[Section], list[Section]]]:
+async def _user_page(
+    db: Database,
+    service: Service,
+    *,
+    user_id: str,
+    facts: CatalogFacts,
+    cache: ModelCache,
+    availability: Availability,
+    popular: PopularCopy | None,
+) -> AsyncIterator[tuple[list[Section], list[Section], PageContext]]:
     """Within one snapshot of the user's lists (see `events.user_lists_snapshot`): the
-    service's definitions and the user's order of them. The reads that need no list (the
-    definitions, the clicks) go alongside the snapshot's, not after it."""
+    service's definitions, the user's order of them, and what their rows read. The reads that
+    need no list (the definitions, the clicks) go alongside the snapshot's, not after it."""
     defined = asyncio.ensure_future(definitions(db, service))
     clicks = asyncio.ensure_future(_clicks(db, service, user_id=user_id))
     try:
         async with events.user_lists_snapshot(db, service, user_id=user_id):
-            prefs = await section_prefs(db, service, user_id=user_id, clicks=clicks)
+            prefs, context = await asyncio.gather(
+                section_prefs(db, service, user_id=user_id, clicks=clicks),
+                load_context(
+                    db,
+                    service,
+                    user_id=user_id,
+                    facts=facts,
+                    cache=cache,
+                    availability=availability,
+                    popular=popular or PopularCopy(0),
+                ),
+            )
             sections = await defined
-            yield sections, page_order(sections, prefs)
+            yield sections, page_order(sections, prefs), context
     finally:
         for task in (defined, clicks):
             task.cancel()  # (done already, unless the snapshot's read failed)
@@ -193,16 +211,15 @@ async def page(
 
     The user's lists are read once, for every domain the rows come from (one moment, one
     query); `popular` is the process's copy of the service's rankings (none: counted now)."""
-    async with _user_order(db, service, user_id=user_id) as (_, ordered):
-        context = await load_context(
-            db,
-            service,
-            user_id=user_id,
-            facts=facts,
-            cache=cache,
-            availability=availability,
-            popular=popular or PopularCopy(0),
-        )
+    async with _user_page(
+        db,
+        service,
+        user_id=user_id,
+        facts=facts,
+        cache=cache,
+        availability=availability,
+        popular=popular,
+    ) as (_, ordered, context):
         return Page(sections=await build_page(context, ordered, rows=rows, items=items))
 
 
@@ -221,19 +238,18 @@ async def row(
 ) -> Row:
     """One row of the user's page, `limit` items from where `cursor` points (the start)."""
     window = decode_cursor(cursor, section_id, limit) if cursor else Window(0, limit, limit)
-    async with _user_order(db, service, user_id=user_id) as (defined, ordered):
+    async with _user_page(
+        db,
+        service,
+        user_id=user_id,
+        facts=facts,
+        cache=cache,
+        availability=availability,
+        popular=popular,
+    ) as (defined, ordered, context):
         index = next((i for i, s in enumerate(ordered) if s.section_id == section_id), None)
         if index is None:
             if any(s.section_id == section_id for s in defined):
                 raise NotFound(f"User {user_id!r} has hidden section {section_id!r}.")
             raise NotFound(f"No section {section_id!r}; GET /section/ lists them.")
-        context = await load_context(
-            db,
-            service,
-            user_id=user_id,
-            facts=facts,
-            cache=cache,
-            availability=availability,
-            popular=popular or PopularCopy(0),
-        )
         return await build_row(context, ordered, index, window)
