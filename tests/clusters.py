@@ -26,7 +26,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.servers import free_port
+from tests.servers import SLOW_START, free_port
 
 PG_BIN = Path(os.environ.get("TANKTOP_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -178,7 +178,7 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + SLOW_START
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), 0.2):

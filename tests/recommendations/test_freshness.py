@@ -24,7 +24,15 @@ from tanktop.recommendations.tables import rec_models
 from tanktop.recommendations.training import train_service
 from tanktop.tenants import service as tenants
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_DATABASE, Admin, Api, service_of
-from tests.servers import create_key, pg_fetch, run_cli, running_server, start_worker, tanktop_env
+from tests.servers import (
+    SLOW_START,
+    create_key,
+    pg_fetch,
+    run_cli,
+    running_server,
+    start_worker,
+    tanktop_env,
+)
 
 
 @pytest.fixture
@@ -109,6 +117,11 @@ async def test_first_model_trains_once_events_stop_coming(
         await db.dispose()
 
 
+ANNOUNCED_WITHIN = 60.0
+"""Seconds an announced model may take to be served on a busy machine: a sixtieth of the API's
+hour-long poll, so only the announcement can make it."""
+
+
 def together(prefix: str, items: list[str], event: str = "seen") -> list[dict[str, Any]]:
     """Ten users who each do `event` on all of `items`."""
     return [
@@ -122,7 +135,9 @@ async def test_api_process_serves_a_new_model_when_it_is_announced(
     fresh_url: str, database_url: str
 ) -> None:
     """PostgreSQL, a separate worker process, API polls an hour apart: the first model is
-    served within two seconds of being stored, because it is announced (LISTEN/NOTIFY)."""
+    served as soon as it is stored, because it is announced (LISTEN/NOTIFY). Both waits are
+    bounded generously for a busy machine (a quiet one takes about a second for each), yet
+    far below the hour the API would take to poll for it."""
     if database_url.startswith("sqlite"):
         pytest.skip("API and worker in separate processes share PostgreSQL")
     env = tanktop_env(
@@ -148,7 +163,7 @@ async def test_api_process_serves_a_new_model_when_it_is_announced(
                     rows[:] = await pg_fetch(fresh_url, "SELECT created_at FROM rec_models")
                     return bool(rows)
 
-                deadline = time.monotonic() + 30
+                deadline = time.monotonic() + SLOW_START
                 while not await stored():
                     assert time.monotonic() < deadline, "the worker trained no first model"
                     await asyncio.sleep(0.05)
@@ -157,7 +172,8 @@ async def test_api_process_serves_a_new_model_when_it_is_announced(
                     body = await tanktop.recommendations("new")
                     if body and body[0].reasons[0].type == "similar_to":
                         break
-                    assert time.monotonic() - trained_at < 2, "the new model is not served"
+                    waited = time.monotonic() - trained_at
+                    assert waited < ANNOUNCED_WITHIN, "the new model is not served"
                     await asyncio.sleep(0.05)
                 assert body[0].item_id == "a2"
     finally:
