@@ -6,6 +6,8 @@ import asyncio
 import base64
 import hashlib
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
@@ -28,7 +30,7 @@ from tests.oauth.flows import (
     session,
     start,
 )
-from tests.servers import running_server, tanktop_env
+from tests.servers import Server, running_server, tanktop_env
 
 pytestmark = pytest.mark.e2e
 
@@ -389,65 +391,78 @@ def test_redirect_uris_are_checked_at_registration() -> None:
         oauth.check_scopes(["profile", "admin"])
 
 
-async def test_flows_started_from_one_address_are_limited(stack: Stack, database_url: str) -> None:
-    """Device codes and authorization requests are rows stored before anyone signs in: one
-    machine may start only so many per window, and another machine is not held back."""
-    tenant = stack.one
+@dataclass
+class Limited:
+    """A server of its own for the start-limit tests: `LIMIT` flow starts per client address
+    and window, behind a trusted proxy at 127.0.0.1 (a request without `X-Forwarded-For` is
+    its own client), sharing the stack's database and services."""
+
+    server: Server
+    window: int
+
+
+LIMIT = 5
+
+
+@pytest.fixture(scope="module")
+def limited(database_url: str) -> Iterator[Limited]:
     window = fresh_window(3600)
     env = tanktop_env(
         database_url,
         TANKTOP_RUN_WORKER="0",
-        TANKTOP_OAUTH_START_RATE_LIMIT="5",
+        TANKTOP_OAUTH_START_RATE_LIMIT=str(LIMIT),
         TANKTOP_RATE_WINDOW_SECONDS=str(window),
     )
+    with running_server(env, "--forwarded-allow-ips", "127.0.0.1") as server:
+        yield Limited(server, window)
+
+
+async def test_flows_started_from_one_address_are_limited(stack: Stack, limited: Limited) -> None:
+    """Device codes and authorization requests are rows stored before anyone signs in: one
+    machine may start only so many per window, and another machine is not held back."""
+    tenant = stack.one
+    base = limited.server.base_url
 
     async def devices() -> int:
         async with stack.db.read() as conn:
             count = await conn.scalar(sa.select(sa.func.count()).select_from(oauth_devices))
         return int(count or 0)
 
-    def burst(base: str, local_address: str) -> list[httpx.Response]:
+    def burst(local_address: str) -> list[httpx.Response]:
         transport = httpx.HTTPTransport(local_address=local_address)
         with httpx.Client(base_url=base, transport=transport) as client:
             url = f"/oauth/{tenant.name}/device/code"
-            return [client.post(url, data={"client_id": tenant.tv.client_id}) for _ in range(8)]
+            data = {"client_id": tenant.tv.client_id}
+            return [client.post(url, data=data) for _ in range(LIMIT + 3)]
 
     before = await devices()
-    with running_server(env) as server:
-        answers = await asyncio.to_thread(burst, server.base_url, "127.0.0.1")
-        codes = [r.status_code for r in answers]
-        assert codes == [200] * 5 + [429] * 3, codes
-        refused = answers[-1]
-        assert refused.headers["content-type"].startswith("application/problem+json")
-        assert 1 <= int(refused.headers["retry-after"]) <= window
-        assert await devices() == before + 5, "a refused start stores nothing"
-        authorize = await asyncio.to_thread(
-            httpx.get, authorize_url(stack, tenant).replace(stack.base, server.base_url, 1)
-        )
-        assert authorize.status_code == 429, "authorize spends the same budget"
-        elsewhere = await asyncio.to_thread(burst, server.base_url, "127.0.0.2")
-        assert [r.status_code for r in elsewhere][:5] == [200] * 5
+    answers = await asyncio.to_thread(burst, "127.0.0.1")
+    codes = [r.status_code for r in answers]
+    assert codes == [200] * LIMIT + [429] * 3, codes
+    refused = answers[-1]
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(refused.headers["retry-after"]) <= limited.window
+    assert await devices() == before + LIMIT, "a refused start stores nothing"
+    authorize = await asyncio.to_thread(
+        httpx.get, authorize_url(stack, tenant).replace(stack.base, base, 1)
+    )
+    assert authorize.status_code == 429, "authorize spends the same budget"
+    elsewhere = await asyncio.to_thread(burst, "127.0.0.2")
+    assert [r.status_code for r in elsewhere][:LIMIT] == [200] * LIMIT
 
 
 async def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(
-    stack: Stack, database_url: str
+    stack: Stack, limited: Limited
 ) -> None:
     tenant = stack.one
-    env = tanktop_env(
-        database_url,
-        TANKTOP_RUN_WORKER="0",
-        TANKTOP_OAUTH_START_RATE_LIMIT="2",
-        TANKTOP_RATE_WINDOW_SECONDS=str(fresh_window(3600)),
-    )
 
-    def start_as(base: str, client: str) -> int:
+    def start_as(client: str) -> int:
         return httpx.post(
-            f"{base}/oauth/{tenant.name}/device/code",
+            f"{limited.server.base_url}/oauth/{tenant.name}/device/code",
             data={"client_id": tenant.tv.client_id},
             headers={"X-Forwarded-For": client},
         ).status_code
 
-    with running_server(env, "--forwarded-allow-ips", "127.0.0.1") as server:
-        first = [await asyncio.to_thread(start_as, server.base_url, "203.0.113.5") for _ in "abc"]
-        assert first == [200, 200, 429]
-        assert await asyncio.to_thread(start_as, server.base_url, "203.0.113.6") == 200
+    first = [await asyncio.to_thread(start_as, "203.0.113.5") for _ in range(LIMIT + 1)]
+    assert first == [200] * LIMIT + [429]
+    assert await asyncio.to_thread(start_as, "203.0.113.6") == 200
