@@ -19,9 +19,9 @@ import pytest
 from tanktop.db import Database
 from tanktop.recommendations.apart import TrainingFailed, train_apart
 from tests.conftest import Api, service_of, unique
-from tests.notifications.test_workers import offer_reaches_the_webhook_within, worker_env
+from tests.notifications.test_workers import IDLE_POLL, offer_reaches_the_webhook, worker_env
 from tests.receiver import receiver
-from tests.servers import create_key, running_server, start_worker
+from tests.servers import SLOW_START, create_key, running_server, start_worker
 
 
 async def seed(api: Api, films: list[str]) -> None:
@@ -98,7 +98,7 @@ async def test_a_held_training_neither_stalls_the_worker_nor_outlives_it(
     env = worker_env(postgres_url) | {
         "TANKTOP_RETRAIN_AFTER_EVENTS": "1",
         "TANKTOP_RETRAIN_CHECK_SECONDS": "0",
-        "TANKTOP_WORKER_IDLE_SECONDS": "60",
+        "TANKTOP_WORKER_IDLE_SECONDS": IDLE_POLL,
     }
     key = create_key(env, unique("apart"))
     lock = await asyncpg.connect(postgres_url)
@@ -127,12 +127,12 @@ async def test_a_held_training_neither_stalls_the_worker_nor_outlives_it(
                 async def held() -> bool:
                     return bool(await lock.fetchval(waiting))
 
-                deadline = time.monotonic() + 60
+                deadline = time.monotonic() + SLOW_START  # the worker's start, then a round
                 while not (_trainings(process) and await held()):
                     assert time.monotonic() < deadline, "no training reached the locked table"
                     await asyncio.sleep(0.1)
                 count = lambda: len(hook.received)  # noqa: E731
-                await offer_reaches_the_webhook_within(server.base_url, key, hook.url, count, 5)
+                await offer_reaches_the_webhook(server.base_url, key, hook.url, count)
                 children = _trainings(process)
                 worker.send_signal(signal.SIGKILL)
                 worker.wait(10)
