@@ -300,6 +300,30 @@ async def unrolled(db: Database) -> int:
         )
 
 
+async def history_size(url: str, sid: int) -> str:
+    """What an earlier run left (`--reuse`): its events, users and days, counted."""
+    db = Database(url, pool_size=1)
+    try:
+        async with db.read() as conn:
+            events, first, last = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT count(*), min(at), max(at) FROM event_history "
+                        "WHERE service_id = :sid AND NOT removed"
+                    ),
+                    {"sid": sid},
+                )
+            ).one()
+            users = await conn.scalar(
+                sa.text("SELECT count(*) FROM analytics_users WHERE service_id = :sid"),
+                {"sid": sid},
+            )
+    finally:
+        await db.dispose()
+    days = (last - first).days + 1 if first is not None else 0
+    return f"{events:,} events, {users:,} users, {days} days (the history of an earlier run)"
+
+
 async def prepare(url: str, sid: int, args: argparse.Namespace) -> tuple[float, float, int]:
     db = Database(url, pool_size=6)
     try:
@@ -363,11 +387,14 @@ def main() -> None:
                 await db.dispose()
 
         sid = asyncio.run(service_id())
-        print(
-            f"{args.database}: {args.events:,} events, {args.users:,} users, {args.days} days",
-            flush=True,
-        )
+        if not args.reuse:
+            print(
+                f"{args.database}: {args.events:,} events, {args.users:,} users, {args.days} days",
+                flush=True,
+            )
         rate, catch, served = asyncio.run(prepare(url, sid, args))
+        if args.reuse:
+            print(f"{args.database}: {asyncio.run(history_size(url, sid))}", flush=True)
         start = END - dt.timedelta(days=30)
         with running_server(env, "--no-worker") as server:
             p99s = endpoint_p99s(f"{server.base_url}/api/1/{key}", start, END, args.requests)

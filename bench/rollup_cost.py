@@ -1,16 +1,28 @@
-"""What the analytics rollups cost ingestion: the same writes without and with a worker
-rolling them up, alternated in one run (PostgreSQL).
+"""What the analytics rollups cost ingestion: the same writes with no rollups, with a worker
+rolling up as they arrive, and with the rollups paused while they arrive, alternated in one
+run (PostgreSQL).
 
-    python -m bench.rollup_cost [--rounds 4] [--seconds 5] [--concurrency 32]
+    python -m bench.rollup_cost [--rounds 3] [--seconds 4] [--concurrency 32]
 
 Each round measures single-event POSTs (at `--concurrency`) and 1,000-event batches
-(`POST /events/`, 4 at a time) twice: with no worker, then with a `tanktop worker` rolling up as
-they arrive (training off: no retraining, and no first model while the writes pause). Before a
-measurement with the worker, it first catches up with what the rounds before wrote, so it does
-the steady-state work (what arrives) and not a backlog. Alternating spreads the drift of a
-shared machine over both sides; the ratio of the medians is what the rollups cost. The write
-path itself does nothing for analytics (workers read the history afterwards), so the cost is
-the worker's CPU and reads beside the API.
+(`POST /events/`, 4 at a time), each three ways:
+
+- `none`: no worker;
+- `concurrent`: a `tanktop worker` rolling up as the writes arrive (it first catches up with
+  what earlier measurements wrote, so it does the steady-state work, not a backlog);
+- `paused`: the same worker running, with the rollup lease held by this bench during the
+  writes (what `tanktop analytics rebuild` does; an operator can pause the rollups the same
+  way while a bulk import runs), then given back so the worker catches up.
+
+The write path does nothing for analytics (workers read the history afterwards), so what the
+rollups cost ingestion is the worker's CPU and its statements beside the API on the same
+cores. Counted fairly, that is not only the writes' rate while the worker runs: what the worker
+has not caught up with when the writes stop is work still owed. So each measurement with a
+worker also times its catch-up after the writes, and the "sustained" rate is the events
+written over the writes' time plus that catch-up (events ingested and counted per second).
+Alternating spreads the drift of a shared machine over all three; the ratios of the medians
+against `none` are what the rollups cost. Training is off in the worker (no retraining, and no
+first model while the writes pause).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 
 from tests.servers import create_key, running_server, start_worker, tanktop_env
 
@@ -32,6 +45,8 @@ UNREAD = (
     "SELECT (SELECT coalesce(max(id), 0) FROM event_history) "
     "- (SELECT hwm FROM analytics_streams WHERE name = 'events')"
 )
+PAUSER = "bench-rollup-cost"
+MODES = ("none", "concurrent", "paused")
 
 
 def caught_up(worker: subprocess.Popen[bytes], within: float = 1200) -> float:
@@ -40,16 +55,60 @@ def caught_up(worker: subprocess.Popen[bytes], within: float = 1200) -> float:
     while int(psql(BENCH_DB, UNREAD) or 0) > 0:
         assert worker.poll() is None, "the worker stopped"
         assert time.monotonic() - started < within, "the worker did not catch up"
-        time.sleep(0.2)
+        time.sleep(0.1)
     return time.monotonic() - started
+
+
+def pause(held: bool) -> None:
+    """Hold the rollup lease (workers find it taken and roll nothing up), or give it back."""
+    if held:
+        while not psql(
+            BENCH_DB,
+            f"UPDATE analytics_streams SET lease_owner = '{PAUSER}', "
+            "lease_until = now() + interval '1 hour' WHERE name = 'events' "
+            "AND (lease_until IS NULL OR lease_until < now()) RETURNING name",
+        ):
+            time.sleep(0.05)  # a worker's round is in flight: wait for its lease to end
+        return
+    psql(
+        BENCH_DB,
+        "UPDATE analytics_streams SET lease_owner = NULL, lease_until = NULL "
+        f"WHERE name = 'events' AND lease_owner = '{PAUSER}'",
+    )
+
+
+def measure(
+    write: Callable[[], tuple[int, float]], mode: str, worker: subprocess.Popen[bytes] | None
+) -> tuple[float, float, float]:
+    """(events/s while writing, events/s counting the catch-up after, catch-up seconds)."""
+    if worker is not None:
+        caught_up(worker)
+        pause(mode == "paused")
+    events, seconds = write()
+    after = 0.0
+    if worker is not None:
+        pause(False)
+        after = caught_up(worker)
+    return events / seconds, events / (seconds + after), after
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
+
+    def singles() -> tuple[int, float]:
+        found = asyncio.run(single_posts(base, args.seconds, args.concurrency))
+        return found.requests, found.seconds
+
+    def batches() -> tuple[int, float]:
+        found, _ = asyncio.run(batch_posts(base, args.seconds))
+        return found.requests * 1000, found.seconds
+
+    workloads = {"single": singles, "batch": batches}
+    found: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database("postgresql", BENCH_DB, tmp)
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
@@ -59,44 +118,45 @@ def main() -> None:
             "TANKTOP_RETRAIN_AFTER_EVENTS": "1000000000",
             "TANKTOP_FIRST_MODEL_QUIET_SECONDS": "1000000000",
         }
-        found: dict[str, dict[bool, list[float]]] = {
-            "single": {False: [], True: []},
-            "batch": {False: [], True: []},
-        }
         print(
             f"PostgreSQL, one API process, {args.rounds} rounds of {args.seconds:.0f} s per "
-            f"measurement; single POSTs at {args.concurrency} concurrent, batches 4 at a time",
+            f"measurement; single POSTs at {args.concurrency} concurrent, batches of 1,000 "
+            "4 at a time",
             flush=True,
         )
         with running_server(env, "--no-worker") as server:
             base = f"{server.base_url}/api/1/{key}"
             for round_ in range(1, args.rounds + 1):
-                for with_worker in (False, True):
-                    worker = start_worker(worker_env) if with_worker else None
+                for name, write in workloads.items():
+                    worker = None
                     try:
-                        waited = caught_up(worker) if worker is not None else 0.0
-                        single = asyncio.run(single_posts(base, args.seconds, args.concurrency))
-                        _, per_s = asyncio.run(batch_posts(base, args.seconds))
+                        for mode in MODES:  # one worker for both of its modes: warm in each
+                            if mode != "none" and worker is None:
+                                worker = start_worker(worker_env)
+                            result = measure(write, mode, worker)
+                            found.setdefault((name, mode), []).append(result)
+                            print(
+                                f"round {round_}, {name}, {mode}: {result[0]:,.0f} events/s "
+                                f"writing; {result[1]:,.0f} events/s with the catch-up after "
+                                f"({result[2]:.1f} s)",
+                                flush=True,
+                            )
                     finally:
                         if worker is not None:
                             worker.terminate()
-                            worker.wait(300)  # a round under load can take a while
-                    found["single"][with_worker].append(single.throughput)
-                    found["batch"][with_worker].append(per_s)
-                    print(
-                        f"round {round_}, {'with' if with_worker else 'without'} worker"
-                        f"{f' (caught up in {waited:.1f} s)' if worker else ''}: single "
-                        f"{single.throughput:,.0f}/s (p99 {single.percentile(99):.1f} ms), "
-                        f"batches {per_s:,.0f} events/s",
-                        flush=True,
-                    )
-    for name, unit in (("single", "POSTs/s"), ("batch", "events/s")):
-        without = statistics.median(found[name][False])
-        with_ = statistics.median(found[name][True])
-        print(
-            f"{name}: median {without:,.0f} {unit} without a worker, {with_:,.0f} with: "
-            f"x{with_ / without:.2f} ({with_ / without - 1:+.0%})"
-        )
+                            worker.wait(300)
+    for name in workloads:
+        base_rate = statistics.median(r[0] for r in found[(name, "none")])
+        print(f"{name}: median {base_rate:,.0f} events/s with no rollups")
+        for mode in MODES[1:]:
+            writing = statistics.median(r[0] for r in found[(name, mode)])
+            sustained = statistics.median(r[1] for r in found[(name, mode)])
+            after = statistics.median(r[2] for r in found[(name, mode)])
+            print(
+                f"  {mode:<10} writing {writing:,.0f}/s (x{writing / base_rate:.2f}); with the "
+                f"catch-up after ({after:.1f} s) {sustained:,.0f}/s "
+                f"(x{sustained / base_rate:.2f})"
+            )
 
 
 if __name__ == "__main__":

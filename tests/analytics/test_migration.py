@@ -10,9 +10,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from pyroaring import BitMap
 
 from tanktop import migrations
-from tanktop.analytics.tables import analytics_items, analytics_streams, analytics_user_events
+from tanktop.analytics.tables import (
+    analytics_items,
+    analytics_series,
+    analytics_streams,
+    analytics_user_events,
+)
 from tanktop.db import Database
 from tanktop.events.tables import event_history
 from tanktop.tenants.tables import services
@@ -109,3 +115,40 @@ async def test_0018_keeps_items_and_counts_what_was_rolled_up(empty_db: Database
         ("b", "seen", 1, AT + dt.timedelta(minutes=7), AT + dt.timedelta(minutes=7)),
     ]
     assert [tuple(r) for r in items] == [("1", 3)]
+
+
+async def test_0026_splits_each_days_users_by_first_and_last_hour(empty_db: Database) -> None:
+    """Hour rows kept before 0026 get their users of first and last activity in the day:
+    user 1 in hours 1 and 5, user 2 in hour 5 only, user 3 in hour 5 and the next day."""
+    await migrations.upgrade(empty_db, "0025")
+    day = AT.replace(hour=0)
+    hours = {day + dt.timedelta(hours=1): [1], day + dt.timedelta(hours=5): [1, 2, 3]}
+    hours[day + dt.timedelta(days=1)] = [3]
+    async with empty_db.write() as conn:
+        await conn.execute(sa.insert(services), [{"id": 1, "name": "s", "created_at": AT}])
+        await conn.execute(
+            sa.insert(analytics_series),
+            [
+                {
+                    "service_id": 1,
+                    "grain": "h",
+                    "event": "seen",
+                    "item_type": "movie",
+                    "start": start,
+                    "events": len(users),
+                    "users": len(users),
+                    "members": BitMap(users).serialize(),
+                    "new_users": 0,
+                }
+                for start, users in hours.items()
+            ],
+        )
+    await migrations.upgrade(empty_db)
+    async with empty_db.read() as conn:
+        rows = (
+            await conn.execute(sa.select(analytics_series).order_by(analytics_series.c.start))
+        ).all()
+    assert [
+        (list(BitMap.deserialize(r.first_members)), list(BitMap.deserialize(r.last_members)))
+        for r in rows
+    ] == [([1], []), ([2, 3], [1, 2, 3]), ([3], [3])]

@@ -96,27 +96,31 @@ def brute_user(happened: list[Happened], user: str) -> dict[str, Any]:
     }
 
 
-def brute_users(happened: list[Happened], interval: str) -> dict[str, tuple[int, int]]:
+def brute_users(
+    happened: list[Happened], interval: str, tz: str = "UTC"
+) -> dict[str, tuple[int, int]]:
     first: dict[str, dt.datetime] = {}
     active: dict[str, set[str]] = defaultdict(set)
     for h in happened:
         first[h.user] = min(first.get(h.user, h.at), h.at)
-        active[local_start(h.at, interval)].add(h.user)
+        active[local_start(h.at, interval, tz)].add(h.user)
     new: dict[str, int] = defaultdict(int)
     for at in first.values():
-        new[local_start(at, interval)] += 1
+        new[local_start(at, interval, tz)] += 1
     return {s: (len(active[s]), new[s]) for s in set(active) | set(new)}
 
 
-def brute_retention(happened: list[Happened], starts: list[str]) -> list[tuple[int, list[int]]]:
+def brute_retention(
+    happened: list[Happened], starts: list[str], interval: str = "week", tz: str = "UTC"
+) -> list[tuple[int, list[int]]]:
     first: dict[str, dt.datetime] = {}
     active: dict[str, set[str]] = defaultdict(set)
     for h in happened:
         first[h.user] = min(first.get(h.user, h.at), h.at)
-        active[local_start(h.at, "week")].add(h.user)
+        active[local_start(h.at, interval, tz)].add(h.user)
     cohorts = []
     for i, start in enumerate(starts):
-        members = {u for u, at in first.items() if local_start(at, "week") == start}
+        members = {u for u, at in first.items() if local_start(at, interval, tz) == start}
         cohorts.append((len(members), [len(members & active[later]) for later in starts[i + 1 :]]))
     return cohorts
 

@@ -18,7 +18,7 @@ from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.errors import BadRequest, NotFound
 from tests.analytics.helpers import Happened, answered_series, brute_series, catch_up
-from tests.analytics.test_rollups import post_all
+from tests.analytics.test_rollups import brute_retention, brute_users, post_all
 from tests.conftest import Api, new_api, service_of
 from tests.servers import run_cli, tanktop_env
 
@@ -27,14 +27,21 @@ START = dt.datetime(2026, 3, 1, 5, tzinfo=dt.UTC)  # midnight in New York; DST b
 SPAN = f"from={START.isoformat()}&to={(START + dt.timedelta(days=14)).isoformat()}".replace(
     "+", "%2B"
 )
-EVENT = st.builds(
-    Happened,
-    user=st.sampled_from([f"u{i}" for i in range(5)]),
-    event=st.sampled_from(["seen", "rated"]),
-    item_type=st.sampled_from(["movie", "programme"]),
-    item_id=st.just("1"),
-    at=st.integers(0, 14 * 24 * 60 - 1).map(lambda m: START + dt.timedelta(minutes=m)),
-)
+
+
+def happenings(start: dt.datetime, days: int, users: int) -> st.SearchStrategy[Happened]:
+    """Events of a few users on one item, at any minute of `days` days from `start`."""
+    return st.builds(
+        Happened,
+        user=st.sampled_from([f"u{i}" for i in range(users)]),
+        event=st.sampled_from(["seen", "rated"]),
+        item_type=st.sampled_from(["movie", "programme"]),
+        item_id=st.just("1"),
+        at=st.integers(0, days * 24 * 60 - 1).map(lambda m: start + dt.timedelta(minutes=m)),
+    )
+
+
+EVENT = happenings(START, 14, 5)
 
 
 async def zone_answers(api: Api) -> dict[str, Any]:
@@ -79,6 +86,56 @@ async def test_local_day_rows_equal_the_hours_they_merge(
     assert await zone_answers(service) == kept
     await zones.remove(db, service_id, zone=ZONE)
     assert await zone_answers(service) == kept
+
+
+OTHER_ZONES = ["Europe/Berlin", "Europe/London", "America/Los_Angeles", "Asia/Tokyo", "UTC"]
+"""Zones that are not report zones, with offsets from -8 to +9 hours; Europe's clocks go
+forward on 2026-03-29, within the range below (short, so that users come back within days)."""
+DST_START = dt.datetime(2026, 3, 27, tzinfo=dt.UTC)
+DST_SPAN = f"from={DST_START.isoformat()}&to={(DST_START + dt.timedelta(days=4)).isoformat()}"
+SPREAD = happenings(DST_START, 4, 6)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    happened=st.lists(SPREAD, min_size=1, max_size=60),
+    split=st.integers(0, 60),
+    zone=st.sampled_from(OTHER_ZONES),
+)
+async def test_days_in_other_zones_equal_brute_force(
+    happened: list[Happened], split: int, zone: str, api: Api, db: Database
+) -> None:
+    """In a zone the service does not keep, a day is parts of two UTC days, read as their
+    hours' users of first or last activity in the day (or the day's less the other hours'):
+    whatever the history, in whatever order it arrives and however the rounds cut it, the
+    answers equal a count over the events, and a rebuild gives the same."""
+    service = await new_api(db, api.http)
+    await post_all(service, happened[:split])
+    await catch_up(db)
+    await post_all(service, happened[split:])
+    await catch_up(db)
+    span = DST_SPAN.replace("+", "%2B") + f"&tz={zone}"
+    paths = {
+        "day": f"/analytics/events/?{span}&interval=day",
+        "week": f"/analytics/events/?{span}&interval=week",
+        "users": f"/analytics/users/?{span}&interval=day",
+        "retention": f"/analytics/retention/?{span}&interval=day",
+    }
+    found = {name: (await service.get(path)).json() for name, path in paths.items()}
+    assert answered_series(found["day"]) == brute_series(happened, "day", zone)
+    assert answered_series(found["week"]) == brute_series(happened, "week", zone)
+    points = {p["start"]: (p["active"], p["new"]) for p in found["users"]["points"]}
+    assert {s: v for s, v in points.items() if v != (0, 0)} == brute_users(happened, "day", zone)
+    starts = [c["start"] for c in found["retention"]["cohorts"]]
+    assert [(c["users"], c["retained"]) for c in found["retention"]["cohorts"]] == (
+        brute_retention(happened, starts, "day", zone)
+    )
+    await rollup.rebuild(db, [(await service_of(db, service)).id])
+    assert {name: (await service.get(path)).json() for name, path in paths.items()} == found
 
 
 async def test_reads_use_the_local_days(api: Api, db: Database) -> None:

@@ -23,8 +23,14 @@ DAY = dt.timedelta(days=1)
 ZONE_GRAIN = "z:"
 """Rollup rows of a service's report zone's local days: grain `z:<zone>`."""
 
-Part = tuple[str, dt.datetime]
-"""A rollup row's (grain, start): `h` a UTC hour, `d` a UTC day, `z:<zone>` a local day."""
+Part = tuple[str, dt.datetime, str]
+"""A rollup row's (grain, start) and which of its users to take (`members`, or an hour's
+`first_members` or `last_members`): grain `h` a UTC hour, `d` a UTC day, `z:<zone>` a local
+day."""
+Segment = tuple[list[Part], list[Part]]
+"""A stretch of a bucket within one UTC day: the rows it adds up, and the rows it takes away
+(a day's last hours, from the day: their events, and their users of first or last activity
+in the day, who were active in those hours only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,30 +41,50 @@ class Bucket:
     end: dt.datetime
     """[begin, end) in UTC."""
 
-    def parts(self, local_days: bool = False) -> list[Part]:
+    def parts(self, local_days: bool = False) -> list[Segment]:
         """The rollup rows that together make up the bucket exactly: with `local_days` (the
         service keeps its rows of the bucket's zone), the local days it spans; otherwise UTC
-        days it covers whole and UTC hours for the rest."""
+        days it covers whole, and of the UTC days it covers in part, the hours it covers or
+        the day less those it does not, whichever is fewer rows."""
         if local_days and self.end - self.begin >= DAY - HOUR:  # a day, maybe of 23 hours
             tz = self.start.tzinfo
             assert tz is not None
             grain = zone_grain(str(tz))
-            found: list[Part] = []
+            found: list[Segment] = []
             day = self.start.date()
             while (at := _local_midnight(day, tz).astimezone(dt.UTC)) < self.end:
-                found.append((grain, at))
+                found.append(([(grain, at, "members")], []))
                 day += DAY
             return found
-        parts: list[Part] = []
+        segments: list[Segment] = []
         at = self.begin
         while at < self.end:
-            if at.hour == 0 and at + DAY <= self.end:
-                parts.append(("d", at))
-                at += DAY
-            else:
-                parts.append(("h", at))
-                at += HOUR
-        return parts
+            midnight = at.replace(hour=0) + DAY
+            stop = min(midnight, self.end)
+            segments.append(_within_day(at, stop))
+            at = stop
+        return segments
+
+
+def _within_day(begin: dt.datetime, end: dt.datetime) -> Segment:
+    """The rows of the hours [begin, end) of one UTC day (`end` at most its next midnight).
+
+    A run of hours from midnight (a prefix) has as users its hours' users of first activity
+    in the day, or the day's less the other hours' (they partition the day's users); a run
+    up to midnight (a suffix), the same with last activity. Hours within the day touching
+    neither midnight merge their users."""
+    day = begin.replace(hour=0)
+    first, stop = begin.hour, (end - day) // HOUR
+    hours = [day + n * HOUR for n in range(first, stop)]
+    if len(hours) == 24:
+        return [("d", day, "members")], []
+    if len(hours) == 1 or (first > 0 and stop < 24):
+        return [("h", at, "members") for at in hours], []
+    column = "first_members" if first == 0 else "last_members"
+    others = [day + n * HOUR for n in range(24) if not first <= n < stop]
+    if len(hours) <= len(others) + 1:
+        return [("h", at, column) for at in hours], []
+    return [("d", day, "members")], [("h", at, column) for at in others]
 
 
 def zone_grain(name: str) -> str:

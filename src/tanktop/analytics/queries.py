@@ -216,16 +216,16 @@ async def select_series(
     conn: AsyncConnection,
     service_id: int,
     grain: str,
-    start: dt.datetime,
-    end: dt.datetime,
+    starts: Sequence[dt.datetime],
     *,
     event: str | None,
     item_type: str | None,
     members: bool,
     new_members: bool = False,
 ) -> list[sa.Row[Any]]:
-    """Rollup rows of one grain with `start <= row start < end`; `event`/`item_type` None: every
-    real series (not the `*` one); "*": the any-event row."""
+    """Rollup rows of one grain starting at `starts`; `event`/`item_type` None: every real
+    series (not the `*` one); "*": the any-event row. `members`: with the users' sets (an
+    hour's of first and last activity too)."""
     table = analytics_series
     columns = [
         table.c.event,
@@ -237,21 +237,18 @@ async def select_series(
     ]
     if members:
         columns.append(table.c.members)
+        if grain == "h":
+            columns += [table.c.first_members, table.c.last_members]
     if new_members:
         columns.append(table.c.new_members)
-    query = sa.select(*columns).where(
-        table.c.service_id == service_id,
-        table.c.grain == grain,
-        table.c.start >= start,
-        table.c.start < end,
-    )
+    query = sa.select(*columns).where(table.c.service_id == service_id, table.c.grain == grain)
     if event is not None:
         query = query.where(table.c.event == event)
     else:
         query = query.where(table.c.event != "*")
     if item_type is not None:
         query = query.where(table.c.item_type == item_type)
-    return await _all(conn, query)
+    return await select_in(conn, query, table.c.start, starts)
 
 
 async def day_leaders(

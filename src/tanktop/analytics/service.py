@@ -11,7 +11,7 @@ from typing import Any
 from pyroaring import BitMap
 
 from tanktop.analytics import queries, rollup
-from tanktop.analytics.buckets import Bucket, Part
+from tanktop.analytics.buckets import Bucket, Part, Segment
 from tanktop.analytics.impressions import Impression, ImpressionRecorder
 from tanktop.analytics.schemas import Cohort, EventPoint, EventSeries, TopItem, UsersPoint
 from tanktop.db import Database, utcnow
@@ -74,9 +74,11 @@ class UserStats:
 
 Grid = dict[str, dict[tuple[str, str], RowsByStart]]
 """Rollup rows by grain, (event, item type) and start."""
+Made = list[Segment]
+"""What one bucket is made of."""
 
 
-async def _parts(db: Database, service_id: int, bks: Sequence[Bucket]) -> list[list[Part]]:
+async def _parts(db: Database, service_id: int, bks: Sequence[Bucket]) -> list[Made]:
     """The rows each bucket is made of: local days where the service keeps its rows of the
     buckets' zone (a report zone), UTC days and hours otherwise."""
     tz = bks[0].start.tzinfo if bks else None
@@ -87,32 +89,37 @@ async def _parts(db: Database, service_id: int, bks: Sequence[Bucket]) -> list[l
     return [b.parts(local) for b in bks]
 
 
+def _merges(made: Made) -> bool:
+    """Whether a bucket is more than one row, taken whole (then its users are a union)."""
+    return len(made) > 1 or len(made[0][0]) > 1 or bool(made[0][1])
+
+
 async def _grid(
     db: Database,
     service_id: int,
-    parts: Sequence[Sequence[Part]],
+    parts: Sequence[Made],
     *,
     event: str | None,
     item_type: str | None,
     new_members: bool = False,
 ) -> tuple[Grid, bool]:
     """The rollup rows the buckets are made of, and whether some bucket needs more than one
-    row (and so the members, to merge; `new_members` asks for both kinds of members whatever
-    the buckets)."""
-    starts: dict[str, list[dt.datetime]] = {}
-    for grain, start in (part for made_of in parts for part in made_of):
-        starts.setdefault(grain, []).append(start)
-    merge = any(len(made_of) > 1 for made_of in parts)
+    row (and so the users' sets, to merge; `new_members` asks for both kinds of sets
+    whatever the buckets)."""
+    starts: dict[str, set[dt.datetime]] = {}
+    for grain, start, _ in (
+        part for made in parts for plus, minus in made for part in (*plus, *minus)
+    ):
+        starts.setdefault(grain, set()).add(start)
+    merge = any(_merges(made) for made in parts)
     grid: Grid = {}
     async with db.read() as conn:
         for grain, found in starts.items():
-            step = rollup.HOUR if grain == "h" else rollup.DAY + rollup.HOUR
             rows = await queries.select_series(
                 conn,
                 service_id,
                 grain,
-                min(found),
-                max(found) + step,
+                sorted(found),
                 event=event,
                 item_type=item_type,
                 members=merge or new_members,
@@ -124,20 +131,47 @@ async def _grid(
     return grid, merge
 
 
-def _rows_of(grid: Grid, key: tuple[str, str], parts: Sequence[Part]) -> list[Any]:
-    found = [grid.get(grain, {}).get(key, {}).get(start) for grain, start in parts]
-    return [row for row in found if row is not None]
+def _rows_of(grid: Grid, key: tuple[str, str], parts: Sequence[Part]) -> list[tuple[Any, str]]:
+    """The rows of `parts` there are (no row: nothing happened), each with its users' column."""
+    found = [
+        (grid.get(grain, {}).get(key, {}).get(start), column) for grain, start, column in parts
+    ]
+    return [(row, column) for row, column in found if row is not None]
 
 
-def _users(rows: Sequence[Any], merge: bool) -> int:
+def _total(grid: Grid, key: tuple[str, str], made: Made, field: str) -> int:
+    """A count that adds up over rows (events, new users), over a bucket's segments."""
+    return sum(
+        sum(int(getattr(row, field)) for row, _ in _rows_of(grid, key, plus))
+        - sum(int(getattr(row, field)) for row, _ in _rows_of(grid, key, minus))
+        for plus, minus in made
+    )
+
+
+def _members(grid: Grid, key: tuple[str, str], made: Made, new: bool = False) -> BitMap:
+    """A bucket's users (`new`: its new users), the union of its segments' users."""
+    found = BitMap()
+    for plus, minus in made:
+        sets = [
+            [
+                BitMap.deserialize(raw)
+                for row, column in _rows_of(grid, key, rows)
+                if (raw := getattr(row, "new_members" if new else column))
+            ]
+            for rows in (plus, minus)
+        ]
+        segment = BitMap.union(*sets[0]) if sets[0] else BitMap()
+        if sets[1]:
+            segment -= BitMap.union(*sets[1])
+        found |= segment
+    return found
+
+
+def _users(grid: Grid, key: tuple[str, str], made: Made, merge: bool) -> int:
     if not merge:
-        return int(rows[0].users) if rows else 0
-    return len(_members(rows, "members"))
-
-
-def _members(rows: Sequence[Any], column: str) -> BitMap:
-    found = [BitMap.deserialize(raw) for raw in (getattr(row, column) for row in rows) if raw]
-    return BitMap.union(*found) if found else BitMap()
+        rows = _rows_of(grid, key, made[0][0])
+        return int(rows[0][0].users) if rows else 0
+    return len(_members(grid, key, made))
 
 
 async def event_series(
@@ -156,12 +190,12 @@ async def event_series(
         keys = [(event, item_type)]
     series = []
     for key in keys:
-        points = []
-        for bucket, made_of in zip(bks, parts, strict=True):
-            rows = _rows_of(grid, key, made_of)
-            points.append(
-                EventPoint(bucket.start, sum(int(r.events) for r in rows), _users(rows, merge))
+        points = [
+            EventPoint(
+                bucket.start, _total(grid, key, made, "events"), _users(grid, key, made, merge)
             )
+            for bucket, made in zip(bks, parts, strict=True)
+        ]
         series.append(EventSeries(key[0], key[1], points))
     return series
 
@@ -173,13 +207,12 @@ async def user_activity(
     any_ = (rollup.ANY, rollup.ANY)
     parts = await _parts(db, service.id, bks)
     grid, merge = await _grid(db, service.id, parts, event=any_[0], item_type=any_[1])
-    points = []
-    for bucket, made_of in zip(bks, parts, strict=True):
-        rows = _rows_of(grid, any_, made_of)
-        points.append(
-            UsersPoint(bucket.start, _users(rows, merge), sum(int(r.new_users) for r in rows))
+    return [
+        UsersPoint(
+            bucket.start, _users(grid, any_, made, merge), _total(grid, any_, made, "new_users")
         )
-    return points
+        for bucket, made in zip(bks, parts, strict=True)
+    ]
 
 
 async def retention(db: Database, service: Service, *, bks: Sequence[Bucket]) -> list[Cohort]:
@@ -188,12 +221,8 @@ async def retention(db: Database, service: Service, *, bks: Sequence[Bucket]) ->
     any_ = (rollup.ANY, rollup.ANY)
     parts = await _parts(db, service.id, bks)
     grid, _ = await _grid(db, service.id, parts, event=any_[0], item_type=any_[1], new_members=True)
-    active = []
-    cohorts = []
-    for made_of in parts:
-        rows = _rows_of(grid, any_, made_of)
-        active.append(_members(rows, "members"))
-        cohorts.append(_members(rows, "new_members"))
+    active = [_members(grid, any_, made) for made in parts]
+    cohorts = [_members(grid, any_, made, new=True) for made in parts]
     return [
         Cohort(
             bucket.start,

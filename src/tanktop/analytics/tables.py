@@ -65,6 +65,10 @@ analytics_series = sa.Table(
     sa.Column("members", sa.LargeBinary, nullable=False),
     sa.Column("new_users", sa.Integer, nullable=False),
     sa.Column("new_members", sa.LargeBinary, nullable=True),
+    # Hour rows only: of the hour's users, those whose first (last) activity of the UTC day in
+    # this series falls in this hour (`tanktop.analytics.partitions`).
+    sa.Column("first_members", sa.LargeBinary, nullable=True),
+    sa.Column("last_members", sa.LargeBinary, nullable=True),
 )
 """Events and distinct users per service, grain (`h` hour, `d` UTC day, `z:<zone>` a local day
 of one of the service's report zones), event and item type
