@@ -6,7 +6,7 @@ import datetime as dt
 
 from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules
 from tanktop.config import Settings
-from tanktop.db import Database, utcnow
+from tanktop.db import Database, long_jobs, utcnow
 from tanktop.events.service import stream_history
 from tests.conftest import Admin, Api, service_of, unique
 
@@ -52,11 +52,22 @@ async def close_until_done(
     db: Database, settings: Settings, *, now: dt.datetime | None = None
 ) -> int:
     """Run the stale-session closer until it has looked at every start gone stale by `now`
-    (it takes them a page at a time, other tests' too); how many it looked at."""
+    (it takes them a page at a time, other tests' too); how many it looked at. As the worker
+    runs it: without the API's statement timeout (`long_jobs`), which a page of other tests'
+    starts may pass on a busy machine."""
     looked = 0
-    while found := await close_stale_sessions(db, settings=settings, now=now):
-        looked += found
+    with long_jobs():
+        while found := await close_stale_sessions(db, settings=settings, now=now):
+            looked += found
     return looked
+
+
+async def rederive_until_done(db: Database, settings: Settings) -> None:
+    """Run the late-schedule task until it finds no schedule change left, as the worker runs
+    it (`long_jobs`)."""
+    with long_jobs():
+        while await rederive_late_schedules(db, settings=settings):
+            pass
 
 
 async def test_viewing_spanning_two_slots(api: Api, admin: Admin, db: Database) -> None:
@@ -111,8 +122,7 @@ async def test_a_late_schedule_adds_up_every_viewing(
     await api.post(f"/event/7/end/channel/{channel}/{at(21)}/")
     slot = {"start": at(20), "end": at(21), "item_type": "movie", "item_id": film}
     await admin.put(f"/schedule/{channel}/", json=[slot])
-    while await rederive_late_schedules(db, settings=settings):
-        pass
+    await rederive_until_done(db, settings)
     assert await watched(api, film) == ({film: 57}, True)
 
 
@@ -154,8 +164,7 @@ async def test_a_late_schedule_still_counts(
     assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {}}
     slot = {"start": at(20), "end": at(21), "item_type": "movie", "item_id": film}
     await admin.put(f"/schedule/{channel}/", json=[slot])
-    while await rederive_late_schedules(db, settings=settings):
-        pass
+    await rederive_until_done(db, settings)
     assert (await api.get(f"/event/7/progress/movie/?id={film}")).json() == {"progress": {film: 40}}
     mark = (await api.get(f"/bookmark/7/movie/{film}/")).json()
     assert (mark["position"], mark["duration"]) == (40, 60)
@@ -353,8 +362,7 @@ async def test_a_slot_removed_with_nothing_in_its_place_no_longer_counts(
         {"start": at(21), "end": at(21, 50), "item_type": "episode", "item_id": episode},
     ]
     assert (await admin.put(f"/schedule/{channel}/", json=slots)).status_code == 200
-    while await rederive_late_schedules(db, settings=settings):
-        pass
+    await rederive_until_done(db, settings)
     assert await watched(api, film) == ({}, False)
     progress = (await api.get(f"/event/7/progress/episode/?id={episode}")).json()["progress"]
     assert progress == {episode: 10}, "the slot kept still counts"

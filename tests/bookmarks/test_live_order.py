@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules
 from tanktop.config import Settings
-from tanktop.db import Database, utcnow
+from tanktop.db import Database
+from tests.bookmarks.test_live import close_until_done, later, rederive_until_done
 from tests.conftest import Admin, Api, new_api, unique
 
 DAY = dt.datetime(2026, 11, 10, 19, 30, tzinfo=dt.UTC)
@@ -109,11 +109,9 @@ async def send(world: World, arrival: list[Sent], single: bool) -> None:
 async def run_worker(db: Database, config: Settings, *, schedules: bool = False) -> None:
     """Close every session open (by the worker's clock, moved past the maximum) and, when
     asked, re-derive for schedules written late."""
-    now = utcnow() + dt.timedelta(hours=config.live_session_max_hours, minutes=1)
-    while await close_stale_sessions(db, settings=config, now=now):
-        pass
-    while schedules and await rederive_late_schedules(db, settings=config):
-        pass
+    await close_until_done(db, config, now=later(config))
+    if schedules:
+        await rederive_until_done(db, config)
 
 
 async def outcome(world: World) -> dict[str, Any]:
