@@ -17,17 +17,25 @@ MODELS_CHANNEL: Final = "tanktop_models"
 """Where a stored model is announced, with its service id as the payload."""
 
 
+async def _newest_first(
+    conn: AsyncConnection, newest: sa.Column[Any], service_id: int, limit: int | None
+) -> list[sa.Row[Any]]:
+    """The service's rows of `newest`'s table, highest `newest` first (at most `limit`)."""
+    table = newest.table
+    query = (
+        sa.select(table)
+        .where(table.c.service_id == service_id)
+        .order_by(newest.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def select_settings(
     conn: AsyncConnection, service_id: int, *, limit: int | None = None
 ) -> list[sa.Row[Any]]:
     """The service's settings versions, newest first (at most `limit`)."""
-    query = (
-        sa.select(rec_settings)
-        .where(rec_settings.c.service_id == service_id)
-        .order_by(rec_settings.c.version.desc())
-        .limit(limit)
-    )
-    return list((await conn.execute(query)).all())
+    return await _newest_first(conn, rec_settings.c.version, service_id, limit)
 
 
 async def insert_settings(
@@ -173,10 +181,4 @@ async def select_tuning_reports(
     conn: AsyncConnection, service_id: int, *, limit: int
 ) -> list[sa.Row[Any]]:
     """The service's tuning runs, newest first."""
-    query = (
-        sa.select(rec_tuning_reports)
-        .where(rec_tuning_reports.c.service_id == service_id)
-        .order_by(rec_tuning_reports.c.id.desc())
-        .limit(limit)
-    )
-    return list((await conn.execute(query)).all())
+    return await _newest_first(conn, rec_tuning_reports.c.id, service_id, limit)
