@@ -442,14 +442,20 @@ async def select_in(
     whatever their number, where an `IN` list is a statement of its own per length and costs
     more to render and plan than to run."""
     rows: list[Row[Any]] = []
-    if conn.dialect.name == "postgresql":
-        for chunk in chunks(values, ARRAY_CHUNK):
-            array = bindparam(None, chunk, type_=postgresql.ARRAY(column.type))
-            rows += (await conn.execute(query.where(column == any_(array)))).all()
-        return rows
-    for chunk in chunks(values, size):
-        rows += (await conn.execute(query.where(column.in_(chunk)))).all()
+    for chunk in chunks(values, ARRAY_CHUNK if conn.dialect.name == "postgresql" else size):
+        rows += (await conn.execute(query.where(one_of(conn, column, chunk)))).all()
     return rows
+
+
+def one_of(
+    conn: AsyncConnection, column: ColumnElement[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL one array parameter (`= ANY($1)`), the same prepared
+    statement whatever the number of values (an `IN` list is a statement of its own per
+    length: one more round trip to prepare, and a churning statement cache)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _configure_postgresql(engine: AsyncEngine, statement_timeout_ms: int) -> None:

@@ -171,6 +171,11 @@ async def test_because_you_watched_names_the_item(api: Api, admin: Admin, db: Da
     assert row["based_on"] == {"item_type": "movie", "item_id": alien, "title": f"Title {alien}"}
     assert [item["item_id"] for item in row["items"]][:1] == [aliens]
     assert row["items"][0]["reasons"][0]["type"] == "similar_to"
+    renamed = {"title": "Alien", "year": 1979, "duration": 117}
+    assert (await admin.put(f"/catalog/movie/{alien}/", json=renamed)).is_success
+    assert (await page(api))[0]["title"] == "Because you watched Alien (1979)", (
+        "the name the catalog gives now (the process's copy of names follows its writes)"
+    )
 
 
 async def test_pages_are_per_user_and_per_service(api: Api, other_api: Api, admin: Admin) -> None:

@@ -9,19 +9,36 @@ transaction, and each read first compares that counter, dropping the copy when i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import queries
-from tanktop.catalog.service import Content, ItemKey, contents, episode_guides
+from tanktop.catalog.service import Content, ItemKey, contents, episode_guides, labels_in
 
 GENRE_TYPES = ("movie", "programme")
 K = TypeVar("K", bound=Hashable)
 _ABSENT = object()
 V = TypeVar("V")
+
+
+_MOMENT: ContextVar[dict[str, int] | None] = ContextVar("tanktop_catalog_moment", default=None)
+
+
+@contextmanager
+def catalog_moment() -> Iterator[None]:
+    """Within the block (and the tasks it starts), the copy is checked against the catalog
+    once: a request that reads it many times (a section page: its bookmarks, genre rows and
+    the programmes of episodes) is answered as of one moment, like one that reads it once."""
+    token = _MOMENT.set({})
+    try:
+        yield
+    finally:
+        _MOMENT.reset(token)
 
 
 class CatalogFacts:
@@ -32,6 +49,7 @@ class CatalogFacts:
         self._generation: int | None = None
         self._contents: dict[ItemKey, Content | None] = {}
         self._guides: dict[str, list[Content] | None] = {}
+        self._labels: dict[ItemKey, str | None] = {}
         self._genres: tuple[dict[str, list[ItemKey]], dict[ItemKey, tuple[str, ...]]] | None = None
 
     async def contents(
@@ -62,6 +80,13 @@ class CatalogFacts:
             lambda c, ids: episode_guides(c, programme_ids=ids),
         )
         return found, {pid: guide or [] for pid, guide in guides.items()}
+
+    async def labels(self, conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
+        """Like `catalog.labels`: how people name the items that exist."""
+        found = await self._read_through(
+            conn, await self._sync(conn), self._labels, keys, lambda c, ks: labels_in(c, keys=ks)
+        )
+        return {key: label for key, label in found.items() if label is not None}
 
     async def genre_members(
         self, conn: AsyncConnection, genre: str, item_types: Sequence[str]
@@ -139,13 +164,22 @@ class CatalogFacts:
         return found
 
     async def _sync(self, conn: AsyncConnection) -> int:
-        """The generation this read sees; the copy is emptied when it is not the copy's."""
+        """The generation this read sees; the copy is emptied when it is not the copy's.
+        Within `catalog_moment()`, read once: later uses of the block take the generation its
+        first read saw, while the copy is still of that generation."""
+        moment = _MOMENT.get()
+        too_big = len(self._contents) + len(self._guides) + len(self._labels) > self._max_entries
+        seen = None if moment is None else moment.get("generation")
+        if seen is not None and seen == self._generation and not too_big:
+            return seen
         generation = await queries.select_generation(conn)
-        too_big = len(self._contents) + len(self._guides) > self._max_entries
+        if moment is not None:
+            moment["generation"] = generation
         if generation != self._generation or too_big:
             self._generation = generation
             self._contents.clear()
             self._guides.clear()
+            self._labels.clear()
             self._genres = None
         return generation
 

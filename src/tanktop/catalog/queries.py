@@ -17,7 +17,7 @@ from tanktop.catalog.tables import (
     offers,
     schedule_slots,
 )
-from tanktop.db import announce_work, chunks, dialect_insert, driver_of, utcnow
+from tanktop.db import announce_work, chunks, dialect_insert, driver_of, one_of, select_in, utcnow
 
 ItemKey = tuple[str, str]
 ITEM_COLUMNS = (
@@ -337,7 +337,7 @@ async def select_candidates(
             available = sa.or_(available, episode_available)
         query = query.where(available)
     if among is not None:
-        query = query.where(catalog_items.c.item_id.in_(among))
+        query = query.where(one_of(conn, catalog_items.c.item_id, among))
     if after is not None:
         query = query.where(catalog_items.c.item_id > after)
     query = query.order_by(catalog_items.c.item_id).limit(limit)
@@ -443,12 +443,9 @@ async def select_items(
 ) -> dict[ItemKey, Any]:
     found: dict[ItemKey, Any] = {}
     for item_type, ids in ids_by_type(keys).items():
-        for start in range(0, len(ids), 1000):
-            query = sa.select(*columns).where(
-                catalog_items.c.item_type == item_type,
-                catalog_items.c.item_id.in_(ids[start : start + 1000]),
-            )
-            found |= {(item_type, row.item_id): row for row in await conn.execute(query)}
+        query = sa.select(*columns).where(catalog_items.c.item_type == item_type)
+        rows = await select_in(conn, query, catalog_items.c.item_id, ids)
+        found |= {(item_type, row.item_id): row for row in rows}
     return found
 
 
@@ -472,13 +469,10 @@ async def select_episodes(conn: AsyncConnection, programme_ids: Sequence[str]) -
         return []
     query = (
         sa.select(*GUIDE_COLUMNS)
-        .where(
-            catalog_items.c.item_type == "episode",
-            catalog_items.c.programme_id.in_(list(programme_ids)),
-        )
+        .where(catalog_items.c.item_type == "episode")
         .order_by(catalog_items.c.programme_id, catalog_items.c.season, catalog_items.c.number)
     )
-    return list((await conn.execute(query)).all())
+    return await select_in(conn, query, catalog_items.c.programme_id, programme_ids)
 
 
 async def select_airing(

@@ -145,11 +145,16 @@ async def contents(conn: AsyncConnection, *, keys: Sequence[ItemKey]) -> dict[It
 
 async def labels(db: Database, *, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
     """How people name these items ("Alien (1979)", "Sherlock S1E2"); unknown ones left out."""
-    keys = list(dict.fromkeys(keys))
     async with db.read() as conn:
-        rows = await queries.select_items(conn, keys, queries.LABEL_COLUMNS)
-        programmes = [("programme", r.programme_id) for r in rows.values() if r.programme_id]
-        parents = await queries.select_items(conn, programmes, queries.LABEL_COLUMNS)
+        return await labels_in(conn, keys=keys)
+
+
+async def labels_in(conn: AsyncConnection, *, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
+    """`labels`, read on `conn`."""
+    keys = list(dict.fromkeys(keys))
+    rows = await queries.select_items(conn, keys, queries.LABEL_COLUMNS)
+    programmes = [("programme", r.programme_id) for r in rows.values() if r.programme_id]
+    parents = await queries.select_items(conn, programmes, queries.LABEL_COLUMNS)
     result = {}
     for key, row in rows.items():
         label = row.title or row.item_id

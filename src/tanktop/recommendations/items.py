@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tanktop.catalog import service as catalog
+from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.recommendations.model import Model
@@ -24,20 +25,28 @@ WATCHED_OR_HIDDEN = frozenset({"seen", "rated", "hide"})
 CONTENT = ["movie", "programme", "episode"]
 
 
-async def programmes_of(db: Database, *, episode_ids: Iterable[str]) -> dict[str, str]:
-    """Episode id -> its programme's model key, for the episodes the catalog knows (looked up
-    once per section page: its rows that rank for the user ask the same, at once)."""
+async def programmes_of(
+    db: Database, *, episode_ids: Iterable[str], facts: CatalogFacts | None = None
+) -> dict[str, str]:
+    """Episode id -> its programme's model key, for the episodes the catalog knows: from the
+    process's copy of catalog `facts` when given. Looked up once per section page: its rows
+    that rank for the user ask the same, at once."""
     keys = [("episode", i) for i in sorted(set(episode_ids))]
     if not keys:
         return {}
     return await events.once_per_snapshot(
-        ("programmes_of", tuple(keys)), lambda: _programmes(db, keys)
+        ("programmes_of", tuple(keys)), lambda: _programmes(db, keys, facts)
     )
 
 
-async def _programmes(db: Database, keys: list[tuple[str, str]]) -> dict[str, str]:
+async def _programmes(
+    db: Database, keys: list[tuple[str, str]], facts: CatalogFacts | None
+) -> dict[str, str]:
     async with db.read() as conn:
-        found = await catalog.contents(conn, keys=keys)
+        if facts is None:
+            found = await catalog.contents(conn, keys=keys)
+        else:
+            found = await facts.contents(conn, keys)
     return {k[1]: f"programme:{c.programme_id}" for k, c in found.items() if c.programme_id}
 
 
@@ -72,10 +81,12 @@ def fold_episodes(
     return [(user, key, value) for (user, key), value in folded.items()]
 
 
-async def user_programmes(db: Database, *, lists: list[events.ListItem]) -> dict[str, str]:
+async def user_programmes(
+    db: Database, *, lists: list[events.ListItem], facts: CatalogFacts | None = None
+) -> dict[str, str]:
     """`programmes_of` the episodes in the user's lists."""
     return await programmes_of(
-        db, episode_ids=(i.item_id for i in lists if i.item_type == "episode")
+        db, episode_ids=(i.item_id for i in lists if i.item_type == "episode"), facts=facts
     )
 
 

@@ -45,7 +45,9 @@ async def recommend_live(
         values = user.scores
         index = model.index()
         programmes = await programmes_of(
-            db, episode_ids=(a.airing.item_id for a in airing if a.airing.item_type == "episode")
+            db,
+            episode_ids=(a.airing.item_id for a in airing if a.airing.item_type == "episode"),
+            facts=cache.catalog,
         )
         columns = [
             index.get(model_key(a.airing.item_type, a.airing.item_id, programmes) or "")

@@ -120,7 +120,7 @@ async def _scores_for_user(
     lists = await events.user_items(
         db, service, user_id=user_id, events=signals(settings), item_types=CONTENT
     )
-    programmes = await user_programmes(db, lists=lists)
+    programmes = await user_programmes(db, lists=lists, facts=cache.catalog)
     excluded = {
         key
         for i in lists

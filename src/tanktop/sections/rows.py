@@ -176,9 +176,9 @@ async def because_you_watched(context: PageContext, section: Section, limit: int
         wanted = [r for r in found if r.item_type in types]
         kept = set(await _available(context, [(r.item_type, r.item_id) for r in wanted]))
         available = [r for r in wanted if (r.item_type, r.item_id) in kept]
-        title = (await catalog.labels(context.db, keys=[(item_type, item_id)])).get(
-            (item_type, item_id), item_id
-        )
+        async with context.db.read() as conn:
+            labels = await context.catalog.labels(conn, [(item_type, item_id)])
+        title = labels.get((item_type, item_id), item_id)
         based_on = BasedOn(item_type=item_type, item_id=item_id, title=title)
         return _answers(available, _recommended_item, len(found) >= limit, based_on)
     return _answers([], _recommended_item, False)
@@ -197,7 +197,9 @@ async def live_now(context: PageContext, section: Section, limit: int) -> Fetche
     )
     channels = set(context.availability.sources)
     programmes = await recs.programmes_of(
-        context.db, episode_ids=(p.item_id for p in picks if p.item_type == "episode")
+        context.db,
+        episode_ids=(p.item_id for p in picks if p.item_type == "episode"),
+        facts=context.catalog,
     )
     hidden = {f"{t}:{i}" for t, i in context.hidden}
     shown = [
@@ -233,6 +235,7 @@ async def popular(context: PageContext, section: Section, limit: int) -> Fetched
     programmes = await recs.programmes_of(
         context.db,
         episode_ids=(item_id for item_type, item_id, _ in counted if item_type == "episode"),
+        facts=context.catalog,
     )
     users: dict[ItemKey, int] = {}
     for item_type, item_id, count in counted:

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from pydantic import JsonValue
 
-from tanktop.catalog.facts import CatalogFacts
+from tanktop.catalog.facts import CatalogFacts, catalog_moment
 from tanktop.catalog.service import Availability
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
@@ -174,21 +174,22 @@ async def _user_page(
     defined = asyncio.ensure_future(definitions(db, service))
     clicks = asyncio.ensure_future(_clicks(db, service, user_id=user_id))
     try:
-        async with events.user_lists_snapshot(db, service, user_id=user_id):
-            prefs, context = await asyncio.gather(
-                section_prefs(db, service, user_id=user_id, clicks=clicks),
-                load_context(
-                    db,
-                    service,
-                    user_id=user_id,
-                    facts=facts,
-                    cache=cache,
-                    availability=availability,
-                    popular=popular or PopularCopy(0),
-                ),
-            )
-            sections = await defined
-            yield sections, page_order(sections, prefs), context
+        with catalog_moment():
+            async with events.user_lists_snapshot(db, service, user_id=user_id):
+                prefs, context = await asyncio.gather(
+                    section_prefs(db, service, user_id=user_id, clicks=clicks),
+                    load_context(
+                        db,
+                        service,
+                        user_id=user_id,
+                        facts=facts,
+                        cache=cache,
+                        availability=availability,
+                        popular=popular or PopularCopy(0),
+                    ),
+                )
+                sections = await defined
+                yield sections, page_order(sections, prefs), context
     finally:
         for task in (defined, clicks):
             task.cancel()  # (done already, unless the snapshot's read failed)
