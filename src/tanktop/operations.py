@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tanktop import migrations
-from tanktop.answers import model_answer
+from tanktop.answers import model_answer, model_json
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_response
+from tanktop.fastpath import FastRoute
 from tanktop.faults import DatabaseFault
 
-router = APIRouter(tags=["Operations"])
+router = APIRouter(tags=["Operations"], route_class=FastRoute)
 
 
 class Health(BaseModel):
@@ -27,6 +28,9 @@ class Readiness(BaseModel):
     revision: str
 
 
+_ALIVE = Health()
+
+
 @router.get(
     "/healthz",
     name="operations.healthz",
@@ -34,9 +38,10 @@ class Readiness(BaseModel):
     response_model=Health,
     responses={200: model_answer("Alive.", {"status": "ok"}, Health)},
 )
-async def healthz() -> Health:
-    """Answers without touching the database: a liveness probe and a benchmark baseline."""
-    return Health()
+async def healthz() -> Response:
+    """Answers without touching the database: a liveness probe and a benchmark baseline
+    (written straight away, as the cheapest route's answer should be: `tanktop.fastpath`)."""
+    return model_json(_ALIVE)
 
 
 @router.get(

@@ -11,9 +11,10 @@ from tanktop.bookmarks.schemas import Bookmark, BookmarkList
 from tanktop.catalog.facts import CatalogFactsDep
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
+from tanktop.fastpath import FastRoute
 from tanktop.ids import ItemId, ItemType, UserId
 
-router = APIRouter(prefix="/api/1/{apikey}", tags=["Bookmarks"])
+router = APIRouter(prefix="/api/1/{apikey}", tags=["Bookmarks"], route_class=FastRoute)
 
 _EXAMPLE = {
     "item_type": "programme",

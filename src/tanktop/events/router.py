@@ -15,6 +15,7 @@ from tanktop.errors import problem_responses
 from tanktop.events import service as events
 from tanktop.events.schemas import EventList, PersonalizedList
 from tanktop.events.writer import EventWriter
+from tanktop.fastpath import FastRoute
 from tanktop.ids import (
     NAME_PATTERN,
     USER_ID_PATTERN,
@@ -25,7 +26,7 @@ from tanktop.ids import (
 )
 from tanktop.tenants.service import Service
 
-router = APIRouter(prefix="/api/1/{apikey}", tags=["Events and lists"])
+router = APIRouter(prefix="/api/1/{apikey}", tags=["Events and lists"], route_class=FastRoute)
 
 
 def writer_of(request: Request) -> EventWriter:

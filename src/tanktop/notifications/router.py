@@ -11,12 +11,13 @@ from tanktop.auth import ServiceDep
 from tanktop.catalog.service import MAX_PRICE
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
+from tanktop.fastpath import FastRoute
 from tanktop.ids import ItemId, UserId
 from tanktop.notifications import service as notifications
 from tanktop.notifications.rules import REQUEST_TYPES, parse_spec
 from tanktop.notifications.schemas import DeliveryLog, NotificationList, Resent
 
-router = APIRouter(prefix="/api/1/{apikey}", tags=["Notifications"])
+router = APIRouter(prefix="/api/1/{apikey}", tags=["Notifications"], route_class=FastRoute)
 
 NotificationType = Annotated[
     str,

@@ -9,11 +9,12 @@ from tanktop.auth import ServiceDep
 from tanktop.bodies import json_object, json_object_openapi
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
+from tanktop.fastpath import FastRoute
 from tanktop.ids import UserId
 from tanktop.profiles import service as profiles
 from tanktop.profiles.schemas import Profile
 
-router = APIRouter(prefix="/api/1/{apikey}", tags=["User profiles"])
+router = APIRouter(prefix="/api/1/{apikey}", tags=["User profiles"], route_class=FastRoute)
 
 _EXAMPLE = {"name": "Sam", "language": "en", "favourites": {"genres": ["comedy"]}}
 _PROFILE = model_answer(
