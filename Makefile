@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench fuzz screenshots clean
+.PHONY: install run test lint typecheck pytest bench bench-long fuzz screenshots clean
 
 $(BIN)/tanktop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench: install  ## needs wrk (apt-get install wrk) and pgbench (PostgreSQL)
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.oauth
 	$(BIN)/python -m bench.serialisation
+
+bench-long: install  ## the benchmarks of many minutes each: section pages, live TV, rollups at scale
+	$(BIN)/python -m bench.sections
+	$(BIN)/python -m bench.live
+	$(BIN)/python -m bench.rollup_cost
+	$(BIN)/python -m bench.analytics
 
 fuzz: install  ## schemathesis against a real server, 500 examples per operation
 	TANKTOP_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/platform/test_fuzz.py -q
