@@ -92,8 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(db)
         app.state.db = db
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
-        app.state.catalog_facts = facts = CatalogFacts()
-        app.state.model_cache = ModelCache(db, settings.model_refresh_seconds, catalog=facts)
+        app.state.model_cache = ModelCache(db, settings.model_refresh_seconds)
+        app.state.catalog_facts = CatalogFacts()
         app.state.popular_copy = PopularCopy(settings.popular_refresh_seconds)
         tokens = token_store(db, settings.redis_url, settings.rate_window_seconds)
         app.state.rate_limiter = RateLimiter(

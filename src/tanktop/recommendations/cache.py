@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import time
 
-from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database, utcnow
 from tanktop.metrics import MODEL_AGE
 from tanktop.recommendations import queries
@@ -23,13 +22,9 @@ class ModelCache:
     can be missed while the listening connection is down); the old model serves until the new
     one is loaded."""
 
-    def __init__(
-        self, db: Database, refresh: float = 30.0, catalog: CatalogFacts | None = None
-    ) -> None:
+    def __init__(self, db: Database, refresh: float = 30.0) -> None:
         self._db = db
         self._refresh = refresh
-        self.catalog = catalog
-        """The process's copy of catalog facts (which programme an episode is of), if any."""
         self._models: dict[int, tuple[int, Model, dt.datetime]] = {}
         """Service id -> (version, model, created at) of the newest model loaded."""
         self._settings: dict[int, RecommenderVersion] = {}

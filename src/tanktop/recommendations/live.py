@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tanktop.catalog import service as catalog
+from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.recommendations.cache import ModelCache
@@ -23,8 +24,10 @@ async def recommend_live(
     at: dt.datetime,
     window: dt.timedelta,
     n: int,
+    facts: CatalogFacts | None = None,
 ) -> list[LiveRecommendation]:
-    """What airs in the window on channels the user has not hidden, ranked for the user."""
+    """What airs in the window on channels the user has not hidden, ranked for the user
+    (`facts`: as for `recommend`)."""
     hidden = {
         i.item_id
         for i in await events.user_items(
@@ -36,7 +39,7 @@ async def recommend_live(
         for a in await catalog.airing_between(db, start=at, end=at + window)
         if a.channel_id not in hidden
     ]
-    user = await user_scores(db, service, cache=cache, user_id=user_id)
+    user = await user_scores(db, service, cache=cache, user_id=user_id, facts=facts)
     model = user.model
     scored = [(0.0, a) for a in airing]
     personal = False
@@ -47,7 +50,7 @@ async def recommend_live(
         programmes = await programmes_of(
             db,
             episode_ids=(a.airing.item_id for a in airing if a.airing.item_type == "episode"),
-            facts=cache.catalog,
+            facts=facts,
         )
         columns = [
             index.get(model_key(a.airing.item_type, a.airing.item_id, programmes) or "")

@@ -50,9 +50,12 @@ async def recommend(
     item_type: str | None,
     n: int,
     availability: catalog.Availability,
+    facts: CatalogFacts | None = None,
 ) -> list[Recommendation]:
-    """Best first; never an item the user has seen or hidden."""
-    user = await user_scores(db, service, cache=cache, user_id=user_id)
+    """Best first; never an item the user has seen or hidden. `facts`: the process's copy of
+    the catalog's facts, for a caller that reads it for more (a section page, see
+    `user_scores`)."""
+    user = await user_scores(db, service, cache=cache, user_id=user_id, facts=facts)
     model = user.model
     if model is None:  # nothing trained yet: what the catalog has on offer
         kind = item_type or "movie"
@@ -89,38 +92,53 @@ class UserScores:
         index = self.model.index()
         columns = np.array([index[key] for key in keys], dtype=np.int64)
         found = []
+        reasons: dict[int | None, Reason] = {None: _POPULAR}  # a user has a few items only
         for key, column, source in zip(
             keys, columns.tolist(), self.taste.because(self.model, columns), strict=True
         ):
-            reason = _POPULAR
-            if source is not None:
+            reason = reasons.get(source)
+            if reason is None and source is not None:
                 source_type, source_id = pair(self.model.items[source])
                 reason = Reason(type="similar_to", item_type=source_type, item_id=source_id)
+                reasons[source] = reason
+            assert reason is not None
             score = round(float(self.scores[column]), 6)
             found.append(_recommendation(*pair(key), score, reason))
         return found
 
 
 async def user_scores(
-    db: Database, service: Service, *, cache: ModelCache, user_id: str
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    user_id: str,
+    facts: CatalogFacts | None = None,
 ) -> UserScores:
     """The user's scores; once per section page, whose rows (recommended, genre, live) all
-    score the same user."""
+    score the same user. The programmes of the user's episodes come from `facts` when given:
+    a page checks that copy once for all its rows (`catalog_moment`), while alone a check
+    and a read of what it lacks would cost a round trip more than one read of the catalog."""
     return await events.once_per_snapshot(
         ("user_scores", service.id, user_id),
-        lambda: _scores_for_user(db, service, cache=cache, user_id=user_id),
+        lambda: _scores_for_user(db, service, cache=cache, user_id=user_id, facts=facts),
     )
 
 
 async def _scores_for_user(
-    db: Database, service: Service, *, cache: ModelCache, user_id: str
+    db: Database,
+    service: Service,
+    *,
+    cache: ModelCache,
+    user_id: str,
+    facts: CatalogFacts | None,
 ) -> UserScores:
     settings = await cache.settings(service.id)
     model = await cache.get(service.id)
     lists = await events.user_items(
         db, service, user_id=user_id, events=signals(settings), item_types=CONTENT
     )
-    programmes = await user_programmes(db, lists=lists, facts=cache.catalog)
+    programmes = await user_programmes(db, lists=lists, facts=facts)
     excluded = {
         key
         for i in lists
@@ -142,10 +160,12 @@ async def rank(
     user_id: str,
     keys: Sequence[tuple[str, str]],
     n: int,
+    facts: CatalogFacts | None = None,
 ) -> list[Recommendation]:
     """The best `n` of `keys` (movies and programmes) for the user, never one they have seen,
-    rated or hidden; those the model does not know follow in the order given."""
-    user = await user_scores(db, service, cache=cache, user_id=user_id)
+    rated or hidden; those the model does not know follow in the order given (`facts`: as
+    for `recommend`)."""
+    user = await user_scores(db, service, cache=cache, user_id=user_id, facts=facts)
     names = [f"{item_type}:{item_id}" for item_type, item_id in keys]
     fresh = [p for p, name in enumerate(names) if name not in user.excluded]
     if user.model is None:

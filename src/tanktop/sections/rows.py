@@ -134,6 +134,7 @@ async def recommended(context: PageContext, section: Section, limit: int) -> Fet
         item_type=section.item_type,
         n=limit,
         availability=context.availability,
+        facts=context.catalog,
     )
     return _answers(found, _recommended_item, len(found) >= limit)
 
@@ -194,6 +195,7 @@ async def live_now(context: PageContext, section: Section, limit: int) -> Fetche
         at=context.now,
         window=dt.timedelta(minutes=window),
         n=limit,
+        facts=context.catalog,
     )
     channels = set(context.availability.sources)
     programmes = await recs.programmes_of(
@@ -261,6 +263,7 @@ async def genre(context: PageContext, section: Section, limit: int) -> Fetched:
         user_id=context.user_id,
         keys=members,
         n=limit,
+        facts=context.catalog,
     )
     kept = set(await _available(context, [(r.item_type, r.item_id) for r in ranked]))
     available = [r for r in ranked if (r.item_type, r.item_id) in kept]
