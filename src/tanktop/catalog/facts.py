@@ -50,6 +50,7 @@ class CatalogFacts:
         self._contents: dict[ItemKey, Content | None] = {}
         self._guides: dict[str, list[Content] | None] = {}
         self._labels: dict[ItemKey, str | None] = {}
+        self._members: dict[tuple[str, tuple[str, ...]], list[ItemKey]] = {}
         self._genres: tuple[dict[str, list[ItemKey]], dict[ItemKey, tuple[str, ...]]] | None = None
 
     async def contents(
@@ -91,9 +92,16 @@ class CatalogFacts:
     async def genre_members(
         self, conn: AsyncConnection, genre: str, item_types: Sequence[str]
     ) -> list[ItemKey]:
-        """The movies and programmes of `genre` (any case) of `item_types`, in key order."""
+        """The movies and programmes of `genre` (any case) of `item_types`, in key order (the
+        same list for the same question while the copy holds: callers must not change it)."""
         by_genre, _ = await self._genre_index(conn)
-        return [key for key in by_genre.get(genre.casefold(), []) if key[0] in item_types]
+        asked = (genre.casefold(), tuple(item_types))
+        found = self._members.get(asked)
+        if found is None:
+            found = [key for key in by_genre.get(asked[0], []) if key[0] in item_types]
+            if self._genres is not None and self._genres[0] is by_genre:  # the copy's own
+                self._members[asked] = found
+        return found
 
     async def sharing_genres(
         self, conn: AsyncConnection, key: ItemKey, item_types: Sequence[str]
@@ -180,6 +188,7 @@ class CatalogFacts:
             self._contents.clear()
             self._guides.clear()
             self._labels.clear()
+            self._members.clear()
             self._genres = None
         return generation
 

@@ -166,16 +166,43 @@ async def rank(
     rated or hidden; those the model does not know follow in the order given (`facts`: as
     for `recommend`)."""
     user = await user_scores(db, service, cache=cache, user_id=user_id, facts=facts)
-    names = [f"{item_type}:{item_id}" for item_type, item_id in keys]
-    fresh = [p for p, name in enumerate(names) if name not in user.excluded]
     if user.model is None:
-        return [_recommendation(*keys[p], 0.0) for p in fresh[:n]]
+        unranked = [k for k in keys if f"{k[0]}:{k[1]}" not in user.excluded]
+        return [_recommendation(*key, 0.0) for key in unranked[:n]]
+    names, columns = _columns_of(user.model, keys)
     index = user.model.index()
-    columns = np.fromiter((index.get(names[p], -1) for p in fresh), np.int64, len(fresh))
-    scores = np.where(columns >= 0, -user.scores[columns], np.inf)
-    best: list[int] = np.argsort(scores, kind="stable")[:n].tolist()  # ties: the order given
-    known = iter(user.recommendations([names[fresh[b]] for b in best if columns[b] >= 0]))
-    return [next(known) if columns[b] >= 0 else _recommendation(*keys[fresh[b]], 0.0) for b in best]
+    excluded = np.fromiter((index[k] for k in user.excluded if k in index), np.int64)
+    unknown = np.flatnonzero(columns < 0).tolist()
+    fresh = np.flatnonzero(~np.isin(columns, excluded))
+    fresh = fresh[~np.isin(fresh, [p for p in unknown if names[p] in user.excluded])]
+    scores = np.where(columns[fresh] >= 0, -user.scores[columns[fresh]], np.inf)
+    best: list[int] = fresh[np.argsort(scores, kind="stable")[:n]].tolist()  # ties: given order
+    known = iter(user.recommendations([names[b] for b in best if columns[b] >= 0]))
+    return [next(known) if columns[b] >= 0 else _recommendation(*keys[b], 0.0) for b in best]
+
+
+COLUMN_LISTS = 64
+"""Key lists whose columns a model keeps (a service's genre rows rank the same lists)."""
+
+
+def _columns_of(
+    model: Model, keys: Sequence[tuple[str, str]]
+) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The model keys of `keys` and their columns (-1: unknown to the model), kept per model
+    for the last few lists asked: a genre row ranks the same thousands of items each time."""
+    kept: dict[tuple[tuple[str, str], ...], tuple[list[str], npt.NDArray[np.int64]]] = (
+        model.__dict__.setdefault("_columns_of", {})
+    )
+    asked = tuple(keys)
+    found = kept.get(asked)
+    if found is None:
+        names = [f"{item_type}:{item_id}" for item_type, item_id in asked]
+        index = model.index()
+        columns = np.fromiter((index.get(name, -1) for name in names), np.int64, len(names))
+        if len(kept) >= COLUMN_LISTS:
+            kept.clear()
+        found = kept[asked] = (names, columns)
+    return found
 
 
 async def _available(
