@@ -186,6 +186,7 @@ def serve(
         port=port,
         workers=workers,
         log_config=logging_config(fmt=Settings().log_format),
+        access_log=Settings().access_log,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         # A worker importing the app on a busy host can take longer than uvicorn's default 5 s

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for people, json for log collectors."
     )
+    access_log: bool = Field(
+        default=True,
+        description="A log line per request (off where a proxy in front logs them: "
+        "about 30 µs of CPU each).",
+    )
     public_url: str | None = Field(
         default=None,
         description="Where clients reach this server (https://api.example.com): OAuth issuer.",

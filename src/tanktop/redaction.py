@@ -20,7 +20,12 @@ def key_label(key: str) -> str:
 
 def redact_keys(text: str) -> str:
     """Replace every API key in `text` (a path, a log line) with its label, and every webhook
-    signing secret, OAuth token, code and client secret with a placeholder."""
-    text = KEY_PATTERN.sub(lambda m: key_label(m.group(0)), text)
-    text = OAUTH_SECRET_PATTERN.sub(lambda m: m.group(1) + "…", text)
-    return SECRET_PATTERN.sub(SECRET_PREFIX + "…", text)
+    signing secret, OAuth token, code and client secret with a placeholder. Every access-log
+    line passes here (its address, method, path and version each), so a text without the
+    patterns' literal starts is returned before any regular expression runs."""
+    if "tt" in text:
+        text = KEY_PATTERN.sub(lambda m: key_label(m.group(0)), text)
+        text = OAUTH_SECRET_PATTERN.sub(lambda m: m.group(1) + "…", text)
+    if SECRET_PREFIX in text:
+        text = SECRET_PATTERN.sub(SECRET_PREFIX + "…", text)
+    return text

@@ -92,3 +92,15 @@ def test_json_logs_carry_the_request_id_and_no_key(database_url: str) -> None:
     assert access[0]["request_id"] == "req-42"
     assert {"time", "level", "logger", "message"} <= set(access[0])
     assert key not in log
+
+
+@pytest.mark.parametrize("setting", ["1", "0"])
+def test_access_log_can_be_turned_off(database_url: str, setting: str) -> None:
+    """`TANKTOP_ACCESS_LOG=0` (behind a proxy that logs requests) writes no line per request;
+    the server's other lines stay."""
+    env = tanktop_env(database_url, TANKTOP_ACCESS_LOG=setting)
+    with running_server(env, "--no-worker") as server:
+        assert httpx.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
+        log = server.log()
+    assert "Uvicorn running" in log or "Application startup complete" in log, log
+    assert ('"GET /healthz HTTP/1.1" 200' in log) is (setting == "1"), log
