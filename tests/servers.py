@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,19 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from tanktop import migrations
+from tanktop.db import Database
+from tanktop.tenants import service as tenants
+
 TANKTOP = str(Path(sys.executable).with_name("tanktop"))
 
 SLOW_START = 180.0
 """Seconds a `tanktop` process may take to start: a few CPU seconds of imports and migrations,
 but minutes of wall time on a machine busy with other runs. A bound, not a wait: readiness is
 polled, so a quiet machine spends no more than the start itself."""
+SLOW_STOP = 60.0
+"""Seconds a SIGTERMed `tanktop` process may take to finish what it has in flight and exit on
+a busy machine (a bound on a wait for its exit, not a sleep)."""
 
 
 def free_port() -> int:
@@ -46,10 +54,28 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def create_key(env: dict[str, str], name: str) -> str:
+def cli_key(env: dict[str, str], name: str) -> str:
+    """`tanktop keys create`: the key it prints as its last line."""
     result = run_cli(env, "keys", "create", name)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+def create_key(env: dict[str, str], name: str) -> str:
+    """A service and its key, made in this process as `tanktop keys create` makes them (the
+    database migrated first) without that command's process start: seconds of imports on a
+    busy machine, for each of the many tests that only need a key (`cli_key` runs it)."""
+
+    async def make() -> str:
+        db = Database(env["TANKTOP_DATABASE_URL"], pool_size=1)
+        try:
+            await migrations.upgrade(db)
+            return await tenants.create_key(db, name=name)
+        finally:
+            await db.dispose()
+
+    with ThreadPoolExecutor(1) as thread:  # callers run inside the test's event loop
+        return thread.submit(asyncio.run, make()).result()
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -89,7 +115,7 @@ class Server:
     def terminate(self) -> int:
         """SIGTERM: stop accepting, finish what is in flight, exit; returns the exit status."""
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(30)
+        return self.process.wait(SLOW_STOP)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing; what was acknowledged must already be durable."""
@@ -118,7 +144,7 @@ def running_server(env: dict[str, str], *extra_args: str) -> Iterator[Server]:
         if process.poll() is None:
             process.terminate()
             try:
-                process.wait(15)
+                process.wait(SLOW_STOP)
             except subprocess.TimeoutExpired:
                 process.kill()
         log_path.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from tests.conftest import ADMIN_TOKEN, unique
 from tests.receiver import receiver
 from tests.servers import (
     SLOW_START,
+    SLOW_STOP,
     create_key,
     pg_fetch,
     running_server,
@@ -91,7 +92,7 @@ async def test_worker_killed_mid_delivery_delivers_after_restart(postgres_url: s
                 await asyncio.sleep(3)  # room for a wrong third delivery to show up
             finally:
                 worker.terminate()
-                worker.wait(15)
+                worker.wait(SLOW_STOP)
             async with AsyncClient(server.base_url, key) as tanktop:
                 notes = await tanktop.notifications("7")
                 log = await tanktop.deliveries("7", "movie", notes[0].item_id)
@@ -117,7 +118,7 @@ async def test_two_workers_never_deliver_the_same_row(postgres_url: str) -> None
                 for worker in workers:
                     worker.terminate()
                 for worker in workers:
-                    worker.wait(15)
+                    worker.wait(SLOW_STOP)
             async with AsyncClient(server.base_url, key) as tanktop:
                 notes = await tanktop.notifications("7")
     counts = Counter(r.headers["webhook-id"] for r in hook.received)
@@ -225,7 +226,7 @@ async def test_worker_wakes_on_notify_and_listens_again(postgres_url: str) -> No
                 await offer_reaches_the_webhook(server.base_url, key, hook.url, count)
             finally:
                 worker.terminate()
-                worker.wait(15)
+                worker.wait(SLOW_STOP)
 
 
 async def test_worker_inside_the_api_process_wakes_on_sqlite(tmp_path: Path) -> None:
@@ -268,7 +269,7 @@ async def test_database_crash_under_the_worker_delivers_each_webhook_once(
                 await asyncio.sleep(1)  # room for a wrong second delivery to show up
             finally:
                 worker.terminate()
-                worker.wait(30)
+                worker.wait(SLOW_STOP)
     attempts = await pg_fetch(
         url, "SELECT delivery_id, count(*) AS n FROM delivery_attempts GROUP BY delivery_id"
     )

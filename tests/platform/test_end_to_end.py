@@ -8,16 +8,16 @@ import httpx
 import pytest
 
 from tanktop.client import Client, NotFoundError, UnauthorizedError
-from tests.servers import create_key, run_cli, running_server, tanktop_env
+from tests.servers import cli_key, create_key, run_cli, running_server, tanktop_env
 
 pytestmark = pytest.mark.e2e
 
 
 def test_keys_create_list_revoke(database_url: str) -> None:
     env = tanktop_env(database_url)
-    key = create_key(env, "cli-service")
+    key = cli_key(env, "cli-service")
     assert key.startswith("tt_")
-    second = create_key(env, "cli-service")
+    second = cli_key(env, "cli-service")
     assert second != key
 
     listing = run_cli(env, "keys", "list").stdout

@@ -26,6 +26,7 @@ from tanktop.tenants import service as tenants
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_DATABASE, Admin, Api, service_of
 from tests.servers import (
     SLOW_START,
+    SLOW_STOP,
     create_key,
     pg_fetch,
     run_cli,
@@ -178,7 +179,7 @@ async def test_api_process_serves_a_new_model_when_it_is_announced(
                 assert body[0].item_id == "a2"
     finally:
         worker.terminate()
-        worker.wait(15)
+        worker.wait(SLOW_STOP)
 
 
 async def test_training_and_serving_use_the_services_settings(
