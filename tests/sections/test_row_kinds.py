@@ -172,6 +172,19 @@ async def test_genre_row_ranks_the_genre_for_the_user(api: Api, admin: Admin, db
     assert (await rows(api))["g"] == [drama[1], drama[2], drama[0]], "then for the user"
 
 
+async def test_a_genre_row_follows_the_catalog_at_once(api: Api, admin: Admin) -> None:
+    source = unique("src")
+    genre = unique("Genre")
+    first = await add_movies(admin, 2, source=source, genres=(genre,))
+    await define(api, "g", "genre", params={"genre": genre})
+    assert set((await rows(api))["g"]) == set(first)
+    later = await add_movies(admin, 1, source=source, genres=(genre,))
+    assert set((await rows(api))["g"]) == {*first, *later}, "a new member, at once"
+    moved = {"title": "Moved", "duration": 100, "genres": ["Comedy"]}
+    assert (await admin.put(f"/catalog/movie/{first[0]}/", json=moved)).is_success
+    assert set((await rows(api))["g"]) == {first[1], *later}, "one that left, gone at once"
+
+
 async def test_recommended_row_and_its_item_type(api: Api, admin: Admin) -> None:
     source = unique("src")
     films = await add_movies(admin, 3, source=source)
