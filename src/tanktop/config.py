@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         default=True,
         description="A log line per request (off where a proxy in front logs them: "
-        "about 30 µs of CPU each).",
+        "30-110 µs of CPU each).",
     )
     public_url: str | None = Field(
         default=None,
