@@ -48,7 +48,7 @@ from tanktop.recommendations import service as recs_service
 from tanktop.recommendations import settings as recs_settings
 from tanktop.recommendations import stored as recs_stored
 from tanktop.recommendations import tuning
-from tanktop.recommendations.evaluate import HEADER, evaluate, plot, read_ratings
+from tanktop.recommendations.evaluate import HEADER, evaluate, gain, plot, read_ratings
 from tanktop.recommendations.schemas import RecommenderVersion, RecommenderVersions
 from tanktop.redaction import key_label
 from tanktop.sections.demo import define_examples
@@ -588,6 +588,8 @@ def recs_evaluate(
     typer.echo(HEADER)
     for result in results:
         typer.echo(result.row())
+    served, ease = results[0], next(r for r in results if r.name.startswith("EASE"))
+    typer.echo(f"served against tuned EASE: {gain(served, ease, seed)}")
     if plot_to is not None:
         plot(results, plot_to)
         typer.echo(f"plot written to {plot_to}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import random
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.recommendations.evaluate import evaluate, plot
 from tanktop.recommendations.items import fold_episodes
-from tanktop.recommendations.model import Model, train
+from tanktop.recommendations.model import Blend, Model, train
 from tanktop.recommendations.service import RetrainSchedule, train_service
 from tanktop.recommendations.tables import rec_models
 from tests.conftest import Admin, Api, assert_problem, service_of, unique
@@ -31,6 +32,59 @@ def dense(model: Model) -> np.ndarray:
         neighbours, weights = model.row(column)
         matrix[column, neighbours] = weights
     return matrix
+
+
+def dense_sequence(model: Model) -> np.ndarray:
+    """The model's sequence matrix Q, written out."""
+    q = model.sequence
+    matrix = np.zeros((len(model.items), len(model.items)), dtype=np.float32)
+    for column in range(len(model.items)):
+        start, end = q.indptr[column], q.indptr[column + 1]
+        matrix[column, q.indices[start:end]] = q.weights[start:end]
+    return matrix
+
+
+def test_what_users_act_on_next_counts_beyond_co_occurrence() -> None:
+    """Every user acts on a, b, four fillers, then c: a co-occurs with b and c alike, so
+    EASE alone cannot tell them apart for a user of a; the sequence part ranks b, acted on
+    right after a, first. Its recent part favours what follows the user's latest items."""
+    interactions = [
+        (f"u{u}", item, 1.0)
+        for u in range(20)
+        for item in ("a", "b", f"f{u % 5}", f"g{u % 5}", f"h{u % 5}", f"k{u % 5}", "c")
+    ]
+    model = train(interactions, regularisation=5.0)
+    index = model.index()
+    a, b, c = index["a"], index["b"], index["c"]
+    one = np.array([1.0], dtype=np.float32)
+    scores = model.scores(np.array([a]), one)  # no blend: S alone
+    assert scores[b] == pytest.approx(scores[c]), "co-occurrence alone: a tie"
+    overall = Blend(overall=1.0)
+    scores = model.scores(np.array([a]), one, overall)
+    assert scores[b] > scores[c]
+    assert model.because(np.array([a]), one, np.array([b]), overall) == [a]
+    recent = Blend(recent=1.0, recent_items=1.0)
+    both = np.array([1.0, 1.0], dtype=np.float32)
+    after_c = model.scores(np.array([a, c]), both, recent)  # a long ago, c latest
+    after_a = model.scores(np.array([c, a]), both, recent)
+    k0 = index["k0"]
+    assert after_c[k0] - after_a[k0] > 0, "what comes before c, c being the latest"
+    again = Model.from_bytes(model.to_bytes())
+    assert (dense_sequence(again) == dense_sequence(model)).all()
+
+
+def test_a_model_stored_before_the_sequence_part_still_serves() -> None:
+    model = train([(f"u{u}", item, 1.0) for u in range(5) for item in ("a", "b")])
+    arrays = dict(np.load(io.BytesIO(model.to_bytes()), allow_pickle=False))
+    for name in ("sequence_indptr", "sequence_indices", "sequence_weights"):
+        del arrays[name]
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    old = Model.from_bytes(buffer.getvalue())
+    index = old.index()
+    one = np.array([1.0], dtype=np.float32)
+    assert not dense_sequence(old).any()
+    assert old.scores(np.array([index["a"]]), one)[index["b"]] > 0
 
 
 def test_ease_learns_co_occurrence_and_round_trips() -> None:
@@ -73,16 +127,23 @@ def test_scores_read_only_touched_rows_yet_equal_the_full_product() -> None:
     interactions += [(f"u{u}", f"episode:{i}", 1.0) for u in range(40) for i in rng.choice(9, 2)]
     for head in (2000, 12):
         model = train(interactions, regularisation=5.0, head_items=head, neighbours=5)
-        similarity = dense(model)
+        similarity, sequence = dense(model), dense_sequence(model)
+        assert sequence.any(), "the sequence part is learnt too"
         touched = np.array([2, 7, 11, 20])
         values = np.array([1.0, 0.6, -1.0, 0.5], dtype=np.float32)
         vector = np.zeros(len(model.items), dtype=np.float32)
         vector[touched] = values
-        assert np.allclose(model.scores(touched, values), vector @ similarity, atol=1e-6)
+        sequenced = np.zeros(len(model.items), dtype=np.float32)
+        blend = Blend(0.5, 0.7, 2.0)
+        sequenced[touched] = blend.sequenced(values)
+        full = vector @ similarity + sequenced @ sequence
+        assert np.allclose(model.scores(touched, values, blend), full, atol=1e-6)
         columns = np.arange(len(model.items))
-        for column, found in zip(columns, model.because(touched, values, columns), strict=True):
-            best = max(touched, key=lambda i: vector[i] * similarity[i, column])
-            assert found == (best if (vector[best] * similarity[best, column]) > 0 else None)
+        parts = vector[:, None] * similarity + sequenced[:, None] * sequence
+        reasons = model.because(touched, values, columns, blend)
+        for column, found in zip(columns, reasons, strict=True):
+            best = touched[np.argmax(parts[touched, column])]
+            assert found == (best if parts[best, column] > 0 else None)
     episodes = model.of_type("episode")
     assert [model.items[i] for i in np.flatnonzero(episodes)] == [
         i for i in model.items if i.startswith("episode:")
@@ -264,6 +325,49 @@ async def test_similar_answers_for_every_catalog_item(api: Api, admin: Admin, db
         ("movie", f"{prefix}-new", "similar_to"),
     ], "an episode: like its programme"
     assert_problem(await api.get(f"/similar/movie/{prefix}-nowhere/"), 404)
+
+
+async def test_a_newcomer_gets_what_shares_the_genres_of_what_they_did(
+    api: Api, admin: Admin, db: Database
+) -> None:
+    """A user the model can say little about is answered like `/similar`: after what the
+    model finds, the catalog's items sharing the genres of what they acted on (`similar_to`
+    it, before and after any model), then the most popular."""
+    prefix, noir = unique("n"), unique("noir")
+    genres = {"new": [noir], "alike": [noir], "half": [noir, unique("x")], "far": [unique("y")]}
+    for name, g in genres.items():
+        body = {"title": name, "genres": g}
+        assert (await admin.put(f"/catalog/movie/{prefix}-{name}/", json=body)).status_code in (
+            200,
+            201,
+        )
+
+    async def answer(user: str) -> list[tuple[str, str | None]]:
+        response = await api.get(f"/recommendation/{user}/?n=5")
+        assert response.status_code == 200, response.text
+        return [
+            (r["item_id"], r["reasons"][0].get("item_id"))
+            for r in response.json()["recommendations"]
+        ]
+
+    await api.post(f"/event/newbie/seen/movie/{prefix}-new/")
+    new = f"{prefix}-new"
+    found = await answer("newbie")  # no model yet
+    assert found[:2] == [(f"{prefix}-alike", new), (f"{prefix}-half", new)]
+    a, b = await seed(api, unique("s"))
+    await train_service(db, (await service_of(db, api)).id)
+    found = await answer("newbie")  # the model does not know what they saw
+    assert found[:2] == [(f"{prefix}-alike", new), (f"{prefix}-half", new)]
+    assert {item for item, why in found[2:]} <= set(a + b), "then the most popular"
+    assert all(why is None for _, why in found[2:])
+    await api.post(f"/event/mixed/seen/movie/{a[0]}/")
+    await api.post(f"/event/mixed/seen/movie/{new}/")
+    found = await answer("mixed")
+    assert found[:2] in ([(a[1], a[0]), (a[2], a[0])], [(a[2], a[0]), (a[1], a[0])])
+    assert found[2:4] == [(f"{prefix}-alike", new), (f"{prefix}-half", new)]
+    assert found[4][0] in b
+    stranger = await answer("stranger")
+    assert all(why is None for _, why in stranger), "nothing done: the most popular"
 
 
 async def test_a_model_of_nothing_serves_like_no_model(api: Api, db: Database) -> None:
@@ -488,10 +592,12 @@ async def test_serving_weighs_older_acts_less_under_the_half_life(
         found = (await api.get("/recommendation/back/?n=4")).json()["recommendations"]
         return {r["item_id"]: r["score"] for r in found}
 
+    name = (await service_of(db, api)).name
+    latest_first = {"params": {"recent_weight": 0.0}}  # the user's latest acts: no more weight
+    assert (await admin.put(f"/service/{name}/recommender/", json=latest_first)).status_code == 201
     level = await scores()
     assert level[a[1]] == pytest.approx(level[b[1]], rel=1e-3), "no half-life: alike"
-    name = (await service_of(db, api)).name
-    settings = {"params": {"half_life_days": 3}}
+    settings = {"params": {"half_life_days": 3, "recent_weight": 0.0}}
     assert (await admin.put(f"/service/{name}/recommender/", json=settings)).status_code == 201
     decayed = await scores()
     assert decayed[a[1]] < decayed[b[1]] / 500, "ten half-lives ago: about 1/1024"

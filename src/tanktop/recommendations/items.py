@@ -16,9 +16,10 @@ from tanktop.catalog import service as catalog
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
-from tanktop.recommendations.model import Model
+from tanktop.recommendations.model import NO_BLEND, Blend, Model
 from tanktop.recommendations.schemas import RecommenderVersion
 from tanktop.recommendations.settings import weight
+from tanktop.recommendations.weighing import blend_of
 
 WATCHED_OR_HIDDEN = frozenset({"seen", "rated", "hide"})
 """A rating means the user has watched it: never recommended again, like seen and hidden."""
@@ -93,17 +94,19 @@ async def user_programmes(
 @dataclass(frozen=True)
 class Taste:
     """A user's current weights on the model's items they acted on (sparse: a few dozen
-    columns of a catalog of any size)."""
+    columns of a catalog of any size), in the order they first acted on them."""
 
     columns: npt.NDArray[np.int64]
     values: npt.NDArray[np.float32]
+    blend: Blend = NO_BLEND
 
     @classmethod
-    def of(cls, weights: dict[int, float]) -> Taste:
-        """From column -> weight."""
+    def of(cls, weights: dict[int, float], blend: Blend = NO_BLEND) -> Taste:
+        """From column -> weight (in the order of the user's first act on each)."""
         return cls(
             np.fromiter(weights.keys(), dtype=np.int64, count=len(weights)),
             np.fromiter(weights.values(), dtype=np.float32, count=len(weights)),
+            blend,
         )
 
     @property
@@ -115,14 +118,14 @@ class Taste:
         """Each column's score for the user; by popularity (scaled to at most 1) for a user
         with nothing the model knows."""
         if self.personal:
-            return model.scores(self.columns, self.values)
+            return model.scores(self.columns, self.values, self.blend)
         return model.popularity / max(1.0, float(model.popularity.max()))
 
     def because(self, model: Model, columns: npt.NDArray[np.int64]) -> list[int | None]:
         """`Model.because` for the user's items (None for each column when not personal)."""
         if not self.personal:
             return [None] * len(columns)
-        return model.because(self.columns, self.values, columns)
+        return model.because(self.columns, self.values, columns, self.blend)
 
 
 def user_taste(
@@ -138,7 +141,7 @@ def user_taste(
     half_life = settings.params.half_life_days
     now = utcnow()
     taste: dict[int, float] = {}
-    for item in lists:
+    for item in sorted(lists, key=lambda i: i.at):  # in the order of their acts, as trained
         key = model_key(item.item_type, item.item_id, programmes)
         column = index.get(key) if key else None
         if column is None:
@@ -150,4 +153,4 @@ def user_taste(
             taste[column] = max(taste.get(column, 0.0), value)
         else:
             taste[column] = taste.get(column, 0.0) + value
-    return Taste.of(taste)
+    return Taste.of(taste, blend_of(settings))

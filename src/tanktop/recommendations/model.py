@@ -13,8 +13,19 @@ pairs), so a head and a tail item compete on one scale. Together they are one it
 matrix S (rows: an item a user acted on; columns: what it recommends). EASE
 stays dense: keeping only its strongest entries per row cost 3-8% NDCG@10 on MovieLens.
 
-Serving needs no retrain for new events: a user's scores are their current weights times S,
-a sparse sum over the few rows of their own items. Columns are in popularity order (most
+Beside S, a sparse sequence matrix Q: items that users acted on within `SEQUENCE_WINDOW` acts
+of each other (in the order of their first act on each), normalised by the geometric mean of
+the two items' popularity (plus a shrinkage), each row's `neighbours` strongest. It carries
+what co-occurrence over a whole history does not: what people go on to watch next, and the
+batches in which they discover (MovieLens NDCG@10 on a validation part of the training part,
+random split: EASE 0.223, EASE + Q 0.233 and more coverage; temporal: 0.181 -> 0.203).
+A user's scores are their weights times S, plus their weights times Q scaled twice: by
+`sequence_weight / sqrt(their item count)` (the whole history, so a long history does not
+swamp EASE) and by `recent_weight * 0.5 ** (age / recent_items)`, age being how many of their
+items they touched since (their latest acts say most about what is next).
+
+Serving needs no retrain for new events: a user's scores are sparse sums over the few rows of
+their own items. Columns are in popularity order (most
 popular first), which is also the order newcomers and fill-ups take. Arrays are saved with
 `numpy.savez` (no pickle) and loaded with `allow_pickle=False`.
 """
@@ -36,10 +47,40 @@ NEIGHBOURS = 100
 LAMBDA = 200.0
 SHRINK = 10.0
 """kNN's shrinkage: co-occurrence between rarely-seen items counts for less."""
+SEQUENCE_WINDOW = 3
+"""Acts this close in a user's order count as a sequence pair."""
+SEQUENCE_SHRINK = 5.0
 BLOCK_PRODUCTS = 20_000_000
 """About how many co-occurrence products one kNN block computes (bounds its memory)."""
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Blend:
+    """How a user's weights scale Q (the settings' `sequence_weight`, `recent_weight`,
+    `recent_items`; read at serving, like the half-life)."""
+
+    overall: float = 0.0
+    recent: float = 0.0
+    recent_items: float = 10.0
+
+    def sequenced(self, values: Floats) -> Floats:
+        """The weights Q takes from a user's weights (oldest act first): likings only, times
+        `overall / sqrt(count)` plus `recent` halved every `recent_items` of their later
+        items."""
+        liked = np.maximum(values, 0.0)
+        if not len(liked):
+            return liked
+        scale = np.full(len(liked), self.overall / np.sqrt(len(liked)), dtype=np.float32)
+        if self.recent:
+            age = np.arange(len(liked) - 1, -1, -1, dtype=np.float32)
+            scale += self.recent * np.float32(0.5) ** (age / np.float32(self.recent_items))
+        sequenced: Floats = (liked * scale).astype(np.float32)
+        return sequenced
+
+
+NO_BLEND = Blend()
 
 
 @dataclass(frozen=True)
@@ -55,6 +96,8 @@ class Model:
     `weights[...]`."""
     indices: npt.NDArray[np.int32]
     weights: Floats
+    sequence: Sparse
+    """Q, the sequence matrix (rows like S's)."""
 
     def index(self) -> dict[str, int]:
         """Column of each item (built once per model: it is asked on every request)."""
@@ -84,43 +127,39 @@ class Model:
             weights = np.concatenate([self.head[column, near], weights])
         return columns, weights
 
-    def scores(self, touched: Ints, values: Floats) -> Floats:
-        """Σ values[t] · S[touched[t]] as a dense vector over the columns: only the rows of
-        the user's own items are read (a few hundred sparse entries each, the head block's
+    def scores(self, touched: Ints, values: Floats, blend: Blend = NO_BLEND) -> Floats:
+        """Σ values[t] · S[touched[t]] + Σ sequenced[t] · Q[touched[t]] as a dense vector over
+        the columns (`touched` oldest act first; `sequenced` as `blend` says): only the rows
+        of the user's own items are read (a few hundred sparse entries each, the head block's
         rows for head items); zero where none of them recommends an item."""
-        starts, ends = self.indptr[touched], self.indptr[touched + 1]
-        lengths = ends - starts
-        positions = _ranges(starts, lengths)
-        weighted = self.weights[positions] * np.repeat(values, lengths)
-        counted = np.bincount(self.indices[positions], weighted, minlength=len(self.items))
-        summed: Floats = counted.astype(np.float32)  # int when there was nothing to count
+        summed = np.zeros(len(self.items), dtype=np.float32)
+        self.rows().add(touched, values, summed)
+        self.sequence.add(touched, blend.sequenced(values), summed)
         in_head = touched < len(self.head)
         if in_head.any():
             summed[: len(self.head)] += values[in_head] @ self.head[touched[in_head]]
         return summed
 
-    def because(self, touched: Ints, values: Floats, columns: Ints) -> list[int | None]:
+    def rows(self) -> Sparse:
+        """S outside the head block, as a `Sparse`."""
+        return Sparse(self.indptr, self.indices, self.weights)
+
+    def because(
+        self, touched: Ints, values: Floats, columns: Ints, blend: Blend = NO_BLEND
+    ) -> list[int | None]:
         """For each of `columns`, the user's item that contributes most to its score: the
         reason to show (None: none of them adds to it). One pass over the user's rows for
         all the columns asked."""
+        if not len(touched):
+            return [None] * len(columns)
         contributions = np.zeros((len(touched), len(columns)))
-        starts = self.indptr[touched]
-        lengths = self.indptr[touched + 1] - starts
-        positions = _ranges(starts, lengths)
-        wanted = np.isin(self.indices[positions], columns)
-        if wanted.any():
-            found = positions[wanted]
-            sources = np.repeat(np.arange(len(touched)), lengths)[wanted]
-            at = np.searchsorted(columns, self.indices[found], sorter=np.argsort(columns))
-            targets = np.argsort(columns)[at]
-            contributions[sources, targets] = values[sources] * self.weights[found]
+        self.rows().contribute(touched, values, columns, contributions)
+        self.sequence.contribute(touched, blend.sequenced(values), columns, contributions)
         head = len(self.head)
         rows, cols = np.flatnonzero(touched < head), np.flatnonzero(columns < head)
         if len(rows) and len(cols):
             block = self.head[np.ix_(touched[rows], columns[cols])]
-            contributions[np.ix_(rows, cols)] = values[rows, None] * block
-        if not len(touched):
-            return [None] * len(columns)
+            contributions[np.ix_(rows, cols)] += values[rows, None] * block
         best = np.argmax(contributions, axis=0)
         return [
             int(touched[b]) if contributions[b, n] > 0 else None
@@ -162,12 +201,16 @@ class Model:
             indptr=self.indptr,
             indices=self.indices,
             weights=self.weights,
+            sequence_indptr=self.sequence.indptr,
+            sequence_indices=self.sequence.indices,
+            sequence_weights=self.sequence.weights,
         )
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Model:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            sequenced = "sequence_indptr" in arrays.files
             return cls(
                 arrays["items"].tolist(),
                 arrays["popularity"],
@@ -175,7 +218,63 @@ class Model:
                 arrays["indptr"],
                 arrays["indices"],
                 arrays["weights"],
+                Sparse(
+                    arrays["sequence_indptr"],
+                    arrays["sequence_indices"],
+                    arrays["sequence_weights"],
+                )
+                if sequenced  # a model stored before Q existed: no sequence part
+                else Sparse.empty(len(arrays["items"])),
             )
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """Item-item rows in CSR form: row `i` is `indices[indptr[i]:indptr[i+1]]` with
+    `weights[...]`."""
+
+    indptr: Ints
+    indices: npt.NDArray[np.int32]
+    weights: Floats
+
+    @classmethod
+    def empty(cls, n: int) -> Sparse:
+        return cls(np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix) -> Sparse:
+        return cls(
+            matrix.indptr.astype(np.int64),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(np.float32),
+        )
+
+    def _positions(self, touched: Ints) -> tuple[Ints, Ints]:
+        starts = self.indptr[touched]
+        lengths = self.indptr[touched + 1] - starts
+        return _ranges(starts, lengths), lengths
+
+    def add(self, touched: Ints, values: Floats, into: Floats) -> None:
+        """into += Σ values[t] · row(touched[t])."""
+        positions, lengths = self._positions(touched)
+        if len(positions):
+            weighted = self.weights[positions] * np.repeat(values, lengths)
+            into += np.bincount(self.indices[positions], weighted, minlength=len(into)).astype(
+                np.float32
+            )
+
+    def contribute(
+        self, touched: Ints, values: Floats, columns: Ints, contributions: npt.NDArray[np.float64]
+    ) -> None:
+        """contributions[t, n] += values[t] · row(touched[t])[columns[n]]."""
+        positions, lengths = self._positions(touched)
+        wanted = np.isin(self.indices[positions], columns)
+        if wanted.any():
+            found = positions[wanted]
+            sources = np.repeat(np.arange(len(touched)), lengths)[wanted]
+            order = np.argsort(columns)
+            targets = order[np.searchsorted(columns, self.indices[found], sorter=order)]
+            np.add.at(contributions, (sources, targets), values[sources] * self.weights[found])
 
 
 def _best(columns: Ints, scores: Floats, count: int) -> Ints:
@@ -198,7 +297,8 @@ def train(
     head_items: int = HEAD_ITEMS,
     neighbours: int = NEIGHBOURS,
 ) -> Model:
-    """Fit on (user, item, weight) triples (later ones for a pair replace earlier ones)."""
+    """Fit on (user, item, weight) triples in time order (later ones for a pair replace
+    earlier ones; a user's items are in sequence in the order of their first triple)."""
     latest: dict[tuple[str, str], float] = {}
     for user, item, value in interactions:
         latest[(user, item)] = value
@@ -218,7 +318,15 @@ def train(
     if not coo:
         empty = np.zeros(0, dtype=np.float32)
         square = np.zeros((0, 0), dtype=np.float32)
-        return Model([], empty, square, np.zeros(1, np.int64), np.zeros(0, np.int32), empty)
+        return Model(
+            [],
+            empty,
+            square,
+            np.zeros(1, np.int64),
+            np.zeros(0, np.int32),
+            empty,
+            Sparse.empty(0),
+        )
     r, c, v = zip(*coo, strict=True)
     matrix = sp.csr_matrix(
         (np.array(v, dtype=np.float32), (np.array(r), np.array(c))),
@@ -235,7 +343,37 @@ def train(
         similarity.indptr.astype(np.int64),
         similarity.indices.astype(np.int32),
         similarity.data.astype(np.float32),
+        Sparse.of(_sequence(np.array(r), np.array(c), popularity, neighbours)),
     )
+
+
+def _sequence(users: Ints, columns: Ints, popularity: Floats, k: int) -> sp.csr_matrix:
+    """Q: how often two items are acted on within `SEQUENCE_WINDOW` acts of each other by
+    one user (`users`/`columns`: each user's acts in order), over the geometric mean of their
+    popularity plus `SEQUENCE_SHRINK`; each row's `k` strongest."""
+    n = len(popularity)
+    order = np.argsort(users, kind="stable")  # each user's acts together, still in order
+    users, columns = users[order], columns[order]
+    sources, targets = [], []
+    for offset in range(1, SEQUENCE_WINDOW + 1):
+        same = users[:-offset] == users[offset:]
+        sources += [columns[:-offset][same], columns[offset:][same]]
+        targets += [columns[offset:][same], columns[:-offset][same]]
+    rows, cols = np.concatenate(sources), np.concatenate(targets)
+    counted = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n), dtype=np.float32
+    )
+    counted.sum_duplicates()
+    counted.setdiag(0)
+    counted.eliminate_zeros()
+    root = np.sqrt(popularity.astype(np.float64))
+    at = np.repeat(np.arange(n), np.diff(counted.indptr))
+    counted.data = (counted.data / (root[at] * root[counted.indices] + SEQUENCE_SHRINK)).astype(
+        np.float32
+    )
+    kept = _top(counted, k)
+    kept.sort_indices()
+    return kept
 
 
 def _ease(head: sp.csr_matrix, regularisation: float) -> npt.NDArray[np.float32]:

@@ -11,7 +11,7 @@ from tanktop.analytics import service as analytics
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
-from tanktop.catalog.facts import CatalogFactsDep
+from tanktop.catalog.facts import CatalogFacts, CatalogFactsDep
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.catalog.service import Availability
 from tanktop.db import DatabaseDep, utcnow
@@ -72,6 +72,7 @@ async def _recommend(
     itemtype: str | None,
     n: int,
     availability: Availability,
+    facts: CatalogFacts,
 ) -> RecommendationList:
     found = await recs.recommend(
         db,
@@ -81,6 +82,7 @@ async def _recommend(
         item_type=itemtype,
         n=n,
         availability=availability,
+        content=facts,
     )
     analytics.record_impressions(
         recorder_of(request),
@@ -149,9 +151,10 @@ async def recommend_any(
     service: ServiceDep,
     db: DatabaseDep,
     availability: AvailabilityQuery,
+    facts: CatalogFactsDep,
     n: Count = 10,
 ) -> RecommendationList:
-    return await _recommend(request, db, service, userid, None, n, availability)
+    return await _recommend(request, db, service, userid, None, n, availability, facts)
 
 
 @router.get(
@@ -171,9 +174,10 @@ async def recommend_type(
     service: ServiceDep,
     db: DatabaseDep,
     availability: AvailabilityQuery,
+    facts: CatalogFactsDep,
     n: Count = 10,
 ) -> RecommendationList:
-    return await _recommend(request, db, service, userid, itemtype, n, availability)
+    return await _recommend(request, db, service, userid, itemtype, n, availability, facts)
 
 
 @router.get(

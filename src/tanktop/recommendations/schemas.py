@@ -47,6 +47,14 @@ class Params(BaseModel):
     item is recommended through its item-kNN neighbours."""
     neighbours: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
     """Item-kNN neighbours each item keeps outside the EASE head."""
+    sequence_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.3
+    """How much what users act on next to each other (the sequence part) adds to a user's
+    scores, over their whole history (scaled by one over the root of its length)."""
+    recent_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.3
+    """How much the sequence part adds from the user's latest items."""
+    recent_items: Annotated[StrictFloat, Field(gt=0, le=100_000)] = 10.0
+    """An item the user acted on this many items before their latest weighs half in the
+    recent part."""
     half_life_days: Annotated[StrictFloat, Field(gt=0, le=36_500)] | None = None
     """Recency: an event this many days older than the service's newest weighs half (None:
     no decay)."""

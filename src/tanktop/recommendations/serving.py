@@ -28,7 +28,7 @@ from tanktop.recommendations.items import (
 )
 from tanktop.recommendations.model import Model
 from tanktop.recommendations.schemas import Reason, Recommendation
-from tanktop.recommendations.settings import signals
+from tanktop.recommendations.settings import signals, weight
 from tanktop.tenants.service import Service
 
 _AVAILABLE = Reason(type="available")
@@ -51,10 +51,13 @@ async def recommend(
     n: int,
     availability: catalog.Availability,
     facts: CatalogFacts | None = None,
+    content: CatalogFacts | None = None,
 ) -> list[Recommendation]:
     """Best first; never an item the user has seen or hidden. `facts`: the process's copy of
     the catalog's facts, for a caller that reads it for more (a section page, see
-    `user_scores`)."""
+    `user_scores`). Given the catalog's `content` (`GET /recommendation` gives it), what the
+    model cannot say for the user (a newcomer, items it does not know yet) is filled with
+    what shares the genres of what they did act on, before the most popular."""
     user = await user_scores(db, service, cache=cache, user_id=user_id, facts=facts)
     model = user.model
     if model is None:  # nothing trained yet: what the catalog has on offer
@@ -67,12 +70,75 @@ async def recommend(
             limit=n + len(user.excluded),
         )
         fresh = [i for i in ids if f"{kind}:{i}" not in user.excluded][:n]
-        return [_recommendation(kind, i, 0.0) for i in fresh]
-    index = model.index()
-    excluded = (index[key] for key in user.excluded if key in index)
-    order = model.top(user.scores, excluded=excluded, count=n * 5, item_type=item_type)
-    wanted = await _available(db, [model.items[i] for i in order], availability)
-    return user.recommendations(wanted[:n])
+        found = [_recommendation(kind, i, 0.0) for i in fresh]
+    else:
+        index = model.index()
+        excluded = (index[key] for key in user.excluded if key in index)
+        order = model.top(user.scores, excluded=excluded, count=n * 5, item_type=item_type)
+        wanted = await _available(db, [model.items[i] for i in order], availability)
+        found = user.recommendations(wanted[:n])
+    if content is None or not user.liked:
+        return found
+    personal = [r for r in found if r.reasons[0].type == "similar_to"]
+    if len(personal) == n:
+        return personal
+    floor = min((r.score for r in personal), default=1.0)
+    taken = user.excluded | {f"{r.item_type}:{r.item_id}" for r in personal}
+    alike = await _sharing_genres(
+        db, content, user, taken, item_type=item_type, floor=floor, limit=n * 5
+    )
+    kept = set(await _available(db, [f"{r.item_type}:{r.item_id}" for r in alike], availability))
+    filled = personal + [r for r in alike if f"{r.item_type}:{r.item_id}" in kept]
+    shown = {(r.item_type, r.item_id) for r in filled}
+    return (filled + [r for r in found if (r.item_type, r.item_id) not in shown])[:n]
+
+
+CONTENT_SOURCES = 3
+"""A user's latest items (at most) whose genres fill their answer: each costs a pass over
+the catalog items sharing a genre with it, as one `/similar` call does."""
+
+
+async def _sharing_genres(
+    db: Database,
+    content: CatalogFacts,
+    user: UserScores,
+    taken: set[str],
+    *,
+    item_type: str | None,
+    floor: float,
+    limit: int,
+) -> list[Recommendation]:
+    """The `limit` movies and programmes (of `item_type`, if given) sharing genres with the user's
+    latest liked items, not in `taken`: most shared (summed over those items) first, then
+    the most popular, each `similar_to` the item it shares most with; scored below `floor`
+    in proportion."""
+    kinds = [k for k in GENRES if item_type in (None, k)]
+    shared: dict[tuple[str, str], float] = {}
+    source: dict[tuple[str, str], tuple[float, str]] = {}
+    async with db.read() as conn:
+        for key in user.liked[:CONTENT_SOURCES]:
+            for other, share in await content.sharing_genres(conn, pair(key), kinds):
+                if f"{other[0]}:{other[1]}" in taken:
+                    continue
+                shared[other] = shared.get(other, 0.0) + share
+                if share > source.get(other, (0.0, ""))[0]:
+                    source[other] = (share, key)
+    if not shared:
+        return []
+    popularity = _popularity(user.model)
+    top = max(shared.values())
+    ranked = heapq.nsmallest(
+        limit,
+        shared,
+        key=lambda k: (-shared[k], -popularity.get(f"{k[0]}:{k[1]}", 0.0), k),
+    )
+    found = []
+    for kind, item_id in ranked:
+        why_type, why_id = pair(source[(kind, item_id)][1])
+        reason = Reason(type="similar_to", item_type=why_type, item_id=why_id)
+        score = round(floor * 0.5 * shared[(kind, item_id)] / top, 6)
+        found.append(_recommendation(kind, item_id, score, reason))
+    return found
 
 
 @dataclass(frozen=True)
@@ -84,6 +150,9 @@ class UserScores:
     """Model keys of what the user has seen, rated or hidden."""
     taste: Taste
     scores: npt.NDArray[np.float32]
+    liked: list[str]
+    """Model keys of the movies and programmes the user likes (a positive weight), latest
+    first, whether the model knows them or not."""
 
     def recommendations(self, keys: list[str]) -> list[Recommendation]:
         """The recommendations of model keys, with their scores and why (`popular` for one
@@ -145,11 +214,19 @@ async def _scores_for_user(
         if i.event in WATCHED_OR_HIDDEN
         and (key := model_key(i.item_type, i.item_id, programmes)) is not None
     }
+    liked = list(
+        dict.fromkeys(
+            key
+            for i in sorted(lists, key=lambda i: i.at, reverse=True)
+            if weight(settings, i.event, i.value) > 0
+            and (key := model_key(i.item_type, i.item_id, programmes)) is not None
+        )
+    )
     empty = np.zeros(0, dtype=np.float32)
     if model is None:
-        return UserScores(None, excluded, Taste(np.zeros(0, np.int64), empty), empty)
+        return UserScores(None, excluded, Taste(np.zeros(0, np.int64), empty), empty, liked)
     taste = user_taste(model, lists, programmes, settings)
-    return UserScores(model, excluded, taste, taste.scores(model))
+    return UserScores(model, excluded, taste, taste.scores(model), liked)
 
 
 async def rank(

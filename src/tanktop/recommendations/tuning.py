@@ -39,7 +39,7 @@ from tanktop.recommendations.items import (
 )
 from tanktop.recommendations.schemas import Params, RecommenderVersion
 from tanktop.recommendations.settings import weight
-from tanktop.recommendations.weighing import fit, weigh
+from tanktop.recommendations.weighing import blend_of, fit, weigh
 
 EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 K: Final = 10
@@ -144,8 +144,9 @@ def recommend(case: Case, settings: RecommenderVersion) -> dict[str, list[str]]:
         if user in tastes and column is not None:
             tastes[user][column] = value
     answers = {}
+    blend = blend_of(settings)
     for user, taste in tastes.items():
-        top = model.top(Taste.of(taste).scores(model), excluded=taste, count=K)
+        top = model.top(Taste.of(taste, blend).scores(model), excluded=taste, count=K)
         answers[user] = [model.items[c] for c in top]
     return answers
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from tanktop.events.service import HistoryEvent
-from tanktop.recommendations.model import Model, train
+from tanktop.recommendations.model import Blend, Model, train
 from tanktop.recommendations.schemas import RecommenderVersion
 from tanktop.recommendations.settings import signals, weight
 
@@ -58,3 +58,9 @@ def fit(folded: Iterable[tuple[str, str, float]], settings: RecommenderVersion) 
         head_items=params.head_items,
         neighbours=params.neighbours,
     )
+
+
+def blend_of(settings: RecommenderVersion) -> Blend:
+    """How serving weighs the model's sequence part under the version's parameters."""
+    params = settings.params
+    return Blend(params.sequence_weight, params.recent_weight, params.recent_items)
