@@ -14,8 +14,9 @@ matrix S (rows: an item a user acted on; columns: what it recommends). EASE
 stays dense: keeping only its strongest entries per row cost 3-8% NDCG@10 on MovieLens.
 
 Beside S, a sparse sequence matrix Q: items that users acted on within `SEQUENCE_WINDOW` acts
-of each other (in the order of their first act on each), normalised by the geometric mean of
-the two items' popularity (plus a shrinkage), each row's `neighbours` strongest. It carries
+of each other (in the order of their first act on each), over the square root of the acted-on
+item's popularity times the recommended item's to the power `SEQUENCE_POPULARITY` (plus a
+shrinkage), each row's `neighbours` strongest. It carries
 what co-occurrence over a whole history does not: what people go on to watch next, and the
 batches in which they discover (MovieLens NDCG@10 on a validation part of the training part,
 random split: EASE 0.223, EASE + Q 0.233 and more coverage; temporal: 0.181 -> 0.203).
@@ -50,6 +51,11 @@ SHRINK = 10.0
 SEQUENCE_WINDOW = 3
 """Acts this close in a user's order count as a sequence pair."""
 SEQUENCE_SHRINK = 5.0
+SEQUENCE_POPULARITY = 0.6
+"""Q divides by the square root of the acted-on item's popularity and by the recommended
+item's to this power: a little over cosine's 0.5 keeps the most popular from crowding out
+the rest (MovieLens validation NDCG@10 +1.8% on the random split, +1% temporal; more
+coverage)."""
 BLOCK_PRODUCTS = 20_000_000
 """About how many co-occurrence products one kNN block computes (bounds its memory)."""
 Floats = npt.NDArray[np.float32]
@@ -366,11 +372,10 @@ def _sequence(users: Ints, columns: Ints, popularity: Floats, k: int) -> sp.csr_
     counted.sum_duplicates()
     counted.setdiag(0)
     counted.eliminate_zeros()
-    root = np.sqrt(popularity.astype(np.float64))
+    seen = popularity.astype(np.float64)
     at = np.repeat(np.arange(n), np.diff(counted.indptr))
-    counted.data = (counted.data / (root[at] * root[counted.indices] + SEQUENCE_SHRINK)).astype(
-        np.float32
-    )
+    scale = np.sqrt(seen[at]) * seen[counted.indices] ** SEQUENCE_POPULARITY + SEQUENCE_SHRINK
+    counted.data = (counted.data / scale).astype(np.float32)
     kept = _top(counted, k)
     kept.sort_indices()
     return kept

@@ -50,6 +50,9 @@ BOOTSTRAP: Final = 200
 MAX_EVENT_WEIGHT: Final = 3.0
 LAMBDAS: Final = (1.0, 10_000.0)
 HALF_LIVES: Final = (1.0, 3650.0)
+BLEND_WEIGHTS: Final = ("sequence_weight", "recent_weight")
+MAX_BLEND_WEIGHT: Final = 2.0
+RECENT_ITEMS: Final = (1.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -231,8 +234,9 @@ def _shown(recommended: dict[str, list[str]]) -> set[str]:
 @dataclass(frozen=True)
 class Space:
     """What the search varies: the weights of the events the history has on content (`rated`
-    and `hide` each with a range of its own), the neutral rating, EASE's λ and the recency
-    half-life. The rating scale and the head size stay the current version's: facts about
+    and `hide` each with a range of its own), the neutral rating, EASE's λ, how much the
+    sequence part weighs (the whole history, the latest items and how fast they age) and the
+    recency half-life. The rating scale and the head size stay the current version's: facts about
     the service and a bound on cost, not tunables."""
 
     events: tuple[str, ...]
@@ -261,6 +265,9 @@ class Space:
         if self.hidden:
             weights["hide"] = trial.suggest_float("weight.hide", -MAX_EVENT_WEIGHT, -0.05)
         changes["ease_lambda"] = trial.suggest_float("ease_lambda", *LAMBDAS, log=True)
+        for name in BLEND_WEIGHTS:
+            changes[name] = trial.suggest_float(name, 0.0, MAX_BLEND_WEIGHT)
+        changes["recent_items"] = trial.suggest_float("recent_items", *RECENT_ITEMS, log=True)
         decay = trial.suggest_categorical("decay", [False, True])
         changes["half_life_days"] = (
             trial.suggest_float("half_life_days", *HALF_LIVES, log=True) if decay else None
@@ -283,6 +290,9 @@ class Space:
         if self.hidden:
             point["weight.hide"] = _clamp(current.weights["hide"], -MAX_EVENT_WEIGHT, -0.05)
         point["ease_lambda"] = _clamp(p.ease_lambda, *LAMBDAS)
+        for name in BLEND_WEIGHTS:
+            point[name] = _clamp(getattr(p, name), 0.0, MAX_BLEND_WEIGHT)
+        point["recent_items"] = _clamp(p.recent_items, *RECENT_ITEMS)
         point["decay"] = p.half_life_days is not None
         if p.half_life_days is not None:
             point["half_life_days"] = _clamp(p.half_life_days, *HALF_LIVES)
