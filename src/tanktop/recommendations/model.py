@@ -16,19 +16,20 @@ stays dense: keeping only its strongest entries per row cost 3-8% NDCG@10 on Mov
 Beside S, a sparse sequence matrix Q: items that users acted on within `SEQUENCE_WINDOW` acts
 of each other (in the order of their first act on each), over the square root of the acted-on
 item's popularity times the recommended item's to the power `SEQUENCE_POPULARITY` (plus a
-shrinkage), each row's `neighbours` strongest. It carries
-what co-occurrence over a whole history does not: what people go on to watch next, and the
-batches in which they discover (MovieLens NDCG@10 on a validation part of the training part,
-random split: EASE 0.223, EASE + Q 0.233 and more coverage; temporal: 0.181 -> 0.203).
-A user's scores are their weights times S, plus their weights times Q scaled twice: by
-`sequence_weight / sqrt(their item count)` (the whole history, so a long history does not
-swamp EASE) and by `recent_weight * 0.5 ** (age / recent_items)`, age being how many of their
-items they touched since (their latest acts say most about what is next).
+shrinkage), each row's `neighbours` strongest. It carries what co-occurrence over a whole
+history does not: what people go on to watch next, and the batches in which they discover
+(MovieLens NDCG@10 on a validation part carved from the training part, tuned EASE against the
+served model: random split 0.223 -> 0.232 with more coverage; temporal 0.181 -> 0.200). A
+user's scores are their weights times S, plus their weights times Q scaled twice (`Blend`,
+from the settings at serving): by `sequence_weight / sqrt(their item count)` (the whole
+history, so a long one does not swamp EASE) and by `recent_weight * 0.5 ** (age /
+recent_items)`, age being how many of their items they touched since (their latest acts say
+most about what is next).
 
 Serving needs no retrain for new events: a user's scores are sparse sums over the few rows of
-their own items. Columns are in popularity order (most
-popular first), which is also the order newcomers and fill-ups take. Arrays are saved with
-`numpy.savez` (no pickle) and loaded with `allow_pickle=False`.
+their own items. Columns are in popularity order (most popular first), which is also the order
+newcomers and fill-ups take. Arrays are saved with `numpy.savez` (no pickle) and loaded with
+`allow_pickle=False`.
 """
 
 from __future__ import annotations
