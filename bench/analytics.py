@@ -234,7 +234,7 @@ def endpoint_p99s(
     return found
 
 
-async def sketches(db: Database, sid: int, start: dt.datetime) -> str:
+async def sketches(db: Database, sid: int, start: dt.datetime, end: dt.datetime) -> str:
     """Exact bitmaps against HyperLogLog on the hourly any-event users of 30 days."""
     async with db.read() as conn:
         rows = (
@@ -244,6 +244,7 @@ async def sketches(db: Database, sid: int, start: dt.datetime) -> str:
                     analytics_series.c.grain == "h",
                     analytics_series.c.event == "*",
                     analytics_series.c.start >= start,
+                    analytics_series.c.start < end,
                 )
             )
         ).all()
@@ -334,7 +335,7 @@ async def prepare(url: str, sid: int, args: argparse.Namespace) -> tuple[float, 
             await serve_impressions(db, sid, args)
         await zones.add(db, sid, zone=REPORT_ZONE)
         await analyze(db)
-        catch = await catch_up(db, await unrolled(db))
+        catch = 0.0 if args.as_is else await catch_up(db, await unrolled(db))
         await analyze(db)
         async with db.read() as conn:
             served = int(await conn.scalar(sa.text("SELECT count(*) FROM impressions")) or 0)
@@ -343,15 +344,17 @@ async def prepare(url: str, sid: int, args: argparse.Namespace) -> tuple[float, 
     return rate, catch, served
 
 
-async def measure_raw(url: str, sid: int, start: dt.datetime) -> tuple[dict[str, float], str]:
+async def measure_raw(
+    url: str, sid: int, start: dt.datetime, end: dt.datetime
+) -> tuple[dict[str, float], str]:
     db = Database(url, pool_size=2)
     try:
         dialect = "sqlite" if db.is_sqlite else "postgresql"
         raw = {
             name: await time_raw(db, sql)
-            for name, sql in raw_queries(dialect, sid, start, END).items()
+            for name, sql in raw_queries(dialect, sid, start, end).items()
         }
-        return raw, await sketches(db, sid, start)
+        return raw, await sketches(db, sid, start, end)
     finally:
         await db.dispose()
 
@@ -369,7 +372,20 @@ def main() -> None:
         help=f"PostgreSQL: measure the history an earlier run left in {BENCH_DB} (rolling up "
         "what it has not), instead of loading a new one",
     )
+    parser.add_argument(
+        "--as-is",
+        action="store_true",
+        help="with --reuse: measure the rollups as they are, without rolling up what is left",
+    )
+    parser.add_argument("--window-days", type=int, default=30, help="days measured")
+    parser.add_argument(
+        "--window-end",
+        help="measure the days before this time (ISO 8601; default: the history's end), "
+        "e.g. days an --as-is history has rolled up",
+    )
     args = parser.parse_args()
+    if args.as_is and not args.reuse:
+        parser.error("--as-is is for --reuse")
     if args.reuse and args.database != "postgresql":
         parser.error("--reuse is for PostgreSQL (an SQLite run's file is temporary)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -395,17 +411,19 @@ def main() -> None:
         rate, catch, served = asyncio.run(prepare(url, sid, args))
         if args.reuse:
             print(f"{args.database}: {asyncio.run(history_size(url, sid))}", flush=True)
-        start = END - dt.timedelta(days=30)
+        end = dt.datetime.fromisoformat(args.window_end) if args.window_end else END
+        start = end - dt.timedelta(days=args.window_days)
         with running_server(env, "--no-worker") as server:
-            p99s = endpoint_p99s(f"{server.base_url}/api/1/{key}", start, END, args.requests)
-        raw, sketch_line = asyncio.run(measure_raw(url, sid, start))
+            p99s = endpoint_p99s(f"{server.base_url}/api/1/{key}", start, end, args.requests)
+        raw, sketch_line = asyncio.run(measure_raw(url, sid, start, end))
     if rate:
         print(f"loaded through the write path: {rate:,.0f} events/s; {served:,} impressions")
     print(f"rollup catch-up: {catch:,.0f} rows/s (events and impressions, one worker)")
     print(
-        "last 30 days by day, p99 over HTTP (raw GROUP BY over the history, median); floor: "
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d} ({args.window_days} days) by day, p99 over HTTP "
+        "(raw GROUP BY over the history, median); floor: "
         "GET /section/ (one small query), what any call costs on this machine now; "
-        f"tz: {REPORT_ZONE} (a report zone), tz2: {OTHER_ZONE} (merges hours):"
+        f"tz: {REPORT_ZONE} (a report zone), tz2: {OTHER_ZONE} (not one):"
     )
     for name, ms in p99s.items():
         base = name.split()[0]
