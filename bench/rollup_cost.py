@@ -11,8 +11,9 @@ Each round measures single-event POSTs (at `--concurrency`) and 1,000-event batc
 - `concurrent`: a `tanktop worker` rolling up as the writes arrive (it first catches up with
   what earlier measurements wrote, so it does the steady-state work, not a backlog);
 - `paused`: the same worker running, with the rollup lease held by this bench during the
-  writes (what `tanktop analytics rebuild` does; an operator can pause the rollups the same
-  way while a bulk import runs), then given back so the worker catches up.
+  writes (what `tanktop analytics rebuild` does; an operator gets the same by running the API
+  with `--no-worker` during a bulk import and a worker after it), then given back so the
+  worker catches up.
 
 The write path does nothing for analytics (workers read the history afterwards), so what the
 rollups cost ingestion is the worker's CPU and its statements beside the API on the same
