@@ -338,7 +338,8 @@ def _read_ten_times(tanktop: Client) -> None:
 
 
 def test_429_is_retried_after_retry_after(database_url: str) -> None:
-    env = tanktop_env(database_url, TANKTOP_RATE_LIMIT_READS="3", TANKTOP_RATE_WINDOW_SECONDS="1")
+    env = tanktop_env(database_url, TANKTOP_RATE_LIMIT_READS="3", TANKTOP_RATE_WINDOW_SECONDS="2")
+    # two-second windows: ten reads overflow one of them unless each read takes 0.4 s or more
     key = create_key(env, "client-limited")
     with running_server(env, "--no-worker") as server:
         with Client(server.base_url, key, retries=NO_RETRIES) as impatient:
