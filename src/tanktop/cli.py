@@ -48,7 +48,14 @@ from tanktop.recommendations import service as recs_service
 from tanktop.recommendations import settings as recs_settings
 from tanktop.recommendations import stored as recs_stored
 from tanktop.recommendations import tuning
-from tanktop.recommendations.evaluate import HEADER, evaluate, gain, plot, read_ratings
+from tanktop.recommendations.evaluate import (
+    HEADER,
+    SPLITS,
+    evaluate,
+    gain,
+    plot,
+    read_ratings,
+)
 from tanktop.recommendations.schemas import RecommenderVersion, RecommenderVersions
 from tanktop.redaction import key_label
 from tanktop.sections.demo import define_examples
@@ -560,7 +567,12 @@ def analytics_zones(
 def recs_evaluate(
     ratings: Annotated[Path, typer.Option(help="CSV user,item,rating,timestamp (header row).")],
     items: Annotated[Path, typer.Option(help="CSV item,title,genres (header row).")],
-    split: Annotated[str, typer.Option(help="random or temporal 80/20.")] = "random",
+    split: Annotated[
+        str,
+        typer.Option(
+            help="80/20: random, temporal (each user's latest 20%) or global (the latest 20%)."
+        ),
+    ] = "random",
     seed: Annotated[int, typer.Option(help="Seed of the split and of ALS.")] = 1,
     plot_to: Annotated[
         Path | None, typer.Option("--plot", help="Also draw the figures to this PNG.")
@@ -574,8 +586,8 @@ def recs_evaluate(
     trials: Annotated[int, typer.Option(min=1, help="With --tune: versions tried.")] = 50,
 ) -> None:
     """Served recommender vs popularity, EASE and ALS at 10 on the same split."""
-    if split not in ("random", "temporal"):
-        raise typer.BadParameter("--split is random or temporal")
+    if split not in SPLITS:
+        raise typer.BadParameter(f"--split is one of {', '.join(SPLITS)}")
     if tune:
         history = tuning.ratings_history(read_ratings(ratings))
         with _trials_progress(trials) as on_trial:

@@ -27,6 +27,7 @@ from tanktop.db import Database
 from tanktop.errors import BadRequest
 from tanktop.events import service as events
 from tanktop.recommendations import service as recs
+from tanktop.recommendations.holdout import latest_per_user
 from tanktop.tenants import service as tenants
 
 K = 10
@@ -70,9 +71,17 @@ def read_ratings(path: Path) -> list[Rating]:
     return ratings
 
 
+SPLITS: Final = ("random", "temporal", "global")
+
+
 def split(ratings: list[Rating], how: str, seed: int) -> tuple[list[Rating], list[Rating]]:
-    """80/20: at random (seeded), or in time (the latest 20% of ratings are the test)."""
+    """80/20 three ways: `random` (seeded); `temporal`, each user's latest 20% of their own
+    ratings (users with 5 or more; `holdout`: other users' later ratings are trained on);
+    `global`, the latest 20% of all ratings (nothing later is trained on, but only the users
+    active after the cut are tested)."""
     if how == "temporal":
+        return latest_per_user(sorted(ratings, key=lambda r: r[3]), lambda r: r[0])
+    if how == "global":
         ordered = sorted(ratings, key=lambda r: r[3])
         cut = int(len(ordered) * 0.8)
         return ordered[:cut], ordered[cut:]

@@ -30,6 +30,7 @@ import optuna
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.events.service import HistoryEvent
+from tanktop.recommendations.holdout import HOLDOUT, MIN_EVENTS, latest_per_user
 from tanktop.recommendations.items import (
     CONTENT,
     Taste,
@@ -43,9 +44,6 @@ from tanktop.recommendations.weighing import blend_of, fit, weigh
 
 EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 K: Final = 10
-HOLDOUT: Final = 0.2
-MIN_EVENTS: Final = 5
-"""Users with fewer events are only trained on."""
 BOOTSTRAP: Final = 200
 MAX_EVENT_WEIGHT: Final = 3.0
 LAMBDAS: Final = (1.0, 10_000.0)
@@ -75,30 +73,23 @@ def split_case(
 ) -> Case:
     """Each user's latest `holdout` of their events (at least one, for users with
     `MIN_EVENTS` or more) as the test of everything else."""
-    mine: dict[str, list[HistoryEvent]] = defaultdict(list)
-    for event in sorted(history, key=lambda e: (e.at, e.id)):
-        if event.item_type in CONTENT:
-            mine[event.user_id].append(event)
-    train_part: list[HistoryEvent] = []
-    truth: dict[str, set[str]] = {}
-    for user, acts in mine.items():
-        cut = len(acts) - max(1, round(len(acts) * holdout))
-        if len(acts) < MIN_EVENTS:
-            cut = len(acts)
-        train_part += acts[:cut]
-        touched = {model_key(e.item_type, e.item_id, programmes) for e in acts[:cut]}
-        wanted = {
-            key
-            for e in acts[cut:]
-            if not e.removed
+    ordered = sorted((e for e in history if e.item_type in CONTENT), key=lambda e: (e.at, e.id))
+    train_part, test_part = latest_per_user(
+        ordered, lambda e: e.user_id, holdout=holdout, min_events=MIN_EVENTS
+    )
+    touched: dict[str, set[str | None]] = defaultdict(set)
+    for e in train_part:
+        touched[e.user_id].add(model_key(e.item_type, e.item_id, programmes))
+    truth: dict[str, set[str]] = defaultdict(set)
+    for e in test_part:
+        if (
+            not e.removed
             and weight(current, e.event, e.value) > 0
             and (key := model_key(e.item_type, e.item_id, programmes)) is not None
-            and key not in touched
-        }
-        if wanted:
-            truth[user] = wanted
-    train_part.sort(key=lambda e: (e.at, e.id))
-    return Case(train_part, truth, programmes)
+            and key not in touched[e.user_id]
+        ):
+            truth[e.user_id].add(key)
+    return Case(train_part, dict(truth), programmes)
 
 
 def ratings_history(ratings: Sequence[tuple[str, str, float, int]]) -> list[HistoryEvent]:
