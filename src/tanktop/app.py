@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalog_facts = CatalogFacts()
         app.state.popular_copy = PopularCopy(settings.popular_refresh_seconds)
         tokens = token_store(db, settings.redis_url, settings.rate_window_seconds)
-        app.state.rate_limiter = RateLimiter(
+        app.state.rate_limiter = limiter = RateLimiter(
             tokens,
             {
                 "read": settings.rate_limit_reads,
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await listener
             await writer.close()
             await recorder.close()
+            await limiter.close()
             await tokens.close()
             await db.dispose()
 
