@@ -16,9 +16,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections import deque
-from dataclasses import dataclass
-
-import sqlalchemy as sa
+from typing import NamedTuple
 
 from tanktop.analytics.tables import impressions
 from tanktop.db import Database
@@ -28,8 +26,12 @@ from tanktop.metrics import IMPRESSIONS
 log = logging.getLogger("tanktop.analytics")
 
 
-@dataclass(frozen=True, slots=True)
-class Impression:
+_COLUMNS = ("service_id", "user_id", "surface", "item_type", "item_id", "at")
+
+
+class Impression(NamedTuple):
+    """One buffered row (a tuple in `_COLUMNS` order: inserted as it is)."""
+
     service_id: int
     user_id: str
     surface: str
@@ -95,21 +97,7 @@ class ImpressionRecorder:
             if not rows:
                 return 0
             try:
-                async with self._db.write() as conn:
-                    await conn.execute(
-                        sa.insert(impressions),
-                        [
-                            {
-                                "service_id": r.service_id,
-                                "user_id": r.user_id,
-                                "surface": r.surface,
-                                "item_type": r.item_type,
-                                "item_id": r.item_id,
-                                "at": r.at,
-                            }
-                            for r in rows
-                        ],
-                    )
+                await self._db.append_rows(impressions, _COLUMNS, rows)
             except Exception as exc:
                 if not isinstance(exc, DatabaseFault):  # (a fault is logged where it is raised)
                     log.exception("could not write %d impressions; keeping them", len(rows))
