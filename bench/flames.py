@@ -5,8 +5,9 @@
 Needs `wrk` and `py-spy` (a dev dependency). The same data and server as `bench.hotpaths`;
 for each path, wrk keeps 8 connections busy while py-spy samples the server: an SVG flame
 graph per path in `--out` (open it in a browser; the README links them), and a summary printed
-here of the shares that matter: the server writing answers, FastAPI's parameter and
-dependency solving, our handler, SQLAlchemy, asyncpg, the access log.
+here of the shares that matter: the server writing answers, the parameter and dependency
+solving (`tanktop.fastpath` or FastAPI's), our endpoint, the answer's serialisation, SQLAlchemy,
+asyncpg, the access log.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ from bench.hotpaths import get_paths, post_paths, prepared
 SHARES = [
     ("uvicorn writing the answer", re.compile(r"^RequestResponseCycle\.send ")),
     ("our middleware and below", re.compile(r"^Observed\.http ")),
-    ("FastAPI parameters and dependencies", re.compile(r"^solve_dependencies ")),
-    ("the endpoint", re.compile(r"^run_endpoint_function ")),
+    (
+        "parameters and dependencies (FastRoute's or FastAPI's)",
+        re.compile(r"^(_Solver\.solve|solve_dependencies) "),
+    ),
+    ("the endpoint", re.compile(r"^run_endpoint_function |\(tanktop/\w+/router\.py:")),
+    ("the answer's serialisation", re.compile(r"^(_writer\.<locals>\.write|serialize_response) ")),
     ("SQLAlchemy", re.compile(r"\(sqlalchemy/")),
     ("asyncpg", re.compile(r"\(asyncpg/")),
     ("access log", re.compile(r"^Logger\.info ")),

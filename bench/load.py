@@ -29,6 +29,8 @@ from bench.cpu import cpu_use
 from bench.databases import fresh_database
 
 BENCH_DB = "tanktop_bench_load"
+ISSUE_PER_CORE = (568, 754)
+"""Requests per API core-second of one process when issue 18 was filed (its goal: twice that)."""
 RUNS = [
     ("1 API process", 1, "1"),
     ("2 API processes (serve --workers 2)", 1, "2"),
@@ -136,6 +138,11 @@ def main() -> None:
                 rates.append(report(label, latencies, args.seconds))
                 per_core.append(rates[-1] / max(cpu.cores["API"], 0.01))
                 print(f"    {cpu.describe()}")
+    low, high = ISSUE_PER_CORE
+    print(
+        f"1 process: {per_core[0]:,.0f} requests per API core-second, x{per_core[0] / high:.2f}"
+        f"-x{per_core[0] / low:.2f} the {low}-{high} of issue 18 (goal x2)"
+    )
     for (label, _, _), rate, efficiency in list(zip(RUNS, rates, per_core, strict=True))[1:]:
         print(
             f"{label} / 1 process: x{rate / rates[0]:.2f} throughput, "
