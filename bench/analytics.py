@@ -42,7 +42,7 @@ from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.analytics.rollup import roll_up
 from tanktop.analytics.service import RECOMMENDATION, record_impressions
 from tanktop.analytics.tables import analytics_series
-from tanktop.db import Database
+from tanktop.db import Database, long_jobs
 from tanktop.events.rules import EventOp
 from tanktop.events.writer import EventWriter
 from tanktop.tenants import service as tenants
@@ -284,6 +284,10 @@ async def analyze(db: Database) -> None:
     """What autovacuum would have done by now (on SQLite: the planner's statistics too)."""
     async with db.write() as conn:
         await conn.execute(sa.text("ANALYZE"))
+    if not db.is_sqlite:  # the lists' pages all-visible: user stats read their index alone
+        with long_jobs():
+            async with db.driver() as driver:
+                await driver.execute("VACUUM list_items")
 
 
 async def unrolled(db: Database) -> int:
@@ -333,6 +337,8 @@ async def prepare(url: str, sid: int, args: argparse.Namespace) -> tuple[float, 
         if not args.reuse:
             rate = await load(db, sid, args)
             await serve_impressions(db, sid, args)
+        if args.load_only:
+            return rate, 0.0, 0
         await zones.add(db, sid, zone=REPORT_ZONE)
         await analyze(db)
         catch = 0.0 if args.as_is else await catch_up(db, await unrolled(db))
@@ -377,6 +383,11 @@ def main() -> None:
         action="store_true",
         help="with --reuse: measure the rollups as they are, without rolling up what is left",
     )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="PostgreSQL: load the history and stop (a later --reuse rolls it up and measures)",
+    )
     parser.add_argument("--window-days", type=int, default=30, help="days measured")
     parser.add_argument(
         "--window-end",
@@ -386,6 +397,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.as_is and not args.reuse:
         parser.error("--as-is is for --reuse")
+    if args.load_only and (args.reuse or args.database != "postgresql"):
+        parser.error("--load-only loads a new PostgreSQL history")
     if args.reuse and args.database != "postgresql":
         parser.error("--reuse is for PostgreSQL (an SQLite run's file is temporary)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -409,6 +422,9 @@ def main() -> None:
                 flush=True,
             )
         rate, catch, served = asyncio.run(prepare(url, sid, args))
+        if args.load_only:
+            print(f"loaded through the write path: {rate:,.0f} events/s; measure with --reuse")
+            return
         if args.reuse:
             print(f"{args.database}: {asyncio.run(history_size(url, sid))}", flush=True)
         end = dt.datetime.fromisoformat(args.window_end) if args.window_end else END

@@ -1,15 +1,20 @@
 """What the analytics rollups cost ingestion: the same writes with no rollups, with a worker
-rolling up as they arrive, and with the rollups paused while they arrive, alternated in one
-run (PostgreSQL).
+rolling up as they arrive (at the API's priority, and niced), and with the rollups paused while
+they arrive, alternated in one run (PostgreSQL).
 
-    python -m bench.rollup_cost [--rounds 3] [--seconds 4] [--concurrency 32]
+    python -m bench.rollup_cost [--rounds 3] [--seconds 4] [--concurrency 32] [--nice 19]
+                                [--rollup-seconds 2]
 
 Each round measures single-event POSTs (at `--concurrency`) and 1,000-event batches
-(`POST /events/`, 4 at a time), each three ways:
+(`POST /events/`, 4 at a time), each four ways (each worker a process of its own, started for
+its measurement):
 
 - `none`: no worker;
 - `concurrent`: a `tanktop worker` rolling up as the writes arrive (it first catches up with
   what earlier measurements wrote, so it does the steady-state work, not a backlog);
+- `niced`: the same at a lower CPU priority (`--nice`, what an operator gets with
+  `nice -n 19 tanktop worker`): the API and the database come first, the rollups take the
+  CPU they leave;
 - `paused`: the same worker running, with the rollup lease held by this bench during the
   writes (what `tanktop analytics rebuild` does; an operator gets the same by running the API
   with `--no-worker` during a bulk import and a worker after it), then given back so the
@@ -20,8 +25,11 @@ rollups cost ingestion is the worker's CPU and its statements beside the API on 
 cores. Counted fairly, that is not only the writes' rate while the worker runs: what the worker
 has not caught up with when the writes stop is work still owed. So each measurement with a
 worker also times its catch-up after the writes, and the "sustained" rate is the events
-written over the writes' time plus that catch-up (events ingested and counted per second).
-Alternating spreads the drift of a shared machine over all three; the ratios of the medians
+written over the writes' time plus that catch-up (events ingested and counted per second; a
+worker that had caught up waits up to `--rollup-seconds` for its next round, which counts
+here too). Beside them, the worker's own CPU per 1,000 events written (from /proc; its
+statements' share of PostgreSQL's CPU is not in it).
+Alternating spreads the drift of a shared machine over all four; the ratios of the medians
 against `none` are what the rollups cost. Training is off in the worker (no retraining, and no
 first model while the writes pause).
 """
@@ -30,11 +38,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.servers import create_key, running_server, start_worker, tanktop_env
 
@@ -47,7 +57,7 @@ UNREAD = (
     "- (SELECT hwm FROM analytics_streams WHERE name = 'events')"
 )
 PAUSER = "bench-rollup-cost"
-MODES = ("none", "concurrent", "paused")
+MODES = ("none", "concurrent", "niced", "paused")
 
 
 def caught_up(worker: subprocess.Popen[bytes], within: float = 1200) -> float:
@@ -78,19 +88,29 @@ def pause(held: bool) -> None:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     write: Callable[[], tuple[int, float]], mode: str, worker: subprocess.Popen[bytes] | None
-) -> tuple[float, float, float]:
-    """(events/s while writing, events/s counting the catch-up after, catch-up seconds)."""
+) -> tuple[float, float, float, float]:
+    """(events/s while writing, events/s counting the catch-up after, catch-up seconds, the
+    worker's CPU ms per 1,000 events written, catch-up included)."""
+    cpu = 0.0
     if worker is not None:
         caught_up(worker)
         pause(mode == "paused")
+        cpu = cpu_seconds(worker.pid)
     events, seconds = write()
     after = 0.0
     if worker is not None:
         pause(False)
         after = caught_up(worker)
-    return events / seconds, events / (seconds + after), after
+        cpu = cpu_seconds(worker.pid) - cpu
+    return events / seconds, events / (seconds + after), after, cpu * 1e6 / events
 
 
 def main() -> None:
@@ -98,6 +118,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--nice", type=int, default=19, help="the niced worker's nice (lower CPU priority)"
+    )
+    parser.add_argument(
+        "--rollup-seconds",
+        type=float,
+        default=2.0,
+        help="TANKTOP_ANALYTICS_ROLLUP_SECONDS of the worker (0: round after round)",
+    )
     args = parser.parse_args()
 
     def singles() -> tuple[int, float]:
@@ -109,7 +138,7 @@ def main() -> None:
         return found.requests * 1000, found.seconds
 
     workloads = {"single": singles, "batch": batches}
-    found: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    found: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database("postgresql", BENCH_DB, tmp)
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
@@ -118,34 +147,39 @@ def main() -> None:
             **env,
             "TANKTOP_RETRAIN_AFTER_EVENTS": "1000000000",
             "TANKTOP_FIRST_MODEL_QUIET_SECONDS": "1000000000",
+            "TANKTOP_ANALYTICS_ROLLUP_SECONDS": str(args.rollup_seconds),
         }
         print(
             f"PostgreSQL, one API process, {args.rounds} rounds of {args.seconds:.0f} s per "
             f"measurement; single POSTs at {args.concurrency} concurrent, batches of 1,000 "
-            "4 at a time",
+            f"4 at a time; the worker rolling up every {args.rollup_seconds:g} s once caught "
+            f"up, the niced one at nice {args.nice}",
             flush=True,
         )
         with running_server(env, "--no-worker") as server:
             base = f"{server.base_url}/api/1/{key}"
             for round_ in range(1, args.rounds + 1):
                 for name, write in workloads.items():
-                    worker = None
-                    try:
-                        for mode in MODES:  # one worker for both of its modes: warm in each
-                            if mode != "none" and worker is None:
-                                worker = start_worker(worker_env)
+                    for mode in MODES:
+                        worker = None
+                        try:
+                            if mode != "none":
+                                worker = start_worker(
+                                    worker_env, nice=args.nice if mode == "niced" else 0
+                                )
                             result = measure(write, mode, worker)
-                            found.setdefault((name, mode), []).append(result)
-                            print(
-                                f"round {round_}, {name}, {mode}: {result[0]:,.0f} events/s "
-                                f"writing; {result[1]:,.0f} events/s with the catch-up after "
-                                f"({result[2]:.1f} s)",
-                                flush=True,
-                            )
-                    finally:
-                        if worker is not None:
-                            worker.terminate()
-                            worker.wait(300)
+                        finally:
+                            if worker is not None:
+                                worker.terminate()
+                                worker.wait(300)
+                        found.setdefault((name, mode), []).append(result)
+                        print(
+                            f"round {round_}, {name}, {mode}: {result[0]:,.0f} events/s "
+                            f"writing; {result[1]:,.0f} events/s with the catch-up after "
+                            f"({result[2]:.1f} s); worker CPU {result[3]:,.0f} ms "
+                            "per 1,000 events",
+                            flush=True,
+                        )
     for name in workloads:
         base_rate = statistics.median(r[0] for r in found[(name, "none")])
         print(f"{name}: median {base_rate:,.0f} events/s with no rollups")
@@ -153,10 +187,11 @@ def main() -> None:
             writing = statistics.median(r[0] for r in found[(name, mode)])
             sustained = statistics.median(r[1] for r in found[(name, mode)])
             after = statistics.median(r[2] for r in found[(name, mode)])
+            cpu = statistics.median(r[3] for r in found[(name, mode)])
             print(
                 f"  {mode:<10} writing {writing:,.0f}/s (x{writing / base_rate:.2f}); with the "
                 f"catch-up after ({after:.1f} s) {sustained:,.0f}/s "
-                f"(x{sustained / base_rate:.2f})"
+                f"(x{sustained / base_rate:.2f}); worker CPU {cpu:,.0f} ms per 1,000 events"
             )
 
 

@@ -78,11 +78,13 @@ def create_key(env: dict[str, str], name: str) -> str:
         return thread.submit(asyncio.run, make()).result()
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`tanktop worker` in the background (the caller stops it)."""
-    return subprocess.Popen(
-        [TANKTOP, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+def start_worker(env: dict[str, str], *, nice: int = 0) -> subprocess.Popen[bytes]:
+    """`tanktop worker` in the background (the caller stops it), at `nice` (a lower CPU
+    priority than the API's: what an operator gets with `nice -n N tanktop worker`)."""
+    command = [TANKTOP, "worker"]
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def until(condition: Callable[[], bool], *, within: float, what: str) -> None:

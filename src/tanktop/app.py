@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from tanktop import __version__, migrations
 from tanktop.analytics.impressions import ImpressionRecorder
-from tanktop.analytics.rollup import roll_up_analytics
+from tanktop.analytics.rollup import RollupSchedule
 from tanktop.analytics.router import router as analytics_router
 from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules, viewing_deriver
 from tanktop.bookmarks.router import router as bookmarks_router
@@ -65,7 +65,7 @@ def worker_tasks() -> list[WorkerTask]:
         close_stale_sessions,
         rederive_late_schedules,
         RetrainSchedule(),
-        roll_up_analytics,
+        RollupSchedule(),
         sweep_expired_oauth,
     ]
 

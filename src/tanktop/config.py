@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         default=1.0,
         description="How long an idle worker waits before looking again (new work wakes it).",
     )
+    analytics_rollup_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often a worker that has caught up rolls up analytics: rarer, larger "
+        "rounds cost less per event; a new event shows within about this plus a round.",
+    )
     migrate_on_start: bool = True
     retrain_after_events: int = Field(
         default=1000, description="Retrain a service's model after this many new events."

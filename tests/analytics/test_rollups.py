@@ -391,3 +391,16 @@ async def test_the_rebuild_command_recounts_a_service(
     check(before, happened)
     unknown = await asyncio.to_thread(run_cli, env, "analytics", "rebuild", "--service", "nosuch")
     assert unknown.returncode != 0
+
+
+async def test_a_worker_rolls_up_round_after_round_while_behind_then_every_few_seconds(
+    api: Api, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rollup, "BATCH", 2)
+    rare = settings.model_copy(update={"analytics_rollup_seconds": 3600})
+    schedule = rollup.RollupSchedule()
+    await post_all(api, [Happened("a", "seen", "movie", str(i), BASE) for i in range(5)])
+    assert [await schedule(db, settings=rare) for _ in range(4)] == [2, 2, 1, 0]
+    await post_all(api, [Happened("b", "seen", "movie", "1", BASE)])
+    assert await schedule(db, settings=rare) == 0, "caught up: not due for an hour"
+    assert await rollup.RollupSchedule()(db, settings=rare) == 1, "another worker's schedule"

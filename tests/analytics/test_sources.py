@@ -121,6 +121,34 @@ async def test_a_running_worker_shows_an_event_within_5_seconds(
         worker.wait(10)
 
 
+async def test_a_users_values_are_counted_from_the_index_alone(
+    api: Api, db: Database, postgres_url: str
+) -> None:
+    """User stats sum a user's list values: on PostgreSQL an index-only scan (the values are
+    in the recent-items index), not one heap page per item of a long list."""
+    if db.is_sqlite:
+        pytest.skip("INCLUDE columns are PostgreSQL's")
+    batch = [
+        {"user_id": "7", "event": "progress", "item_type": "movie", "item_id": i, "value": i}
+        for i in range(200)
+    ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute("VACUUM list_items")  # what autovacuum does: pages all-visible
+        await conn.execute("SET enable_seqscan = off")  # a table this small is read whole
+        plan = await conn.fetchval(
+            "EXPLAIN (FORMAT JSON) SELECT event, item_type, value, count(*) FROM list_items "
+            "WHERE service_id = $1 AND user_id = '7' AND event IN ('progress', 'rated') "
+            "AND item_type IN ('movie', 'episode', 'programme') GROUP BY 1, 2, 3",
+            (await service_of(db, api)).id,
+        )
+    finally:
+        await conn.close()
+    assert '"Index Only Scan"' in plan, plan
+    assert (await api.get("/analytics/user/7/")).json()["minutes_watched"] == sum(range(200))
+
+
 async def test_one_users_figures(api: Api, db: Database) -> None:
     batch = [
         {"user_id": "7", "event": "rated", "item_type": "movie", "item_id": 1, "value": 4,

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tanktop.analytics import rollup, zones
+from tanktop.analytics.sets import SETS
 from tanktop.analytics.tables import analytics_series
 from tanktop.config import Settings
 from tanktop.db import Database
@@ -114,10 +115,6 @@ async def test_days_in_other_zones_equal_brute_force(
     whatever the history, in whatever order it arrives and however the rounds cut it, the
     answers equal a count over the events, and a rebuild gives the same."""
     service = await new_api(db, api.http)
-    await post_all(service, happened[:split])
-    await catch_up(db)
-    await post_all(service, happened[split:])
-    await catch_up(db)
     span = DST_SPAN.replace("+", "%2B") + f"&tz={zone}"
     paths = {
         "day": f"/analytics/events/?{span}&interval=day",
@@ -125,6 +122,12 @@ async def test_days_in_other_zones_equal_brute_force(
         "users": f"/analytics/users/?{span}&interval=day",
         "retention": f"/analytics/retention/?{span}&interval=day",
     }
+    await post_all(service, happened[:split])
+    await catch_up(db)
+    early = (await service.get(paths["day"])).json()  # its sets cached: they must not linger
+    assert answered_series(early) == brute_series(happened[:split], "day", zone)
+    await post_all(service, happened[split:])
+    await catch_up(db)
     found = {name: (await service.get(path)).json() for name, path in paths.items()}
     assert answered_series(found["day"]) == brute_series(happened, "day", zone)
     assert answered_series(found["week"]) == brute_series(happened, "week", zone)
@@ -191,3 +194,22 @@ async def test_the_zones_command(api: Api, db: Database, settings: Settings) -> 
     assert "whole number" in message
     removed = await asyncio.to_thread(zones_command, "--remove", ZONE)
     assert removed == (0, f"report zones of {name}: Europe/London")
+
+
+async def test_sets_are_read_once_then_from_the_cache(api: Api, db: Database) -> None:
+    """A day in a zone that is not a report zone merges its rows' users: the sets are read
+    and deserialised once, then (PostgreSQL) only their digests are read."""
+    happened = [
+        Happened(f"u{i % 9}", "seen", "movie", "1", START + dt.timedelta(hours=i))
+        for i in range(72)
+    ]
+    await post_all(api, happened)
+    await catch_up(db)
+    path = f"/analytics/events/?{SPAN}&interval=day&tz=Europe/Berlin".replace("+", "%2B")
+    SETS.clear()
+    first = (await api.get(path)).json()
+    kept = SETS.size
+    assert kept > 0
+    assert (await api.get(path)).json() == first
+    assert SETS.size == kept, "nothing deserialised again"
+    assert answered_series(first) == brute_series(happened, "day", "Europe/Berlin")

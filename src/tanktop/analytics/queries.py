@@ -222,12 +222,14 @@ async def select_series(
     item_type: str | None,
     members: bool,
     new_members: bool = False,
+    digests: bool = False,
 ) -> list[sa.Row[Any]]:
     """Rollup rows of one grain starting at `starts`; `event`/`item_type` None: every real
     series (not the `*` one); "*": the any-event row. `members`: with the users' sets (an
-    hour's of first and last activity too)."""
+    hour's of first and last activity too) and their digest; `digests`: the digest only
+    (`tanktop.analytics.sets`)."""
     table = analytics_series
-    columns = [
+    columns: list[sa.ColumnElement[Any]] = [
         table.c.event,
         table.c.item_type,
         table.c.start,
@@ -235,12 +237,15 @@ async def select_series(
         table.c.users,
         table.c.new_users,
     ]
-    if members:
-        columns.append(table.c.members)
-        if grain == "h":
-            columns += [table.c.first_members, table.c.last_members]
-    if new_members:
-        columns.append(table.c.new_members)
+    if members or new_members:
+        columns.append(table.c.digest)
+    if not digests:
+        if members:
+            columns.append(table.c.members)
+            if grain == "h":
+                columns += [table.c.first_members, table.c.last_members]
+        if new_members:
+            columns.append(table.c.new_members)
     query = sa.select(*columns).where(table.c.service_id == service_id, table.c.grain == grain)
     if event is not None:
         query = query.where(table.c.event == event)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pyroaring import BitMap
 
 from tanktop.analytics import partitions, queries, streams
 from tanktop.analytics.buckets import local_day_floor, zone_grain
+from tanktop.analytics.sets import with_digest
 from tanktop.analytics.tables import analytics_items, analytics_series, analytics_users
 from tanktop.config import Settings
 from tanktop.db import Database
@@ -393,7 +395,7 @@ class Delta:
 
     async def write(self, conn: Any) -> None:
         await queries.upsert(conn, analytics_users, self.users)
-        await queries.upsert(conn, analytics_series, self.series)
+        await write_series(conn, self.series)
         await queries.upsert(conn, analytics_items, self.items)
         await queries.add_user_events(
             conn,
@@ -430,6 +432,12 @@ class Delta:
                 for (surface, hour), counts in engagement.items()
             ],
         )
+
+
+async def write_series(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace series rows, each with the digest of its sets (readers cache them
+    by it: `tanktop.analytics.sets`)."""
+    await queries.upsert(conn, analytics_series, [with_digest(row) for row in rows])
 
 
 def _first_and_last_hours(
@@ -508,8 +516,31 @@ async def _read_streams(
 
 
 async def roll_up_analytics(db: Database, settings: Settings) -> int:
-    """Worker task: count the next rows of the history and the impressions; returns how many."""
+    """Count the next rows of the history and the impressions; returns how many."""
     return await roll_up(db, BATCH)
+
+
+class RollupSchedule:
+    """Worker task: roll up at most every `analytics_rollup_seconds` once caught up, and
+    round after round while behind (a full batch read).
+
+    A round has a fixed cost (a dozen statements, the day's hour rows read and written
+    again) beside its cost per event, so a worker following a trickle of single POSTs round
+    after round spent most of its time on the fixed part; a round every couple of seconds
+    folds the trickle into one."""
+
+    __name__ = "roll_up_analytics"
+
+    def __init__(self) -> None:
+        self._due = float("-inf")
+
+    async def __call__(self, db: Database, /, *, settings: Settings) -> int:
+        started = time.monotonic()
+        if started < self._due:
+            return 0
+        done = await roll_up_analytics(db, settings)
+        self._due = started + settings.analytics_rollup_seconds if done < BATCH else started
+        return done
 
 
 _UNRELEASED: list[streams.Stream] = []

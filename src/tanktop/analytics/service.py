@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
-from pyroaring import BitMap
+from pyroaring import BitMap, FrozenBitMap
 
 from tanktop.analytics import queries, rollup
 from tanktop.analytics.buckets import Bucket, Part, Segment
 from tanktop.analytics.impressions import Impression, ImpressionRecorder
 from tanktop.analytics.schemas import Cohort, EventPoint, EventSeries, TopItem, UsersPoint
+from tanktop.analytics.sets import SETS
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.events.service import EventCount
@@ -112,23 +115,93 @@ async def _grid(
     ):
         starts.setdefault(grain, set()).add(start)
     merge = any(_merges(made) for made in parts)
+    sets = merge or new_members
+    digests = sets and not db.is_sqlite  # SQLite is in process: its bytes cost no transfer
     grid: Grid = {}
     async with db.read() as conn:
+
+        async def select(
+            grain: str, at: Sequence[dt.datetime], *, digested: bool
+        ) -> list[SimpleNamespace]:
+            return [
+                SimpleNamespace(**row._asdict())
+                for row in await queries.select_series(
+                    conn,
+                    service_id,
+                    grain,
+                    at,
+                    event=event,
+                    item_type=item_type,
+                    members=sets,
+                    new_members=new_members,
+                    digests=digested,
+                )
+            ]
+
         for grain, found in starts.items():
-            rows = await queries.select_series(
-                conn,
-                service_id,
-                grain,
-                sorted(found),
-                event=event,
-                item_type=item_type,
-                members=merge or new_members,
-                new_members=new_members,
-            )
+            rows = await select(grain, sorted(found), digested=digests)
+            if sets:
+                columns = [
+                    "members",
+                    *(("first_members", "last_members") if grain == "h" else ()),
+                    *(("new_members",) if new_members else ()),
+                ]
+                whole = partial(select, grain, digested=False)
+                rows = await _with_sets(rows, columns, digests, whole)
             by_key = grid.setdefault(grain, {})
             for row in rows:
                 by_key.setdefault((row.event, row.item_type), {})[row.start] = row
     return grid, merge
+
+
+def _read_sets(row: SimpleNamespace, columns: Sequence[str]) -> SimpleNamespace:
+    """A row read whole: its sets deserialised in place of their bytes, through the cache
+    (a row written before digests were kept is deserialised and not kept)."""
+    for column in columns:
+        raw = getattr(row, column)
+        if row.digest is not None:
+            users = SETS.put(f"{row.digest}/{column}", raw or b"")
+        else:
+            users = FrozenBitMap.deserialize(raw) if raw else FrozenBitMap()
+        setattr(row, column, users)
+    return row
+
+
+async def _with_sets(
+    rows: list[SimpleNamespace],
+    columns: Sequence[str],
+    digested: bool,
+    whole: Callable[[Sequence[dt.datetime]], Awaitable[list[SimpleNamespace]]],
+) -> list[SimpleNamespace]:
+    """The rows with their users' sets `columns` (deserialised, shared: never changed in
+    place): read whole, or (`digested`: rows read with their digest only) from the process's
+    cache (`tanktop.analytics.sets`), the rows holding sets it has not seen read again
+    `whole`, once."""
+    if not digested:
+        return [_read_sets(row, columns) for row in rows]
+    found: dict[tuple[str, str, dt.datetime, str], FrozenBitMap] = {}
+    unseen = set()
+    for row in rows:
+        for column in columns:
+            cached = None if row.digest is None else SETS.get(f"{row.digest}/{column}")
+            if cached is None:
+                unseen.add(row.start)
+            else:
+                found[(row.event, row.item_type, row.start, column)] = cached
+    again = {
+        (row.event, row.item_type, row.start): _read_sets(row, columns)
+        for row in (await whole(sorted(unseen)) if unseen else [])
+    }
+    kept = []
+    for row in rows:
+        key = (row.event, row.item_type, row.start)
+        if key in again:
+            kept.append(again.pop(key))
+        elif row.start not in unseen:
+            for column in columns:
+                setattr(row, column, found[(*key, column)])
+            kept.append(row)
+    return kept  # (a row gone since the first read is left out: nothing happened there)
 
 
 def _rows_of(grid: Grid, key: tuple[str, str], parts: Sequence[Part]) -> list[tuple[Any, str]]:
@@ -154,9 +227,9 @@ def _members(grid: Grid, key: tuple[str, str], made: Made, new: bool = False) ->
     for plus, minus in made:
         sets = [
             [
-                BitMap.deserialize(raw)
+                users
                 for row, column in _rows_of(grid, key, rows)
-                if (raw := getattr(row, "new_members" if new else column))
+                if (users := getattr(row, "new_members" if new else column)) is not None
             ]
             for rows in (plus, minus)
         ]

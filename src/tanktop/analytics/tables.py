@@ -69,6 +69,8 @@ analytics_series = sa.Table(
     # this series falls in this hour (`tanktop.analytics.partitions`).
     sa.Column("first_members", sa.LargeBinary, nullable=True),
     sa.Column("last_members", sa.LargeBinary, nullable=True),
+    # A digest of the four sets, written with them: what readers cache them under.
+    sa.Column("digest", sa.String(32), nullable=True),
 )
 """Events and distinct users per service, grain (`h` hour, `d` UTC day, `z:<zone>` a local day
 of one of the service's report zones), event and item type

@@ -17,8 +17,7 @@ from pyroaring import BitMap
 
 from tanktop.analytics import queries, streams
 from tanktop.analytics.buckets import local_day_floor, report_zone, zone_grain
-from tanktop.analytics.rollup import ANY, LEASE, bitmap, hold_lease
-from tanktop.analytics.tables import analytics_series
+from tanktop.analytics.rollup import ANY, LEASE, bitmap, hold_lease, write_series
 from tanktop.db import Database
 from tanktop.errors import NotFound
 
@@ -49,7 +48,7 @@ async def add(db: Database, service_id: int, *, zone: str) -> str:
                 async with db.read() as conn:
                     hours = await queries.select_hour_rows(conn, service_id, day, until)
                 async with db.write() as conn:
-                    await queries.upsert(conn, analytics_series, _local_days(hours, name))
+                    await write_series(conn, _local_days(hours, name))
                     await streams.save(conn, claimed, LEASE)
                 day = until
         async with db.write() as conn:
