@@ -170,6 +170,9 @@ class Database:
                 for moment in ("before_cursor_execute", "commit"):
                     event.listen(self.engine.sync_engine, moment, self._answer_deadline_moves_on)
         _configure_reconnects(self.engine, self._reconnect)
+        self._autocommit: dict[str, Any] = (
+            {"sqlite_begin": None} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        )
 
     @property
     def dialect(self) -> str:
@@ -179,14 +182,14 @@ class Database:
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection for reading.
 
-        On PostgreSQL each statement runs on its own (autocommit: one round trip, no
-        BEGIN/ROLLBACK) unless `snapshot` asks for one transaction across several statements.
+        Each statement runs on its own (autocommit: no BEGIN/ROLLBACK, on SQLite a thread
+        hop less each) unless `snapshot` asks for one transaction across several statements.
         """
         with faults.FaultBoundary():
             async with self._answered_in_time(), self.engine.connect() as conn:
                 await self._fit_statement_timeout(conn)
-                if not self.is_sqlite and not snapshot:
-                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                if not snapshot:
+                    conn = await conn.execution_options(**self._autocommit)
                 yield conn
 
     @asynccontextmanager
@@ -436,7 +439,9 @@ async def first_of(*waits: Awaitable[Any], within: float | None = None) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
-    """WAL, a busy timeout, foreign keys, and BEGIN under our control (not pysqlite's)."""
+    """WAL, a busy timeout, foreign keys, and BEGIN under our control (not pysqlite's):
+    the `sqlite_begin` execution option's mode (DEFERRED unless given; None: no transaction,
+    each statement on its own)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -451,7 +456,8 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 BIND_CHUNK = 2000

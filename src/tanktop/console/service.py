@@ -32,6 +32,8 @@ from tanktop.profiles.schemas import Profile
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.service import ModelCache, Recommendation
 from tanktop.sections import service as sections
+from tanktop.sections.context import PageSources
+from tanktop.sections.popular import PopularCopy
 from tanktop.sections.schemas import Row, Section
 from tanktop.tenants import service as tenants
 from tanktop.tenants.service import KeyInfo, SecretInfo, Service
@@ -283,11 +285,9 @@ async def section_page_view(
         db,
         service,
         user_id=user_id,
-        facts=facts,
-        cache=models,
+        sources=PageSources(facts, models, PopularCopy(0), catalog.Availability()),
         rows=len(shown),
         items=PREVIEW_ITEMS,
-        availability=catalog.Availability(),
     )
     rows = {str(row.section_id): row for row in filled.sections}
     keys = [(i.item_type, str(i.item_id)) for row in filled.sections for i in row.items]

@@ -20,6 +20,18 @@ LISTS = ("hide", "seen", "watchlist", "rated", "progress")
 CONTENT_TYPES = ("movie", "programme", "episode")
 
 
+@dataclass(frozen=True)
+class PageSources:
+    """What a page reads besides the database and the user's data: the process's copies
+    (catalog facts, models, popular rankings) and the request's availability filters. The
+    router builds it once; the page and its rows take it whole."""
+
+    facts: CatalogFacts
+    models: ModelCache
+    popular: PopularCopy
+    availability: Availability
+
+
 @dataclass
 class PageContext:
     """The request's parts (database, per-process copies, tenant, user, filters) and what the
@@ -41,21 +53,23 @@ class PageContext:
 
 
 async def load_context(
-    db: Database,
-    service: Service,
-    *,
-    user_id: str,
-    facts: CatalogFacts,
-    cache: ModelCache,
-    availability: Availability,
-    popular: PopularCopy,
+    db: Database, service: Service, *, user_id: str, sources: PageSources
 ) -> PageContext:
     lists, progress = await asyncio.gather(
         events.user_items(db, service, user_id=user_id, events=LISTS, item_types=CONTENT_TYPES),
-        bookmarks.progress(db, service, user_id=user_id, facts=facts),
+        bookmarks.progress(db, service, user_id=user_id, facts=sources.facts),
     )
     context = PageContext(
-        db, facts, cache, service, user_id, availability, utcnow(), lists, progress, popular
+        db,
+        sources.facts,
+        sources.models,
+        service,
+        user_id,
+        sources.availability,
+        utcnow(),
+        lists,
+        progress,
+        sources.popular,
     )
     context.hidden = {(i.item_type, i.item_id) for i in lists if i.event == "hide"}
     seen = {(i.item_type, i.item_id) for i in lists if i.event == "seen"}

@@ -12,14 +12,14 @@ from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.answers import model_answer, model_json
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
-from tanktop.catalog.facts import CatalogFactsDep
+from tanktop.catalog.facts import CatalogFacts, CatalogFactsDep
 from tanktop.catalog.filters import AvailabilityQuery
+from tanktop.catalog.service import Availability
 from tanktop.db import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import ID_CHARS, NAME_PATTERN, UserId
-from tanktop.recommendations.service import ModelCache
 from tanktop.sections import service as sections
-from tanktop.sections.popular import PopularCopy
+from tanktop.sections.context import PageSources
 from tanktop.sections.schemas import (
     MAX_ITEMS,
     Page,
@@ -187,14 +187,10 @@ _CONTINUE_EXAMPLE: dict[str, Any] = {
 }
 
 
-def _models(request: Request) -> ModelCache:
-    models: ModelCache = request.app.state.model_cache
-    return models
-
-
-def _popular(request: Request) -> PopularCopy:
-    popular: PopularCopy = request.app.state.popular_copy
-    return popular
+def _sources(request: Request, facts: CatalogFacts, availability: Availability) -> PageSources:
+    """The process's copies (on the app's state) and the request's filters, for the page."""
+    state = request.app.state
+    return PageSources(facts, state.model_cache, state.popular_copy, availability)
 
 
 def _record(request: Request, service: Service, user_id: str, rows: list[Row]) -> None:
@@ -246,12 +242,9 @@ async def get_page(
         db,
         service,
         user_id=userid,
-        facts=catalog,
-        cache=_models(request),
+        sources=_sources(request, catalog, availability),
         rows=rows,
         items=items,
-        availability=availability,
-        popular=_popular(request),
     )
     _record(request, service, userid, page.sections)
     return model_json(page, exclude_none=True)
@@ -288,12 +281,9 @@ async def get_row(
         service,
         user_id=userid,
         section_id=sectionid,
-        facts=catalog,
-        cache=_models(request),
+        sources=_sources(request, catalog, availability),
         limit=limit,
         cursor=cursor,
-        availability=availability,
-        popular=_popular(request),
     )
     _record(request, service, userid, [row])
     return model_json(row, exclude_none=True)

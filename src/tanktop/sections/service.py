@@ -10,19 +10,16 @@ from contextlib import asynccontextmanager
 
 from pydantic import JsonValue
 
-from tanktop.catalog.facts import CatalogFacts, catalog_moment
-from tanktop.catalog.service import Availability
+from tanktop.catalog.facts import catalog_moment
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest, NotFound
 from tanktop.events import service as events
 from tanktop.events.rules import SECTION
-from tanktop.recommendations.service import ModelCache
 from tanktop.sections import queries
-from tanktop.sections.context import PageContext, load_context
+from tanktop.sections.context import PageContext, PageSources, load_context
 from tanktop.sections.definitions import DEFAULT_PAGE, KINDS, MAX_SECTIONS, parse_definition
 from tanktop.sections.ordering import CLICK_DAYS, Pin, SectionPrefs, page_order
 from tanktop.sections.page import Window, build_page, build_row, decode_cursor
-from tanktop.sections.popular import PopularCopy
 from tanktop.sections.schemas import Page, Row, Section
 from tanktop.tenants.service import Service
 
@@ -163,10 +160,7 @@ async def _user_page(
     service: Service,
     *,
     user_id: str,
-    facts: CatalogFacts,
-    cache: ModelCache,
-    availability: Availability,
-    popular: PopularCopy | None,
+    sources: PageSources,
 ) -> AsyncIterator[tuple[list[Section], list[Section], PageContext]]:
     """Within one snapshot of the user's lists (see `events.user_lists_snapshot`): the
     service's definitions, the user's order of them, and what their rows read. The reads that
@@ -178,15 +172,7 @@ async def _user_page(
             async with events.user_lists_snapshot(db, service, user_id=user_id):
                 prefs, context = await asyncio.gather(
                     section_prefs(db, service, user_id=user_id, clicks=clicks),
-                    load_context(
-                        db,
-                        service,
-                        user_id=user_id,
-                        facts=facts,
-                        cache=cache,
-                        availability=availability,
-                        popular=popular or PopularCopy(0),
-                    ),
+                    load_context(db, service, user_id=user_id, sources=sources),
                 )
                 sections = await defined
                 yield sections, page_order(sections, prefs), context
@@ -201,26 +187,15 @@ async def page(
     service: Service,
     *,
     user_id: str,
-    facts: CatalogFacts,
-    cache: ModelCache,
+    sources: PageSources,
     rows: int,
     items: int,
-    availability: Availability,
-    popular: PopularCopy | None = None,
 ) -> Page:
     """The user's page: up to `rows` non-empty rows of up to `items` items each.
 
     The user's lists are read once, for every domain the rows come from (one moment, one
-    query); `popular` is the process's copy of the service's rankings (none: counted now)."""
-    async with _user_page(
-        db,
-        service,
-        user_id=user_id,
-        facts=facts,
-        cache=cache,
-        availability=availability,
-        popular=popular,
-    ) as (_, ordered, context):
+    query)."""
+    async with _user_page(db, service, user_id=user_id, sources=sources) as (_, ordered, context):
         return Page(sections=await build_page(context, ordered, rows=rows, items=items))
 
 
@@ -230,24 +205,17 @@ async def row(
     *,
     user_id: str,
     section_id: str,
-    facts: CatalogFacts,
-    cache: ModelCache,
+    sources: PageSources,
     limit: int,
     cursor: str | None,
-    availability: Availability,
-    popular: PopularCopy | None = None,
 ) -> Row:
     """One row of the user's page, `limit` items from where `cursor` points (the start)."""
     window = decode_cursor(cursor, section_id, limit) if cursor else Window(0, limit, limit)
-    async with _user_page(
-        db,
-        service,
-        user_id=user_id,
-        facts=facts,
-        cache=cache,
-        availability=availability,
-        popular=popular,
-    ) as (defined, ordered, context):
+    async with _user_page(db, service, user_id=user_id, sources=sources) as (
+        defined,
+        ordered,
+        context,
+    ):
         index = next((i for i, s in enumerate(ordered) if s.section_id == section_id), None)
         if index is None:
             if any(s.section_id == section_id for s in defined):
