@@ -78,8 +78,10 @@ def pgbench_ceiling(
     *,
     database: str = BENCH_DB,
     transaction: str = PG_TRANSACTION,
+    url: str | None = None,
 ) -> float:
-    """Transactions per second of pgbench running our two statements per transaction."""
+    """Transactions per second of pgbench running our two statements per transaction (on
+    `database` over TCP, or at `url`)."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(transaction.format(sid=sid, users=USERS, items=ITEMS))
     out = subprocess.run(
@@ -94,7 +96,7 @@ def pgbench_ceiling(
             str(int(seconds)),
             "-f",
             script.name,
-            pg_url(database),
+            url or pg_url(database),
         ],
         check=True,
         capture_output=True,

@@ -1,6 +1,6 @@
 """The hot paths beside their ceilings, measured with `wrk` in one run (issue 18's goals).
 
-    python -m bench.hotpaths [--seconds 5]
+    python -m bench.hotpaths [--seconds 5] [--unix-socket /var/run/postgresql]
 
 Needs `wrk` (`apt-get install wrk`) and `pgbench` (comes with PostgreSQL). One API process
 (`tanktop serve --no-worker`) on PostgreSQL; each figure is printed beside its ceiling, measured
@@ -23,6 +23,9 @@ request of that cost with no database and none of our code).
 
 Every measurement follows a second of the same load, not counted: the figures are of a process
 past its first requests (connections opened, the catalog copy read), as a server lives.
+
+With `--unix-socket DIR`, the API and pgbench reach PostgreSQL through its socket in DIR instead
+of loopback TCP (what a server on the database's host can do).
 
 Each line also gives the API process's CPU time per request, the figure least moved by
 whatever else the machine is running, and the summary gives the ratios by it too (what the
@@ -121,18 +124,24 @@ class Setup:
     database_url: str
 
 
+def socket_url(folder: str) -> str:
+    """The bench database through PostgreSQL's Unix socket in `folder`."""
+    return f"postgresql://postgres@/{BENCH_DB}?host={folder}"
+
+
 @contextmanager
-def prepared() -> Iterator[Setup]:
+def prepared(socket: str | None = None) -> Iterator[Setup]:
     """A fresh database (bare tables for pgbench, the bookmarks catalog, `STORED` events, a
-    user with 500 items of history) served by one `tanktop serve --no-worker`."""
+    user with 500 items of history) served by one `tanktop serve --no-worker` (reaching the
+    database through the Unix socket in `socket` if given)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database("postgresql", BENCH_DB, tmp)
-        env = tanktop_env(
-            url,
-            TANKTOP_KEY_CACHE_SECONDS="60",
-            TANKTOP_RATE_LIMIT_READS="1000000",
-            TANKTOP_RATE_LIMIT_WRITES="1000000",
-        )
+        limits = {
+            "TANKTOP_KEY_CACHE_SECONDS": "60",
+            "TANKTOP_RATE_LIMIT_READS": "1000000",
+            "TANKTOP_RATE_LIMIT_WRITES": "1000000",
+        }
+        env = tanktop_env(url, **limits)
         key = create_key(env, "bench-hotpaths")
         sid = int(psql(BENCH_DB, "SELECT id FROM services WHERE name = 'bench-hotpaths'"))
         psql(BENCH_DB, BARE_TABLES)
@@ -140,7 +149,8 @@ def prepared() -> Iterator[Setup]:
         catalog.write_text("\n".join(catalog_lines()) + "\n")
         assert run_cli(env, "catalog", "import", str(catalog)).returncode == 0
         fill(url, sid, STORED, database=BENCH_DB)
-        with running_server(env, "--no-worker") as server:
+        served = socket_url(socket) if socket else url
+        with running_server(tanktop_env(served, **limits), "--no-worker") as server:
             events = history()
             for start in range(0, len(events), 250):
                 response = httpx.post(
@@ -149,20 +159,25 @@ def prepared() -> Iterator[Setup]:
                     timeout=30,
                 )
                 assert response.status_code == 204, response.text
-            yield Setup(server.base_url, server.process.pid, key, sid, url)
+            yield Setup(server.base_url, server.process.pid, key, sid, served)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--unix-socket", metavar="DIR", help="reach PostgreSQL through it")
     args = parser.parse_args()
     wrk.require_wrk()
     seconds = args.seconds
     rng = random.Random(18)
     results: list[wrk.WrkResult] = []
-    with prepared() as setup, hello_server() as (hello, hello_pid):
+    with prepared(args.unix_socket) as setup, hello_server() as (hello, hello_pid):
         base, pid, key, sid = setup.base, setup.pid, setup.key, setup.sid
-        print(f"PostgreSQL, one API process, wrk, {seconds:.0f} s per measurement", flush=True)
+        reach = f"Unix socket in {args.unix_socket}" if args.unix_socket else "loopback TCP"
+        print(
+            f"PostgreSQL ({reach}), one API process, wrk, {seconds:.0f} s per measurement",
+            flush=True,
+        )
 
         def measure(
             name: str, paths: list[str], *, at: tuple[str, int] | None = None, **options: object
@@ -191,7 +206,12 @@ def main() -> None:
         ceilings = {}
         for level in (8, 64):
             ceilings[level] = pgbench_ceiling(
-                sid, seconds, level, database=BENCH_DB, transaction=BARE_TRANSACTION
+                sid,
+                seconds,
+                level,
+                database=BENCH_DB,
+                transaction=BARE_TRANSACTION,
+                url=setup.database_url,
             )
             print(f"{'pgbench, bare tables, -c ' + str(level):<44} {ceilings[level]:>8,.0f} tx/s")
             posts[level] = measure(
