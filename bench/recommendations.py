@@ -5,18 +5,21 @@ items (100,000 events) and one of 100,000 items (1,000,000 events).
         [--case 10k|100k|both] [--reuse]
 
 Events follow a skewed popularity over the movies (1 / rank^0.8), from 2,000 users (10k) or
-20,000 (100k). The 10k case is posted through the API in batches; the 100k case is written
-through the same service code in process (a million events over HTTP would take the run's
-time). Prints the time of `tanktop recs train` (reading the history, fitting, storing), its
-peak memory (the command's maximum resident set, `getrusage` of waited-for children), and the
-p99 of recommendations beside the bare /healthz in the same run. `--reuse` measures the
-database an earlier PostgreSQL run of the case left (its events loaded) without loading again.
+20,000 (100k). Every movie is in the catalog with one to three of 20 genres (the model's
+genre part reads them in training and scores with them at serving). The 10k case is posted
+through the API in batches; the 100k case is written through the same service code in
+process (a million events over HTTP would take the run's time). Prints the time of `tanktop
+recs train` (reading the history, fitting, storing), its peak memory (the command's maximum
+resident set, `getrusage` of waited-for children), and the p99 of recommendations beside the
+bare /healthz in the same run. `--reuse` measures the database an earlier PostgreSQL run of
+the case left (its events loaded) without loading again.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import resource
 import subprocess
@@ -31,6 +34,7 @@ from tests.servers import TANKTOP, create_key, running_server, tanktop_env
 
 from bench.databases import fresh_database, pg_url, psql
 from bench.loadgen import Call, ratio_line, run_load
+from tanktop.catalog.importer import import_lines
 from tanktop.db import Database
 from tanktop.events import service as events
 from tanktop.tenants import service as tenants
@@ -69,6 +73,28 @@ def batches(case: Case) -> Iterator[list[JsonValue]]:
             }
             for i in range(start, start + 1000)
         ]
+
+
+GENRES = [f"genre{n}" for n in range(20)]
+
+
+def catalog(case: Case) -> Iterator[str]:
+    """The case's movies as `tanktop catalog import` lines (seeded genres)."""
+    rng = random.Random(7)
+    for item in range(case.items):
+        genres = rng.sample(GENRES, rng.randint(1, 3))
+        yield json.dumps(
+            {"item_type": "movie", "item_id": str(item), "title": f"m{item}", "genres": genres}
+        )
+
+
+async def load_catalog(case: Case, url: str) -> None:
+    db = Database(url)
+    try:
+        report = await import_lines(db, catalog(case))
+        assert not report.rejected, report.rejected[:3]
+    finally:
+        await db.dispose()
 
 
 async def load_events(case: Case, base: str, url: str, key: str) -> None:
@@ -124,6 +150,7 @@ def run(case: Case, database: str, seconds: float, *, reuse: bool) -> None:
             if not reuse:
                 print(f"loading {case.events:,} events …", flush=True)
                 started = time.perf_counter()
+                asyncio.run(load_catalog(case, url))
                 asyncio.run(load_events(case, base, url, key))
                 print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
                 if database == "postgresql":  # as autovacuum would after such a load

@@ -53,7 +53,9 @@ from tanktop.recommendations.evaluate import (
     SPLITS,
     evaluate,
     gain,
+    item_genres,
     plot,
+    read_items,
     read_ratings,
 )
 from tanktop.recommendations.schemas import RecommenderVersion, RecommenderVersions
@@ -470,7 +472,7 @@ def recs_tune(
         if found is None:
             raise NotFound(f"no service named {service!r}")
         current = await recs_settings.current_settings(db, found.id)
-        history, programmes = await tuning.service_history(db, found.id)
+        history, programmes, genres = await tuning.service_history(db, found.id)
         with _trials_progress(trials) as on_trial:
             result = await asyncio.to_thread(
                 tuning.tune,
@@ -480,6 +482,7 @@ def recs_tune(
                 trials=trials,
                 seed=seed,
                 on_trial=on_trial,
+                genres=genres,
             )
         applied, applied_version = "", None
         if apply:
@@ -590,9 +593,16 @@ def recs_evaluate(
         raise typer.BadParameter(f"--split is one of {', '.join(SPLITS)}")
     if tune:
         history = tuning.ratings_history(read_ratings(ratings))
+        genres = item_genres(read_items(items))
         with _trials_progress(trials) as on_trial:
             tuned = tuning.tune(
-                history, recs_settings.DEFAULT, {}, trials=trials, seed=seed, on_trial=on_trial
+                history,
+                recs_settings.DEFAULT,
+                {},
+                trials=trials,
+                seed=seed,
+                on_trial=on_trial,
+                genres=genres,
             )
         _report(tuned, recs_settings.DEFAULT, plot_to)
         return

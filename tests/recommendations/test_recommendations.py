@@ -18,7 +18,7 @@ from tanktop.db import Database
 from tanktop.recommendations.evaluate import evaluate, plot
 from tanktop.recommendations.items import fold_episodes
 from tanktop.recommendations.model import Blend, Model, train
-from tanktop.recommendations.service import RetrainSchedule, train_service
+from tanktop.recommendations.service import ModelCache, RetrainSchedule, train_service
 from tanktop.recommendations.tables import rec_models
 from tests.conftest import Admin, Api, assert_problem, service_of, unique
 from tests.servers import create_key, run_cli, tanktop_env
@@ -42,6 +42,16 @@ def dense_sequence(model: Model) -> np.ndarray:
         start, end = q.indptr[column], q.indptr[column + 1]
         matrix[column, q.indices[start:end]] = q.weights[start:end]
     return matrix
+
+
+def stored_without(model: Model, part: str) -> Model:
+    """`model` as a release before `part` (its three arrays) existed would have stored it."""
+    arrays = dict(np.load(io.BytesIO(model.to_bytes()), allow_pickle=False))
+    for name in ("indptr", "indices", "weights"):
+        del arrays[f"{part}_{name}"]
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return Model.from_bytes(buffer.getvalue())
 
 
 def test_what_users_act_on_next_counts_beyond_co_occurrence() -> None:
@@ -73,14 +83,51 @@ def test_what_users_act_on_next_counts_beyond_co_occurrence() -> None:
     assert (dense_sequence(again) == dense_sequence(model)).all()
 
 
+def test_the_genre_part_breaks_a_tie_co_occurrence_cannot() -> None:
+    """b and c co-occur with a alike; c shares one of a's two genres, b none: with the
+    genre part c comes first, by its genre cosine times a share of the user's strongest
+    score; without it they tie."""
+    interactions = [(f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b", "c")]
+    genres = {"a": ["Drama", "War"], "b": ["Comedy"], "c": ["War"]}
+    model = train(interactions, regularisation=5.0, genres=genres)
+    index = model.index()
+    a, b, c = index["a"], index["b"], index["c"]
+    one = np.array([1.0], dtype=np.float32)
+    plain = model.scores(np.array([a]), one)
+    assert plain[b] == pytest.approx(plain[c])
+    blended = model.scores(np.array([a]), one, Blend(genres=0.5))
+    cosine = 1 / np.sqrt(2)
+    assert blended[c] - blended[b] == pytest.approx(0.5 * cosine * np.abs(plain).max(), rel=1e-5)
+    assert model.genre_match(np.array([a]), one)[[a, b, c]] == pytest.approx([1.0, 0.0, cosine])
+    assert model.genre_match(np.array([a]), -one).tolist() == [0.0] * 3, "a dislike: no taste"
+    again = Model.from_bytes(model.to_bytes())
+    assert again.scores(np.array([a]), one, Blend(genres=0.5)).tolist() == blended.tolist()
+    old = stored_without(model, "genre")
+    assert old.scores(np.array([a]), one, Blend(genres=0.5)).tolist() == plain.tolist(), (
+        "a model stored before the genre part serves without it"
+    )
+
+
+async def test_training_reads_the_catalogs_genres(api: Api, admin: Admin, db: Database) -> None:
+    a, b = await seed(api, unique("g"))
+    for item in a:
+        assert (
+            await admin.put(f"/catalog/movie/{item}/", json={"title": item, "genres": ["Horror"]})
+        ).status_code in (200, 201)
+    service = await service_of(db, api)
+    await train_service(db, service.id)
+    model = await ModelCache(db, refresh=3600).get(service.id)
+    assert model is not None
+    index = model.index()
+    one = np.array([1.0], dtype=np.float32)
+    match = model.genre_match(np.array([index[f"movie:{a[0]}"]]), one)
+    assert [match[index[f"movie:{i}"]] for i in a] == pytest.approx([1.0] * len(a))
+    assert [match[index[f"movie:{i}"]] for i in b] == [0.0] * len(b), "no genres: no match"
+
+
 def test_a_model_stored_before_the_sequence_part_still_serves() -> None:
     model = train([(f"u{u}", item, 1.0) for u in range(5) for item in ("a", "b")])
-    arrays = dict(np.load(io.BytesIO(model.to_bytes()), allow_pickle=False))
-    for name in ("sequence_indptr", "sequence_indices", "sequence_weights"):
-        del arrays[name]
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    old = Model.from_bytes(buffer.getvalue())
+    old = stored_without(model, "sequence")
     index = old.index()
     one = np.array([1.0], dtype=np.float32)
     assert not dense_sequence(old).any()

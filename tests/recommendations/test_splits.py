@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
-from tanktop.recommendations.evaluate import Rating, split
+from tanktop.catalog.importer import parse_line
+from tanktop.errors import BadRequest
+from tanktop.recommendations.evaluate import (
+    Rating,
+    catalog_lines,
+    item_genres,
+    read_items,
+    split,
+)
 from tanktop.recommendations.holdout import latest_per_user
 
 
@@ -62,3 +71,25 @@ def test_the_holdout_share_and_its_floor(holdout: float) -> None:
     assert not [act for act in test if act[0] == "b"], "3 acts: under the minimum"
     assert [act for act in test if act[0] == "c"] == [("c", 0)] * max(1, round(5 * holdout))
     assert len(train) + len(test) == len(acts)
+
+
+def test_an_items_file_becomes_catalog_movies_with_genres(tmp_path: Path) -> None:
+    path = tmp_path / "movies.csv"
+    path.write_text(
+        "movieId,title,genres\n"
+        '1,"Heat, the film (1995)",Action|Crime|Thriller\n'
+        "2,Nothing (2001),(no genres listed)\n"
+    )
+    items = read_items(path)
+    assert item_genres(items) == {
+        "movie:1": ("action", "crime", "thriller"),
+        "movie:2": (),
+    }
+    entries = [parse_line(line) for line in catalog_lines(items)]
+    assert [(e.item_type, e.item_id) for e in entries] == [("movie", "1"), ("movie", "2")]
+    first = entries[0].item
+    assert first is not None
+    assert first.model_dump()["genres"] == ["Action", "Crime", "Thriller"]
+    path.write_text("movieId,title,genres\n3,Two columns\n")
+    with pytest.raises(BadRequest, match="line 2: expected item,title,genres"):
+        read_items(path)

@@ -18,7 +18,14 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import queries
-from tanktop.catalog.service import Content, ItemKey, contents, episode_guides, labels_in
+from tanktop.catalog.service import (
+    Content,
+    ItemKey,
+    contents,
+    episode_guides,
+    item_genres,
+    labels_in,
+)
 
 GENRE_TYPES = ("movie", "programme")
 K = TypeVar("K", bound=Hashable)
@@ -126,11 +133,10 @@ class CatalogFacts:
         if index is None:
             by_genre: dict[str, list[ItemKey]] = {}
             by_item: dict[ItemKey, tuple[str, ...]] = {}
-            for row in await queries.select_genres(conn, GENRE_TYPES):
-                names = tuple(sorted({str(g).casefold() for g in row.genres or ()}))
-                by_item[(row.item_type, row.item_id)] = names
+            for key, names in (await item_genres(conn, item_types=GENRE_TYPES)).items():
+                by_item[key] = names
                 for name in names:
-                    by_genre.setdefault(name, []).append((row.item_type, row.item_id))
+                    by_genre.setdefault(name, []).append(key)
             index = (by_genre, by_item)
             if generation == self._generation:
                 self._genres = index

@@ -143,6 +143,17 @@ async def contents(conn: AsyncConnection, *, keys: Sequence[ItemKey]) -> dict[It
     return {key: _content(row) for key, row in (await queries.select_items(conn, keys)).items()}
 
 
+async def item_genres(
+    conn: AsyncConnection, *, item_types: Sequence[str]
+) -> dict[ItemKey, tuple[str, ...]]:
+    """Each item of `item_types` -> its genres (casefolded, sorted, no repeats), in key
+    order."""
+    return {
+        (row.item_type, row.item_id): tuple(sorted({str(g).casefold() for g in row.genres or ()}))
+        for row in await queries.select_genres(conn, item_types)
+    }
+
+
 async def labels(db: Database, *, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
     """How people name these items ("Alien (1979)", "Sherlock S1E2"); unknown ones left out."""
     async with db.read() as conn:

@@ -9,11 +9,12 @@ same training part in the same run. Seeded, so a run can be repeated exactly.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import random
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -23,6 +24,7 @@ from pydantic import JsonValue
 
 from tanktop import migrations
 from tanktop.catalog import service as catalog
+from tanktop.catalog.importer import import_lines
 from tanktop.db import Database
 from tanktop.errors import BadRequest
 from tanktop.events import service as events
@@ -72,6 +74,50 @@ def read_ratings(path: Path) -> list[Rating]:
 
 
 SPLITS: Final = ("random", "temporal", "global")
+
+
+NO_GENRES: Final = "(no genres listed)"
+
+
+def read_items(path: Path) -> dict[str, tuple[str, str]]:
+    """`item,title,genres` rows after a header (genres `|`-separated, MovieLens's
+    `(no genres listed)` none): item -> (title, genres); a row that is not is a
+    `BadRequest` naming its line."""
+    found: dict[str, tuple[str, str]] = {}
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            if len(row) != 3:
+                raise BadRequest(
+                    f"{path} line {reader.line_num}: expected item,title,genres, "
+                    f"got {','.join(row)!r}"
+                )
+            item, title, genres = row
+            found[item] = (title, "" if genres == NO_GENRES else genres)
+    return found
+
+
+def item_genres(items: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Model key -> genres of each item (as the catalog keeps them: casefolded, sorted), for
+    what trains without a catalog (`recs evaluate --tune`)."""
+    return {
+        f"movie:{item}": tuple(sorted({g.casefold() for g in genres.split("|") if g}))
+        for item, (_, genres) in items.items()
+    }
+
+
+def catalog_lines(items: dict[str, tuple[str, str]]) -> Iterator[str]:
+    """The items as `tanktop catalog import` lines (movies with their titles and genres)."""
+    for item, (title, genres) in items.items():
+        yield json.dumps(
+            {
+                "item_type": "movie",
+                "item_id": item,
+                "title": title[:500] or item,
+                "genres": [g[:100] for g in genres.split("|") if g][:50],
+            }
+        )
 
 
 def split(ratings: list[Rating], how: str, seed: int) -> tuple[list[Rating], list[Rating]]:
@@ -263,8 +309,11 @@ def baselines(
     }
 
 
-async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[str]]:
-    """Load the training part through the API's service code and ask the served recommender."""
+async def served(
+    train_part: list[Rating], users: list[str], items: dict[str, tuple[str, str]]
+) -> dict[str, list[str]]:
+    """Load the items into the catalog and the training part through the API's service code,
+    and ask the served recommender."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'evaluate.db'}")
         try:
@@ -272,6 +321,10 @@ async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[s
             key = await tenants.create_key(db, name="evaluation")
             service = await tenants.find_service(db, key=key)
             assert service is not None
+            report = await import_lines(db, catalog_lines(items))
+            if report.rejected:
+                number, reason = report.rejected[0]
+                raise BadRequest(f"items line {number + 1}: {reason}")
             for start in range(0, len(train_part), 1000):
                 chunk: list[JsonValue] = [
                     {
@@ -307,8 +360,8 @@ async def served(train_part: list[Rating], users: list[str]) -> dict[str, list[s
 
 async def evaluate(ratings_path: Path, items_path: Path, how: str, seed: int) -> list[Scores]:
     ratings = read_ratings(ratings_path)
-    with items_path.open(newline="") as f:
-        n_items = sum(1 for _ in f) - 1
+    items = read_items(items_path)
+    n_items = len(items)
     train_part, test_part = split(ratings, how, seed)
     trained_users = {u for u, _, _, _ in train_part}
     truth: dict[str, set[str]] = defaultdict(set)
@@ -316,7 +369,7 @@ async def evaluate(ratings_path: Path, items_path: Path, how: str, seed: int) ->
         if user in trained_users:
             truth[user].add(item)
     users = sorted(truth)
-    results = [score("served (tanktop)", await served(train_part, users), truth, n_items)]
+    results = [score("served (tanktop)", await served(train_part, users, items), truth, n_items)]
     regularisation = ease_lambda(train_part, how, seed)
     for name, answers in baselines(train_part, users, seed, regularisation=regularisation).items():
         results.append(score(name, answers, truth, n_items))

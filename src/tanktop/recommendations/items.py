@@ -24,6 +24,8 @@ from tanktop.recommendations.weighing import blend_of
 WATCHED_OR_HIDDEN = frozenset({"seen", "rated", "hide"})
 """A rating means the user has watched it: never recommended again, like seen and hidden."""
 CONTENT = ["movie", "programme", "episode"]
+GENRES = ("movie", "programme")
+"""The item types with genres (recommended by the genre part, answered by `similar`)."""
 
 
 async def programmes_of(
@@ -49,6 +51,13 @@ async def _programmes(
         else:
             found = await facts.contents(conn, keys)
     return {k[1]: f"programme:{c.programme_id}" for k, c in found.items() if c.programme_id}
+
+
+async def model_genres(db: Database) -> dict[str, tuple[str, ...]]:
+    """Model key -> genres of every movie and programme in the catalog (the genre part's)."""
+    async with db.read() as conn:
+        found = await catalog.item_genres(conn, item_types=GENRES)
+    return {f"{item_type}:{item_id}": names for (item_type, item_id), names in found.items()}
 
 
 def model_key(item_type: str, item_id: str, programmes: dict[str, str]) -> str | None:

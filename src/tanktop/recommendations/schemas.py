@@ -55,6 +55,9 @@ class Params(BaseModel):
     recent_items: Annotated[StrictFloat, Field(gt=0, le=100_000)] = 10.0
     """An item the user acted on this many items before their latest weighs half in the
     recent part."""
+    genre_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.1
+    """How much the genre part adds: each item's genre cosine with the genres of what the
+    user likes, times this share of the user's strongest score (applies at serving)."""
     half_life_days: Annotated[StrictFloat, Field(gt=0, le=36_500)] | None = None
     """Recency: an event this many days older than the service's newest weighs half (None:
     no decay)."""

@@ -18,6 +18,7 @@ from tanktop.events import service as events
 from tanktop.recommendations.cache import ModelCache
 from tanktop.recommendations.items import (
     CONTENT,
+    GENRES,
     WATCHED_OR_HIDDEN,
     Taste,
     model_key,
@@ -339,10 +340,6 @@ async def similar(
                 taken.add(f"{kind}:{other}")
                 result.append(_recommendation(kind, other, 0.0, _POPULAR))
     return result
-
-
-GENRES = ("movie", "programme")
-"""What `similar` answers from the catalog: the item types with genres."""
 
 
 async def _in_catalog(db: Database, key: tuple[str, str]) -> bool:

@@ -19,8 +19,8 @@ import datetime as dt
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,6 +35,7 @@ from tanktop.recommendations.items import (
     CONTENT,
     Taste,
     fold_episodes,
+    model_genres,
     model_key,
     programmes_of,
 )
@@ -51,6 +52,7 @@ HALF_LIVES: Final = (1.0, 3650.0)
 BLEND_WEIGHTS: Final = ("sequence_weight", "recent_weight")
 MAX_BLEND_WEIGHT: Final = 2.0
 RECENT_ITEMS: Final = (1.0, 100.0)
+GENRE_WEIGHTS: Final = (0.0, 0.5)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Case:
     """Test user -> the model keys they went on to act on."""
     programmes: dict[str, str]
     """Episode id -> its programme's model key."""
+    genres: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Model key -> the catalog's genres (the genre part's)."""
 
 
 def split_case(
@@ -70,6 +74,7 @@ def split_case(
     programmes: dict[str, str],
     *,
     holdout: float = HOLDOUT,
+    genres: Mapping[str, Sequence[str]] | None = None,
 ) -> Case:
     """Each user's latest `holdout` of their events (at least one, for users with
     `MIN_EVENTS` or more) as the test of everything else."""
@@ -89,7 +94,7 @@ def split_case(
             and key not in touched[e.user_id]
         ):
             truth[e.user_id].add(key)
-    return Case(train_part, dict(truth), programmes)
+    return Case(train_part, dict(truth), programmes, genres or {})
 
 
 def ratings_history(ratings: Sequence[tuple[str, str, float, int]]) -> list[HistoryEvent]:
@@ -113,14 +118,14 @@ def ratings_history(ratings: Sequence[tuple[str, str, float, int]]) -> list[Hist
 
 async def service_history(
     db: Database, service_id: int
-) -> tuple[list[HistoryEvent], dict[str, str]]:
+) -> tuple[list[HistoryEvent], dict[str, str], dict[str, tuple[str, ...]]]:
     """The service's history in time order (events in force: no superseded live-TV rows nor
-    their corrections), and the programme of each episode in it."""
+    their corrections), the programme of each episode in it, and the catalog's genres."""
     history = [e async for e in events.stream_history(db, service_id) if e.in_force]
     programmes = await programmes_of(
         db, episode_ids=(e.item_id for e in history if e.item_type == "episode")
     )
-    return history, programmes
+    return history, programmes, await model_genres(db)
 
 
 def recommend(case: Case, settings: RecommenderVersion) -> dict[str, list[str]]:
@@ -128,7 +133,7 @@ def recommend(case: Case, settings: RecommenderVersion) -> dict[str, list[str]]:
     answer from the training part: their weights times the model, popularity for a user with
     none the model knows, never an item they touched."""
     folded = fold_episodes(weigh(case.fit, settings, item_types=CONTENT), case.programmes)
-    model = fit(folded, settings)
+    model = fit(folded, settings, case.genres)
     if not model.items:
         return {user: [] for user in case.truth}
     index = model.index()
@@ -226,9 +231,9 @@ def _shown(recommended: dict[str, list[str]]) -> set[str]:
 class Space:
     """What the search varies: the weights of the events the history has on content (`rated`
     and `hide` each with a range of its own), the neutral rating, EASE's λ, how much the
-    sequence part weighs (the whole history, the latest items and how fast they age) and the
-    recency half-life. The rating scale and the head size stay the current version's: facts about
-    the service and a bound on cost, not tunables."""
+    sequence part weighs (the whole history, the latest items and how fast they age), the
+    recency half-life and how much the genre part adds. The rating scale and the head size
+    stay the current version's: facts about the service and a bound on cost, not tunables."""
 
     events: tuple[str, ...]
     rated: bool
@@ -259,6 +264,7 @@ class Space:
         for name in BLEND_WEIGHTS:
             changes[name] = trial.suggest_float(name, 0.0, MAX_BLEND_WEIGHT)
         changes["recent_items"] = trial.suggest_float("recent_items", *RECENT_ITEMS, log=True)
+        changes["genre_weight"] = trial.suggest_float("genre_weight", *GENRE_WEIGHTS)
         decay = trial.suggest_categorical("decay", [False, True])
         changes["half_life_days"] = (
             trial.suggest_float("half_life_days", *HALF_LIVES, log=True) if decay else None
@@ -284,6 +290,7 @@ class Space:
         for name in BLEND_WEIGHTS:
             point[name] = _clamp(getattr(p, name), 0.0, MAX_BLEND_WEIGHT)
         point["recent_items"] = _clamp(p.recent_items, *RECENT_ITEMS)
+        point["genre_weight"] = _clamp(p.genre_weight, *GENRE_WEIGHTS)
         point["decay"] = p.half_life_days is not None
         if p.half_life_days is not None:
             point["half_life_days"] = _clamp(p.half_life_days, *HALF_LIVES)
@@ -315,11 +322,12 @@ def tune(
     *,
     trials: int,
     seed: int = 1,
+    genres: Mapping[str, Sequence[str]] | None = None,
     on_trial: Callable[[int, float], None] | None = None,
 ) -> Tuned:
     """Search on the inner split, then compare on the outer one (see the module's doc)."""
-    outer = split_case(history, current, programmes)
-    inner = split_case(outer.fit, current, programmes)
+    outer = split_case(history, current, programmes, genres=genres)
+    inner = split_case(outer.fit, current, programmes, genres=genres)
     space = Space.of(outer.fit)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))

@@ -8,7 +8,7 @@ version scores offline is what the served model learns."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from tanktop.events.service import HistoryEvent
 from tanktop.recommendations.model import Blend, Model, train
@@ -49,18 +49,26 @@ def weigh(
     ]
 
 
-def fit(folded: Iterable[tuple[str, str, float]], settings: RecommenderVersion) -> Model:
-    """The model of (user, model key, weight) triples under the version's parameters."""
+def fit(
+    folded: Iterable[tuple[str, str, float]],
+    settings: RecommenderVersion,
+    genres: Mapping[str, Sequence[str]] | None = None,
+) -> Model:
+    """The model of (user, model key, weight) triples under the version's parameters
+    (`genres`: model key -> the catalog's genres, for the genre part)."""
     params = settings.params
     return train(
         folded,
         regularisation=params.ease_lambda,
         head_items=params.head_items,
         neighbours=params.neighbours,
+        genres=genres,
     )
 
 
 def blend_of(settings: RecommenderVersion) -> Blend:
     """How serving weighs the model's sequence part under the version's parameters."""
     params = settings.params
-    return Blend(params.sequence_weight, params.recent_weight, params.recent_items)
+    return Blend(
+        params.sequence_weight, params.recent_weight, params.recent_items, params.genre_weight
+    )
