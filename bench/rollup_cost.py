@@ -6,12 +6,14 @@ they arrive, alternated in one run (PostgreSQL).
                                 [--rollup-seconds 2]
 
 Each round measures single-event POSTs (at `--concurrency`) and 1,000-event batches
-(`POST /events/`, 4 at a time), each four ways (each worker a process of its own, started for
+(`POST /events/`, 4 at a time), each five ways (each worker a process of its own, started for
 its measurement):
 
 - `none`: no worker;
-- `concurrent`: a `tanktop worker` rolling up as the writes arrive (it first catches up with
-  what earlier measurements wrote, so it does the steady-state work, not a backlog);
+- `eager`: a `tanktop worker` rolling up round after round as the writes arrive (it first
+  catches up with what earlier measurements wrote, so it does the steady-state work, not a
+  backlog), as workers did before `TANKTOP_ANALYTICS_ROLLUP_SECONDS`;
+- `concurrent`: the same, rolling up every `--rollup-seconds` once caught up (the default);
 - `niced`: the same at a lower CPU priority (`--nice`, what an operator gets with
   `nice -n 19 tanktop worker`): the API and the database come first, the rollups take the
   CPU they leave;
@@ -29,7 +31,7 @@ written over the writes' time plus that catch-up (events ingested and counted pe
 worker that had caught up waits up to `--rollup-seconds` for its next round, which counts
 here too). Beside them, the worker's own CPU per 1,000 events written (from /proc; its
 statements' share of PostgreSQL's CPU is not in it).
-Alternating spreads the drift of a shared machine over all four; the ratios of the medians
+Alternating spreads the drift of a shared machine over all five; the ratios of the medians
 against `none` are what the rollups cost. Training is off in the worker (no retraining, and no
 first model while the writes pause).
 """
@@ -57,7 +59,7 @@ UNREAD = (
     "- (SELECT hwm FROM analytics_streams WHERE name = 'events')"
 )
 PAUSER = "bench-rollup-cost"
-MODES = ("none", "concurrent", "niced", "paused")
+MODES = ("none", "eager", "concurrent", "niced", "paused")
 
 
 def caught_up(worker: subprocess.Popen[bytes], within: float = 1200) -> float:
@@ -68,6 +70,20 @@ def caught_up(worker: subprocess.Popen[bytes], within: float = 1200) -> float:
         assert time.monotonic() - started < within, "the worker did not catch up"
         time.sleep(0.1)
     return time.monotonic() - started
+
+
+def version() -> int:
+    return int(psql(BENCH_DB, "SELECT version FROM analytics_streams WHERE name = 'events'"))
+
+
+def ready(worker: subprocess.Popen[bytes], before: int, within: float = 300) -> None:
+    """Wait until a worker started when the rollups were at `before` has done a round (even
+    an empty one moves the stream's version): its start-up is not counted as rolling up."""
+    started = time.monotonic()
+    while version() == before:
+        assert worker.poll() is None, "the worker stopped"
+        assert time.monotonic() - started < within, "the worker did not start"
+        time.sleep(0.1)
 
 
 def pause(held: bool) -> None:
@@ -125,7 +141,7 @@ def main() -> None:
         "--rollup-seconds",
         type=float,
         default=2.0,
-        help="TANKTOP_ANALYTICS_ROLLUP_SECONDS of the worker (0: round after round)",
+        help="TANKTOP_ANALYTICS_ROLLUP_SECONDS of the concurrent and niced workers",
     )
     args = parser.parse_args()
 
@@ -147,7 +163,6 @@ def main() -> None:
             **env,
             "TANKTOP_RETRAIN_AFTER_EVENTS": "1000000000",
             "TANKTOP_FIRST_MODEL_QUIET_SECONDS": "1000000000",
-            "TANKTOP_ANALYTICS_ROLLUP_SECONDS": str(args.rollup_seconds),
         }
         print(
             f"PostgreSQL, one API process, {args.rounds} rounds of {args.seconds:.0f} s per "
@@ -164,9 +179,17 @@ def main() -> None:
                         worker = None
                         try:
                             if mode != "none":
+                                before = version()
+                                env_of = {
+                                    **worker_env,
+                                    "TANKTOP_ANALYTICS_ROLLUP_SECONDS": "0"
+                                    if mode == "eager"
+                                    else str(args.rollup_seconds),
+                                }
                                 worker = start_worker(
-                                    worker_env, nice=args.nice if mode == "niced" else 0
+                                    env_of, nice=args.nice if mode == "niced" else 0
                                 )
+                                ready(worker, before)
                             result = measure(write, mode, worker)
                         finally:
                             if worker is not None:

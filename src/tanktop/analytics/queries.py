@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -137,9 +138,47 @@ async def select_items_at(
     return rows
 
 
+def _json_value(value: object) -> object:
+    """What JSON cannot hold, as PostgreSQL's input of its column type reads it."""
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()  # bytea's input format
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"no JSON for {type(value).__name__}")
+
+
+async def _insert_json(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]], update: str
+) -> None:
+    """PostgreSQL: INSERT the rows sent as one JSON document (`json_populate_recordset` gives
+    each value its column's type), `ON CONFLICT` of the key `DO UPDATE SET update` (the row
+    there is `t`).
+
+    The rollups write tens of thousands of rows a round: as arrays, one per column, every
+    value went through SQLAlchemy's and asyncpg's per-element encoding (an ABC check per
+    element), a third of the worker's CPU; one JSON string costs a few microseconds a row."""
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    keys = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+    statement = sa.text(
+        f"INSERT INTO {table.name} AS t ({columns}) SELECT {columns} "  # noqa: S608 - own names
+        f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {update}"
+    )
+    for chunk in chunks(rows, ARRAY_CHUNK):
+        await conn.execute(statement, {"rows": json.dumps(chunk, default=_json_value)})
+
+
 async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, replacing the non-key columns of rows already there."""
     keys = [c.name for c in table.primary_key.columns]
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        replaced = [name for name in rows[0] if name not in keys]
+        update = ", ".join(f'"{name}" = excluded."{name}"' for name in replaced)
+        await _insert_json(conn, table, rows, update)
+        return
 
     def replace(stmt: Insert) -> Insert:
         return stmt.on_conflict_do_update(
@@ -150,17 +189,23 @@ async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str
     await insert_many(conn, table, rows, replace)
 
 
+ENGAGEMENT_COUNTS = ("impressions", "clicks", "engaged")
+
+
 async def add_engagement(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Add impressions, clicks and engaged counts to their (service, surface, hour) rows."""
     table = analytics_engagement
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        update = ", ".join(f"{name} = t.{name} + excluded.{name}" for name in ENGAGEMENT_COUNTS)
+        await _insert_json(conn, table, rows, update)
+        return
 
     def add(stmt: Insert) -> Insert:
         return stmt.on_conflict_do_update(
             index_elements=["service_id", "surface", "start"],
-            set_={
-                name: table.c[name] + stmt.excluded[name]
-                for name in ("impressions", "clicks", "engaged")
-            },
+            set_={name: table.c[name] + stmt.excluded[name] for name in ENGAGEMENT_COUNTS},
         )
 
     await insert_many(conn, table, rows, add)
@@ -170,19 +215,24 @@ async def add_user_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     """Add a batch's per-user counts to their rows (no read: counts add, first and last
     widen)."""
     table = analytics_user_events
-    earliest, latest = (
-        (sa.func.min, sa.func.max)
-        if conn.dialect.name == "sqlite"
-        else (sa.func.least, sa.func.greatest)
-    )
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        update = (
+            "events = t.events + excluded.events, "
+            "first_at = least(t.first_at, excluded.first_at), "
+            "last_at = greatest(t.last_at, excluded.last_at)"
+        )
+        await _insert_json(conn, table, rows, update)
+        return
 
     def add(stmt: Insert) -> Insert:
         return stmt.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key.columns],
             set_={
                 "events": table.c.events + stmt.excluded.events,
-                "first_at": earliest(table.c.first_at, stmt.excluded.first_at),
-                "last_at": latest(table.c.last_at, stmt.excluded.last_at),
+                "first_at": sa.func.min(table.c.first_at, stmt.excluded.first_at),
+                "last_at": sa.func.max(table.c.last_at, stmt.excluded.last_at),
             },
         )
 
