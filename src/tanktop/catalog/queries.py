@@ -475,17 +475,21 @@ async def select_episodes(conn: AsyncConnection, programme_ids: Sequence[str]) -
     return await select_in(conn, query, catalog_items.c.programme_id, programme_ids)
 
 
+_AIRING = (
+    sa.select(schedule_slots)
+    .where(
+        schedule_slots.c.start < sa.bindparam("end"), schedule_slots.c.end > sa.bindparam("start")
+    )
+    .order_by(schedule_slots.c.start, schedule_slots.c.channel_id)
+    .limit(sa.bindparam("limit"))
+)
+
+
 async def select_airing(
     conn: AsyncConnection, start: dt.datetime, end: dt.datetime, limit: int
 ) -> list[sa.Row[Any]]:
     """Slots of every channel overlapping [start, end), by start time."""
-    query = (
-        sa.select(schedule_slots)
-        .where(schedule_slots.c.start < end, schedule_slots.c.end > start)
-        .order_by(schedule_slots.c.start, schedule_slots.c.channel_id)
-        .limit(limit)
-    )
-    return list((await conn.execute(query)).all())
+    return list((await conn.execute(_AIRING, {"start": start, "end": end, "limit": limit})).all())
 
 
 async def select_titles(conn: AsyncConnection, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:
@@ -510,6 +514,38 @@ async def select_genres(conn: AsyncConnection, item_types: Sequence[str]) -> lis
     return [row for row in await conn.execute(query)]
 
 
+_EPISODES = catalog_items.alias("episodes")
+_IS_EPISODE = offers.c.item_type == "episode"
+_NEW_KEY_ID = sa.case((_IS_EPISODE, _EPISODES.c.programme_id), else_=offers.c.item_id)
+_NEW_OFFERS = (
+    sa.select(
+        sa.case((_IS_EPISODE, sa.literal("programme")), else_=offers.c.item_type),
+        _NEW_KEY_ID,
+        offers.c.available_since,
+    )
+    .select_from(
+        offers.outerjoin(
+            _EPISODES,
+            sa.and_(
+                _IS_EPISODE,
+                _EPISODES.c.item_type == "episode",
+                _EPISODES.c.item_id == offers.c.item_id,
+            ),
+        )
+    )
+    .where(
+        offers.c.available_since >= sa.bindparam("since"),
+        offers.c.available_since <= sa.bindparam("now"),
+        sa.or_(offers.c.available_until.is_(None), offers.c.available_until > sa.bindparam("now")),
+        _NEW_KEY_ID.is_not(None),
+    )
+    .order_by(offers.c.available_since.desc())
+    .limit(sa.bindparam("ask"))
+)
+"""`select_new`'s offers, newest first: built once (a page asks for them each time; building
+the statement cost more of the process's CPU than reading its answer)."""
+
+
 async def select_new(
     conn: AsyncConnection,
     item_types: Sequence[str],
@@ -530,51 +566,24 @@ async def select_new(
     window by item cost the whole window (thousands of offers) per call. Item types and the
     order among equal times are applied here: in SQL, a condition on the offer's type makes
     SQLite choose the index on it, and a second sort key makes it sort the whole window."""
-    episodes = catalog_items.alias("episodes")
-    is_episode = offers.c.item_type == "episode"
-    key_type = sa.case((is_episode, sa.literal("programme")), else_=offers.c.item_type)
-    key_id = sa.case((is_episode, episodes.c.programme_id), else_=offers.c.item_id)
-    conditions: list[Any] = [
-        offers.c.available_since >= since,
-        offers.c.available_since <= now,
-        sa.or_(offers.c.available_until.is_(None), offers.c.available_until > now),
-        key_id.is_not(None),
-    ]
+    query = _NEW_OFFERS
     if sources:
-        conditions.append(offers.c.source_id.in_(list(sources)))
+        query = query.where(offers.c.source_id.in_(list(sources)))
     if hd:
-        conditions.append(offers.c.hd.is_(True))
+        query = query.where(offers.c.hd.is_(True))
     if max_price is not None:
-        conditions.append(offers.c.price <= max_price)
-    query = (
-        sa.select(
-            key_type.label("key_type"),
-            key_id.label("key_id"),
-            offers.c.available_since.label("became"),
-        )
-        .select_from(
-            offers.outerjoin(
-                episodes,
-                sa.and_(
-                    is_episode,
-                    episodes.c.item_type == "episode",
-                    episodes.c.item_id == offers.c.item_id,
-                ),
-            )
-        )
-        .where(*conditions)
-        .order_by(offers.c.available_since.desc())
-    )
+        query = query.where(offers.c.price <= max_price)
     types = set(item_types)
     ask = 2 * limit + 8  # an item has an offer or two on most catalogs
     while True:
-        rows = (await conn.execute(query.limit(ask))).all()
+        rows = (await conn.execute(query, {"since": since, "now": now, "ask": ask})).all()
         newest: dict[tuple[str, str], dt.datetime] = {}
-        for row in rows:
-            if row.key_type in types:
-                newest.setdefault((row.key_type, row.key_id), row.became)
+        for key_type, key_id, became in rows:
+            if key_type in types:
+                newest.setdefault((key_type, key_id), became)
         if len(rows) == ask:  # more may share the last time read: only earlier ones are known
-            newest = {key: at for key, at in newest.items() if at > rows[-1].became}
+            last = rows[-1][2]
+            newest = {key: at for key, at in newest.items() if at > last}
         if len(newest) >= limit or len(rows) < ask:
             ranked = sorted(newest.items(), key=lambda found: (-found[1].timestamp(), found[0]))
             return [(t, i, at) for (t, i), at in ranked[:limit]]

@@ -954,6 +954,22 @@ async def lock_users(conn: AsyncConnection, users: Sequence[tuple[int, str]]) ->
         await asyncio.sleep(0.02)
 
 
+_USER_EVENT_COUNTS = (
+    sa.select(event_history.c.item_id, sa.func.count())
+    .where(
+        event_history.c.service_id == sa.bindparam("service_id"),
+        event_history.c.user_id == sa.bindparam("user_id"),
+        event_history.c.at >= sa.bindparam("since"),
+        event_history.c.event == sa.bindparam("event"),
+        event_history.c.item_type == sa.bindparam("item_type"),
+        event_history.c.removed.is_(False),
+        event_history.c.superseded_at.is_(None),
+    )
+    .group_by(event_history.c.item_id)
+)
+"""Built once: a section page asks it each time (the user's clicks on sections)."""
+
+
 async def count_user_events(
     conn: AsyncConnection,
     service_id: int,
@@ -963,20 +979,14 @@ async def count_user_events(
     since: dt.datetime,
 ) -> dict[str, int]:
     """How many `event`s the user sent on each item of `item_type` since `since`."""
-    query = (
-        sa.select(event_history.c.item_id, sa.func.count().label("n"))
-        .where(
-            event_history.c.service_id == service_id,
-            event_history.c.user_id == user_id,
-            event_history.c.at >= since,
-            event_history.c.event == event,
-            event_history.c.item_type == item_type,
-            event_history.c.removed.is_(False),
-            event_history.c.superseded_at.is_(None),
-        )
-        .group_by(event_history.c.item_id)
-    )
-    return {row.item_id: int(row.n) for row in await conn.execute(query)}
+    params = {
+        "service_id": service_id,
+        "user_id": user_id,
+        "since": since,
+        "event": event,
+        "item_type": item_type,
+    }
+    return {item_id: int(n) for item_id, n in await conn.execute(_USER_EVENT_COUNTS, params)}
 
 
 async def select_popular(
