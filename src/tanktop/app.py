@@ -16,6 +16,7 @@ from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.analytics.rollup import RollupSchedule
 from tanktop.analytics.router import router as analytics_router
 from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules, viewing_deriver
+from tanktop.bookmarks.memo import BookmarksMemo
 from tanktop.bookmarks.router import router as bookmarks_router
 from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.router import router as catalog_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.key_cache = KeyCache(db, settings.key_cache_seconds)
         app.state.model_cache = ModelCache(db, settings.model_refresh_seconds)
         app.state.catalog_facts = CatalogFacts()
+        app.state.bookmarks_memo = BookmarksMemo()
         app.state.popular_copy = PopularCopy(settings.popular_refresh_seconds)
         tokens = token_store(db, settings.redis_url, settings.rate_window_seconds)
         app.state.rate_limiter = limiter = RateLimiter(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from pydantic import TypeAdapter
 
 from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
 from tanktop.bookmarks import service as bookmarks
+from tanktop.bookmarks.memo import BookmarksMemoDep
 from tanktop.bookmarks.schemas import Bookmark, BookmarkList
 from tanktop.catalog.facts import CatalogFactsDep
 from tanktop.db import DatabaseDep
@@ -15,6 +17,9 @@ from tanktop.fastpath import FastRoute
 from tanktop.ids import ItemId, ItemType, UserId
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Bookmarks"], route_class=FastRoute)
+
+_LIST = TypeAdapter(BookmarkList)
+"""Writes the list route's answer as FastAPI writes its `response_model` (pydantic-core)."""
 
 _EXAMPLE = {
     "item_type": "programme",
@@ -40,11 +45,16 @@ _EXAMPLE = {
     },
 )
 async def list_bookmarks(
-    userid: UserId, service: ServiceDep, db: DatabaseDep, facts: CatalogFactsDep
-) -> BookmarkList:
-    return BookmarkList(
-        bookmarks=await bookmarks.bookmarks(db, service, user_id=userid, facts=facts)
-    )
+    userid: UserId,
+    service: ServiceDep,
+    db: DatabaseDep,
+    facts: CatalogFactsDep,
+    memo: BookmarksMemoDep,
+) -> Response:
+    found = await bookmarks.remembered(db, service, user_id=userid, facts=facts, memo=memo)
+    if found.body is None:  # written once per derivation: a remembered answer is its bytes
+        found.body = _LIST.dump_json(BookmarkList(bookmarks=found.bookmarks))
+    return Response(found.body, media_type="application/json")
 
 
 @router.get(
@@ -64,7 +74,8 @@ async def get_bookmark(
     service: ServiceDep,
     db: DatabaseDep,
     facts: CatalogFactsDep,
+    memo: BookmarksMemoDep,
 ) -> Bookmark:
     return await bookmarks.bookmark(
-        db, service, user_id=userid, item_type=itemtype, item_id=itemid, facts=facts
+        db, service, user_id=userid, item_type=itemtype, item_id=itemid, facts=facts, memo=memo
     )

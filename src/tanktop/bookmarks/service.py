@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tanktop.bookmarks.memo import BookmarksMemo, Remembered
 from tanktop.bookmarks.rules import (
     Watch,
     finished,
@@ -22,11 +23,12 @@ from tanktop.tenants.service import Service
 BOOKMARK_TYPES = ("movie", "programme", "episode")
 
 
-async def _watches(db: Database, service: Service, user_id: str) -> dict[tuple[str, str], Watch]:
+_EVENTS, _TYPES = ["progress", "seen"], ["movie", "episode"]
+
+
+def _watches(items: list[events.ListItem]) -> dict[tuple[str, str], Watch]:
     watches: dict[tuple[str, str], Watch] = {}
-    for item in await events.user_items(
-        db, service, user_id=user_id, events=["progress", "seen"], item_types=["movie", "episode"]
-    ):
+    for item in items:
         watch = watches.setdefault((item.item_type, item.item_id), Watch())
         if item.event == "seen":
             watch.seen_at = item.at
@@ -48,11 +50,21 @@ async def progress(
     db: Database, service: Service, *, user_id: str, facts: CatalogFacts
 ) -> Progress:
     """The user's bookmarks and finished items, from one read of their progress and seen."""
-    watches = await _watches(db, service, user_id)
+    items = await events.user_items(db, service, user_id=user_id, events=_EVENTS, item_types=_TYPES)
+    return await _derive(db, items, facts)
+
+
+async def _derive(
+    db: Database,
+    items: list[events.ListItem],
+    facts: CatalogFacts,
+    generation: int | None = None,
+) -> Progress:
+    watches = _watches(items)
     if not watches:
         return Progress([], set())
     async with db.read() as conn:
-        contents, guides = await facts.with_guides(conn, list(watches))
+        contents, guides = await facts.with_guides(conn, list(watches), generation=generation)
     found: list[Bookmark] = []
     done: set[tuple[str, str]] = set()
     for (item_type, item_id), watch in watches.items():
@@ -75,6 +87,30 @@ async def progress(
     return Progress(found, done)
 
 
+async def remembered(
+    db: Database, service: Service, *, user_id: str, facts: CatalogFacts, memo: BookmarksMemo
+) -> Remembered:
+    """The user's bookmarks through the process's memo: the memo's when the stamp of their
+    entries and the catalog read now is the one it was derived from, else derived afresh
+    (and remembered, with the stamp read in the same statement as the entries)."""
+    user = (service.id, user_id)
+    known = memo.get(user)
+    if known is not None:
+        stamp = await events.user_items_stamp(
+            db, service, user_id=user_id, events=_EVENTS, item_types=_TYPES
+        )
+        if stamp == known.stamp:
+            return known
+    items, stamp = await events.user_items_stamped(
+        db, service, user_id=user_id, events=_EVENTS, item_types=_TYPES
+    )
+    generation = None if stamp is None else stamp[2]
+    entry = Remembered(stamp, (await _derive(db, items, facts, generation)).bookmarks)
+    if stamp is not None:
+        memo.put(user, entry)
+    return entry
+
+
 async def bookmarks(
     db: Database, service: Service, *, user_id: str, facts: CatalogFacts
 ) -> list[Bookmark]:
@@ -90,6 +126,7 @@ async def bookmark(
     item_type: str,
     item_id: str,
     facts: CatalogFacts,
+    memo: BookmarksMemo,
 ) -> Bookmark:
     """One bookmark; an episode answers with its programme's."""
     if item_type not in BOOKMARK_TYPES:
@@ -100,7 +137,8 @@ async def bookmark(
         if content is None or content.programme_id is None:
             raise NotFound(f"No episode {item_id!r} in the catalog.")
         item_type, item_id = "programme", content.programme_id
-    for mark in await bookmarks(db, service, user_id=user_id, facts=facts):
+    found = await remembered(db, service, user_id=user_id, facts=facts, memo=memo)
+    for mark in found.bookmarks:
         if (mark.item_type, mark.item_id) == (item_type, item_id):
             return mark
     raise NotFound(f"User {user_id!r} has no bookmark for {item_type} {item_id!r}.")

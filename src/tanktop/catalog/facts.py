@@ -69,13 +69,14 @@ class CatalogFacts:
         return await self._facts(conn, await self._sync(conn), keys)
 
     async def with_guides(
-        self, conn: AsyncConnection, keys: Sequence[ItemKey]
+        self, conn: AsyncConnection, keys: Sequence[ItemKey], *, generation: int | None = None
     ) -> tuple[dict[ItemKey, Content], dict[str, list[Content]]]:
         """Facts of the items, and the episode guide (season/number order) of each programme
-        their episodes belong to; the lists are shared, so callers must not change them."""
+        their episodes belong to; the lists are shared, so callers must not change them.
+        `generation`: the catalog's, as the caller just read it (one round trip fewer)."""
         if not keys:
             return {}, {}
-        generation = await self._sync(conn)
+        generation = await self._sync(conn) if generation is None else self._adopt(generation)
         found = await self._facts(conn, generation, keys)
         programme_ids = sorted(
             {c.programme_id for c in found.values() if c.item_type == "episode" and c.programme_id}
@@ -182,14 +183,21 @@ class CatalogFacts:
         Within `catalog_moment()`, read once: later uses of the block take the generation its
         first read saw, while the copy is still of that generation."""
         moment = _MOMENT.get()
-        too_big = len(self._contents) + len(self._guides) + len(self._labels) > self._max_entries
         seen = None if moment is None else moment.get("generation")
-        if seen is not None and seen == self._generation and not too_big:
+        if seen is not None and seen == self._generation and not self._too_big():
             return seen
         generation = await queries.select_generation(conn)
         if moment is not None:
             moment["generation"] = generation
-        if generation != self._generation or too_big:
+        return self._adopt(generation)
+
+    def _too_big(self) -> bool:
+        return len(self._contents) + len(self._guides) + len(self._labels) > self._max_entries
+
+    def _adopt(self, generation: int) -> int:
+        """The copy as of `generation`, read from the catalog just now: emptied when it is
+        not the copy's (or the copy is too big)."""
+        if generation != self._generation or self._too_big():
             self._generation = generation
             self._contents.clear()
             self._guides.clear()

@@ -440,7 +440,26 @@ _PG_ALL_USER_ITEMS = (
     "SELECT event, item_type, item_id, value::text, updated_at FROM list_items "
     "WHERE service_id = $1 AND user_id = $2"
 )
-_PG_USER_ITEMS = f"{_PG_ALL_USER_ITEMS} AND event = ANY($3::text[]) AND item_type = ANY($4::text[])"
+_PG_LISTS_OF_TYPES = "AND event = ANY($3::text[]) AND item_type = ANY($4::text[])"
+_PG_USER_ITEMS = f"{_PG_ALL_USER_ITEMS} {_PG_LISTS_OF_TYPES}"
+
+# What a per-process memo of something derived from a user's entries checks on every request:
+# how many there are, the sum of a 64-bit hash of each whole entry (any write, removal or
+# restore of an entry changes it, but for a 2^-64 chance), and the catalog generation, in the
+# one statement (a scalar subquery: the row the catalog bumps with every item write).
+_PG_ENTRY_HASH = "hash_record_extended((event, item_type, item_id, value, updated_at), 0)"
+_PG_GENERATION = "(SELECT generation FROM catalog_generation WHERE id = 1)"
+_PG_OF_USER_LISTS = f"FROM list_items WHERE service_id = $1 AND user_id = $2 {_PG_LISTS_OF_TYPES}"
+_PG_USER_ITEMS_STAMP = (
+    f"SELECT count(*), coalesce(sum({_PG_ENTRY_HASH}), 0), {_PG_GENERATION} " + _PG_OF_USER_LISTS
+)
+_PG_STAMPED_USER_ITEMS = (
+    f"SELECT event, item_type, item_id, value::text, updated_at, {_PG_ENTRY_HASH}, "
+    f"{_PG_GENERATION} {_PG_OF_USER_LISTS}"
+)
+
+Stamp = tuple[int, int, int]
+"""(entries, sum of their hashes, catalog generation): equal stamps, equal entries and catalog."""
 
 
 def json_scalar(text: str | None) -> JsonScalar:
@@ -477,6 +496,32 @@ async def select_user_items(
         query = query.where(c.event.in_(list(events)), c.item_type.in_(list(item_types)))
     async with db.read() as conn:
         return [(r[0], r[1], r[2], r[3], r[4]) for r in await conn.execute(query)]
+
+
+async def select_user_items_stamp(
+    db: Database, service_id: int, user_id: str, events: Sequence[str], item_types: Sequence[str]
+) -> Stamp:
+    """PostgreSQL: the stamp of the user's entries in those lists, of those types, now."""
+    async with db.driver() as driver:
+        row = await driver.fetchrow(
+            _PG_USER_ITEMS_STAMP, service_id, user_id, list(events), list(item_types)
+        )
+    return (int(row[0]), int(row[1]), int(row[2] or 0))
+
+
+async def select_stamped_user_items(
+    db: Database, service_id: int, user_id: str, events: Sequence[str], item_types: Sequence[str]
+) -> tuple[list[UserItem], Stamp | None]:
+    """PostgreSQL: the user's entries in those lists, of those types, and their stamp (of the
+    same moment: one statement; none when there are no entries, which carry no generation)."""
+    async with db.driver() as driver:
+        rows = await driver.fetch(
+            _PG_STAMPED_USER_ITEMS, service_id, user_id, list(events), list(item_types)
+        )
+    items: list[UserItem] = [(r[0], r[1], r[2], json_scalar(r[3]), r[4]) for r in rows]
+    if not rows:
+        return items, None
+    return items, (len(rows), sum(r[5] for r in rows), int(rows[0][6] or 0))
 
 
 async def count_user_values(

@@ -21,6 +21,7 @@ from tanktop.catalog.service import Availability
 from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest
 from tanktop.events import queries
+from tanktop.events.queries import Stamp as Stamp
 from tanktop.events.rules import (
     TIMESTAMP_EVENTS,
     EventOp,
@@ -473,6 +474,40 @@ async def user_items(
         return [i for i in snapshot.items if i.event in wanted and i.item_type in types]
     rows = await queries.select_user_items(db, service.id, user_id, events, item_types)
     return [ListItem(*row) for row in rows]
+
+
+async def user_items_stamped(
+    db: Database,
+    service: Service,
+    *,
+    user_id: str,
+    events: Sequence[str],
+    item_types: Sequence[str],
+) -> tuple[list[ListItem], Stamp | None]:
+    """Like `user_items`, with the entries' stamp when the database gives one (PostgreSQL,
+    some entries): what a per-process memo of what is derived from them keeps beside it."""
+    if db.is_sqlite:
+        items = await user_items(db, service, user_id=user_id, events=events, item_types=item_types)
+        return items, None
+    rows, stamp = await queries.select_stamped_user_items(
+        db, service.id, user_id, events, item_types
+    )
+    return [ListItem(*row) for row in rows], stamp
+
+
+async def user_items_stamp(
+    db: Database,
+    service: Service,
+    *,
+    user_id: str,
+    events: Sequence[str],
+    item_types: Sequence[str],
+) -> Stamp | None:
+    """The stamp of the user's entries in those lists now (PostgreSQL; None on SQLite): equal
+    to a remembered one, what was derived from those entries and the catalog still holds."""
+    if db.is_sqlite:
+        return None
+    return await queries.select_user_items_stamp(db, service.id, user_id, events, item_types)
 
 
 @dataclass(frozen=True, slots=True)
