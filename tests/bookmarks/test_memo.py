@@ -50,7 +50,8 @@ async def test_a_remembered_answer_is_the_derived_one(
     if db.is_sqlite:
         assert entry is None, "SQLite gives no stamp: nothing is remembered"
         return
-    assert entry is not None and entry.body == first
+    assert entry is not None
+    assert entry.body == first
     assert await answer(api) == first
     assert memo.get(user) is entry, "answered from the memo, not derived again"
     mark = (await api.get(f"/bookmark/7/programme/{show}/")).json()
@@ -112,4 +113,5 @@ def test_the_memo_keeps_the_users_asked_last() -> None:
     assert memo.get((1, "1")) is not None  # now the most recent: "2" goes next
     memo.put((2, "1"), Remembered((1, 1, 1), []))
     assert memo.get((1, "2")) is None
-    assert memo.get((1, "1")) is not None and memo.get((2, "1")) is not None
+    assert memo.get((1, "1")) is not None
+    assert memo.get((2, "1")) is not None
