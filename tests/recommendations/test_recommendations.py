@@ -100,6 +100,21 @@ def test_the_genre_part_breaks_a_tie_co_occurrence_cannot() -> None:
     assert blended[c] - blended[b] == pytest.approx(0.5 * cosine * np.abs(plain).max(), rel=1e-5)
     assert model.genre_match(np.array([a]), one)[[a, b, c]] == pytest.approx([1.0, 0.0, cosine])
     assert model.genre_match(np.array([a]), -one).tolist() == [0.0] * 3, "a dislike: no taste"
+    lone = train(
+        [*interactions, ("v", "d", 1.0), ("v", "e", 1.0)],
+        regularisation=5.0,
+        genres={**genres, "e": ["War"]},
+    )
+    at = lone.index()
+    liked = np.array([at["a"]])
+    assert lone.scores(liked, one)[at["e"]] == pytest.approx(0, abs=1e-6), "only by genres"
+    assert lone.scores(liked, one, Blend(genres=0.5))[at["e"]] == pytest.approx(0, abs=1e-6), (
+        "the genre part re-ranks what the model scores; it adds no item of its own"
+    )
+    assert lone.because(liked, one, np.array([at["e"]]), Blend(genres=0.5)) == [at["a"]], (
+        "nothing of theirs leads to it: like the liked item sharing its genres"
+    )
+    assert lone.because(liked, one, np.array([at["e"]])) == [None], "no genre part: none"
     again = Model.from_bytes(model.to_bytes())
     assert again.scores(np.array([a]), one, Blend(genres=0.5)).tolist() == blended.tolist()
     old = stored_without(model, "genre")
