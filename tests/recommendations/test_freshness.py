@@ -4,6 +4,7 @@ new model served by API processes as soon as it is announced."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from tanktop.client import AsyncClient
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events import service as events
+from tanktop.recommendations.cache import ModelCache
 from tanktop.recommendations.schedule import RetrainSchedule
 from tanktop.recommendations.tables import rec_models
 from tanktop.recommendations.training import train_service
@@ -219,3 +221,19 @@ async def test_training_and_serving_use_the_services_settings(
     disliked = (await api.get("/recommendation/critic/")).json()["recommendations"]
     assert disliked[0]["item_id"] == "b2"
     assert disliked[-1]["item_id"] == "a2", "like what they disliked: last"
+
+
+async def test_a_loaded_model_is_kept_out_of_the_collectors_full_passes(
+    api: Api, db: Database
+) -> None:
+    service = await service_of(db, api)
+    batch = together("a", ["a1", "a2"], "seen")
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    await train_service(db, service.id)
+    cache = ModelCache(db, refresh=0)
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    model = await cache.get(service.id)
+    assert model is not None
+    assert model.items
+    assert gc.get_freeze_count() > 0, "the model and what else lives on, frozen"
