@@ -26,8 +26,11 @@ class Watch:
 
     @property
     def last_at(self) -> dt.datetime:
-        times = [t for t in (self.progress_at, self.seen_at) if t is not None]
-        return max(times)
+        progress_at, seen_at = self.progress_at, self.seen_at
+        if progress_at is None or (seen_at is not None and seen_at > progress_at):
+            assert seen_at is not None
+            return seen_at
+        return progress_at
 
 
 def finished(watch: Watch, duration: float | None) -> bool:
@@ -111,8 +114,7 @@ def programme_bookmark(
     return None
 
 
-def programme_finished(guide: list[Content], watches: dict[str, Watch]) -> bool:
-    """The user finished some of its episodes and nothing is in progress or next: done."""
-    return programme_bookmark("", guide, watches) is None and any(
-        finished(watches[e.item_id], e.duration) for e in guide if e.item_id in watches
-    )
+def some_finished(guide: list[Content], watches: dict[str, Watch]) -> bool:
+    """The user finished some of the programme's episodes: with nothing in progress or next
+    in it (no `programme_bookmark`), the programme is done."""
+    return any(finished(watches[e.item_id], e.duration) for e in guide if e.item_id in watches)

@@ -11,7 +11,7 @@ from tanktop.bookmarks.rules import (
     finished,
     movie_bookmark,
     programme_bookmark,
-    programme_finished,
+    some_finished,
 )
 from tanktop.bookmarks.schemas import Bookmark
 from tanktop.catalog.facts import CatalogFacts
@@ -81,7 +81,7 @@ async def _derive(
         mark = programme_bookmark(programme_id, guide, episode_watches)
         if mark:
             found.append(mark)
-        elif programme_finished(guide, episode_watches):
+        elif some_finished(guide, episode_watches):  # no bookmark: finished if any episode is
             done.add(("programme", programme_id))
     found.sort(key=lambda b: (b.updated_at, b.item_id), reverse=True)
     return Progress(found, done)
