@@ -156,7 +156,7 @@ class Model:
         if in_head.any():
             summed[: len(self.head)] += values[in_head] @ self.head[touched[in_head]]
         if blend.genres and len(self.genres.weights):
-            scored = np.flatnonzero(summed)
+            scored = np.flatnonzero(summed != 0)  # of a bool array: many times faster
             match = self.genre_match(touched, values, scored)
             summed[scored] += (blend.genres * float(np.abs(summed).max())) * match
         return summed
