@@ -71,6 +71,9 @@ analytics_series = sa.Table(
     sa.Column("last_members", sa.LargeBinary, nullable=True),
     # A digest of the four sets, written with them: what readers cache them under.
     sa.Column("digest", sa.String(32), nullable=True),
+    # Reads ask for every series at some starts: by the key (event and item type before the
+    # start) PostgreSQL scanned the grain's whole range once per start asked.
+    sa.Index("ix_analytics_series_start", "service_id", "grain", "start"),
 )
 """Events and distinct users per service, grain (`h` hour, `d` UTC day, `z:<zone>` a local day
 of one of the service's report zones), event and item type
