@@ -68,6 +68,7 @@ T = TypeVar("T")
 WORK_CHANNEL = "tanktop_work"
 _ANNOUNCED = "tanktop_work_announced"
 _TIMEOUT_SET = "tanktop_statement_timeout"
+_UNSEEN = object()
 _LONG_JOBS: ContextVar[bool] = ContextVar("tanktop_long_jobs", default=False)
 _DEADLINE: ContextVar[asyncio.Timeout | None] = ContextVar("tanktop_db_deadline", default=None)
 
@@ -261,12 +262,22 @@ class Database:
                 table.c[columns[i]].type.dialect_impl(dialect).bind_processor(dialect)
                 for i in order
             ]
+            # Each distinct value converted once (a batch's rows share few times): the
+            # conversion runs on the event loop, stalling the requests it serves meanwhile.
+            done: list[dict[Any, Any]] = [{} for _ in order]
+
+            def converted(f: Callable[[Any], Any], value: Any, seen: dict[Any, Any]) -> Any:
+                found = seen.get(value, _UNSEEN)
+                if found is _UNSEEN:
+                    found = seen[value] = f(value)
+                return found
+
             await conn.exec_driver_sql(
                 str(insert),
                 [
                     tuple(
-                        row[i] if f is None else f(row[i])
-                        for f, i in zip(converters, order, strict=True)
+                        row[i] if f is None else converted(f, row[i], seen)
+                        for f, i, seen in zip(converters, order, done, strict=True)
                     )
                     for row in rows
                 ],
