@@ -262,6 +262,19 @@ async def delete_rollups(conn: AsyncConnection, service_id: int) -> None:
 # -- reading rollups, for the endpoints ---------------------------------------------------------
 
 
+def set_columns(grain: str, members: bool, new_members: bool) -> list[str]:
+    """The users' sets `select_series` reads of a row of `grain` (`members`: an hour's first and
+    last activity too)."""
+    found = []
+    if members:
+        found.append("members")
+        if grain == "h":
+            found += ["first_members", "last_members"]
+    if new_members:
+        found.append("new_members")
+    return found
+
+
 async def select_series(
     conn: AsyncConnection,
     service_id: int,
@@ -290,12 +303,7 @@ async def select_series(
     if members or new_members:
         columns.append(table.c.digest)
     if not digests:
-        if members:
-            columns.append(table.c.members)
-            if grain == "h":
-                columns += [table.c.first_members, table.c.last_members]
-        if new_members:
-            columns.append(table.c.new_members)
+        columns += [table.c[name] for name in set_columns(grain, members, new_members)]
     query = sa.select(*columns).where(table.c.service_id == service_id, table.c.grain == grain)
     if event is not None:
         query = query.where(table.c.event == event)

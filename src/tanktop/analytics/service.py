@@ -141,11 +141,7 @@ async def _grid(
         for grain, found in starts.items():
             rows = await select(grain, sorted(found), digested=digests)
             if sets:
-                columns = [
-                    "members",
-                    *(("first_members", "last_members") if grain == "h" else ()),
-                    *(("new_members",) if new_members else ()),
-                ]
+                columns = queries.set_columns(grain, sets, new_members)
                 whole = partial(select, grain, digested=False)
                 rows = await _with_sets(rows, columns, digests, whole)
             by_key = grid.setdefault(grain, {})

@@ -7,7 +7,7 @@ The operator's writes are `admin.py`; the log of changes that consumers follow, 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -149,9 +149,14 @@ async def item_genres(
     """Each item of `item_types` -> its genres (casefolded, sorted, no repeats), in key
     order."""
     return {
-        (row.item_type, row.item_id): tuple(sorted({str(g).casefold() for g in row.genres or ()}))
+        (row.item_type, row.item_id): genre_names(row.genres or ())
         for row in await queries.select_genres(conn, item_types)
     }
+
+
+def genre_names(genres: Iterable[object]) -> tuple[str, ...]:
+    """Genres as the catalog compares them: casefolded, sorted, no repeats."""
+    return tuple(sorted({str(g).casefold() for g in genres}))
 
 
 async def labels(db: Database, *, keys: Sequence[ItemKey]) -> dict[ItemKey, str]:

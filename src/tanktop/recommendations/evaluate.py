@@ -102,9 +102,13 @@ def item_genres(items: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]
     """Model key -> genres of each item (as the catalog keeps them: casefolded, sorted), for
     what trains without a catalog (`recs evaluate --tune`)."""
     return {
-        f"movie:{item}": tuple(sorted({g.casefold() for g in genres.split("|") if g}))
-        for item, (_, genres) in items.items()
+        f"movie:{item}": catalog.genre_names(_genres(genres)) for item, (_, genres) in items.items()
     }
+
+
+def _genres(text: str) -> list[str]:
+    """An items file's `|`-separated genres."""
+    return [g for g in text.split("|") if g]
 
 
 def catalog_lines(items: dict[str, tuple[str, str]]) -> Iterator[str]:
@@ -115,7 +119,7 @@ def catalog_lines(items: dict[str, tuple[str, str]]) -> Iterator[str]:
                 "item_type": "movie",
                 "item_id": item,
                 "title": title[:500] or item,
-                "genres": [g[:100] for g in genres.split("|") if g][:50],
+                "genres": [g[:100] for g in _genres(genres)][:50],
             }
         )
 
