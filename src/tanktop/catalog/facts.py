@@ -28,6 +28,9 @@ from tanktop.catalog.service import (
 )
 
 GENRE_TYPES = ("movie", "programme")
+GENERATION_SQL = queries.PG_GENERATION
+"""PostgreSQL's read of the generation the copy is checked against, for a domain that reads it
+in a statement of its own (the bookmarks memo's stamp): one text, the catalog's."""
 K = TypeVar("K", bound=Hashable)
 _ABSENT = object()
 V = TypeVar("V")

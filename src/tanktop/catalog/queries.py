@@ -59,6 +59,9 @@ async def bump_generation(conn: AsyncConnection) -> None:
 
 
 _GENERATION = sa.select(catalog_generation.c.generation).where(catalog_generation.c.id == 1)
+PG_GENERATION = "SELECT generation FROM catalog_generation WHERE id = 1"
+"""The catalog generation as PostgreSQL text: read straight through asyncpg, here and (as a
+scalar subquery, through `catalog.facts.GENERATION_SQL`) in other domains' statements."""
 
 
 async def select_generation(conn: AsyncConnection) -> int:
@@ -66,7 +69,7 @@ async def select_generation(conn: AsyncConnection) -> int:
     PostgreSQL (a tenth of what the same statement costs through SQLAlchemy)."""
     if conn.dialect.name == "postgresql":
         driver = await driver_of(conn)
-        generation = await driver.fetchval("SELECT generation FROM catalog_generation WHERE id = 1")
+        generation = await driver.fetchval(PG_GENERATION)
     else:
         generation = await conn.scalar(_GENERATION)
     return int(generation or 0)

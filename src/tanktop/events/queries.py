@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tanktop.catalog.facts import GENERATION_SQL
 from tanktop.db import (
     BIND_CHUNK,
     Database,
@@ -448,7 +449,7 @@ _PG_USER_ITEMS = f"{_PG_ALL_USER_ITEMS} {_PG_LISTS_OF_TYPES}"
 # restore of an entry changes it, but for a 2^-64 chance), and the catalog generation, in the
 # one statement (a scalar subquery: the row the catalog bumps with every item write).
 _PG_ENTRY_HASH = "hash_record_extended((event, item_type, item_id, value, updated_at), 0)"
-_PG_GENERATION = "(SELECT generation FROM catalog_generation WHERE id = 1)"
+_PG_GENERATION = f"({GENERATION_SQL})"
 _PG_OF_USER_LISTS = f"FROM list_items WHERE service_id = $1 AND user_id = $2 {_PG_LISTS_OF_TYPES}"
 _PG_USER_ITEMS_STAMP = (
     f"SELECT count(*), coalesce(sum({_PG_ENTRY_HASH}), 0), {_PG_GENERATION} " + _PG_OF_USER_LISTS
