@@ -5,7 +5,9 @@ table that keeps the entries' count and newest time — and every catalog change
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -115,3 +117,35 @@ def test_the_memo_keeps_the_users_asked_last() -> None:
     assert memo.get((1, "2")) is None
     assert memo.get((1, "1")) is not None
     assert memo.get((2, "1")) is not None
+
+
+def _counted(read: Any, reads: list[str]) -> Any:
+    async def counting(self: asyncpg.Connection, query: str, *args: object, **kw: Any) -> Any:
+        if "FROM list_items" in query:
+            reads.append(query)
+        return await read(self, query, *args, **kw)
+
+    return counting
+
+
+async def test_a_miss_after_a_hit_reads_the_entries_once(
+    api: Api, admin: Admin, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memo that no longer holds costs one round trip, not the stamp's and then the
+    entries' (and one that holds reads no entries)."""
+    if db.is_sqlite:
+        pytest.skip("nothing is remembered on SQLite")
+    film = await movie(admin)
+    await api.post(f"/event/7/progress/movie/{film}/30/")
+    await answer(api)  # remembered
+    reads: list[str] = []
+    for method in ("fetch", "fetchrow", "fetchval"):
+        monkeypatch.setattr(
+            asyncpg.Connection, method, _counted(getattr(asyncpg.Connection, method), reads)
+        )
+    await answer(api)
+    assert len(reads) == 1, "a hit: one statement"
+    await api.post(f"/event/7/progress/movie/{film}/40/")
+    reads.clear()
+    assert [m["position"] for m in (await api.get("/bookmark/7/")).json()["bookmarks"]] == [40]
+    assert len(reads) == 1, "a miss after a hit: one statement too"

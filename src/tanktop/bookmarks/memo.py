@@ -3,7 +3,7 @@
 Deriving a user's bookmarks reads every progress and seen entry they have (hundreds) and
 walks the episode guides: most of a bookmarks request's CPU. The memo keeps, per (service,
 user), the bookmarks and their written answer beside the stamp of what they were derived from
-(see `events.service.user_items_stamp`: the entries' count and hash sum, and the catalog
+(see `events.service.user_items_unless`: the entries' count and hash sum, and the catalog
 generation). Each request reads the stamp afresh, in one small statement; only an equal stamp
 answers from the memo. Nothing expires by time: a write by any process changes the stamp.
 """

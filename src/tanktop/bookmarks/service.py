@@ -91,21 +91,22 @@ async def remembered(
     db: Database, service: Service, *, user_id: str, facts: CatalogFacts, memo: BookmarksMemo
 ) -> Remembered:
     """The user's bookmarks through the process's memo: the memo's when the stamp of their
-    entries and the catalog read now is the one it was derived from, else derived afresh
-    (and remembered, with the stamp read in the same statement as the entries)."""
+    entries and the catalog read now is the one it was derived from, else derived afresh from
+    the entries the same statement read (and remembered with that stamp)."""
     user = (service.id, user_id)
     known = memo.get(user)
-    if known is not None:
-        stamp = await events.user_items_stamp(
-            db, service, user_id=user_id, events=_EVENTS, item_types=_TYPES
-        )
-        if stamp == known.stamp:
-            return known
-    items, stamp = await events.user_items_stamped(
-        db, service, user_id=user_id, events=_EVENTS, item_types=_TYPES
+    items, stamp = await events.user_items_unless(
+        db,
+        service,
+        user_id=user_id,
+        events=_EVENTS,
+        item_types=_TYPES,
+        known=None if known is None else known.stamp,
     )
+    if items is None and known is not None:
+        return known
     generation = None if stamp is None else stamp[2]
-    entry = Remembered(stamp, (await _derive(db, items, facts, generation)).bookmarks)
+    entry = Remembered(stamp, (await _derive(db, items or [], facts, generation)).bookmarks)
     if stamp is not None:
         memo.put(user, entry)
     return entry

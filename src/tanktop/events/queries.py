@@ -446,17 +446,23 @@ _PG_USER_ITEMS = f"{_PG_ALL_USER_ITEMS} {_PG_LISTS_OF_TYPES}"
 
 # What a per-process memo of something derived from a user's entries checks on every request:
 # how many there are, the sum of a 64-bit hash of each whole entry (any write, removal or
-# restore of an entry changes it, but for a 2^-64 chance), and the catalog generation, in the
+# restore of an entry changes it, but for a 2^-63 chance), and the catalog generation, in the
 # one statement (a scalar subquery: the row the catalog bumps with every item write).
 _PG_ENTRY_HASH = "hash_record_extended((event, item_type, item_id, value, updated_at), 0)"
 _PG_GENERATION = f"({GENERATION_SQL})"
 _PG_OF_USER_LISTS = f"FROM list_items WHERE service_id = $1 AND user_id = $2 {_PG_LISTS_OF_TYPES}"
-_PG_USER_ITEMS_STAMP = (
-    f"SELECT count(*), coalesce(sum({_PG_ENTRY_HASH}), 0), {_PG_GENERATION} " + _PG_OF_USER_LISTS
-)
-_PG_STAMPED_USER_ITEMS = (
-    f"SELECT event, item_type, item_id, value::text, updated_at, {_PG_ENTRY_HASH}, "
-    f"{_PG_GENERATION} {_PG_OF_USER_LISTS}"
+# One round trip whether the memo holds or not: the stamp, and the entries only when it
+# differs from the remembered one ($5-$7; NULLs: none remembered). The entries' subquery is
+# kept apart (OFFSET 0) so that test is a one-time filter: an equal stamp reads no entries. Both
+# scans are of the statement's one snapshot, so the stamp is the entries'. The hash sum is
+# taken modulo 2^63 - 1 into a bigint: each entry row repeats the stamp, and 500 numerics to
+# decode cost more than the round trip saved.
+_PG_USER_ITEMS_UNLESS = (
+    "SELECT s.n, s.h, s.g, e.event, e.item_type, e.item_id, e.value, e.updated_at FROM "  # noqa: S608 (constants only)
+    f"(SELECT count(*) AS n, (coalesce(sum({_PG_ENTRY_HASH}), 0) % 9223372036854775807)::bigint"
+    f" AS h, {_PG_GENERATION} AS g {_PG_OF_USER_LISTS}) s LEFT JOIN LATERAL (SELECT event, "
+    f"item_type, item_id, value::text AS value, updated_at {_PG_OF_USER_LISTS} AND "
+    "(s.n, s.h, s.g) IS DISTINCT FROM ($5::bigint, $6::bigint, $7::bigint) OFFSET 0) e ON true"
 )
 
 Stamp = tuple[int, int, int]
@@ -499,30 +505,33 @@ async def select_user_items(
         return [(r[0], r[1], r[2], r[3], r[4]) for r in await conn.execute(query)]
 
 
-async def select_user_items_stamp(
-    db: Database, service_id: int, user_id: str, events: Sequence[str], item_types: Sequence[str]
-) -> Stamp:
-    """PostgreSQL: the stamp of the user's entries in those lists, of those types, now."""
-    async with db.driver() as driver:
-        row = await driver.fetchrow(
-            _PG_USER_ITEMS_STAMP, service_id, user_id, list(events), list(item_types)
-        )
-    return (int(row[0]), int(row[1]), int(row[2] or 0))
-
-
-async def select_stamped_user_items(
-    db: Database, service_id: int, user_id: str, events: Sequence[str], item_types: Sequence[str]
-) -> tuple[list[UserItem], Stamp | None]:
-    """PostgreSQL: the user's entries in those lists, of those types, and their stamp (of the
-    same moment: one statement; none when there are no entries, which carry no generation)."""
+async def select_user_items_unless(
+    db: Database,
+    service_id: int,
+    user_id: str,
+    events: Sequence[str],
+    item_types: Sequence[str],
+    known: Stamp | None,
+) -> tuple[list[UserItem] | None, Stamp]:
+    """PostgreSQL, one statement: the stamp of the user's entries in those lists, of those
+    types, now, and the entries themselves unless that stamp is `known` (then None)."""
     async with db.driver() as driver:
         rows = await driver.fetch(
-            _PG_STAMPED_USER_ITEMS, service_id, user_id, list(events), list(item_types)
+            _PG_USER_ITEMS_UNLESS,
+            service_id,
+            user_id,
+            list(events),
+            list(item_types),
+            *(known or (None, None, None)),
         )
-    items: list[UserItem] = [(r[0], r[1], r[2], json_scalar(r[3]), r[4]) for r in rows]
-    if not rows:
-        return items, None
-    return items, (len(rows), sum(r[5] for r in rows), int(rows[0][6] or 0))
+    first = rows[0]
+    stamp = (int(first[0]), int(first[1]), int(first[2] or 0))
+    if stamp == known:
+        return None, stamp
+    items: list[UserItem] = [
+        (r[3], r[4], r[5], json_scalar(r[6]), r[7]) for r in rows if r[3] is not None
+    ]
+    return items, stamp
 
 
 async def count_user_values(

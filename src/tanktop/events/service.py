@@ -476,38 +476,26 @@ async def user_items(
     return [ListItem(*row) for row in rows]
 
 
-async def user_items_stamped(
+async def user_items_unless(
     db: Database,
     service: Service,
     *,
     user_id: str,
     events: Sequence[str],
     item_types: Sequence[str],
-) -> tuple[list[ListItem], Stamp | None]:
-    """Like `user_items`, with the entries' stamp when the database gives one (PostgreSQL,
-    some entries): what a per-process memo of what is derived from them keeps beside it."""
+    known: Stamp | None,
+) -> tuple[list[ListItem] | None, Stamp | None]:
+    """For a per-process memo of something derived from the user's entries in those lists:
+    their stamp now (PostgreSQL; None on SQLite, where nothing is to be remembered) and the
+    entries, unless the stamp is `known` (then None: what was derived from them still holds,
+    catalog included). One round trip either way."""
     if db.is_sqlite:
         items = await user_items(db, service, user_id=user_id, events=events, item_types=item_types)
         return items, None
-    rows, stamp = await queries.select_stamped_user_items(
-        db, service.id, user_id, events, item_types
+    rows, stamp = await queries.select_user_items_unless(
+        db, service.id, user_id, events, item_types, known
     )
-    return [ListItem(*row) for row in rows], stamp
-
-
-async def user_items_stamp(
-    db: Database,
-    service: Service,
-    *,
-    user_id: str,
-    events: Sequence[str],
-    item_types: Sequence[str],
-) -> Stamp | None:
-    """The stamp of the user's entries in those lists now (PostgreSQL; None on SQLite): equal
-    to a remembered one, what was derived from those entries and the catalog still holds."""
-    if db.is_sqlite:
-        return None
-    return await queries.select_user_items_stamp(db, service.id, user_id, events, item_types)
+    return None if rows is None else [ListItem(*row) for row in rows], stamp
 
 
 @dataclass(frozen=True, slots=True)
