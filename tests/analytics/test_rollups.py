@@ -16,6 +16,7 @@ from tanktop.analytics import rollup, streams
 from tanktop.analytics.tables import analytics_streams
 from tanktop.config import Settings
 from tanktop.db import Database
+from tanktop.events import service as events
 from tests.analytics.helpers import (
     Happened,
     answered_series,
@@ -349,6 +350,32 @@ async def test_a_worker_whose_lease_was_taken_writes_nothing(api: Api, db: Datab
             await streams.save(conn, slow, None)
     body = (await api.get(f"/analytics/events/?{span(1)}&interval=day")).json()
     assert answered_series(body) == {("seen", "movie"): {local_start(BASE, "day"): (1, 1)}}
+
+
+async def test_a_round_whose_lease_is_taken_over_mid_round_writes_nothing(
+    api: Api, db: Database
+) -> None:
+    """The round read the item's row missing, so it would INSERT it; another worker counted
+    it meanwhile. Its transaction checks the lease first, so it ends in `LostLease`, not a
+    duplicate key, and counts nothing twice."""
+    await catch_up(db)
+    await post_all(api, [Happened("a", "seen", "movie", "1", BASE)])
+    slow = await streams.claim(db, rollup.LEASE)
+    assert slow is not None
+    history = await events.history_after(db, after_id=slow[0].hwm, limit=rollup.BATCH)
+    deltas = await rollup.compute(db, history, [])
+    assert [len(d.new_items) for d in deltas] == [1]
+    async with db.write() as conn:  # the lease runs out
+        await conn.execute(
+            sa.update(analytics_streams).values(lease_until=BASE - dt.timedelta(days=1))
+        )
+    await catch_up(db)  # another worker takes over and counts it
+    with pytest.raises(streams.LostLease):
+        await rollup.write_deltas(db, deltas, slow, None)
+    body = (await api.get(f"/analytics/events/?{span(1)}&interval=day")).json()
+    assert answered_series(body) == {("seen", "movie"): {local_start(BASE, "day"): (1, 1)}}
+    top = (await api.get(f"/analytics/top/movie/?event=seen&{span(1)}")).json()
+    assert top["items"] == [{"item_id": 1, "events": 1, "users": 1}]
 
 
 def test_gaps_are_kept_until_no_transaction_can_fill_them() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.analytics.tables import (
@@ -138,105 +139,97 @@ async def select_items_at(
     return rows
 
 
-def _json_value(value: object) -> object:
-    """What JSON cannot hold, as PostgreSQL's input of its column type reads it."""
+def _json_value(value: object) -> str:
+    """What orjson does not write itself: bytea's input format."""
     if isinstance(value, bytes):
-        return "\\x" + value.hex()  # bytea's input format
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return "\\x" + value.hex()
     raise TypeError(f"no JSON for {type(value).__name__}")
 
 
-async def _insert_json(
-    conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]], update: str
-) -> None:
-    """PostgreSQL: INSERT the rows sent as one JSON document (`json_populate_recordset` gives
-    each value its column's type), `ON CONFLICT` of the key `DO UPDATE SET update` (the row
-    there is `t`).
+Rule = Callable[[sa.Table, Any], dict[str, Any]]
+"""An upsert's update: the SET of a row already there (`table`'s columns) from the one
+arriving (`excluded`), one expression for both dialects."""
 
-    The rollups write tens of thousands of rows a round: as arrays, one per column, every
-    value went through SQLAlchemy's and asyncpg's per-element encoding (an ABC check per
-    element), a third of the worker's CPU; one JSON string costs a few microseconds a row."""
+
+def replacing(*names: str) -> Rule:
+    """The arriving values replace these columns."""
+    return lambda table, new: {name: new[name] for name in names}
+
+
+def adding(*names: str) -> Rule:
+    """The arriving counts add to these columns."""
+    return lambda table, new: {name: table.c[name] + new[name] for name in names}
+
+
+def widening(first: str, last: str) -> Rule:
+    """The arriving span widens the one there: the earlier first, the later last."""
+
+    def rule(table: sa.Table, new: Any) -> dict[str, Any]:
+        old_first, new_first = table.c[first], new[first]
+        old_last, new_last = table.c[last], new[last]
+        return {
+            first: sa.case((new_first < old_first, new_first), else_=old_first),
+            last: sa.case((new_last > old_last, new_last), else_=old_last),
+        }
+
+    return rule
+
+
+async def merge(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]], *rules: Rule
+) -> None:
+    """INSERT rows (dicts with the same keys); on a key already there, `ON CONFLICT DO UPDATE`
+    by `rules`. No rules: a plain INSERT, for rows known to be new (PostgreSQL inserts them
+    without the speculative insertion an `ON CONFLICT` takes per row).
+
+    On PostgreSQL the rows go as one JSON document (`json_populate_recordset` gives each value
+    its column's type). The rollups write tens of thousands of rows a round: as arrays, one
+    per column, every value went through SQLAlchemy's and asyncpg's per-element encoding (an
+    ABC check per element), a third of the worker's CPU; orjson writes a row in a microsecond
+    or two."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+
+    def on_conflict(insert: Insert) -> Insert:
+        if not rules:
+            return insert
+        update: dict[str, Any] = {}
+        for rule in rules:
+            update.update(rule(table, insert.excluded))
+        return insert.on_conflict_do_update(index_elements=keys, set_=update)
+
+    if conn.dialect.name != "postgresql":
+        await insert_many(conn, table, rows, on_conflict)
+        return
     names = list(rows[0])
-    columns = ", ".join(f'"{name}"' for name in names)
-    keys = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
-    statement = sa.text(
-        f"INSERT INTO {table.name} AS t ({columns}) SELECT {columns} "  # noqa: S608 - own names
-        f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
-        f"ON CONFLICT ({keys}) DO UPDATE SET {update}"
-    )
+    source = sa.func.json_populate_recordset(
+        sa.literal_column(f"NULL::{table.name}"), sa.cast(sa.bindparam("rows", type_=sa.Text), JSON)
+    ).table_valued(*(table.c[name] for name in names))
+    statement = on_conflict(postgresql.insert(table).from_select(names, sa.select(*source.c)))
     for chunk in chunks(rows, ARRAY_CHUNK):
-        await conn.execute(statement, {"rows": json.dumps(chunk, default=_json_value)})
+        document = orjson.dumps(chunk, default=_json_value, option=orjson.OPT_NON_STR_KEYS)
+        await conn.execute(statement, {"rows": document.decode()})
 
 
 async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows, replacing the non-key columns of rows already there."""
-    keys = [c.name for c in table.primary_key.columns]
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        replaced = [name for name in rows[0] if name not in keys]
-        update = ", ".join(f'"{name}" = excluded."{name}"' for name in replaced)
-        await _insert_json(conn, table, rows, update)
-        return
-
-    def replace(stmt: Insert) -> Insert:
-        return stmt.on_conflict_do_update(
-            index_elements=keys,
-            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
-        )
-
-    await insert_many(conn, table, rows, replace)
-
-
-ENGAGEMENT_COUNTS = ("impressions", "clicks", "engaged")
+    """Insert rows, replacing the columns they carry of rows already there."""
+    if rows:
+        keys = {c.name for c in table.primary_key.columns}
+        await merge(conn, table, rows, replacing(*(n for n in rows[0] if n not in keys)))
 
 
 async def add_engagement(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Add impressions, clicks and engaged counts to their (service, surface, hour) rows."""
-    table = analytics_engagement
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        update = ", ".join(f"{name} = t.{name} + excluded.{name}" for name in ENGAGEMENT_COUNTS)
-        await _insert_json(conn, table, rows, update)
-        return
-
-    def add(stmt: Insert) -> Insert:
-        return stmt.on_conflict_do_update(
-            index_elements=["service_id", "surface", "start"],
-            set_={name: table.c[name] + stmt.excluded[name] for name in ENGAGEMENT_COUNTS},
-        )
-
-    await insert_many(conn, table, rows, add)
+    await merge(conn, analytics_engagement, rows, adding("impressions", "clicks", "engaged"))
 
 
 async def add_user_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Add a batch's per-user counts to their rows (no read: counts add, first and last
     widen)."""
-    table = analytics_user_events
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        update = (
-            "events = t.events + excluded.events, "
-            "first_at = least(t.first_at, excluded.first_at), "
-            "last_at = greatest(t.last_at, excluded.last_at)"
-        )
-        await _insert_json(conn, table, rows, update)
-        return
-
-    def add(stmt: Insert) -> Insert:
-        return stmt.on_conflict_do_update(
-            index_elements=[c.name for c in table.primary_key.columns],
-            set_={
-                "events": table.c.events + stmt.excluded.events,
-                "first_at": sa.func.min(table.c.first_at, stmt.excluded.first_at),
-                "last_at": sa.func.max(table.c.last_at, stmt.excluded.last_at),
-            },
-        )
-
-    await insert_many(conn, table, rows, add)
+    await merge(
+        conn, analytics_user_events, rows, adding("events"), widening("first_at", "last_at")
+    )
 
 
 async def delete_rollups(conn: AsyncConnection, service_id: int) -> None:

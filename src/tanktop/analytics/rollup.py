@@ -185,6 +185,9 @@ class Delta:
         self.users: list[dict[str, Any]] = []
         self.series: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
+        self.new_items: list[dict[str, Any]] = []
+        """Item rows the batch's read found no row for: plain INSERTs (the lease keeps any
+        other worker from writing them meanwhile)."""
         self.impressions: dict[tuple[str, dt.datetime], int] = defaultdict(int)
         self.flag: dict[str, set[int]] = {"engaged": set(), "clicked": set()}
         self.seen: dict[str, tuple[int, dt.datetime]] = {}
@@ -329,7 +332,7 @@ class Delta:
             row = existing.get(key)
             members = bitmap(row.members if row else None)
             members.update(uids)
-            self.items.append(
+            (self.items if row else self.new_items).append(
                 {
                     "service_id": self.service_id,
                     "event": key[0],
@@ -397,6 +400,7 @@ class Delta:
         await queries.upsert(conn, analytics_users, self.users)
         await write_series(conn, self.series)
         await queries.upsert(conn, analytics_items, self.items)
+        await queries.merge(conn, analytics_items, self.new_items)
         await queries.add_user_events(
             conn,
             [
@@ -555,6 +559,22 @@ async def _give_back(db: Database, stream: streams.Stream) -> None:
         _UNRELEASED.append(stream)
 
 
+async def write_deltas(
+    db: Database,
+    deltas: Sequence[Delta],
+    claimed: tuple[streams.Stream, streams.Stream],
+    lease: dt.timedelta | None,
+) -> None:
+    """One transaction: move the streams, then write what the deltas add. The streams come
+    first: their UPDATE checks the lease (`LostLease` if another worker took it over) and
+    locks their row until the commit, so no other worker writes rollups in between, and the
+    item rows the deltas found missing are still missing (written as plain INSERTs)."""
+    async with db.write() as conn:
+        await streams.save(conn, claimed, lease)
+        for delta in deltas:
+            await delta.write(conn)
+
+
 async def roll_up(db: Database, limit: int = BATCH) -> int:
     while _UNRELEASED:
         await streams.release(db, _UNRELEASED[0])  # only while this process still holds it
@@ -567,10 +587,7 @@ async def roll_up(db: Database, limit: int = BATCH) -> int:
     try:
         history, served = await _read_streams(db, ev, im, limit)
         deltas = await compute(db, history, served)
-        async with db.write() as conn:
-            for delta in deltas:
-                await delta.write(conn)
-            await streams.save(conn, [ev, im], None)
+        await write_deltas(db, deltas, claimed, None)
     except streams.LostLease:
         USERS.clear()
         return 0
@@ -591,10 +608,7 @@ async def _apply(
     """Count rows during a rebuild, keeping the lease (the streams do not move)."""
     USERS.check(claimed[0].version)
     deltas = await compute(db, history, served)
-    async with db.write() as conn:
-        for delta in deltas:
-            await delta.write(conn)
-        await streams.save(conn, claimed, LEASE)
+    await write_deltas(db, deltas, claimed, LEASE)
     USERS.learn(deltas, claimed[0].version)
 
 

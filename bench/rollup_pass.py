@@ -1,0 +1,113 @@
+"""What one rollup costs per event, in process: the worker's CPU and its PostgreSQL backends'.
+
+    python -m bench.rollup_pass [--events 60000] [--round 3000] [--repeat 3]
+
+Writes `--events` events shaped like `bench.events`' (uniform over 100,000 items and 10,000
+users, all in the current hour) straight into the history of a fresh PostgreSQL database, then
+rolls them up with the worker's own task in rounds of `--round` rows (3,000: what a worker
+that rolls up every 2 s reads beside 1,500 single POSTs/s; 30,000 is a full round), and
+reports per 1,000 events: wall time, the process's CPU and the CPU of its PostgreSQL
+backends (read from /proc, so another session's load changes the wall time, much less the
+CPU). `--repeat` starts over on a fresh database each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+
+import psutil
+from tests.servers import create_key, tanktop_env
+
+from bench.databases import fresh_database, psql
+from tanktop.analytics.rollup import USERS, roll_up
+from tanktop.db import Database
+
+BENCH_DB = "tanktop_bench_rollup_pass"
+
+
+def backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to `database` (not psql's)."""
+    found = {}
+    pids = psql(
+        database,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()",
+    )
+    for pid in pids.split():
+        try:
+            times = psutil.Process(int(pid)).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        found[int(pid)] = times.user + times.system
+    return found
+
+
+def fill(sid: int, events: int) -> None:
+    psql(
+        BENCH_DB,
+        f"""
+        INSERT INTO event_history (service_id, user_id, event, item_type, item_id, value, at,
+                                   origin, removed)
+        SELECT {sid}, 'b' || (1 + floor(random() * 10000))::int, 'seen', 'movie',
+               (1 + floor(random() * 100000))::int::text, 'null'::jsonb,
+               date_trunc('hour', now()) + random() * interval '50 minutes', 'batch', false
+        FROM generate_series(1, {events}) n;
+        ANALYZE event_history;""",
+    )
+
+
+async def one_pass(url: str, sid: int, events: int, size: int) -> tuple[float, float, float]:
+    """(wall, process CPU, backends' CPU) seconds to roll `events` up in rounds of `size`."""
+    db = Database(url, pool_size=2)
+    USERS.clear()
+    try:
+        await roll_up(db, 1)  # the pool's connections open, the streams exist
+        fill(sid, events)
+        before = backends_cpu(BENCH_DB)
+        cpu, wall = time.process_time(), time.perf_counter()
+        while await roll_up(db, size) > 0:
+            pass
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        after = backends_cpu(BENCH_DB)
+    finally:
+        await db.dispose()
+    backends = sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+    return wall, cpu, backends
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--round", type=int, default=3_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    found = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = fresh_database("postgresql", BENCH_DB, tmp)
+            create_key(tanktop_env(url), "bench-rollup-pass")
+            sid = int(psql(BENCH_DB, "SELECT id FROM services WHERE name = 'bench-rollup-pass'"))
+            load = psutil.getloadavg()[0]
+            wall, cpu, backends = asyncio.run(one_pass(url, sid, args.events, args.round))
+            scale = 1e6 / args.events
+            found.append((wall * scale, cpu * scale, backends * scale))
+            print(
+                f"{args.events:,} events in rounds of {args.round:,}: {wall:.2f} s "
+                f"({args.events / wall:,.0f}/s); per 1,000 events: process CPU "
+                f"{cpu * scale:.0f} ms, PostgreSQL backends {backends * scale:.0f} ms "
+                f"(load {load:.1f})",
+                flush=True,
+            )
+    wall, cpu, backends = (statistics.median(f[i] for f in found) for i in range(3))
+    print(
+        f"median per 1,000 events: wall {wall:.0f} ms, process CPU {cpu:.0f} ms, "
+        f"backends {backends:.0f} ms, together {cpu + backends:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
