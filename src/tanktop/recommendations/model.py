@@ -171,9 +171,8 @@ class Model:
         self.genres.add(touched, np.maximum(values, 0.0), profile)
         norm = float(np.linalg.norm(profile))
         if norm > 0:
-            positions, lengths = self.genres.positions(columns)
-            weighted = self.genres.weights[positions] * profile[self.genres.indices[positions]]
-            owners = np.repeat(np.arange(len(columns)), lengths)
+            owners, genres, weights = self.genres.entries(columns)
+            weighted = weights * profile[genres]
             found = (np.bincount(owners, weighted, len(columns)) / norm).astype(np.float32)
         return found
 
@@ -188,9 +187,8 @@ class Model:
     def _genre_rows(self, columns: Ints) -> npt.NDArray[np.float32]:
         """The genre rows of a few `columns`, dense (columns x genres)."""
         rows = np.zeros((len(columns), self._genre_count()), dtype=np.float32)
-        positions, lengths = self.genres.positions(columns)
-        owners = np.repeat(np.arange(len(columns)), lengths)
-        rows[owners, self.genres.indices[positions]] = self.genres.weights[positions]
+        owners, genres, weights = self.genres.entries(columns)
+        rows[owners, genres] = weights
         return rows
 
     def rows(self) -> Sparse:
@@ -319,6 +317,13 @@ class Sparse:
         starts = self.indptr[touched]
         lengths = self.indptr[touched + 1] - starts
         return _ranges(starts, lengths), lengths
+
+    def entries(self, touched: Ints) -> tuple[Ints, npt.NDArray[np.int32], Floats]:
+        """The rows of `touched` as (owner, index, weight) triples, `owner` being the
+        position in `touched` of the row an entry is in."""
+        positions, lengths = self.positions(touched)
+        owners = np.repeat(np.arange(len(touched)), lengths)
+        return owners, self.indices[positions], self.weights[positions]
 
     def add(self, touched: Ints, values: Floats, into: Floats) -> None:
         """into += Σ values[t] · row(touched[t])."""
