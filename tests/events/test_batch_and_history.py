@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from tanktop.db import Database
 from tanktop.events.service import stream_history
+from tanktop.events.tables import event_history, list_items
 from tests.conftest import Api, assert_problem, service_of
 
 
@@ -82,6 +85,46 @@ async def test_history_keeps_every_event_with_its_origin(api: Api, db: Database)
     ]
     mine = [e async for e in stream_history(db, service.id, user_id="9")]
     assert [e.user_id for e in mine] == ["9"]
+
+
+async def test_each_value_and_time_is_stored_as_sent(api: Api, db: Database) -> None:
+    """Every kind of value and a time to the microsecond, in the lists and the history; a
+    valueless event stores the JSON `null`, never a missing value."""
+    batch = [
+        entry(item_id=1),
+        entry(event="rated", item_id=2, value=4.5, at="2026-01-01T00:00:00.123456Z"),
+        entry(event="rated", item_id=3, value=-7),
+        entry(event="note", item_id=4, value='café ☕ "quoted" \\ 1e3'),
+        entry(event="progress", item_id=5, value="30.25"),
+        entry(event="start", item_type="channel", item_id="c1", value="2026-01-01T20:00:00+01:00"),
+    ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    assert (await api.post("/event/7/note/movie/6/%C3%A9t%C3%A9/")).status_code == 204
+    expected = {
+        ("watchlist", "1"): None,
+        ("rated", "2"): 4.5,
+        ("rated", "3"): -7,
+        ("note", "4"): 'café ☕ "quoted" \\ 1e3',
+        ("progress", "5"): 30.25,
+        ("start", "c1"): "2026-01-01T19:00:00+00:00",
+        ("note", "6"): "été",
+    }
+    service = await service_of(db, api)
+    history = [e async for e in stream_history(db, service.id)]
+    assert {(e.event, e.item_id): e.value for e in history} == expected
+    rated = next(e for e in history if e.item_id == "2")
+    assert rated.at.isoformat() == "2026-01-01T00:00:00.123456+00:00"
+    for event, item_type in (("note", "movie"), ("rated", "movie"), ("start", "channel")):
+        listed = (await api.get(f"/event/7/{event}/{item_type}/")).json()[event]
+        assert listed == {i: v for (e, i), v in expected.items() if e == event}
+    async with db.read() as conn:
+        for table in (list_items, event_history):
+            missing = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(table.c.service_id == service.id, table.c.value.is_(None))
+            )
+            assert missing == 0, table.name
 
 
 async def test_history_is_per_service(api: Api, other_api: Api, db: Database) -> None:
