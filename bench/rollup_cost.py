@@ -129,6 +129,38 @@ def measure(
     return events / seconds, events / (seconds + after), after, cpu * 1e6 / events
 
 
+Write = Callable[[], tuple[int, float]]
+"""Writes for a while; returns (events, seconds)."""
+
+
+def writes(base: str, seconds: float, concurrency: int) -> dict[str, Write]:
+    """The two workloads, each writing for `seconds`: single-event POSTs at `concurrency`,
+    and 1,000-event batches 4 at a time."""
+
+    def single() -> tuple[int, float]:
+        found = asyncio.run(single_posts(base, seconds, concurrency))
+        return found.requests, found.seconds
+
+    def batch() -> tuple[int, float]:
+        found, _ = asyncio.run(batch_posts(base, seconds))
+        return found.requests * 1000, found.seconds
+
+    return {"single": single, "batch": batch}
+
+
+def fresh_service(folder: str, name: str) -> tuple[dict[str, str], dict[str, str], str]:
+    """A fresh bench database with a service `name`: the API's environment, a worker's
+    (rolling up only: no retraining, and no first model while the rollups pause), the key."""
+    url = fresh_database("postgresql", BENCH_DB, folder)
+    env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
+    worker_env = {
+        **env,
+        "TANKTOP_RETRAIN_AFTER_EVENTS": "1000000000",
+        "TANKTOP_FIRST_MODEL_QUIET_SECONDS": "1000000000",
+    }
+    return env, worker_env, create_key(env, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -145,25 +177,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    def singles() -> tuple[int, float]:
-        found = asyncio.run(single_posts(base, args.seconds, args.concurrency))
-        return found.requests, found.seconds
-
-    def batches() -> tuple[int, float]:
-        found, _ = asyncio.run(batch_posts(base, args.seconds))
-        return found.requests * 1000, found.seconds
-
-    workloads = {"single": singles, "batch": batches}
     found: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database("postgresql", BENCH_DB, tmp)
-        env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
-        key = create_key(env, "bench-rollup-cost")
-        worker_env = {  # rolling up only: no retraining, and no first model in a pause
-            **env,
-            "TANKTOP_RETRAIN_AFTER_EVENTS": "1000000000",
-            "TANKTOP_FIRST_MODEL_QUIET_SECONDS": "1000000000",
-        }
+        env, worker_env, key = fresh_service(tmp, "bench-rollup-cost")
         print(
             f"PostgreSQL, one API process, {args.rounds} rounds of {args.seconds:.0f} s per "
             f"measurement; single POSTs at {args.concurrency} concurrent, batches of 1,000 "
@@ -172,7 +188,7 @@ def main() -> None:
             flush=True,
         )
         with running_server(env, "--no-worker") as server:
-            base = f"{server.base_url}/api/1/{key}"
+            workloads = writes(f"{server.base_url}/api/1/{key}", args.seconds, args.concurrency)
             for round_ in range(1, args.rounds + 1):
                 for name, write in workloads.items():
                     for mode in MODES:
@@ -203,7 +219,7 @@ def main() -> None:
                             "per 1,000 events",
                             flush=True,
                         )
-    for name in workloads:
+    for name in ("single", "batch"):
         base_rate = statistics.median(r[0] for r in found[(name, "none")])
         print(f"{name}: median {base_rate:,.0f} events/s with no rollups")
         for mode in MODES[1:]:

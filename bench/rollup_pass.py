@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
 
-import psutil
 from tests.servers import create_key, tanktop_env
 
 from bench.databases import fresh_database, psql
+from bench.rollup_ab import backend_clients, cpu_of
 from tanktop.analytics.rollup import USERS, roll_up
 from tanktop.db import Database
 
@@ -31,19 +32,7 @@ BENCH_DB = "tanktop_bench_rollup_pass"
 
 def backends_cpu(database: str) -> dict[int, float]:
     """CPU seconds so far of each PostgreSQL backend connected to `database` (not psql's)."""
-    found = {}
-    pids = psql(
-        database,
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid()",
-    )
-    for pid in pids.split():
-        try:
-            times = psutil.Process(int(pid)).cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        found[int(pid)] = times.user + times.system
-    return found
+    return {pid: cpu_of(pid) for pid in backend_clients(database)}
 
 
 def fill(sid: int, events: int) -> None:
@@ -91,7 +80,7 @@ def main() -> None:
             url = fresh_database("postgresql", BENCH_DB, tmp)
             create_key(tanktop_env(url), "bench-rollup-pass")
             sid = int(psql(BENCH_DB, "SELECT id FROM services WHERE name = 'bench-rollup-pass'"))
-            load = psutil.getloadavg()[0]
+            load = os.getloadavg()[0]
             wall, cpu, backends = asyncio.run(one_pass(url, sid, args.events, args.round))
             scale = 1e6 / args.events
             found.append((wall * scale, cpu * scale, backends * scale))

@@ -128,7 +128,7 @@ def target_of(event: HistoryEvent) -> Target | None:
         item_type, item_id = event.value.split(":", 1)
         return Target(event.user_id, item_type, item_id, event.at, True, event.item_id)
     positive = event.event in POSITIVE or (
-        event.event == "rated" and isinstance(event.value, int | float) and event.value > 0
+        event.event == "rated" and isinstance(event.value, (int, float)) and event.value > 0
     )
     if not positive:
         return None
@@ -347,17 +347,21 @@ class Delta:
     async def engage_from_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
         """Positive events mark the impressions that served their item in the week before
         (a correction marks none, and unmarks none: engagement once seen stays)."""
-        targets = [t for t in (target_of(e) for e in rows if not correction(e)) if t is not None]
-        if not targets:
+        acts = [e for e in rows if not correction(e)]
+        if not acts:
             return
-        async with db.read() as conn:
+        async with db.read() as conn:  # most users were served nothing: no targets to build
             served = await queries.select_user_impressions(
                 conn,
                 self.service_id,
-                sorted({t.user_id for t in targets}),
-                min(t.at for t in targets) - ENGAGEMENT_WINDOW,
-                max(t.at for t in targets),
+                sorted({e.user_id for e in acts}),
+                min(e.at for e in acts) - ENGAGEMENT_WINDOW,
+                max(e.at for e in acts),
             )
+        if not served:
+            return
+        users = {impression.user_id for impression in served}
+        targets = [t for t in (target_of(e) for e in acts if e.user_id in users) if t]
         by_item: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
         for impression in served:
             by_item[(impression.user_id, impression.item_type, impression.item_id)].append(
