@@ -83,6 +83,32 @@ def test_what_users_act_on_next_counts_beyond_co_occurrence() -> None:
     assert (dense_sequence(again) == dense_sequence(model)).all()
 
 
+def test_popularity_debiasing_lifts_the_less_known_of_two_near_scores() -> None:
+    """a co-occurs with b (liked by 12) a little more than with c (liked by 4): b comes
+    first; with the popularity power each positive score is divided by its item's
+    popularity to that power, and c overtakes b. Scores of nothing or less stay."""
+    interactions = [(f"u{u}", "a", 1.0) for u in range(8)]
+    interactions += [(f"u{u}", "b", 1.0) for u in range(5)]
+    interactions += [(f"w{u}", "b", 1.0) for u in range(7)]
+    interactions += [(f"u{u}", "c", 1.0) for u in range(4)]
+    interactions += [("x", "d", 1.0), ("x", "b", 1.0)]
+    model = train(interactions, regularisation=5.0)
+    index = model.index()
+    a, b, c, d = index["a"], index["b"], index["c"], index["d"]
+    one = np.array([1.0], dtype=np.float32)
+    plain = model.scores(np.array([a]), one)
+    assert plain[b] > plain[c] > 0
+    debiased = model.scores(np.array([a]), one, Blend(popularity=0.5))
+    positive = plain > 0
+    assert debiased[positive] == pytest.approx(
+        plain[positive] / np.sqrt(model.popularity[positive]), rel=1e-5
+    )
+    assert debiased[~positive].tolist() == plain[~positive].tolist()
+    assert debiased[c] > debiased[b], "the less known first"
+    assert model.top(debiased, excluded=[a], count=2).tolist() == [c, b]
+    assert plain[d] <= 0
+
+
 def test_the_genre_part_breaks_a_tie_co_occurrence_cannot() -> None:
     """b and c co-occur with a alike; c shares one of a's two genres, b none: with the
     genre part c comes first, by its genre cosine times a share of the user's strongest

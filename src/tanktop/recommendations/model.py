@@ -70,14 +70,16 @@ Ints = npt.NDArray[np.int64]
 @dataclass(frozen=True)
 class Blend:
     """How a user's weights scale Q (the settings' `sequence_weight`, `recent_weight`,
-    `recent_items`) and the genre part (`genre_weight`); read at serving, like the
-    half-life."""
+    `recent_items`), the genre part (`genre_weight`) and the popularity debiasing
+    (`popularity_power`); read at serving, like the half-life."""
 
     overall: float = 0.0
     recent: float = 0.0
     recent_items: float = 10.0
     genres: float = 0.0
     """How much the genre part adds, as a share of the user's strongest score."""
+    popularity: float = 0.0
+    """The power of an item's popularity its positive score is divided by."""
 
     def sequenced(self, values: Floats) -> Floats:
         """The weights Q takes from a user's weights (oldest act first): likings only, times
@@ -159,7 +161,20 @@ class Model:
             scored = np.flatnonzero(summed != 0)  # of a bool array: many times faster
             match = self.genre_match(touched, values, scored)
             summed[scored] += (blend.genres * float(np.abs(summed).max())) * match
+        if blend.popularity:
+            liked = np.flatnonzero(summed > 0)
+            summed[liked] *= self._debiasing(blend.popularity)[liked]
         return summed
+
+    def _debiasing(self, power: float) -> Floats:
+        """popularity ** -power (kept per model for the last power asked: a pass of `**`
+        over a large catalog costs more than the multiplication)."""
+        kept: tuple[float, Floats] | None = self.__dict__.get("_debiasing_")
+        if kept is None or kept[0] != power:
+            factors = np.maximum(self.popularity, 1.0) ** np.float32(-power)
+            kept = (power, factors.astype(np.float32))
+            object.__setattr__(self, "_debiasing_", kept)
+        return kept[1]
 
     def genre_match(self, touched: Ints, values: Floats, columns: Ints | None = None) -> Floats:
         """Each of `columns`' (default: all) genre cosine with the user's genre profile (the

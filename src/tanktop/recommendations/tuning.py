@@ -53,6 +53,7 @@ BLEND_WEIGHTS: Final = ("sequence_weight", "recent_weight")
 MAX_BLEND_WEIGHT: Final = 2.0
 RECENT_ITEMS: Final = (1.0, 100.0)
 GENRE_WEIGHTS: Final = (0.0, 0.5)
+POPULARITY_POWERS: Final = (0.0, 0.5)
 
 
 @dataclass(frozen=True)
@@ -232,8 +233,9 @@ class Space:
     """What the search varies: the weights of the events the history has on content (`rated`
     and `hide` each with a range of its own), the neutral rating, EASE's λ, how much the
     sequence part weighs (the whole history, the latest items and how fast they age), the
-    recency half-life and how much the genre part adds. The rating scale and the head size
-    stay the current version's: facts about the service and a bound on cost, not tunables."""
+    recency half-life, how much the genre part adds and the popularity debiasing. The rating
+    scale and the head size stay the current version's: facts about the service and a bound
+    on cost, not tunables."""
 
     events: tuple[str, ...]
     rated: bool
@@ -265,6 +267,7 @@ class Space:
             changes[name] = trial.suggest_float(name, 0.0, MAX_BLEND_WEIGHT)
         changes["recent_items"] = trial.suggest_float("recent_items", *RECENT_ITEMS, log=True)
         changes["genre_weight"] = trial.suggest_float("genre_weight", *GENRE_WEIGHTS)
+        changes["popularity_power"] = trial.suggest_float("popularity_power", *POPULARITY_POWERS)
         decay = trial.suggest_categorical("decay", [False, True])
         changes["half_life_days"] = (
             trial.suggest_float("half_life_days", *HALF_LIVES, log=True) if decay else None
@@ -291,6 +294,7 @@ class Space:
             point[name] = _clamp(getattr(p, name), 0.0, MAX_BLEND_WEIGHT)
         point["recent_items"] = _clamp(p.recent_items, *RECENT_ITEMS)
         point["genre_weight"] = _clamp(p.genre_weight, *GENRE_WEIGHTS)
+        point["popularity_power"] = _clamp(p.popularity_power, *POPULARITY_POWERS)
         point["decay"] = p.half_life_days is not None
         if p.half_life_days is not None:
             point["half_life_days"] = _clamp(p.half_life_days, *HALF_LIVES)

@@ -70,5 +70,9 @@ def blend_of(settings: RecommenderVersion) -> Blend:
     """How serving weighs the model's sequence part under the version's parameters."""
     params = settings.params
     return Blend(
-        params.sequence_weight, params.recent_weight, params.recent_items, params.genre_weight
+        params.sequence_weight,
+        params.recent_weight,
+        params.recent_items,
+        params.genre_weight,
+        params.popularity_power,
     )
