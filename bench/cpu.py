@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import psutil
 
 
-def _api_processes(server_pids: Sequence[int]) -> list[psutil.Process]:
+def server_processes(server_pids: Sequence[int]) -> list[psutil.Process]:
     """Each `tanktop serve` and the processes it started (with `--workers N`: N of them)."""
     found = []
     for pid in server_pids:
@@ -29,7 +29,7 @@ def _api_processes(server_pids: Sequence[int]) -> list[psutil.Process]:
 def _group_times(server_pids: Sequence[int]) -> dict[str, dict[int, float]]:
     """CPU seconds so far of every live process, by the group it belongs to."""
     groups: dict[str, dict[int, float]] = {"API": {}, "PostgreSQL": {}, "load generator": {}}
-    members = [("API", p) for p in _api_processes(server_pids)]
+    members = [("API", p) for p in server_processes(server_pids)]
     members += [("load generator", psutil.Process())]
     members += [
         ("PostgreSQL", p)

@@ -10,7 +10,8 @@ in the same run, because on a shared machine only ratios compare:
   server (uvicorn, same options) — goal 80%;
 - single-event `POST` at 8 and 64 connections against pgbench doing the bare durable write (the
   list upsert and the history insert on tables with only their primary keys) at the same
-  concurrency — goal 70%;
+  concurrency — goal 70%; beside each, the same POSTs to 2 API processes (`serve --workers 2`,
+  the production shape: pgbench runs on both cores, one process on one), printed apart;
 - `GET` with 10 ids (200,000 events stored) against `/healthz`, alone (goal 40%), and its p99
   while 8 connections post events (goal < 5 ms);
 - `GET /bookmark/<userid>` for a user with 500 items of history, 8 connections (goal p99 < 25 ms).
@@ -54,6 +55,11 @@ from bench.events import ITEMS, PG_TRANSACTION, USERS, fill, pgbench_ceiling
 
 BENCH_DB = "tanktop_bench_hotpaths"
 STORED = 200_000
+LIMITS = {
+    "TANKTOP_KEY_CACHE_SECONDS": "60",
+    "TANKTOP_RATE_LIMIT_READS": "1000000",
+    "TANKTOP_RATE_LIMIT_WRITES": "1000000",
+}
 
 BARE_TABLES = """
 CREATE TABLE bare_list_items (
@@ -136,12 +142,7 @@ def prepared(socket: str | None = None) -> Iterator[Setup]:
     database through the Unix socket in `socket` if given)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database("postgresql", BENCH_DB, tmp)
-        limits = {
-            "TANKTOP_KEY_CACHE_SECONDS": "60",
-            "TANKTOP_RATE_LIMIT_READS": "1000000",
-            "TANKTOP_RATE_LIMIT_WRITES": "1000000",
-        }
-        env = tanktop_env(url, **limits)
+        env = tanktop_env(url, **LIMITS)
         key = create_key(env, "bench-hotpaths")
         sid = int(psql(BENCH_DB, "SELECT id FROM services WHERE name = 'bench-hotpaths'"))
         psql(BENCH_DB, BARE_TABLES)
@@ -150,7 +151,7 @@ def prepared(socket: str | None = None) -> Iterator[Setup]:
         assert run_cli(env, "catalog", "import", str(catalog)).returncode == 0
         fill(url, sid, STORED, database=BENCH_DB)
         served = socket_url(socket) if socket else url
-        with running_server(tanktop_env(served, **limits), "--no-worker") as server:
+        with running_server(tanktop_env(served, **LIMITS), "--no-worker") as server:
             events = history()
             for start in range(0, len(events), 250):
                 response = httpx.post(
@@ -175,7 +176,13 @@ def main() -> None:
     seconds = args.seconds
     rng = random.Random(18)
     results: list[wrk.WrkResult] = []
-    with prepared(args.unix_socket) as setup, hello_server() as (hello, hello_pid):
+    with (
+        prepared(args.unix_socket) as setup,
+        hello_server() as (hello, hello_pid),
+        running_server(
+            tanktop_env(setup.database_url, **LIMITS), "--no-worker", "--workers", "2"
+        ) as pair,
+    ):
         base, pid, key, sid = setup.base, setup.pid, setup.key, setup.sid
         reach = f"Unix socket in {args.unix_socket}" if args.unix_socket else "loopback TCP"
         print(
@@ -206,8 +213,7 @@ def main() -> None:
         for _ in range(2):  # alternated, so both see the same machine
             bare.append(measure("bare FastAPI hello", ["/hello"], at=(hello, hello_pid)))
             healthz.append(measure("GET /healthz", ["/healthz"]))
-        posts = {}
-        ceilings = {}
+        posts, paired, ceilings = {}, {}, {}
         for level in (8, 64):
             ceilings[level] = pgbench_ceiling(
                 sid,
@@ -221,6 +227,13 @@ def main() -> None:
             posts[level] = measure(
                 f"POST /event/… ({level} connections)",
                 post_paths(key, rng),
+                method="POST",
+                connections=level,
+            )
+            paired[level] = measure(
+                "  the same, 2 API processes (--workers 2)",
+                post_paths(key, rng),
+                at=(pair.base_url, pair.process.pid),
                 method="POST",
                 connections=level,
             )
@@ -251,10 +264,13 @@ def main() -> None:
         f"{bare_cpu / healthz_cpu:.0%} ({healthz_cpu:.3f} vs {bare_cpu:.3f} ms)"
     )
     for level, post in posts.items():
+        two = paired[level]
         print(
             f"single POST at {level} connections: {post.throughput / ceilings[level]:.0%} of "
             f"pgbench on bare tables ({post.throughput:,.0f} vs {ceilings[level]:,.0f}/s; "
-            f"goal 70%), p99 {post.p99_ms:.1f} ms"
+            f"goal 70%), p99 {post.p99_ms:.1f} ms; with 2 API processes "
+            f"{two.throughput / ceilings[level]:.0%} ({two.throughput:,.0f}/s, "
+            f"{two.cpu_ms:.2f} ms of CPU each)"
         )
     print(
         f"GET 10 ids: {reads.throughput / best_healthz:.0%} of /healthz "

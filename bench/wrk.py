@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import psutil
+from bench.cpu import server_processes
 
 _SCRIPT = """
 local paths = {%(paths)s}
@@ -117,8 +117,12 @@ def finish(name: str, started: tuple[subprocess.Popen[str], Path]) -> WrkResult:
 
 
 def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    """CPU seconds of the server and of the processes it started (`--workers N`)."""
+    total = 0.0
+    for process in server_processes([pid]):
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def run(
