@@ -130,28 +130,35 @@ class Setup:
     database_url: str
 
 
-def socket_url(folder: str) -> str:
+def socket_url(folder: str, database: str = BENCH_DB) -> str:
     """The bench database through PostgreSQL's Unix socket in `folder`."""
-    return f"postgresql://postgres@/{BENCH_DB}?host={folder}"
+    return f"postgresql://postgres@/{database}?host={folder}"
 
 
 @contextmanager
-def prepared(socket: str | None = None) -> Iterator[Setup]:
-    """A fresh database (bare tables for pgbench, the bookmarks catalog, `STORED` events, a
+def prepared(
+    socket: str | None = None,
+    *,
+    database: str = BENCH_DB,
+    serve_env: dict[str, str] | None = None,
+) -> Iterator[Setup]:
+    """A fresh `database` (bare tables for pgbench, the bookmarks catalog, `STORED` events, a
     user with 500 items of history) served by one `tanktop serve --no-worker` (reaching the
-    database through the Unix socket in `socket` if given)."""
+    database through the Unix socket in `socket` if given; `serve_env` added to its
+    environment)."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database("postgresql", BENCH_DB, tmp)
+        url = fresh_database("postgresql", database, tmp)
         env = tanktop_env(url, **LIMITS)
         key = create_key(env, "bench-hotpaths")
-        sid = int(psql(BENCH_DB, "SELECT id FROM services WHERE name = 'bench-hotpaths'"))
-        psql(BENCH_DB, BARE_TABLES)
+        sid = int(psql(database, "SELECT id FROM services WHERE name = 'bench-hotpaths'"))
+        psql(database, BARE_TABLES)
         catalog = Path(tmp) / "catalog.jsonl"
         catalog.write_text("\n".join(catalog_lines()) + "\n")
         assert run_cli(env, "catalog", "import", str(catalog)).returncode == 0
-        fill(url, sid, STORED, database=BENCH_DB)
-        served = socket_url(socket) if socket else url
-        with running_server(tanktop_env(served, **LIMITS), "--no-worker") as server:
+        fill(url, sid, STORED, database=database)
+        served = socket_url(socket, database) if socket else url
+        serving = tanktop_env(served, **LIMITS, **(serve_env or {}))
+        with running_server(serving, "--no-worker") as server:
             events = history()
             for start in range(0, len(events), 250):
                 response = httpx.post(
@@ -163,7 +170,7 @@ def prepared(socket: str | None = None) -> Iterator[Setup]:
             # What autovacuum would have done by now (it is off on the shared test server): the
             # freshly loaded tables' visibility map set, so index-only scans skip the heap (the
             # bookmarks stamp fetched its 500 rows from the heap too: 18% more PostgreSQL CPU).
-            psql(BENCH_DB, "VACUUM ANALYZE")
+            psql(database, "VACUUM ANALYZE")
             yield Setup(server.base_url, server.process.pid, key, sid, served)
 
 
