@@ -54,6 +54,7 @@ from tanktop.recommendations.evaluate import (
     evaluate,
     gain,
     item_genres,
+    item_years,
     plot,
     read_items,
     read_ratings,
@@ -472,7 +473,7 @@ def recs_tune(
         if found is None:
             raise NotFound(f"no service named {service!r}")
         current = await recs_settings.current_settings(db, found.id)
-        history, programmes, genres = await tuning.service_history(db, found.id)
+        history, programmes, genres, years = await tuning.service_history(db, found.id)
         with _trials_progress(trials) as on_trial:
             result = await asyncio.to_thread(
                 tuning.tune,
@@ -483,6 +484,7 @@ def recs_tune(
                 seed=seed,
                 on_trial=on_trial,
                 genres=genres,
+                years=years,
             )
         applied, applied_version = "", None
         if apply:
@@ -593,7 +595,7 @@ def recs_evaluate(
         raise typer.BadParameter(f"--split is one of {', '.join(SPLITS)}")
     if tune:
         history = tuning.ratings_history(read_ratings(ratings))
-        genres = item_genres(read_items(items))
+        catalog_items = read_items(items)
         with _trials_progress(trials) as on_trial:
             tuned = tuning.tune(
                 history,
@@ -602,7 +604,8 @@ def recs_evaluate(
                 trials=trials,
                 seed=seed,
                 on_trial=on_trial,
-                genres=genres,
+                genres=item_genres(catalog_items),
+                years=item_years(catalog_items),
             )
         _report(tuned, recs_settings.DEFAULT, plot_to)
         return

@@ -17,7 +17,7 @@ from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.recommendations.evaluate import evaluate, plot
 from tanktop.recommendations.items import fold_episodes
-from tanktop.recommendations.model import Blend, Model, train
+from tanktop.recommendations.model import YEAR_WIDTH, Blend, Model, train
 from tanktop.recommendations.service import ModelCache, RetrainSchedule, train_service
 from tanktop.recommendations.tables import rec_models
 from tests.conftest import Admin, Api, assert_problem, service_of, unique
@@ -45,10 +45,11 @@ def dense_sequence(model: Model) -> np.ndarray:
 
 
 def stored_without(model: Model, part: str) -> Model:
-    """`model` as a release before `part` (its three arrays) existed would have stored it."""
+    """`model` as a release before `part` (its arrays: `part`, or its three `part_...`)
+    existed would have stored it."""
     arrays = dict(np.load(io.BytesIO(model.to_bytes()), allow_pickle=False))
-    for name in ("indptr", "indices", "weights"):
-        del arrays[f"{part}_{name}"]
+    for name in [n for n in arrays if n == part or n.startswith(f"{part}_")]:
+        del arrays[name]
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return Model.from_bytes(buffer.getvalue())
@@ -149,12 +150,42 @@ def test_the_genre_part_breaks_a_tie_co_occurrence_cannot() -> None:
     )
 
 
-async def test_training_reads_the_catalogs_genres(api: Api, admin: Admin, db: Database) -> None:
+def test_the_year_part_favours_the_years_the_user_likes() -> None:
+    """b and c co-occur with a alike; c was released two years from a, b thirty: with the
+    year part c comes first, by its closeness (the Gaussian of `YEAR_WIDTH` at two years)
+    times a share of the user's strongest score; without it they tie. An item of no known
+    year, or a user liking nothing with one, gets nothing from it."""
+    interactions = [(f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b", "c", "d")]
+    years = {"a": 1990, "b": 2020, "c": 1992}
+    model = train(interactions, regularisation=5.0, years=years)
+    index = model.index()
+    a, b, c, d = index["a"], index["b"], index["c"], index["d"]
+    one = np.array([1.0], dtype=np.float32)
+    plain = model.scores(np.array([a]), one)
+    assert plain[b] == pytest.approx(plain[c])
+    dated = model.scores(np.array([a]), one, Blend(years=0.5))
+    close = np.exp(-0.5 * (2 / YEAR_WIDTH) ** 2)
+    assert dated[c] - plain[c] == pytest.approx(0.5 * close * np.abs(plain).max(), rel=1e-5)
+    assert dated[b] - plain[b] == pytest.approx(0.0, abs=1e-4), "thirty years off: about none"
+    assert dated[d] == pytest.approx(plain[d]), "no year: nothing from the year part"
+    assert model.top(dated, excluded=[a], count=2).tolist() == [c, b]
+    assert model.year_closeness(np.array([d]), one, np.array([a, c])).tolist() == [0.0, 0.0]
+    assert model.year_closeness(np.array([a]), -one, np.array([c])).tolist() == [0.0]
+    again = Model.from_bytes(model.to_bytes())
+    assert again.scores(np.array([a]), one, Blend(years=0.5)).tolist() == dated.tolist()
+    old = stored_without(model, "years")
+    assert old.scores(np.array([a]), one, Blend(years=0.5)).tolist() == plain.tolist(), (
+        "a model stored before the year part serves without it"
+    )
+
+
+async def test_training_reads_the_catalogs_genres_and_years(
+    api: Api, admin: Admin, db: Database
+) -> None:
     a, b = await seed(api, unique("g"))
-    for item in a:
-        assert (
-            await admin.put(f"/catalog/movie/{item}/", json={"title": item, "genres": ["Horror"]})
-        ).status_code in (200, 201)
+    for item, year in zip(a, (1979, 1980, 2024), strict=True):
+        body = {"title": item, "genres": ["Horror"], "year": year}
+        assert (await admin.put(f"/catalog/movie/{item}/", json=body)).status_code in (200, 201)
     service = await service_of(db, api)
     await train_service(db, service.id)
     model = await ModelCache(db, refresh=3600).get(service.id)
@@ -164,6 +195,8 @@ async def test_training_reads_the_catalogs_genres(api: Api, admin: Admin, db: Da
     match = model.genre_match(np.array([index[f"movie:{a[0]}"]]), one)
     assert [match[index[f"movie:{i}"]] for i in a] == pytest.approx([1.0] * len(a))
     assert [match[index[f"movie:{i}"]] for i in b] == [0.0] * len(b), "no genres: no match"
+    assert [int(model.years[index[f"movie:{i}"]]) for i in a] == [1979, 1980, 2024]
+    assert [int(model.years[index[f"movie:{i}"]]) for i in b] == [0] * len(b), "no year: 0"
 
 
 def test_a_model_stored_before_the_sequence_part_still_serves() -> None:

@@ -13,8 +13,10 @@ from tanktop.recommendations.evaluate import (
     Rating,
     catalog_lines,
     item_genres,
+    item_years,
     read_items,
     split,
+    title_year,
 )
 from tanktop.recommendations.holdout import latest_per_user
 
@@ -73,6 +75,21 @@ def test_the_holdout_share_and_its_floor(holdout: float) -> None:
     assert len(train) + len(test) == len(acts)
 
 
+@pytest.mark.parametrize(
+    ("title", "year"),
+    [
+        ("Toy Story (1995)", 1995),
+        ("Babylon 5 ", None),
+        ("Hellboy (2004) ", 2004),
+        ("2001: A Space Odyssey", None),
+        ("Far Future (9999)", None),
+        ("Babylon 5 (1994-1998)", None),
+    ],
+)
+def test_a_titles_release_year(title: str, year: int | None) -> None:
+    assert title_year(title) == year
+
+
 def test_an_items_file_becomes_catalog_movies_with_genres(tmp_path: Path) -> None:
     path = tmp_path / "movies.csv"
     path.write_text(
@@ -85,11 +102,13 @@ def test_an_items_file_becomes_catalog_movies_with_genres(tmp_path: Path) -> Non
         "movie:1": ("action", "crime", "thriller"),
         "movie:2": (),
     }
+    assert item_years(items) == {"movie:1": 1995, "movie:2": 2001}
     entries = [parse_line(line) for line in catalog_lines(items)]
     assert [(e.item_type, e.item_id) for e in entries] == [("movie", "1"), ("movie", "2")]
     first = entries[0].item
     assert first is not None
     assert first.model_dump()["genres"] == ["Action", "Crime", "Thriller"]
+    assert first.model_dump()["year"] == 1995, "the year the title ends with"
     path.write_text("movieId,title,genres\n3,Two columns\n")
     with pytest.raises(BadRequest, match="line 2: expected item,title,genres"):
         read_items(path)

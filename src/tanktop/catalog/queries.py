@@ -517,6 +517,16 @@ async def select_genres(conn: AsyncConnection, item_types: Sequence[str]) -> lis
     return [row for row in await conn.execute(query)]
 
 
+async def select_years(conn: AsyncConnection, item_types: Sequence[str]) -> list[Any]:
+    """(item_type, item_id, year) of every item of `item_types` with a year, in key order."""
+    query = (
+        sa.select(catalog_items.c.item_type, catalog_items.c.item_id, catalog_items.c.year)
+        .where(catalog_items.c.item_type.in_(list(item_types)), catalog_items.c.year.is_not(None))
+        .order_by(catalog_items.c.item_type, catalog_items.c.item_id)
+    )
+    return [row for row in await conn.execute(query)]
+
+
 _EPISODES = catalog_items.alias("episodes")
 _IS_EPISODE = offers.c.item_type == "episode"
 _NEW_KEY_ID = sa.case((_IS_EPISODE, _EPISODES.c.programme_id), else_=offers.c.item_id)

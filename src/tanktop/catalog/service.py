@@ -154,6 +154,14 @@ async def item_genres(
     }
 
 
+async def item_years(conn: AsyncConnection, *, item_types: Sequence[str]) -> dict[ItemKey, int]:
+    """Each item of `item_types` that has a release year -> it (the recommender's year part)."""
+    return {
+        (row.item_type, row.item_id): row.year
+        for row in await queries.select_years(conn, item_types)
+    }
+
+
 def genre_names(genres: Iterable[object]) -> tuple[str, ...]:
     """Genres as the catalog compares them: casefolded, sorted, no repeats."""
     return tuple(sorted({str(g).casefold() for g in genres}))

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import random
+import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -106,13 +107,37 @@ def item_genres(items: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]
     }
 
 
+TITLE_YEAR: Final = re.compile(r"\((\d{4})\)\s*$")
+"""MovieLens's release year at a title's end: "Toy Story (1995)"."""
+YEARS: Final = range(1870, 2201)
+"""The years the catalog accepts (a title's outside them is not a year)."""
+
+
+def title_year(title: str) -> int | None:
+    """The release year a MovieLens title ends with, if any (and the catalog would take it)."""
+    found = TITLE_YEAR.search(title)
+    year = int(found.group(1)) if found else None
+    return year if year in YEARS else None
+
+
+def item_years(items: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """Model key -> the release year in each item's title, for those that have one (what
+    `catalog_lines` gives the catalog, for what trains without one)."""
+    return {
+        f"movie:{item}": year
+        for item, (title, _) in items.items()
+        if (year := title_year(title)) is not None
+    }
+
+
 def _genres(text: str) -> list[str]:
     """An items file's `|`-separated genres."""
     return [g for g in text.split("|") if g]
 
 
 def catalog_lines(items: dict[str, tuple[str, str]]) -> Iterator[str]:
-    """The items as `tanktop catalog import` lines (movies with their titles and genres)."""
+    """The items as `tanktop catalog import` lines (movies with their titles, genres and the
+    release year their titles end with)."""
     for item, (title, genres) in items.items():
         yield json.dumps(
             {
@@ -120,6 +145,7 @@ def catalog_lines(items: dict[str, tuple[str, str]]) -> Iterator[str]:
                 "item_id": item,
                 "title": title[:500] or item,
                 "genres": [g[:100] for g in _genres(genres)][:50],
+                "year": title_year(title),
             }
         )
 

@@ -60,6 +60,14 @@ async def model_genres(db: Database) -> dict[str, tuple[str, ...]]:
     return {f"{item_type}:{item_id}": names for (item_type, item_id), names in found.items()}
 
 
+async def model_years(db: Database) -> dict[str, int]:
+    """Model key -> release year of every movie and programme in the catalog that has one (the
+    year part's)."""
+    async with db.read() as conn:
+        found = await catalog.item_years(conn, item_types=GENRES)
+    return {f"{item_type}:{item_id}": year for (item_type, item_id), year in found.items()}
+
+
 def model_key(item_type: str, item_id: str, programmes: dict[str, str]) -> str | None:
     """The model's key for an item: an episode's programme (None if the catalog has no such
     episode), anything else itself."""

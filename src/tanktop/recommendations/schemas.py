@@ -58,6 +58,10 @@ class Params(BaseModel):
     genre_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.1
     """How much the genre part adds: each item's genre cosine with the genres of what the
     user likes, times this share of the user's strongest score (applies at serving)."""
+    year_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.0
+    """How much the year part adds: each item's closeness in release year to what the user
+    likes (the catalog's years), times this share of the user's strongest score (applies at
+    serving; 0: none)."""
     popularity_power: Annotated[StrictFloat, Field(ge=0, le=2)] = 0.1
     """Popularity debiasing: a positive score is divided by the item's popularity (the users
     who like it) to this power, so the best-known items crowd out less (applies at

@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.recommendations import queries
-from tanktop.recommendations.items import CONTENT, fold_episodes, model_genres, programmes_of
+from tanktop.recommendations.items import (
+    CONTENT,
+    fold_episodes,
+    model_genres,
+    model_years,
+    programmes_of,
+)
 from tanktop.recommendations.schemas import RecommenderVersion
 from tanktop.recommendations.settings import current_settings
 from tanktop.recommendations.weighing import fit, weigh
@@ -40,8 +46,9 @@ async def train_service(
     programmes = await programmes_of(
         db, episode_ids=(i for _, t, i, _ in history if t == "episode")
     )
-    genres = await model_genres(db)
-    model = await asyncio.to_thread(fit, fold_episodes(history, programmes), settings, genres)
+    genres, years = await model_genres(db), await model_years(db)
+    folded = fold_episodes(history, programmes)
+    model = await asyncio.to_thread(fit, folded, settings, genres, years)
     arrays = model.to_bytes()
     for _ in range(10):  # trainings racing for the same service take the next free version
         try:

@@ -37,6 +37,7 @@ from tanktop.recommendations.items import (
     fold_episodes,
     model_genres,
     model_key,
+    model_years,
     programmes_of,
 )
 from tanktop.recommendations.schemas import Params, RecommenderVersion
@@ -54,6 +55,7 @@ MAX_BLEND_WEIGHT: Final = 2.0
 RECENT_ITEMS: Final = (1.0, 100.0)
 GENRE_WEIGHTS: Final = (0.0, 0.5)
 POPULARITY_POWERS: Final = (0.0, 0.5)
+YEAR_WEIGHTS: Final = (0.0, 0.3)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Case:
     """Episode id -> its programme's model key."""
     genres: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """Model key -> the catalog's genres (the genre part's)."""
+    years: Mapping[str, int] = field(default_factory=dict)
+    """Model key -> the catalog's release year (the year part's)."""
 
 
 def split_case(
@@ -76,6 +80,7 @@ def split_case(
     *,
     holdout: float = HOLDOUT,
     genres: Mapping[str, Sequence[str]] | None = None,
+    years: Mapping[str, int] | None = None,
 ) -> Case:
     """Each user's latest `holdout` of their events (at least one, for users with
     `MIN_EVENTS` or more) as the test of everything else."""
@@ -95,7 +100,7 @@ def split_case(
             and key not in touched[e.user_id]
         ):
             truth[e.user_id].add(key)
-    return Case(train_part, dict(truth), programmes, genres or {})
+    return Case(train_part, dict(truth), programmes, genres or {}, years or {})
 
 
 def ratings_history(ratings: Sequence[tuple[str, str, float, int]]) -> list[HistoryEvent]:
@@ -119,14 +124,15 @@ def ratings_history(ratings: Sequence[tuple[str, str, float, int]]) -> list[Hist
 
 async def service_history(
     db: Database, service_id: int
-) -> tuple[list[HistoryEvent], dict[str, str], dict[str, tuple[str, ...]]]:
+) -> tuple[list[HistoryEvent], dict[str, str], dict[str, tuple[str, ...]], dict[str, int]]:
     """The service's history in time order (events in force: no superseded live-TV rows nor
-    their corrections), the programme of each episode in it, and the catalog's genres."""
+    their corrections), the programme of each episode in it, and the catalog's genres and
+    release years."""
     history = [e async for e in events.stream_history(db, service_id) if e.in_force]
     programmes = await programmes_of(
         db, episode_ids=(e.item_id for e in history if e.item_type == "episode")
     )
-    return history, programmes, await model_genres(db)
+    return history, programmes, await model_genres(db), await model_years(db)
 
 
 def recommend(case: Case, settings: RecommenderVersion) -> dict[str, list[str]]:
@@ -134,7 +140,7 @@ def recommend(case: Case, settings: RecommenderVersion) -> dict[str, list[str]]:
     answer from the training part: their weights times the model, popularity for a user with
     none the model knows, never an item they touched."""
     folded = fold_episodes(weigh(case.fit, settings, item_types=CONTENT), case.programmes)
-    model = fit(folded, settings, case.genres)
+    model = fit(folded, settings, case.genres, case.years)
     if not model.items:
         return {user: [] for user in case.truth}
     index = model.index()
@@ -233,9 +239,9 @@ class Space:
     """What the search varies: the weights of the events the history has on content (`rated`
     and `hide` each with a range of its own), the neutral rating, EASE's λ, how much the
     sequence part weighs (the whole history, the latest items and how fast they age), the
-    recency half-life, how much the genre part adds and the popularity debiasing. The rating
-    scale and the head size stay the current version's: facts about the service and a bound
-    on cost, not tunables."""
+    recency half-life, how much the genre and year parts add and the popularity debiasing.
+    The rating scale and the head size stay the current version's: facts about the service
+    and a bound on cost, not tunables."""
 
     events: tuple[str, ...]
     rated: bool
@@ -268,6 +274,7 @@ class Space:
         changes["recent_items"] = trial.suggest_float("recent_items", *RECENT_ITEMS, log=True)
         changes["genre_weight"] = trial.suggest_float("genre_weight", *GENRE_WEIGHTS)
         changes["popularity_power"] = trial.suggest_float("popularity_power", *POPULARITY_POWERS)
+        changes["year_weight"] = trial.suggest_float("year_weight", *YEAR_WEIGHTS)
         decay = trial.suggest_categorical("decay", [False, True])
         changes["half_life_days"] = (
             trial.suggest_float("half_life_days", *HALF_LIVES, log=True) if decay else None
@@ -295,6 +302,7 @@ class Space:
         point["recent_items"] = _clamp(p.recent_items, *RECENT_ITEMS)
         point["genre_weight"] = _clamp(p.genre_weight, *GENRE_WEIGHTS)
         point["popularity_power"] = _clamp(p.popularity_power, *POPULARITY_POWERS)
+        point["year_weight"] = _clamp(p.year_weight, *YEAR_WEIGHTS)
         point["decay"] = p.half_life_days is not None
         if p.half_life_days is not None:
             point["half_life_days"] = _clamp(p.half_life_days, *HALF_LIVES)
@@ -327,11 +335,12 @@ def tune(
     trials: int,
     seed: int = 1,
     genres: Mapping[str, Sequence[str]] | None = None,
+    years: Mapping[str, int] | None = None,
     on_trial: Callable[[int, float], None] | None = None,
 ) -> Tuned:
     """Search on the inner split, then compare on the outer one (see the module's doc)."""
-    outer = split_case(history, current, programmes, genres=genres)
-    inner = split_case(outer.fit, current, programmes, genres=genres)
+    outer = split_case(history, current, programmes, genres=genres, years=years)
+    inner = split_case(outer.fit, current, programmes, genres=genres, years=years)
     space = Space.of(outer.fit)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))

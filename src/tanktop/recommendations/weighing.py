@@ -53,9 +53,11 @@ def fit(
     folded: Iterable[tuple[str, str, float]],
     settings: RecommenderVersion,
     genres: Mapping[str, Sequence[str]] | None = None,
+    years: Mapping[str, int] | None = None,
 ) -> Model:
     """The model of (user, model key, weight) triples under the version's parameters
-    (`genres`: model key -> the catalog's genres, for the genre part)."""
+    (`genres`, `years`: model key -> the catalog's genres and release year, for the genre
+    and year parts)."""
     params = settings.params
     return train(
         folded,
@@ -63,11 +65,13 @@ def fit(
         head_items=params.head_items,
         neighbours=params.neighbours,
         genres=genres,
+        years=years,
     )
 
 
 def blend_of(settings: RecommenderVersion) -> Blend:
-    """How serving weighs the model's sequence part under the version's parameters."""
+    """How serving weighs the model's sequence, genre and year parts and the popularity
+    debiasing under the version's parameters."""
     params = settings.params
     return Blend(
         params.sequence_weight,
@@ -75,4 +79,5 @@ def blend_of(settings: RecommenderVersion) -> Blend:
         params.recent_items,
         params.genre_weight,
         params.popularity_power,
+        params.year_weight,
     )
