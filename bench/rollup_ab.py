@@ -3,9 +3,11 @@ many short rounds with the arms interleaved, and the CPU each side spends per ev
 
     python -m bench.rollup_ab [--rounds 8] [--seconds 3] [--concurrency 32]
 
-One API process and one `tanktop worker` (the default: rolling up every 2 s once caught up)
-run throughout. Each round writes single-event POSTs (at `--concurrency`) and 1,000-event
-batches (4 at a time) three ways, in a random order per round and workload:
+One API process and one worker rolling up (every 2 s once caught up, the default) run
+throughout: `bench.rollup_worker`, the worker with the rollups as its only task, so that its
+CPU is the rollups' (`--tanktop-worker`: a whole `tanktop worker`, whose other tasks poll
+the database each second too). Each round writes single-event POSTs (at `--concurrency`)
+and 1,000-event batches (4 at a time) three ways, in a random order per round and workload:
 
 - `none`: the worker stopped (SIGSTOP) with the rollup lease held: no worker at all;
 - `paused`: the worker running, the lease held by this bench (as during a rebuild): an idle
@@ -36,6 +38,7 @@ import random
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -135,6 +138,9 @@ class Arm:
     """Seconds the worker took to catch up after the writes."""
 
 
+ROLLUP_TABLES = "analytics_users, analytics_series, analytics_items, analytics_user_events"
+
+
 def run_arm(
     arm: str,
     write: Write,
@@ -142,6 +148,8 @@ def run_arm(
     clients: dict[str, int],
 ) -> Arm:
     caught_up(worker)
+    if psql(BENCH_DB, "SHOW autovacuum") == "off":  # as autovacuum would (this shared server
+        psql(BENCH_DB, f"ANALYZE {ROLLUP_TABLES}")  # runs without it): plans fit the tables
     if arm != "on":
         pause(True)
     if arm == "none":
@@ -218,6 +226,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--tanktop-worker",
+        action="store_true",
+        help="a whole `tanktop worker` (its other tasks' CPU counted as the rollups')",
+    )
     args = parser.parse_args()
 
     found: dict[str, dict[str, list[Arm]]] = {
@@ -226,15 +239,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env, worker_env, key = fresh_service(tmp, "bench-rollup-ab")
         print(
-            f"PostgreSQL, one API process and one worker (rolling up every 2 s once caught "
-            f"up), {args.rounds} rounds of {args.seconds:g} s per arm; single POSTs at "
-            f"{args.concurrency} concurrent, batches of 1,000 4 at a time",
+            f"PostgreSQL, one API process and one worker ("
+            f"{'tanktop worker' if args.tanktop_worker else 'the rollups alone'}, rolling up "
+            f"every 2 s once caught up), {args.rounds} rounds of {args.seconds:g} s per arm; "
+            f"single POSTs at {args.concurrency} concurrent, batches of 1,000 4 at a time",
             flush=True,
         )
         with running_server(env, "--no-worker") as server:
             workloads = writes(f"{server.base_url}/api/1/{key}", args.seconds, args.concurrency)
             before = version()
-            worker = start_worker(worker_env)
+            worker = (
+                start_worker(worker_env)
+                if args.tanktop_worker
+                else subprocess.Popen(
+                    [sys.executable, "-m", "bench.rollup_worker"],
+                    env=worker_env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             try:
                 ready(worker, before)
                 clients = {"api": server.process.pid, "worker": worker.pid}
