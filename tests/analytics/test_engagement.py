@@ -96,3 +96,24 @@ async def test_an_impression_stored_after_its_event_still_engages(
         "clicks": 0,
         "engaged": 0,
     }
+
+
+async def test_a_round_looks_for_impressions_up_to_its_latest_event(
+    api: Api, db: Database, app: FastAPI
+) -> None:
+    """A round's events span a day: the impressions read reach its latest event, not its
+    earliest."""
+    service = (await service_of(db, api)).id
+    now = utcnow()
+    record_impressions(
+        app.state.impression_recorder, service, "u", RECOMMENDATION, [("movie", "m1")]
+    )
+    await flush(app)
+    await catch_up(db)  # the impression is counted; the events then look for it
+    batch = [
+        event("u", "hide", "movie", "other", now - dt.timedelta(days=1)),
+        event("u", "seen", "movie", "m1", now + dt.timedelta(minutes=5)),
+    ]
+    assert (await api.post("/events/", json=batch)).status_code == 204
+    await catch_up(db)
+    assert (await engagement(api, now))["recommendations"]["engaged"] == 1

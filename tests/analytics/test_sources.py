@@ -176,3 +176,19 @@ async def test_one_users_figures(api: Api, db: Database) -> None:
     nobody = (await api.get("/analytics/user/nobody/")).json()
     assert nobody["events"] == []
     assert nobody["first_activity"] is None
+
+
+async def test_a_users_first_and_last_activity_widen_across_rounds(api: Api, db: Database) -> None:
+    """A later round's earlier event moves the first activity back, its later one the last on."""
+
+    def seen(item: int, at: str) -> dict[str, object]:
+        return {"user_id": "7", "event": "seen", "item_type": "movie", "item_id": item, "at": at}
+
+    assert (await api.post("/events/", json=[seen(1, "2026-01-02T10:00:00Z")])).status_code == 204
+    await catch_up(db)
+    later = [seen(2, "2026-01-01T10:00:00Z"), seen(3, "2026-01-03T10:00:00Z")]
+    assert (await api.post("/events/", json=later)).status_code == 204
+    await catch_up(db)
+    body = (await api.get("/analytics/user/7/")).json()
+    assert body["first_activity"] == "2026-01-01T10:00:00+00:00"
+    assert body["last_activity"] == "2026-01-03T10:00:00+00:00"

@@ -119,11 +119,14 @@ def test_the_memo_keeps_the_users_asked_last() -> None:
     assert memo.get((2, "1")) is not None
 
 
-def _counted(read: Any, reads: list[str]) -> Any:
+def _counted(read: Any, reads: list[int]) -> Any:
+    """`read`, noting the rows each statement on the entries returned."""
+
     async def counting(self: asyncpg.Connection, query: str, *args: object, **kw: Any) -> Any:
+        result = await read(self, query, *args, **kw)
         if "FROM list_items" in query:
-            reads.append(query)
-        return await read(self, query, *args, **kw)
+            reads.append(len(result) if isinstance(result, list) else 1)
+        return result
 
     return counting
 
@@ -135,17 +138,19 @@ async def test_a_miss_after_a_hit_reads_the_entries_once(
     entries' (and one that holds reads no entries)."""
     if db.is_sqlite:
         pytest.skip("nothing is remembered on SQLite")
-    film = await movie(admin)
+    film, *others = [await movie(admin) for _ in range(3)]
+    for other in others:
+        await api.post(f"/event/7/seen/movie/{other}/")
     await api.post(f"/event/7/progress/movie/{film}/30/")
     await answer(api)  # remembered
-    reads: list[str] = []
+    reads: list[int] = []
     for method in ("fetch", "fetchrow", "fetchval"):
         monkeypatch.setattr(
             asyncpg.Connection, method, _counted(getattr(asyncpg.Connection, method), reads)
         )
     await answer(api)
-    assert len(reads) == 1, "a hit: one statement"
+    assert reads == [1], "a hit: one statement, the stamp's one row and no entry"
     await api.post(f"/event/7/progress/movie/{film}/40/")
     reads.clear()
     assert [m["position"] for m in (await api.get("/bookmark/7/")).json()["bookmarks"]] == [40]
-    assert len(reads) == 1, "a miss after a hit: one statement too"
+    assert reads == [3], "a miss after a hit: one statement too, the three entries"
