@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import (
     JSON,
@@ -37,8 +38,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     event,
-    func,
-    select,
     text,
 )
 from sqlalchemy import exc as sa_exc
@@ -599,30 +598,20 @@ async def insert_many(
     rows: Sequence[dict[str, Any]],
     on_conflict: Callable[[Insert], Insert],
 ) -> None:
-    """INSERT `rows` (dicts with the same keys) with `on_conflict(insert)`'s conflict clause.
+    """SQLite: INSERT `rows` (dicts with the same keys) with `on_conflict(insert)`'s conflict
+    clause, executemany in chunks (in process, nothing to send). PostgreSQL takes such rows as
+    one document (`json_rows`)."""
+    for chunk in chunks(rows, 5000):
+        await conn.execute(on_conflict(sqlite.insert(table)), chunk)
 
-    On PostgreSQL each column goes as one array (`unnest`): thousands of rows in one short
-    statement and one round trip, where VALUES lists are long to send and to parse. On SQLite
-    (in process), executemany."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        for chunk in chunks(rows, 5000):
-            await conn.execute(on_conflict(sqlite.insert(table)), chunk)
-        return
-    names = list(rows[0])
-    for chunk in chunks(rows, ARRAY_CHUNK):
-        arrays = [
-            bindparam(
-                f"{name}_array",
-                [row[name] for row in chunk],
-                type_=postgresql.ARRAY(table.c[name].type),
-            )
-            for name in names
-        ]
-        source = func.unnest(*arrays).table_valued(*names).render_derived()
-        insert = postgresql.insert(table).from_select(names, select(*source.c))
-        await conn.execute(on_conflict(insert))
+
+def json_rows(rows: Sequence[object], default: Callable[[Any], Any] | None = None) -> str:
+    """Rows (dicts or dataclasses) as one JSON document for PostgreSQL's `json_to_recordset`
+    or `json_populate_recordset`, which give each value its column's type: one bound value
+    instead of an array per column, whose every element asyncpg encodes on its own. A naive
+    time is UTC, as `UTCDateTime` stores it; `default` writes what orjson does not."""
+    option = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(rows, default=default, option=option).decode()
 
 
 async def get_database(request: Request) -> Database:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tanktop.analytics import rollup, streams
-from tanktop.analytics.tables import analytics_streams
+from tanktop.analytics import queries, rollup, streams
+from tanktop.analytics.tables import analytics_streams, analytics_users
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events import service as events
@@ -431,3 +431,14 @@ async def test_a_worker_rolls_up_round_after_round_while_behind_then_every_few_s
     await post_all(api, [Happened("b", "seen", "movie", "1", BASE)])
     assert await schedule(db, settings=rare) == 0, "caught up: not due for an hour"
     assert await rollup.RollupSchedule()(db, settings=rare) == 1, "another worker's schedule"
+
+
+async def test_rows_asked_for_twice_come_once(api: Api, db: Database) -> None:
+    """`select_joined` joins the values asked as a set: a value twice is still one match."""
+    assert (await api.post("/event/7/seen/movie/1/")).status_code == 204
+    await catch_up(db)
+    service = (await service_of(db, api)).id
+    query = sa.select(analytics_users.c.user_id).where(analytics_users.c.service_id == service)
+    async with db.read() as conn:
+        rows = await queries.select_joined(conn, query, analytics_users.c.user_id, ["7", "7"])
+    assert [row.user_id for row in rows] == ["7"]

@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSON
@@ -21,7 +20,15 @@ from tanktop.analytics.tables import (
     analytics_zones,
     impressions,
 )
-from tanktop.db import ARRAY_CHUNK, Insert, UTCDateTime, chunks, insert_many, select_in
+from tanktop.db import (
+    ARRAY_CHUNK,
+    Insert,
+    UTCDateTime,
+    chunks,
+    insert_many,
+    json_rows,
+    select_in,
+)
 
 
 async def _all(conn: AsyncConnection, query: sa.Select[Any]) -> list[sa.Row[Any]]:
@@ -117,7 +124,7 @@ async def select_joined(
     if conn.dialect.name != "postgresql":
         return await select_in(conn, query, column, values)
     rows: list[sa.Row[Any]] = []
-    for chunk in chunks(values, ARRAY_CHUNK):
+    for chunk in chunks(list(dict.fromkeys(values)), ARRAY_CHUNK):  # a value asked twice: once
         asked = (
             sa.func.unnest(sa.literal(chunk, ARRAY(column.type)))
             .table_valued("value")
@@ -217,8 +224,7 @@ async def merge(
     ).table_valued(*(table.c[name] for name in names))
     statement = on_conflict(postgresql.insert(table).from_select(names, sa.select(*source.c)))
     for chunk in chunks(rows, ARRAY_CHUNK):
-        document = orjson.dumps(chunk, default=_json_value, option=orjson.OPT_NON_STR_KEYS)
-        await conn.execute(statement, {"rows": document.decode()})
+        await conn.execute(statement, {"rows": json_rows(chunk, _json_value)})
 
 
 async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:

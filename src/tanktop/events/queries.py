@@ -20,6 +20,7 @@ from tanktop.db import (
     chunks,
     dialect_insert,
     driver_of,
+    json_rows,
     select_in,
     utcnow,
 )
@@ -81,10 +82,6 @@ FROM json_to_recordset($2::json)
 `null` every valueless event has.)"""
 
 
-def _ops_json(ops: Sequence[EventOp]) -> str:
-    return orjson.dumps(ops, option=orjson.OPT_NAIVE_UTC).decode()
-
-
 def latest_per_item(ops: Sequence[EventOp]) -> list[EventOp]:
     """The op that decides each item's state: the latest, later submissions winning ties.
 
@@ -106,7 +103,7 @@ async def apply_ops_pg(
     if not ops:
         return
     await driver.execute(
-        _PG_APPLY, _ops_json(latest_per_item(ops)), _ops_json(ops), received or utcnow()
+        _PG_APPLY, json_rows(latest_per_item(ops)), json_rows(ops), received or utcnow()
     )
 
 
