@@ -1,7 +1,7 @@
 """Event ingestion and reads against the raw database doing the same writes, in one run.
 
     python -m bench.events [--database sqlite|postgresql] [--seconds 5] [--concurrency 32]
-                           [--worker]
+                           [--worker [--pairs 2]] [--database-name NAME]
 
 Prints, each beside its ceiling measured in the same run:
 - single-event POST throughput and p99 (ceiling: pgbench running the same upsert + history
@@ -9,21 +9,33 @@ Prints, each beside its ceiling measured in the same run:
 - batch ingestion in events/s (POST /events/ with 1,000 events per request),
 - GET with 10 ids, p99, with 1M events stored, while writes go on.
 
-`--worker` runs a `tanktop worker` beside the API process throughout (it rolls up analytics as
-events arrive; retraining is off), to measure what the rollups cost ingestion.
+`--worker` (PostgreSQL) measures what the analytics rollups cost ingestion in the same run: a
+`tanktop worker` (retraining off) is started after the set-up and the ceilings and waited for
+until it has caught up with the history, then each API phase is measured `--pairs` times
+without it (stopped, SIGSTOP) and with it, alternated, the worker caught up before each (so
+`with` is the steady state: the worker rolling up what the phase writes as it arrives, as in
+production). Each pair's ratio is printed with the load average, and the ratio of the means.
+`--database-name` names the database dropped and created again (the default is this bench's).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
+import signal
 import sqlite3
+import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from tests.servers import create_key, running_server, start_worker, tanktop_env
 
@@ -31,6 +43,11 @@ from bench.databases import fresh_database, pg_url, psql
 from bench.loadgen import Call, LoadResult, run_load
 
 BENCH_DB = "tanktop_bench_events"
+UNREAD = (
+    "SELECT (SELECT coalesce(max(id), 0) FROM event_history) "
+    "- (SELECT hwm FROM analytics_streams WHERE name = 'events')"
+)
+T = TypeVar("T")
 USERS = 10_000
 ITEMS = 100_000
 
@@ -62,13 +79,13 @@ SQLITE_HISTORY = (
 )
 
 
-def service_id(url: str, name: str) -> int:
+def service_id(url: str, name: str, database: str = BENCH_DB) -> int:
     if url.startswith("sqlite"):
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             return int(
                 conn.execute("SELECT id FROM services WHERE name = ?", (name,)).fetchone()[0]
             )
-    return int(psql(BENCH_DB, f"SELECT id FROM services WHERE name = '{name}'"))
+    return int(psql(database, f"SELECT id FROM services WHERE name = '{name}'"))
 
 
 def pgbench_ceiling(
@@ -205,64 +222,156 @@ async def read_phase(base: str, seconds: float) -> LoadResult:
     return await reads
 
 
+def caught_up(worker: subprocess.Popen[bytes], database: str, within: float = 1200) -> float:
+    """Wait until the worker has rolled up the whole history (the events stream's position has
+    reached the history's last id); seconds it took."""
+    started = time.monotonic()
+    while int(psql(database, UNREAD) or 0) > 0:
+        assert worker.poll() is None, "the worker stopped"
+        assert time.monotonic() - started < within, "the worker did not catch up"
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+@dataclass
+class Arms(Generic[T]):
+    """One API phase's measurements: `without` a worker, and `with` one (`--worker`), each with
+    the 1-minute load average when it ended."""
+
+    without: list[tuple[T, float]] = field(default_factory=list)
+    with_worker: list[tuple[T, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Alternation:
+    """How each API phase is measured: once with no worker, or (`worker` given) `pairs` times
+    without and with it, alternated. The worker catches up before each measurement (untimed), so
+    `with` is the steady state, the worker rolling up what the phase writes as it arrives (every
+    few seconds, as in production), and `without` is the same worker stopped (SIGSTOP): no
+    worker at all."""
+
+    worker: subprocess.Popen[bytes] | None
+    database: str
+    pairs: int
+
+    def measure(self, phase: Callable[[], Coroutine[Any, Any, T]]) -> Arms[T]:
+        arms: Arms[T] = Arms()
+        if self.worker is None:
+            arms.without.append((asyncio.run(phase()), os.getloadavg()[0]))
+            return arms
+        for _ in range(self.pairs):
+            for stopped in (True, False):
+                caught_up(self.worker, self.database)
+                if stopped:
+                    self.worker.send_signal(signal.SIGSTOP)
+                try:
+                    result = asyncio.run(phase())
+                finally:
+                    if stopped:
+                        self.worker.send_signal(signal.SIGCONT)
+                (arms.without if stopped else arms.with_worker).append((result, os.getloadavg()[0]))
+        return arms
+
+
+def compare(name: str, arms: Arms[T], value: Callable[[T], float], unit: str) -> None:
+    """Each pair's `with` against its `without`, and the ratio of their means."""
+    if not arms.with_worker:
+        return
+    print(f"{name}, with the worker against without (load average beside each):")
+    for n, ((off, off_load), (on, on_load)) in enumerate(
+        zip(arms.without, arms.with_worker, strict=True), 1
+    ):
+        print(
+            f"  pair {n}: {value(off):,.1f} {unit} (load {off_load:.1f}) -> "
+            f"{value(on):,.1f} {unit} (load {on_load:.1f}): x{value(on) / value(off):.2f}"
+        )
+    off_mean = statistics.mean(value(r) for r, _ in arms.without)
+    on_mean = statistics.mean(value(r) for r, _ in arms.with_worker)
+    print(f"  means: {off_mean:,.1f} -> {on_mean:,.1f} {unit}: x{on_mean / off_mean:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument(
+        "--database-name", default=BENCH_DB, help="dropped and created again (PostgreSQL)"
+    )
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--concurrency", default="8,32,64", help="comma-separated levels")
     parser.add_argument("--events", type=int, default=1_000_000, help="stored before reads")
-    parser.add_argument("--worker", action="store_true", help="run a worker beside the API")
+    parser.add_argument(
+        "--worker", action="store_true", help="each phase without and with a caught-up worker"
+    )
+    parser.add_argument("--pairs", type=int, default=2, help="--worker: without/with pairs")
     args = parser.parse_args()
+    if args.worker and args.database != "postgresql":
+        parser.error("--worker measures on PostgreSQL")
     levels = [int(c) for c in args.concurrency.split(",")]
+    database = args.database_name
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(args.database, BENCH_DB, tmp)
+        url = fresh_database(args.database, database, tmp)
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         key = create_key(env, "bench-events")
-        sid = service_id(url, "bench-events")
+        sid = service_id(url, "bench-events", database)
         print(f"{args.database}, one API process, {args.seconds:.0f} s per measurement", flush=True)
-        singles: list[tuple[int, float, str, LoadResult]] = []
+        ceilings: list[tuple[float, str]] = []
+        for level in levels:  # before any worker: its rows are the worker's first backlog
+            if args.database == "sqlite":
+                ceiling = sqlite_ceiling(url.removeprefix("sqlite:///"), sid, args.seconds)
+                ceilings.append((ceiling, "sqlite3 loop"))
+            else:
+                ceiling = pgbench_ceiling(sid, args.seconds, level, database=database)
+                ceilings.append((ceiling, f"pgbench -c {level}"))
         # Retraining is left out so that what the worker costs is the analytics rollups.
         worker = (
             start_worker({**env, "TANKTOP_RETRAIN_AFTER_EVENTS": "1000000000"})
             if args.worker
             else None
         )
-        with running_server(env, "--no-worker") as server:
-            base = f"{server.base_url}/api/1/{key}"
-            for level in levels:
-                if args.database == "sqlite":
-                    ceiling = sqlite_ceiling(url.removeprefix("sqlite:///"), sid, args.seconds)
-                    name = "sqlite3 loop"
-                else:
-                    ceiling = pgbench_ceiling(sid, args.seconds, level)
-                    name = f"pgbench -c {level}"
-                single = asyncio.run(single_posts(base, args.seconds, level))
-                singles.append((level, ceiling, name, single))
-            batch, events_per_s = asyncio.run(batch_posts(base, args.seconds))
-            print(f"filling {args.events:,} events …", flush=True)
-            fill(url, sid, args.events)
-            reads = asyncio.run(read_phase(base, args.seconds))
-        if worker is not None:
-            worker.terminate()
-            worker.wait(30)
-        for _, ceiling, name, single in singles:
+        alternation = Alternation(worker, database, args.pairs)
+        try:
+            with running_server(env, "--no-worker") as server:
+                base = f"{server.base_url}/api/1/{key}"
+                # Untimed: the first requests of a new process (its pools, its caches) would
+                # count against whichever arm comes first.
+                asyncio.run(single_posts(base, min(args.seconds, 2), levels[0]))
+                singles = [
+                    alternation.measure(partial(single_posts, base, args.seconds, level))
+                    for level in levels
+                ]
+                batches = alternation.measure(lambda: batch_posts(base, args.seconds))
+                print(f"filling {args.events:,} events …", flush=True)
+                fill(url, sid, args.events, database=database)
+                reads = alternation.measure(lambda: read_phase(base, args.seconds))
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(30)
+        for (ceiling, name), arms in zip(ceilings, singles, strict=True):
             print(f"{'ceiling (' + name + ')':<30} {ceiling:>8.0f} tx/s")
-            print(single.row())
-        print(batch.row())
-        print(reads.row())
+            print(arms.without[0][0].row())
+        print(batches.without[0][0][0].row())
+        print(reads.without[0][0].row())
         print()
-        for level, ceiling, name, single in singles:
+        for level, (ceiling, name), arms in zip(levels, ceilings, singles, strict=True):
+            single = arms.without[0][0]
             print(
                 f"single POST at {level:>3} concurrent: {single.throughput / ceiling:4.0%} of "
                 f"{name} ({single.throughput:,.0f} vs {ceiling:,.0f}/s); "
                 f"p99 {single.percentile(99):.1f} ms"
             )
+        events_per_s = batches.without[0][0][1]
         print(f"batch: {events_per_s:,.0f} events/s (target >= 30,000 on PostgreSQL)")
+        first_reads = reads.without[0][0]
         print(
             f"GET 10 ids, {args.events:,} events stored, 8 writers running: "
-            f"p50 {reads.percentile(50):.2f} ms, p99 {reads.percentile(99):.2f} ms "
+            f"p50 {first_reads.percentile(50):.2f} ms, p99 {first_reads.percentile(99):.2f} ms "
             f"(target < 5 ms)"
         )
+        for level, arms in zip(levels, singles, strict=True):
+            compare(f"single POST at {level} concurrent", arms, lambda r: r.throughput, "req/s")
+        compare("batch", batches, lambda r: r[1], "events/s")
+        compare("GET 10 ids p99 (lower is better)", reads, lambda r: r.percentile(99), "ms")
 
 
 if __name__ == "__main__":

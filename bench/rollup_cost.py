@@ -52,24 +52,16 @@ from tests.servers import create_key, running_server, start_worker, tanktop_env
 
 from bench.databases import fresh_database, psql
 from bench.events import batch_posts, single_posts
+from bench.events import caught_up as caught_up_in
 
 BENCH_DB = "tanktop_bench_rollup_cost"
-UNREAD = (
-    "SELECT (SELECT coalesce(max(id), 0) FROM event_history) "
-    "- (SELECT hwm FROM analytics_streams WHERE name = 'events')"
-)
 PAUSER = "bench-rollup-cost"
 MODES = ("none", "eager", "concurrent", "niced", "paused")
 
 
 def caught_up(worker: subprocess.Popen[bytes], within: float = 1200) -> float:
-    """Wait until the worker has rolled up the whole history; seconds it took."""
-    started = time.monotonic()
-    while int(psql(BENCH_DB, UNREAD) or 0) > 0:
-        assert worker.poll() is None, "the worker stopped"
-        assert time.monotonic() - started < within, "the worker did not catch up"
-        time.sleep(0.1)
-    return time.monotonic() - started
+    """Wait until the worker has rolled up the whole history of this bench's database."""
+    return caught_up_in(worker, BENCH_DB, within)
 
 
 def version() -> int:
