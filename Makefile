@@ -60,6 +60,7 @@ bench-long: install  ## the benchmarks of many minutes each: section pages, live
 	$(BIN)/python -m bench.sections
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.rollup_cost
+	$(BIN)/python -m bench.rollup_ab
 	$(BIN)/python -m bench.analytics
 
 fuzz: install  ## schemathesis against a real server, 500 examples per operation
