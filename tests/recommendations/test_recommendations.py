@@ -112,8 +112,8 @@ def test_popularity_debiasing_lifts_the_less_known_of_two_near_scores() -> None:
 
 def test_the_genre_part_breaks_a_tie_co_occurrence_cannot() -> None:
     """b and c co-occur with a alike; c shares one of a's two genres, b none: with the
-    genre part c comes first, by its genre cosine times a share of the user's strongest
-    score; without it they tie."""
+    genre part c comes first, by its genre cosine (each genre weighing its IDF) times a share
+    of the user's strongest score; without it they tie."""
     interactions = [(f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b", "c")]
     genres = {"a": ["Drama", "War"], "b": ["Comedy"], "c": ["War"]}
     model = train(interactions, regularisation=5.0, genres=genres)
@@ -123,7 +123,8 @@ def test_the_genre_part_breaks_a_tie_co_occurrence_cannot() -> None:
     plain = model.scores(np.array([a]), one)
     assert plain[b] == pytest.approx(plain[c])
     blended = model.scores(np.array([a]), one, Blend(genres=0.5))
-    cosine = 1 / np.sqrt(2)
+    drama, war = np.log(3 / 1), np.log(3 / 2)  # of the three items, one is a drama, two war
+    cosine = war / np.hypot(drama, war)
     assert blended[c] - blended[b] == pytest.approx(0.5 * cosine * np.abs(plain).max(), rel=1e-5)
     assert model.genre_match(np.array([a]), one)[[a, b, c]] == pytest.approx([1.0, 0.0, cosine])
     assert model.genre_match(np.array([a]), -one).tolist() == [0.0] * 3, "a dislike: no taste"
@@ -148,6 +149,21 @@ def test_the_genre_part_breaks_a_tie_co_occurrence_cannot() -> None:
     assert old.scores(np.array([a]), one, Blend(genres=0.5)).tolist() == plain.tolist(), (
         "a model stored before the genre part serves without it"
     )
+
+
+def test_a_genre_counts_by_its_idf() -> None:
+    """A genre every item has says nothing (weighs 0); with `genre_idf` 0 every genre weighs
+    alike (a's cosine with c, sharing one of its two genres, is 1/√2)."""
+    interactions = [(f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b", "c")]
+    genres = {"a": ["Film", "War"], "b": ["Film"], "c": ["Film", "War"]}
+    one = np.array([1.0], dtype=np.float32)
+    model = train(interactions, genres=genres)
+    at = model.index()
+    match = model.genre_match(np.array([at["a"]]), one)
+    assert match[[at["b"], at["c"]]] == pytest.approx([0.0, 1.0]), "Film says nothing"
+    alike = train(interactions, genres={**genres, "c": ["War"]}, genre_idf=0.0)
+    match = alike.genre_match(np.array([at["a"]]), one)
+    assert match[[at["b"], at["c"]]] == pytest.approx([1 / np.sqrt(2)] * 2)
 
 
 def test_the_year_part_favours_the_years_the_user_likes() -> None:

@@ -28,7 +28,10 @@ most about what is next). A genre part adds to each item S or Q scores its genre
 the genres of what the user likes (the catalog's, given at training), times `Blend.genres` of
 the user's strongest score: MovieLens validation NDCG@10 against tuned EASE +4.1% -> +4.7%
 (random split), +3.9% -> +5.3% (each user's latest 20%). Only a re-ranking: over every item
-it scored the same there, and cost every column of a 100,000-item catalog at serving. A year
+it scored the same there, and cost every column of a 100,000-item catalog at serving. Each
+genre weighs its IDF (log of the items over those that have it) to the power `genre_idf`, so
+a genre most items share says little: +0.6 to +0.8 points on each of four random validation
+splits, +0.7 temporal. A year
 part does the same with release years (the catalog's, given at training): each scored item's
 closeness to the years of what the user likes (their likings summed by year, smoothed over
 `YEAR_WIDTH` years, the busiest year 1), times `Blend.years` of the strongest score.
@@ -123,8 +126,9 @@ class Model:
     sequence: Sparse
     """Q, the sequence matrix (rows like S's)."""
     genres: Sparse
-    """Each column's genres (rows: columns; indices: genre numbers), weighing 1/√(how many
-    it has), so a row's length is 1 and a product of two rows is their genres' cosine."""
+    """Each column's genres (rows: columns; indices: genre numbers), each weighing its IDF to
+    the power `genre_idf`, scaled so a row's length is 1 and a product of two rows is their
+    genres' cosine."""
     years: npt.NDArray[np.int32]
     """Each column's release year (0: not known)."""
 
@@ -424,11 +428,12 @@ def train(
     neighbours: int = NEIGHBOURS,
     genres: Mapping[str, Sequence[str]] | None = None,
     years: Mapping[str, int] | None = None,
+    genre_idf: float = 1.0,
 ) -> Model:
     """Fit on (user, item, weight) triples in time order (later ones for a pair replace
     earlier ones; a user's items are in sequence in the order of their first triple);
     `genres` and `years`: the catalog's genres and release years of items (by the same keys),
-    for the genre and year parts."""
+    for the genre and year parts (a genre weighing its IDF to the power `genre_idf`)."""
     latest: dict[tuple[str, str], float] = {}
     for user, item, value in interactions:
         latest[(user, item)] = value
@@ -476,13 +481,15 @@ def train(
         similarity.indices.astype(np.int32),
         similarity.data.astype(np.float32),
         Sparse.of(_sequence(np.array(r), np.array(c), popularity, neighbours)),
-        _genres(items, genres or {}),
+        _genres(items, genres or {}, genre_idf),
         np.array([(years or {}).get(i, 0) for i in items], dtype=np.int32),
     )
 
 
-def _genres(items: list[str], genres: Mapping[str, Sequence[str]]) -> Sparse:
-    """Each of `items`' genres (numbered in name order), weighing 1/√(how many it has)."""
+def _genres(items: list[str], genres: Mapping[str, Sequence[str]], idf: float) -> Sparse:
+    """Each of `items`' genres (numbered in name order), weighing log(items / items with it)
+    to the power `idf` (0: all alike), each item's scaled to length 1 (a genre every item has
+    weighs 0; an item with only such genres, none)."""
     names = {
         name: n for n, name in enumerate(sorted({g for i in items for g in genres.get(i, ())}))
     }
@@ -490,8 +497,17 @@ def _genres(items: list[str], genres: Mapping[str, Sequence[str]]) -> Sparse:
     indices = np.array(
         [names[g] for i in items for g in sorted(set(genres.get(i, ())))], dtype=np.int32
     )
-    weights = np.repeat(1.0 / np.sqrt(np.maximum(lengths, 1)), lengths).astype(np.float32)
-    return Sparse(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), indices, weights)
+    having = np.bincount(indices, minlength=len(names)).astype(np.float64)
+    informative = np.log(len(items) / np.maximum(having, 1.0)) ** idf
+    weighed = informative[indices]
+    owners = np.repeat(np.arange(len(items)), lengths)
+    norms = np.sqrt(np.bincount(owners, weighed**2, len(items)))[owners]
+    weights = np.divide(weighed, norms, out=np.zeros_like(weighed), where=norms > 0)
+    return Sparse(
+        np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        indices,
+        weights.astype(np.float32),
+    )
 
 
 def _sequence(users: Ints, columns: Ints, popularity: Floats, k: int) -> sp.csr_matrix:

@@ -58,6 +58,9 @@ class Params(BaseModel):
     genre_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.1
     """How much the genre part adds: each item's genre cosine with the genres of what the
     user likes, times this share of the user's strongest score (applies at serving)."""
+    genre_idf: Annotated[StrictFloat, Field(ge=0, le=4)] = 1.0
+    """How much a rare genre counts over a common one in the genre part: each genre weighs
+    log(items / items with it) to this power (0: all alike; applies at training)."""
     year_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.0
     """How much the year part adds: each item's closeness in release year to what the user
     likes (the catalog's years), times this share of the user's strongest score (applies at

@@ -66,6 +66,7 @@ def fit(
         neighbours=params.neighbours,
         genres=genres,
         years=years,
+        genre_idf=params.genre_idf,
     )
 
 
