@@ -79,8 +79,8 @@ Ints = npt.NDArray[np.int64]
 @dataclass(frozen=True)
 class Blend:
     """How a user's weights scale Q (the settings' `sequence_weight`, `recent_weight`,
-    `recent_items`), the genre part (`genre_weight`) and the popularity debiasing
-    (`popularity_power`); read at serving, like the half-life."""
+    `recent_items`), the genre and year parts (`genre_weight`, `year_weight`) and the
+    popularity debiasing (`popularity_power`); read at serving, like the half-life."""
 
     overall: float = 0.0
     recent: float = 0.0
@@ -164,7 +164,10 @@ class Model:
         """Σ values[t] · S[touched[t]] + Σ sequenced[t] · Q[touched[t]] as a dense vector over
         the columns (`touched` oldest act first; `sequenced` as `blend` says): only the rows
         of the user's own items are read (a few hundred sparse entries each, the head block's
-        rows for head items); zero where none of them recommends an item."""
+        rows for head items); zero where none of them recommends an item. Then, on the items
+        scored, as `blend` says: the genre and year parts add a share of the strongest score
+        by closeness to the user's items, and a positive score is divided by the item's
+        popularity to a power (the parts re-rank what the model scores; they add no items)."""
         summed = np.zeros(len(self.items), dtype=np.float32)
         self.rows().add(touched, values, summed)
         self.sequence.add(touched, blend.sequenced(values), summed)

@@ -75,10 +75,10 @@ def blend_of(settings: RecommenderVersion) -> Blend:
     debiasing under the version's parameters."""
     params = settings.params
     return Blend(
-        params.sequence_weight,
-        params.recent_weight,
-        params.recent_items,
-        params.genre_weight,
-        params.popularity_power,
-        params.year_weight,
+        overall=params.sequence_weight,
+        recent=params.recent_weight,
+        recent_items=params.recent_items,
+        genres=params.genre_weight,
+        popularity=params.popularity_power,
+        years=params.year_weight,
     )
