@@ -45,7 +45,7 @@ newcomers and fill-ups take. Arrays are saved with `numpy.savez` (no pickle) and
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,13 +175,13 @@ class Model:
         if in_head.any():
             summed[: len(self.head)] += values[in_head] @ self.head[touched[in_head]]
         if blend.genres and len(self.genres.weights):
-            scored = np.flatnonzero(summed != 0)  # of a bool array: many times faster
-            match = self.genre_match(touched, values, scored)
-            summed[scored] += (blend.genres * float(np.abs(summed).max())) * match
+            _add_part(
+                summed, blend.genres, lambda scored: self.genre_match(touched, values, scored)
+            )
         if blend.years and self.years.any():
-            scored = np.flatnonzero(summed != 0)
-            closeness = self.year_closeness(touched, values, scored)
-            summed[scored] += (blend.years * float(np.abs(summed).max())) * closeness
+            _add_part(
+                summed, blend.years, lambda scored: self.year_closeness(touched, values, scored)
+            )
         if blend.popularity:
             liked = np.flatnonzero(summed > 0)
             summed[liked] *= self._debiasing(blend.popularity)[liked]
@@ -487,6 +487,13 @@ def train(
         _genres(items, genres or {}, genre_idf),
         np.array([(years or {}).get(i, 0) for i in items], dtype=np.int32),
     )
+
+
+def _add_part(summed: Floats, share: float, closeness: Callable[[Ints], Floats]) -> None:
+    """A content part on the items scored: `closeness` of each (0-1) times `share` of the
+    strongest score, added in place (it re-ranks what the model scores; it adds no items)."""
+    scored = np.flatnonzero(summed != 0)  # of a bool array: many times faster
+    summed[scored] += (share * float(np.abs(summed).max())) * closeness(scored)
 
 
 def _genres(items: list[str], genres: Mapping[str, Sequence[str]], idf: float) -> Sparse:
