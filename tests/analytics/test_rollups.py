@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tanktop.analytics import queries, rollup, streams
-from tanktop.analytics.tables import analytics_streams, analytics_users
+from tanktop.analytics.tables import analytics_streams, analytics_user_events, analytics_users
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events import service as events
@@ -363,7 +363,8 @@ async def test_a_round_whose_lease_is_taken_over_mid_round_writes_nothing(
     slow = await streams.claim(db, rollup.LEASE)
     assert slow is not None
     history = await events.history_after(db, after_id=slow[0].hwm, limit=rollup.BATCH)
-    deltas = await rollup.compute(db, history, [])
+    rows = queries.Round(slow[0].hwm, history[-1].id)
+    deltas = await rollup.compute(db, history, [], rows)
     assert [len(d.new_items) for d in deltas] == [1]
     async with db.write() as conn:  # the lease runs out
         await conn.execute(
@@ -442,3 +443,27 @@ async def test_rows_asked_for_twice_come_once(api: Api, db: Database) -> None:
     async with db.read() as conn:
         rows = await queries.select_joined(conn, query, analytics_users.c.user_id, ["7", "7"])
     assert [row.user_id for row in rows] == ["7"]
+
+
+async def test_the_database_counts_a_rounds_rows_per_user_as_the_round_read_them(
+    api: Api, db: Database
+) -> None:
+    """Per-user counts come from the database (`add_round_user_events`) over the round's id
+    range: a row the round saw as a gap (`skipped`) is left to the round that reads it, an
+    earlier gap read now (`filled`) counts, and removals do not."""
+    await post_all(api, [Happened("u", "seen", "movie", str(n), BASE) for n in range(4)])
+    assert (await api.delete("/event/u/seen/movie/3/")).status_code == 204
+    service = (await service_of(db, api)).id
+    ids = [e.id for e in await events.history_after(db, after_id=0, limit=10)]
+    assert len(ids) == 5, "four events and a removal"
+
+    async def counted(rows: queries.Round) -> int:
+        async with db.write() as conn:
+            await queries.add_round_user_events(conn, rows, service)
+            found = await queries.select_user_events(conn, service, "u")
+            await conn.execute(sa.delete(analytics_user_events))
+        return sum(row.events for row in found)
+
+    assert await counted(queries.Round(0, ids[-1])) == 4
+    assert await counted(queries.Round(ids[0], ids[-1], skipped=[ids[2]])) == 2
+    assert await counted(queries.Round(ids[1], ids[-1], filled=[ids[0]])) == 3

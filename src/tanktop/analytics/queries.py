@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSON
@@ -25,10 +27,12 @@ from tanktop.db import (
     Insert,
     UTCDateTime,
     chunks,
+    dialect_insert,
     insert_many,
     json_rows,
     select_in,
 )
+from tanktop.events.tables import event_history
 
 
 async def _all(conn: AsyncConnection, query: sa.Select[Any]) -> list[sa.Row[Any]]:
@@ -155,6 +159,79 @@ async def select_items_at(
     return rows
 
 
+# -- a round's history rows, counted by the database -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Round:
+    """The history rows a round counts: ids in (`after`, `upto`] less `skipped` (not visible
+    when the round read them: gaps, counted when they appear), and `filled` (earlier gaps
+    visible now). What a round counts of a row (removed, supersedes) never changes once it
+    is visible, so the database counts the rows the round read in Python."""
+
+    after: int
+    upto: int
+    skipped: Sequence[int] = ()
+    filled: Sequence[int] = ()
+
+
+def _id_list(conn: AsyncConnection, ids: Sequence[int]) -> sa.Select[Any]:
+    """SELECT of these ids, sent as one text value: `unnest` of an array on PostgreSQL,
+    `json_each` on SQLite (one value, not a parameter per id; as a subquery, PostgreSQL
+    hashes it for `NOT IN`, where `<> ALL(array)` in a generic plan compares every row with
+    every id)."""
+    text = orjson.dumps(list(ids)).decode()
+    if conn.dialect.name == "postgresql":
+        array = sa.cast(sa.literal("{" + text[1:-1] + "}", sa.Text), ARRAY(sa.BigInteger))
+        return sa.select(sa.func.unnest(array))
+    each = sa.func.json_each(text).table_valued("value")
+    return sa.select(each.c.value)
+
+
+def _round_rows(conn: AsyncConnection, rows: Round) -> sa.Subquery:
+    """The round's rows that count: events (not removals) and corrections, with `step`: +1
+    for an event, -1 for a correction (it takes back the event it withdraws)."""
+    table = event_history
+    counted = sa.or_(table.c.removed.is_(False), table.c.supersedes.is_not(None))
+    step = sa.case((table.c.supersedes.is_(None), 1), else_=-1).label("step")
+    columns = [*table.c, step]
+    ranged = sa.select(*columns).where(table.c.id > rows.after, table.c.id <= rows.upto, counted)
+    if rows.skipped:
+        ranged = ranged.where(table.c.id.not_in(_id_list(conn, rows.skipped)))
+    parts = [ranged]
+    if rows.filled:
+        parts.append(
+            sa.select(*columns).where(table.c.id.in_(_id_list(conn, rows.filled)), counted)
+        )
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("round")
+
+
+async def add_round_user_events(conn: AsyncConnection, rows: Round, service_id: int) -> None:
+    """Add a round's per-user counts to their rows, counted by the database from the round's
+    rows (no read, nothing per event in Python: counts add, first and last widen)."""
+    found = _round_rows(conn, rows)
+    keys = [found.c.service_id, found.c.user_id, found.c.event, found.c.item_type]
+    source = (
+        sa.select(
+            *keys,
+            sa.func.sum(found.c.step),
+            sa.func.min(found.c.at),
+            sa.func.max(found.c.at),
+        )
+        .where(found.c.service_id == service_id)
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    await merge_from(
+        conn,
+        analytics_user_events,
+        ["service_id", "user_id", "event", "item_type", "events", "first_at", "last_at"],
+        source,
+        adding("events"),
+        widening("first_at", "last_at"),
+    )
+
+
 def _json_value(value: object) -> str:
     """What orjson does not write itself: bytea's input format."""
     if isinstance(value, bytes):
@@ -205,16 +282,7 @@ async def merge(
     or two."""
     if not rows:
         return
-    keys = [c.name for c in table.primary_key.columns]
-
-    def on_conflict(insert: Insert) -> Insert:
-        if not rules:
-            return insert
-        update: dict[str, Any] = {}
-        for rule in rules:
-            update.update(rule(table, insert.excluded))
-        return insert.on_conflict_do_update(index_elements=keys, set_=update)
-
+    on_conflict = _on_conflict(table, rules)
     if conn.dialect.name != "postgresql":
         await insert_many(conn, table, rows, on_conflict)
         return
@@ -227,6 +295,29 @@ async def merge(
         await conn.execute(statement, {"rows": json_rows(chunk, _json_value)})
 
 
+async def merge_from(
+    conn: AsyncConnection, table: sa.Table, names: list[str], source: sa.Select[Any], *rules: Rule
+) -> None:
+    """`merge` of the rows a SELECT gives (their columns `names`), all in the database."""
+    insert = dialect_insert(conn, table).from_select(names, source)
+    await conn.execute(_on_conflict(table, rules)(insert))
+
+
+def _on_conflict(table: sa.Table, rules: Sequence[Rule]) -> Callable[[Insert], Insert]:
+    """The `ON CONFLICT (key) DO UPDATE` that `rules` make (none: a plain INSERT)."""
+    keys = [c.name for c in table.primary_key.columns]
+
+    def on_conflict(insert: Insert) -> Insert:
+        if not rules:
+            return insert
+        update: dict[str, Any] = {}
+        for rule in rules:
+            update.update(rule(table, insert.excluded))
+        return insert.on_conflict_do_update(index_elements=keys, set_=update)
+
+    return on_conflict
+
+
 async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, replacing the columns they carry of rows already there."""
     if rows:
@@ -237,14 +328,6 @@ async def upsert(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str
 async def add_engagement(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Add impressions, clicks and engaged counts to their (service, surface, hour) rows."""
     await merge(conn, analytics_engagement, rows, adding("impressions", "clicks", "engaged"))
-
-
-async def add_user_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Add a batch's per-user counts to their rows (no read: counts add, first and last
-    widen)."""
-    await merge(
-        conn, analytics_user_events, rows, adding("events"), widening("first_at", "last_at")
-    )
 
 
 async def delete_rollups(conn: AsyncConnection, service_id: int) -> None:

@@ -162,26 +162,17 @@ def correction(event: HistoryEvent) -> bool:
     return event.supersedes is not None
 
 
-@dataclass(slots=True)
-class UserEvents:
-    """One user's events of one kind in a batch: how many, the first and the last."""
-
-    events: int
-    first: dt.datetime
-    last: dt.datetime
-
-    def add(self, at: dt.datetime, step: int = 1) -> None:
-        self.events += step
-        self.first = min(self.first, at)
-        self.last = max(self.last, at)
-
-
 class Delta:
     """What one batch adds to one service's rollups, computed before its transaction."""
 
-    def __init__(self, service_id: int, zones: Sequence[str] = ()) -> None:
+    def __init__(
+        self, service_id: int, zones: Sequence[str] = (), rows: queries.Round | None = None
+    ) -> None:
         self.service_id = service_id
         self.grains = grains(zones)
+        self.rows = rows
+        """The round's history rows when it has events of this service: the database adds
+        their per-user counts (`queries.add_round_user_events`)."""
         self.users: list[dict[str, Any]] = []
         self.series: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
@@ -191,7 +182,6 @@ class Delta:
         self.impressions: dict[tuple[str, dt.datetime], int] = defaultdict(int)
         self.flag: dict[str, set[int]] = {"engaged": set(), "clicked": set()}
         self.seen: dict[str, tuple[int, dt.datetime]] = {}
-        self.user_events: dict[tuple[str, str, str], UserEvents] = {}
 
     async def count_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
         """Each event adds one to its buckets and its user to their members; a correction
@@ -199,24 +189,16 @@ class Delta:
         time) and leaves the members: the user was active then all the same.
 
         Events are first gathered per event, item type and hour (a few groups a batch), and
-        only the groups spread over the grains: the work per event is three dictionary
-        entries, not one per grain."""
+        only the groups spread over the grains: the work per event is two dictionary
+        entries, not one per grain. Per-user counts are the database's (`write`)."""
         async with db.read() as conn:
             uids = await self._users(conn, [e for e in rows if not correction(e)])
             hours: dict[int, tuple[dt.datetime, dt.datetime]] = {}
             groups: dict[tuple[str, str, int], tuple[list[int], list[int]]] = {}
             items: dict[tuple[str, str, dt.datetime, str], tuple[list[int], list[int]]] = {}
-            per_user = self.user_events
             for event in rows:
                 undo = correction(event)
                 step = -1 if undo else 1
-                counts = per_user.get((event.user_id, event.event, event.item_type))
-                if counts is None:
-                    per_user[(event.user_id, event.event, event.item_type)] = UserEvents(
-                        step, event.at, event.at
-                    )
-                else:
-                    counts.add(event.at, step)
                 hour = int(event.at.timestamp() // 3600)
                 if hour not in hours:
                     hours[hour] = (hour_of(event.at), day_of(event.at))
@@ -279,14 +261,15 @@ class Delta:
         self, conn: Any, series: dict[tuple[str, str, str, dt.datetime], tuple[list[int], BitMap]]
     ) -> None:
         news: dict[tuple[str, dt.datetime], tuple[BitMap, BitMap]] = {}
-        for uid, old, new in self.moved_first:
-            for grain, floor in self.grains.items():
-                if old is not None:
-                    news.setdefault((grain, floor(old)), (BitMap(), BitMap()))[1].add(uid)
-                news.setdefault((grain, floor(new)), (BitMap(), BitMap()))[0].add(uid)
-                series.setdefault((grain, ANY, ANY, floor(new)), ([0], BitMap()))
-                if old is not None:
-                    series.setdefault((grain, ANY, ANY, floor(old)), ([0], BitMap()))
+        moved: dict[tuple[dt.datetime, int], list[int]] = defaultdict(list)  # a few hours
+        for uid, old, new in self.moved_first:  # per user: its hours, not its buckets
+            moved[(hour_of(new), 0)].append(uid)
+            if old is not None:
+                moved[(hour_of(old), 1)].append(uid)
+        for (hour, side), users in moved.items():  # side 0: first seen there; 1: no longer
+            for grain, floor in self.grains.items():  # grains are whole hours
+                news.setdefault((grain, floor(hour)), (BitMap(), BitMap()))[side].update(users)
+                series.setdefault((grain, ANY, ANY, floor(hour)), ([0], BitMap()))
         existing: dict[tuple[str, str, str, dt.datetime], Any] = {}
         for grain in self.grains:
             starts = sorted({k[3] for k in series if k[0] == grain})
@@ -405,21 +388,8 @@ class Delta:
         await write_series(conn, self.series)
         await queries.upsert(conn, analytics_items, self.items)
         await queries.merge(conn, analytics_items, self.new_items)
-        await queries.add_user_events(
-            conn,
-            [
-                {
-                    "service_id": self.service_id,
-                    "user_id": user_id,
-                    "event": event,
-                    "item_type": item_type,
-                    "events": counts.events,
-                    "first_at": counts.first,
-                    "last_at": counts.last,
-                }
-                for (user_id, event, item_type), counts in sorted(self.user_events.items())
-            ],
-        )
+        if self.rows is not None:
+            await queries.add_round_user_events(conn, self.rows, self.service_id)
         engagement: dict[tuple[str, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
         for (surface, hour), count in self.impressions.items():
             engagement[(surface, hour)][0] += count
@@ -484,9 +454,13 @@ def _first_and_last_hours(
 
 
 async def compute(
-    db: Database, history: Sequence[HistoryEvent], served: Sequence[Any]
+    db: Database,
+    history: Sequence[HistoryEvent],
+    served: Sequence[Any],
+    rows: queries.Round | None,
 ) -> list[Delta]:
-    """What these rows add to every service they belong to (reads only)."""
+    """What these rows add to every service they belong to (reads only). `rows` names the
+    rows of `history` to the database, which counts them per user."""
     by_service: dict[int, tuple[list[HistoryEvent], list[Any]]] = defaultdict(lambda: ([], []))
     for event in counted(history):
         by_service[event.service_id][0].append(event)
@@ -495,32 +469,37 @@ async def compute(
     async with db.read() as conn:
         zones = await queries.select_zones(conn)
     deltas = []
-    for service_id, (rows, impressions) in sorted(by_service.items()):
-        delta = Delta(service_id, zones.get(service_id, ()))
+    for service_id, (its_events, impressions) in sorted(by_service.items()):
+        delta = Delta(service_id, zones.get(service_id, ()), rows if its_events else None)
         if impressions:
             await delta.count_impressions(db, impressions)
-        if rows:
-            await delta.count_events(db, rows)
-            await delta.engage_from_events(db, rows)
+        if its_events:
+            await delta.count_events(db, its_events)
+            await delta.engage_from_events(db, its_events)
         deltas.append(delta)
     return deltas
 
 
 async def _read_streams(
     db: Database, ev: streams.Stream, im: streams.Stream, limit: int
-) -> tuple[list[HistoryEvent], list[Any]]:
+) -> tuple[list[HistoryEvent], list[Any], queries.Round]:
+    """The round's history rows (and the same as a `Round`, for the database to count them
+    too) and impressions."""
     xmin, xmax = await streams.snapshot_horizon(db)  # before the reads: see streams.py
-    history = await events.history_after(db, after_id=ev.hwm, limit=limit)
-    history += await events.history_by_ids(db, ids=[g.id for g in ev.gaps])
+    after = ev.hwm
+    history = await events.history_after(db, after_id=after, limit=limit)
+    filled = await events.history_by_ids(db, ids=[g.id for g in ev.gaps])
     async with db.read() as conn:
         served = await queries.select_impressions_after(conn, im.hwm, limit)
         served += await queries.select_impressions_ids(conn, [g.id for g in im.gaps])
     now = streams.now()
-    ev.advance((e.id for e in history), now)
+    ev.advance((e.id for e in [*history, *filled]), now)
     im.advance((r.id for r in served), now)
+    skipped = [g.id for g in ev.gaps if g.id > after]  # not visible yet: counted when they are
     ev.settle(xmin, xmax, now)
     im.settle(xmin, xmax, now)
-    return history, served
+    rows = queries.Round(after, ev.hwm, skipped, [e.id for e in filled])
+    return [*history, *filled], served, rows
 
 
 async def roll_up_analytics(db: Database, settings: Settings) -> int:
@@ -589,8 +568,8 @@ async def roll_up(db: Database, limit: int = BATCH) -> int:
     ev, im = claimed
     USERS.check(ev.version)
     try:
-        history, served = await _read_streams(db, ev, im, limit)
-        deltas = await compute(db, history, served)
+        history, served, rows = await _read_streams(db, ev, im, limit)
+        deltas = await compute(db, history, served, rows)
         await write_deltas(db, deltas, claimed, None)
     except streams.LostLease:
         USERS.clear()
@@ -608,10 +587,11 @@ async def _apply(
     history: Sequence[HistoryEvent],
     served: Sequence[Any],
     claimed: tuple[streams.Stream, streams.Stream],
+    rows: queries.Round | None = None,
 ) -> None:
     """Count rows during a rebuild, keeping the lease (the streams do not move)."""
     USERS.check(claimed[0].version)
-    deltas = await compute(db, history, served)
+    deltas = await compute(db, history, served, rows)
     await write_deltas(db, deltas, claimed, LEASE)
     USERS.learn(deltas, claimed[0].version)
 
@@ -631,7 +611,9 @@ async def rebuild(
 
     Holds the rollup lease throughout, so workers pause (ingestion does not) and count what
     arrives meanwhile once it is over: the rebuild counts the rows the streams had passed when
-    it began, the workers everything after."""
+    it began, the workers everything after. The history is read by id, every service's rows
+    (those of the services asked counted), as the workers read it: a page is a range of ids
+    the database can count per user as well."""
     claimed = await hold_lease(db)
     ev, im = claimed
     done = 0
@@ -654,21 +636,21 @@ async def rebuild(
                 after = rows[-1].id
                 kept = [r for r in rows if r.id <= im.hwm and r.id not in skip_impressions]
                 await _apply(db, [], kept, claimed)
-            batch: list[HistoryEvent] = []
-            read = 0
-            async for event in events.stream_history(db, service_id, page_size=BATCH):
-                read += 1
-                if event.id <= ev.hwm and event.id not in skip_events:
-                    batch.append(event)
-                if read == BATCH:
-                    await _apply(db, batch, [], claimed)
-                    done, batch, read = done + read, [], 0
-                    if progress:
-                        progress(BATCH)
-            await _apply(db, batch, [], claimed)
-            done += read
+        wanted = set(service_ids)
+        after = 0
+        while after < ev.hwm:  # the history by id, as the workers read it
+            page = await events.history_after(db, after_id=after, limit=BATCH)
+            if not page:
+                break
+            upto = min(page[-1].id, ev.hwm)
+            ours = [e for e in page if e.service_id in wanted and e.id <= upto]
+            skipped = sorted(i for i in skip_events if after < i <= upto)
+            gone = set(skipped)
+            batch = [e for e in ours if e.id not in gone]
+            await _apply(db, batch, [], claimed, queries.Round(after, upto, skipped))
+            after, done = upto, done + len(ours)
             if progress:
-                progress(read)
+                progress(len(ours))
     finally:
         await streams.release(db, ev)
     return done
