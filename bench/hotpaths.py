@@ -50,6 +50,7 @@ from tests.servers import create_key, free_port, run_cli, running_server, tankto
 
 from bench import wrk
 from bench.bookmarks import catalog_lines, history
+from bench.cpu import scheduler_note
 from bench.databases import fresh_database, psql
 from bench.events import ITEMS, PG_TRANSACTION, USERS, fill, pgbench_ceiling
 
@@ -193,7 +194,8 @@ def main() -> None:
         base, pid, key, sid = setup.base, setup.pid, setup.key, setup.sid
         reach = f"Unix socket in {args.unix_socket}" if args.unix_socket else "loopback TCP"
         print(
-            f"PostgreSQL ({reach}), one API process, wrk, {seconds:.0f} s per measurement",
+            f"PostgreSQL ({reach}), one API process, wrk, {seconds:.0f} s per measurement; "
+            f"{scheduler_note()}",
             flush=True,
         )
 
