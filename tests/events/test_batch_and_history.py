@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tanktop.db import Database
-from tanktop.events.service import stream_history
+from tanktop.events.queries import HISTORY_COLUMNS
+from tanktop.events.service import HistoryEvent, stream_history
 from tanktop.events.tables import event_history, list_items
 from tests.conftest import Api, assert_problem, service_of
 
@@ -136,3 +137,11 @@ async def test_history_is_per_service(api: Api, other_api: Api, db: Database) ->
 async def test_batch_body_limit_is_its_own(api: Api) -> None:
     huge = [entry(item_id=i, value="v" * 256, event="note") for i in range(1000)]
     assert_problem(await api.post("/events/", json=huge * 5), 413, "bytes")
+
+
+def test_history_rows_are_named_tuples_of_the_columns_read() -> None:
+    """Readers build `HistoryEvent(*row)` from rows of `HISTORY_COLUMNS`, by the hundred
+    thousand (analytics, training): a named tuple, five times cheaper to create than the
+    frozen dataclass it was, whose fields are those columns in that order."""
+    assert HistoryEvent._fields == HISTORY_COLUMNS
+    assert isinstance(HistoryEvent(*range(len(HISTORY_COLUMNS))), tuple)

@@ -201,29 +201,36 @@ class Delta:
             uids = await self._users(conn, [e for e in rows if not correction(e)])
             hours: dict[int, tuple[dt.datetime, dt.datetime]] = {}
             groups: dict[tuple[str, str, int], tuple[list[int], list[int]]] = {}
-            items: dict[tuple[str, str, dt.datetime, str], tuple[list[int], list[int]]] = {}
-            for event in rows:
+            by_day: dict[tuple[str, str, int, str], tuple[list[int], list[int]]] = {}
+            for event in rows:  # keys of ints and strings: an aware datetime hashes slowly
                 undo = correction(event)
                 step = -1 if undo else 1
                 hour = int(event.at.timestamp() // 3600)
                 if hour not in hours:
                     hours[hour] = (hour_of(event.at), day_of(event.at))
-                group = groups.setdefault((event.event, event.item_type, hour), ([0], []))
-                item = items.setdefault(
-                    (event.event, event.item_type, hours[hour][1], event.item_id), ([0], [])
-                )
+                key = (event.event, event.item_type, hour)
+                group = groups.get(key)
+                if group is None:  # (setdefault would build a default per event)
+                    group = groups[key] = ([0], [])
+                item_key = (event.event, event.item_type, hour // 24, event.item_id)
+                item = by_day.get(item_key)
+                if item is None:
+                    item = by_day[item_key] = ([0], [])
                 group[0][0] += step
                 item[0][0] += step
                 if not undo:
-                    group[1].append(uids[event.user_id])
-                    item[1].append(uids[event.user_id])
+                    uid = uids[event.user_id]
+                    group[1].append(uid)
+                    item[1].append(uid)
+            days = {hour // 24: day for hour, (_, day) in hours.items()}
+            items = {(e, t, days[d], i): found for (e, t, d, i), found in by_day.items()}
             series: dict[tuple[str, str, str, dt.datetime], tuple[list[int], BitMap]] = {}
             for (name, item_type, hour), (count, members) in groups.items():
                 users = BitMap(members)
                 for grain, floor in self.grains.items():
                     start = floor(hours[hour][0])
-                    for key in ((grain, name, item_type, start), (grain, ANY, ANY, start)):
-                        entry = series.setdefault(key, ([0], BitMap()))
+                    for row in ((grain, name, item_type, start), (grain, ANY, ANY, start)):
+                        entry = series.setdefault(row, ([0], BitMap()))
                         entry[0][0] += count[0]
                         entry[1].update(users)
             await self._merge_series(conn, series)

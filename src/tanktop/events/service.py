@@ -290,8 +290,11 @@ async def personalized_list(
     return kept, after
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEvent:
+class HistoryEvent(NamedTuple):
+    """A history row. A named tuple: analytics and training read them by the hundred
+    thousand, and a frozen dataclass (13 fields, each set through `object.__setattr__`)
+    took 2 µs of a rollup's 20 µs of CPU an event to create."""
+
     id: int
     user_id: str
     event: str
