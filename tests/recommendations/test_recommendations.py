@@ -166,6 +166,27 @@ def test_a_genre_counts_by_its_idf() -> None:
     assert match[[at["b"], at["c"]]] == pytest.approx([1 / np.sqrt(2)] * 2)
 
 
+def test_ease_learns_from_genres_as_shared_users() -> None:
+    """No user acted on both a and c, so plain EASE does not link them; with `genre_users`
+    their shared genre counts as that many users who did, and a recommends c (not d, of
+    another genre, which no one shares with a either)."""
+    interactions = [
+        *((f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b")),
+        *((f"w{u}", item, 1.0) for u in range(10) for item in ("c", "d")),
+    ]
+    genres = {"a": ["War"], "b": ["Comedy"], "c": ["War"], "d": ["Comedy"]}
+    one = np.array([1.0], dtype=np.float32)
+    plain = train(interactions, regularisation=5.0, genres=genres)
+    at = plain.index()
+    a, c, d = at["a"], at["c"], at["d"]
+    assert plain.scores(np.array([a]), one)[[c, d]].tolist() == [0.0, 0.0]
+    shared = train(interactions, regularisation=5.0, genres=genres, genre_users=3.0)
+    assert shared.index() == at
+    scores = shared.scores(np.array([a]), one)
+    assert scores[c] > 0.01, "linked by their genre"
+    assert scores[c] > scores[d]
+
+
 def test_the_year_part_favours_the_years_the_user_likes() -> None:
     """b and c co-occur with a alike; c was released two years from a, b thirty: with the
     year part c comes first, by its closeness (the Gaussian of `YEAR_WIDTH` at two years)

@@ -1,17 +1,21 @@
 """The recommender: the whole catalog as sparse item-item neighbour lists.
 
-Training turns a service's history into a sparse user x item matrix X of implicit weights.
-The `head_items` most popular items get EASE (Steck 2019): B = I - P / diag(P) with
-P = (XᵀX + λI)⁻¹ over the head (diagonal zeroed), its cost cubic in the head. Every item also
-gets its item-kNN neighbours (cosine of X's columns, shrunk), computed in blocks of items so
-memory stays bounded whatever the catalog. The model is the dense EASE block over the head and
-a sparse matrix of each item's `neighbours` nearest by kNN less those EASE gives (for a head
-item: those of its nearest that are in the tail; giving it its nearest tail items instead,
-however far, let weak tail items crowd the answers: MovieLens NDCG@10 0.339), scaled by
-the factor that best maps kNN onto EASE where both exist (least squares over the head's
-pairs), so a head and a tail item compete on one scale. Together they are one item-item
-matrix S (rows: an item a user acted on; columns: what it recommends). EASE
-stays dense: keeping only its strongest entries per row cost 3-8% NDCG@10 on MovieLens.
+Training turns a service's history into a sparse user x item matrix X of implicit weights. The
+`head_items` most popular items get EASE (Steck 2019): B = I - P / diag(P) with P = (XᵀX + λI)⁻¹
+over the head (diagonal zeroed), its cost cubic in the head; with the catalog's genres, XᵀX
+gains each pair's genre cosine times `genre_users`, as if that many more users had acted on both
+(MovieLens NDCG@10 over tuned EASE, validation splits carved from the training part: random
++4.7% -> +5.4% on average over four, temporal +6.8% -> +6.9%; at 3, the best of 1-20; every
+genre alike, which beat weighing them by their IDF). Every item also gets its item-kNN
+neighbours (cosine of X's columns, shrunk), computed in blocks of items so memory stays bounded
+whatever the catalog. The model is the dense EASE block over the head and a sparse matrix of
+each item's `neighbours` nearest by kNN less those EASE gives (for a head item: those of its
+nearest that are in the tail; giving it its nearest tail items instead, however far, let weak
+tail items crowd the answers: MovieLens NDCG@10 0.339), scaled by the factor that best maps kNN
+onto EASE where both exist (least squares over the head's pairs), so a head and a tail item
+compete on one scale. Together they are one item-item matrix S (rows: an item a user acted on;
+columns: what it recommends). EASE stays dense: keeping only its strongest entries per row cost
+3-8% NDCG@10 on MovieLens.
 
 Beside S, a sparse sequence matrix Q: items that users acted on within `SEQUENCE_WINDOW` acts
 of each other (in the order of their first act on each), over the square root of the acted-on
@@ -432,11 +436,13 @@ def train(
     genres: Mapping[str, Sequence[str]] | None = None,
     years: Mapping[str, int] | None = None,
     genre_idf: float = 1.0,
+    genre_users: float = 0.0,
 ) -> Model:
     """Fit on (user, item, weight) triples in time order (later ones for a pair replace
     earlier ones; a user's items are in sequence in the order of their first triple);
     `genres` and `years`: the catalog's genres and release years of items (by the same keys),
-    for the genre and year parts (a genre weighing its IDF to the power `genre_idf`)."""
+    for the genre and year parts (a genre weighing its IDF to the power `genre_idf`), and for
+    EASE: two head items' genre cosine times `genre_users` is added to their co-occurrence."""
     latest: dict[tuple[str, str], float] = {}
     for user, item, value in interactions:
         latest[(user, item)] = value
@@ -473,7 +479,8 @@ def train(
         shape=(len(rows), len(items)),
     )
     head = min(head_items, len(items))
-    ease = _ease(matrix[:, :head], regularisation)
+    shared = _shared_genres(items[:head], genres or {}, genre_users) if genre_users else None
+    ease = _ease(matrix[:, :head], regularisation, shared)
     tail, pairs = _knn(matrix, head, neighbours)
     similarity = _scaled(ease, tail, pairs)
     return Model(
@@ -548,9 +555,30 @@ def _sequence(users: Ints, columns: Ints, popularity: Floats, k: int) -> sp.csr_
     return kept
 
 
-def _ease(head: sp.csr_matrix, regularisation: float) -> npt.NDArray[np.float32]:
-    """EASE's B over the head's columns (dense: the head is bounded)."""
+def _shared_genres(
+    items: list[str], genres: Mapping[str, Sequence[str]], users: float
+) -> sp.csr_matrix:
+    """`users` times the genre cosine of each pair of `items` (every genre alike): added to
+    EASE's co-occurrence, as if that many more users had acted on two items of the same
+    genres (side information in the closed form, as SSLIM does for SLIM: Ning and Karypis
+    2012), so EASE can also link items few users share."""
+    alike = _genres(items, genres, 0.0)
+    rows = sp.csr_matrix(
+        (alike.weights, alike.indices, alike.indptr),
+        shape=(len(items), int(alike.indices.max(initial=-1)) + 1),
+    )
+    shared: sp.csr_matrix = (rows @ rows.T) * np.float32(users)
+    return shared
+
+
+def _ease(
+    head: sp.csr_matrix, regularisation: float, shared: sp.csr_matrix | None = None
+) -> npt.NDArray[np.float32]:
+    """EASE's B over the head's columns (dense: the head is bounded), `shared` added to the
+    co-occurrence."""
     gram = (head.T @ head).toarray().astype(np.float32)
+    if shared is not None:
+        gram += shared.toarray()
     gram[np.diag_indices_from(gram)] += regularisation
     inverse = np.linalg.inv(gram)
     similarity: Floats = (-inverse / np.diag(inverse)).astype(np.float32)

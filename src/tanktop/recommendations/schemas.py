@@ -61,6 +61,10 @@ class Params(BaseModel):
     genre_idf: Annotated[StrictFloat, Field(ge=0, le=4)] = 1.0
     """How much a rare genre counts over a common one in the genre part: each genre weighs
     log(items / items with it) to this power (0: all alike; applies at training)."""
+    genre_users: Annotated[StrictFloat, Field(ge=0, le=1e6)] = 3.0
+    """How much EASE learns from the catalog's genres: two items' genre cosine times this is
+    added to their co-occurrence, as if that many more users had acted on both (applies at
+    training; 0: none)."""
     year_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.0
     """How much the year part adds: each item's closeness in release year to what the user
     likes (the catalog's years), times this share of the user's strongest score (applies at

@@ -57,6 +57,7 @@ GENRE_WEIGHTS: Final = (0.0, 0.5)
 POPULARITY_POWERS: Final = (0.0, 0.5)
 YEAR_WEIGHTS: Final = (0.0, 0.3)
 GENRE_IDFS: Final = (0.0, 2.0)
+GENRE_USERS: Final = (0.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -240,9 +241,10 @@ class Space:
     """What the search varies: the weights of the events the history has on content (`rated`
     and `hide` each with a range of its own), the neutral rating, EASE's λ, how much the
     sequence part weighs (the whole history, the latest items and how fast they age), the
-    recency half-life, how much the genre and year parts add (and how much rare genres count)
-    and the popularity debiasing. The rating scale and the head size stay the current
-    version's: facts about the service and a bound on cost, not tunables."""
+    recency half-life, how much the genre and year parts add (and how much rare genres count),
+    the popularity debiasing and how much EASE learns from the genres. The rating scale and
+    the head size stay the current version's: facts about the service and a bound on cost, not
+    tunables."""
 
     events: tuple[str, ...]
     rated: bool
@@ -281,6 +283,7 @@ class Space:
             trial.suggest_float("half_life_days", *HALF_LIVES, log=True) if decay else None
         )
         changes["genre_idf"] = trial.suggest_float("genre_idf", *GENRE_IDFS)
+        changes["genre_users"] = trial.suggest_float("genre_users", *GENRE_USERS)
         params = Params.model_validate({**p.model_dump(), **changes})
         return RecommenderVersion(version=0, created_at=None, weights=weights, params=params)
 
@@ -306,6 +309,7 @@ class Space:
         point["popularity_power"] = _clamp(p.popularity_power, *POPULARITY_POWERS)
         point["year_weight"] = _clamp(p.year_weight, *YEAR_WEIGHTS)
         point["genre_idf"] = _clamp(p.genre_idf, *GENRE_IDFS)
+        point["genre_users"] = _clamp(p.genre_users, *GENRE_USERS)
         point["decay"] = p.half_life_days is not None
         if p.half_life_days is not None:
             point["half_life_days"] = _clamp(p.half_life_days, *HALF_LIVES)

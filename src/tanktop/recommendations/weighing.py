@@ -67,6 +67,7 @@ def fit(
         genres=genres,
         years=years,
         genre_idf=params.genre_idf,
+        genre_users=params.genre_users,
     )
 
 
