@@ -297,22 +297,26 @@ class _Binary:
 def ease_lambda(train_part: list[Rating], how: str, seed: int) -> float:
     """The baseline EASE's λ: the best of `EASE_LAMBDAS` at NDCG@10 on a split of the training
     part made as the outer one was (the test part is never looked at)."""
-    inner_fit, inner_test = split(train_part, how, seed + 1)
-    fitted = _Binary.of(inner_fit)
+    return best_ease(*split(train_part, how, seed + 1))[0]
+
+
+def best_ease(fit_part: list[Rating], test_part: list[Rating]) -> tuple[float, Scores]:
+    """EASE fitted on `fit_part` at the best of `EASE_LAMBDAS` on `test_part`: that λ and its
+    scores there (users `fit_part` has)."""
+    fitted = _Binary.of(fit_part)
     truth: dict[str, set[str]] = defaultdict(set)
-    for user, item, _, _ in inner_test:
+    for user, item, _, _ in test_part:
         if user in fitted.row:
             truth[user].add(item)
     users = sorted(truth)
     ease = fitted.ease()
 
-    def ndcg(regularisation: float) -> float:
+    def scored(regularisation: float) -> Scores:
         scores = ease(regularisation)
         found = fitted.top(users, lambda u: scores[fitted.row[u]])
-        return score("", found, truth, len(fitted.items)).ndcg
+        return score("EASE", found, truth, len(fitted.items))
 
-    best: float = max(EASE_LAMBDAS, key=ndcg)
-    return best
+    return max(((lam, scored(lam)) for lam in EASE_LAMBDAS), key=lambda found: found[1].ndcg)
 
 
 def baselines(
