@@ -476,3 +476,19 @@ async def test_rounds_are_larger_on_postgresql_than_under_sqlites_one_write_lock
     """A round writes each item's and user's row once, so larger rounds cost less per event
     while catching up; on SQLite its transaction holds the lock the API's writes wait for."""
     assert rollup.batch_size(db) == (30_000 if db.is_sqlite else 100_000)
+
+
+async def test_item_rows_are_read_by_key_once_whatever_is_asked(api: Api, db: Database) -> None:
+    """A round reads its item rows by (event, type, day, item): each one once (asked twice or
+    not), none of another day, nothing for an item without a row."""
+    await post_all(api, [Happened("a", "seen", "movie", "1", BASE)] * 2)
+    await catch_up(db)
+    service = (await service_of(db, api)).id
+    day = rollup.day_of(BASE)
+    asked = [("seen", "movie", day, "1"), ("seen", "movie", day, "1")]
+    asked += [("seen", "movie", day + rollup.DAY, "1"), ("seen", "movie", day, "2")]
+    async with db.read() as conn:
+        found = await queries.select_items_at(conn, service, asked)
+    assert list(found) == [("seen", "movie", day, "1")]
+    events, members = found[("seen", "movie", day, "1")]
+    assert (events, len(rollup.bitmap(members))) == (2, 1), "two events of one user"

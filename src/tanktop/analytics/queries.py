@@ -28,6 +28,7 @@ from tanktop.db import (
     UTCDateTime,
     chunks,
     dialect_insert,
+    driver_of,
     insert_many,
     json_rows,
     select_in,
@@ -138,25 +139,45 @@ async def select_joined(
     return rows
 
 
+ItemKey = tuple[str, str, dt.datetime, str]
+"""(event, item_type, day, item_id) of an item row."""
+_PG_ITEMS_AT = (
+    "SELECT i.item_id, i.events, i.members FROM analytics_items i "
+    "JOIN unnest($5::text[]) AS asked(item_id) ON i.item_id = asked.item_id "
+    "WHERE i.service_id = $1 AND i.event = $2 AND i.item_type = $3 AND i.day = $4"
+)
+
+
 async def select_items_at(
-    conn: AsyncConnection, service_id: int, keys: Sequence[tuple[str, str, dt.datetime, str]]
-) -> list[sa.Row[Any]]:
-    """Item rows of (event, item_type, day, item_id) keys: per (event, item type, day), the
-    item ids asked (a row-value IN list plans badly on PostgreSQL)."""
+    conn: AsyncConnection, service_id: int, keys: Sequence[ItemKey]
+) -> dict[ItemKey, tuple[int, bytes]]:
+    """(events, members) of the item rows there are of these keys: per (event, item type,
+    day), the item ids asked (a row-value IN list plans badly on PostgreSQL), joined as a set
+    (`select_joined`). On PostgreSQL straight through asyncpg: a round reads up to one row
+    per event, and SQLAlchemy's per-row work (a Row, the day's and the set's processing)
+    was a tenth of the worker's CPU."""
     table = analytics_items
     groups: dict[tuple[str, str, dt.datetime], list[str]] = {}
     for event, item_type, day, item_id in keys:
         groups.setdefault((event, item_type, day), []).append(item_id)
-    rows: list[sa.Row[Any]] = []
+    found: dict[ItemKey, tuple[int, bytes]] = {}
     for (event, item_type, day), item_ids in groups.items():
-        query = sa.select(table).where(
+        if conn.dialect.name == "postgresql":
+            driver = await driver_of(conn)
+            for chunk in chunks(list(dict.fromkeys(item_ids)), ARRAY_CHUNK):
+                rows = await driver.fetch(_PG_ITEMS_AT, service_id, event, item_type, day, chunk)
+                for item_id, events, members in rows:
+                    found[(event, item_type, day, item_id)] = (events, members)
+            continue
+        query = sa.select(table.c.item_id, table.c.events, table.c.members).where(
             table.c.service_id == service_id,
             table.c.event == event,
             table.c.item_type == item_type,
             table.c.day == day,
         )
-        rows += await select_joined(conn, query, table.c.item_id, item_ids)
-    return rows
+        for row in await select_in(conn, query, table.c.item_id, item_ids):
+            found[(event, item_type, day, row.item_id)] = (row.events, row.members)
+    return found
 
 
 # -- a round's history rows, counted by the database -------------------------------------------

@@ -320,13 +320,10 @@ class Delta:
     async def _merge_items(
         self, conn: Any, items: dict[tuple[str, str, dt.datetime, str], tuple[list[int], list[int]]]
     ) -> None:
-        existing = {
-            (r.event, r.item_type, r.day, r.item_id): r
-            for r in await queries.select_items_at(conn, self.service_id, list(items))
-        }
+        existing = await queries.select_items_at(conn, self.service_id, list(items))
         for key, (count, uids) in items.items():
             row = existing.get(key)
-            members = bitmap(row.members if row else None)
+            members = bitmap(row[1] if row else None)
             members.update(uids)
             (self.items if row else self.new_items).append(
                 {
@@ -335,7 +332,7 @@ class Delta:
                     "item_type": key[1],
                     "day": key[2],
                     "item_id": key[3],
-                    "events": (row.events if row else 0) + count[0],
+                    "events": (row[0] if row else 0) + count[0],
                     "members": members.serialize(),
                 }
             )
