@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from tanktop import __version__, migrations
 from tanktop.analytics.impressions import ImpressionRecorder
-from tanktop.analytics.rollup import RollupSchedule
+from tanktop.analytics.rollup import BESIDE_API_BATCH, RollupSchedule
 from tanktop.analytics.router import router as analytics_router
 from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules, viewing_deriver
 from tanktop.bookmarks.memo import BookmarksMemo
@@ -57,16 +57,17 @@ works with or without its trailing slash. Errors are RFC 9457 problem details.
 """
 
 
-def worker_tasks() -> list[WorkerTask]:
+def worker_tasks(beside_api: bool = False) -> list[WorkerTask]:
     """What a worker runs (fresh for each, as a task may keep its own schedule): each task
-    does one bounded batch of due work per round."""
+    does one bounded batch of due work per round. `beside_api`: the worker of an API process,
+    on the event loop that answers its requests (smaller batches where they cost it)."""
     return [
         match_catalog_changes,
         deliver_due_notifications,
         close_stale_sessions,
         rederive_late_schedules,
         RetrainSchedule(),
-        RollupSchedule(),
+        RollupSchedule(BESIDE_API_BATCH if beside_api else None),
         sweep_expired_oauth,
     ]
 
@@ -135,7 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listener = asyncio.create_task(db.listen(stop))  # new models, work for the worker
         worker = (
             asyncio.create_task(
-                run_worker(db, settings, stop, worker_tasks(), settings.worker_idle_seconds)
+                run_worker(
+                    db, settings, stop, worker_tasks(beside_api=True), settings.worker_idle_seconds
+                )
             )
             if settings.run_worker
             else None

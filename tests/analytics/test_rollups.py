@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tanktop.analytics import queries, rollup, streams
 from tanktop.analytics.tables import analytics_streams, analytics_user_events, analytics_users
+from tanktop.app import worker_tasks
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events import service as events
@@ -492,3 +493,19 @@ async def test_item_rows_are_read_by_key_once_whatever_is_asked(api: Api, db: Da
     assert list(found) == [("seen", "movie", day, "1")]
     events, members = found[("seen", "movie", day, "1")]
     assert (events, len(rollup.bitmap(members))) == (2, 1), "two events of one user"
+
+
+async def test_the_worker_of_an_api_process_reads_smaller_rounds(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    """Its rounds' Python runs on the event loop that answers the process's requests."""
+    schedules = {
+        beside: [t for t in worker_tasks(beside_api=beside) if isinstance(t, rollup.RollupSchedule)]
+        for beside in (True, False)
+    }
+    assert [t.rows for t in schedules[True]] == [rollup.BESIDE_API_BATCH]
+    assert [t.rows for t in schedules[False]] == [None]
+    await post_all(api, [Happened("a", "seen", "movie", str(i), BASE) for i in range(3)])
+    rare = settings.model_copy(update={"analytics_rollup_seconds": 3600})
+    schedule = rollup.RollupSchedule(rows=2)
+    assert [await schedule(db, settings=rare) for _ in range(3)] == [2, 1, 0]
