@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sys
 from collections import defaultdict
 from typing import Any
 
@@ -509,3 +510,23 @@ async def test_the_worker_of_an_api_process_reads_smaller_rounds(
     rare = settings.model_copy(update={"analytics_rollup_seconds": 3600})
     schedule = rollup.RollupSchedule(rows=2)
     assert [await schedule(db, settings=rare) for _ in range(3)] == [2, 1, 0]
+
+
+async def test_a_round_lets_the_event_loop_turn_while_it_counts(
+    api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API process's own worker counts on the loop that answers its requests: a round
+    gives the loop a turn every `YIELD_EVERY` events (a round of 30,000 held it 300 ms)."""
+    turns: list[float] = []
+    sleep = asyncio.sleep
+
+    async def noted(delay: float, *args: Any) -> Any:
+        if sys._getframe(1).f_globals["__name__"] == rollup.__name__:
+            turns.append(delay)
+        return await sleep(delay, *args)
+
+    await post_all(api, [Happened("a", "seen", "movie", str(i), BASE) for i in range(10)])
+    monkeypatch.setattr(rollup, "YIELD_EVERY", 3)
+    monkeypatch.setattr(asyncio, "sleep", noted)
+    await catch_up(db)
+    assert turns == [0, 0, 0], "after the 3rd, 6th and 9th of 10 events"

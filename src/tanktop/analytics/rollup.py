@@ -54,9 +54,12 @@ BESIDE_API_BATCH = 30_000
 """So do those of the worker an API process runs itself (`tanktop serve` without
 `--no-worker`): a round's Python runs on the event loop that answers the requests, which it
 held for up to 300 ms in rounds of 30,000 and 580-620 ms in rounds of 100,000 (200,000
-uniform events, a 5 ms ticker's worst lateness, load 3.2-3.4). `tanktop worker` processes read
-full rounds."""
+uniform events, a 5 ms ticker's worst lateness, load 3.2-3.4; 146-227 and 394-398 ms with
+`YIELD_EVERY`). `tanktop worker` processes read full rounds."""
 LEASE = dt.timedelta(seconds=60)
+YIELD_EVERY = 5_000
+"""Events a round counts between two turns of the event loop it shares, in an API process,
+with requests."""
 
 
 class UserCache:
@@ -208,7 +211,9 @@ class Delta:
             hours: dict[int, tuple[dt.datetime, dt.datetime]] = {}
             groups: dict[tuple[str, str, int], tuple[list[int], list[int]]] = {}
             by_day: dict[tuple[str, str, int, str], tuple[list[int], list[int]]] = {}
-            for event in rows:  # keys of ints and strings: an aware datetime hashes slowly
+            for n, event in enumerate(rows):  # keys of ints and strings (an aware datetime
+                if n % YIELD_EVERY == YIELD_EVERY - 1:  # hashes slowly)
+                    await asyncio.sleep(0)  # requests of an API process's loop go on
                 undo = correction(event)
                 step = -1 if undo else 1
                 hour = int(event.at.timestamp() // 3600)
