@@ -187,6 +187,27 @@ def test_ease_learns_from_genres_as_shared_users() -> None:
     assert scores[c] > scores[d]
 
 
+def test_ease_learns_from_release_years_as_shared_users() -> None:
+    """As with genres: no user acted on both a and c, but with `year_users` their release
+    years a year apart count as that many users who did, and a recommends c over d (thirty
+    years from it) and e (no known year)."""
+    interactions = [
+        *((f"u{u}", item, 1.0) for u in range(10) for item in ("a", "b")),
+        *((f"w{u}", item, 1.0) for u in range(10) for item in ("c", "d", "e")),
+    ]
+    years = {"a": 1990, "b": 2021, "c": 1991, "d": 2020}
+    one = np.array([1.0], dtype=np.float32)
+    plain = train(interactions, regularisation=5.0, years=years)
+    at = plain.index()
+    a, c, d, e = at["a"], at["c"], at["d"], at["e"]
+    assert plain.scores(np.array([a]), one)[[c, d, e]].tolist() == [0.0, 0.0, 0.0]
+    scores = train(interactions, regularisation=5.0, years=years, year_users=3.0).scores(
+        np.array([a]), one
+    )
+    assert scores[c] > 0.01, "linked by their years"
+    assert scores[c] > max(scores[d], scores[e])
+
+
 def test_the_year_part_favours_the_years_the_user_likes() -> None:
     """b and c co-occur with a alike; c was released two years from a, b thirty: with the
     year part c comes first, by its closeness (the Gaussian of `YEAR_WIDTH` at two years)

@@ -40,6 +40,7 @@ async def test_a_new_service_uses_the_defaults(api: Api, admin: Admin, db: Datab
     assert current["params"]["year_weight"] == 0.0
     assert current["params"]["genre_idf"] == 1.0
     assert current["params"]["genre_users"] == 3.0
+    assert current["params"]["year_users"] == 1.0
     assert (await admin.get(path + "versions/")).json() == {"versions": []}
 
 
@@ -115,6 +116,7 @@ async def test_racing_puts_each_get_a_version(api: Api, admin: Admin, db: Databa
         ({"params": {"year_weight": -0.1}}, ["year_weight"]),
         ({"params": {"genre_idf": -1.0}}, ["genre_idf"]),
         ({"params": {"genre_users": -1.0}}, ["genre_users"]),
+        ({"params": {"year_users": -1.0}}, ["year_users"]),
         ({"params": {"rating_min": 5, "rating_max": 1}}, ["rating_min"]),
         ({"params": {"rating_min": 1, "rating_max": 5, "rating_neutral": 9}}, ["rating_neutral"]),
         ([], ["object"]),

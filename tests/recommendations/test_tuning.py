@@ -108,6 +108,8 @@ def test_the_search_finds_the_signal_the_defaults_miss(tmp_path: Path) -> None:
     assert len({t.params["genre_idf"] for t in result.study.trials}) > 1, "searched"
     assert first.params["genre_users"] == WRONG.params.genre_users
     assert len({t.params["genre_users"] for t in result.study.trials}) > 1, "searched"
+    assert first.params["year_users"] == WRONG.params.year_users
+    assert len({t.params["year_users"] for t in result.study.trials}) > 1, "searched"
     assert len({t.params["year_weight"] for t in result.study.trials}) > 1, "searched"
     assert first.value is not None
     assert result.study.best_value >= first.value

@@ -6,7 +6,9 @@ over the head (diagonal zeroed), its cost cubic in the head; with the catalog's 
 gains each pair's genre cosine times `genre_users`, as if that many more users had acted on both
 (MovieLens NDCG@10 over tuned EASE, validation splits carved from the training part: random
 +4.7% -> +5.4% on average over four, temporal +6.8% -> +6.9%; at 3, the best of 1-20; every
-genre alike, which beat weighing them by their IDF). Every item also gets its item-kNN
+genre alike, which beat weighing them by their IDF), and their closeness in release year (a
+Gaussian of `YEAR_WIDTH` years) times `year_users` (at 1, over eight random validation splits
++5.2% -> +5.8%, 7 of 8 up; temporal +6.9% -> +7.4%). Every item also gets its item-kNN
 neighbours (cosine of X's columns, shrunk), computed in blocks of items so memory stays bounded
 whatever the catalog. The model is the dense EASE block over the head and a sparse matrix of
 each item's `neighbours` nearest by kNN less those EASE gives (for a head item: those of its
@@ -72,8 +74,8 @@ item's to this power: a little over cosine's 0.5 keeps the most popular from cro
 the rest (MovieLens validation NDCG@10 +1.8% on the random split, +1% temporal; more
 coverage)."""
 YEAR_WIDTH = 5.0
-"""The year part's smoothing: a liked item's year counts half at about 1.2 times this many
-years from it (a Gaussian of this standard deviation)."""
+"""The year part's smoothing, and the width of EASE's closeness in year: a year counts half
+at about 1.2 times this many years from it (a Gaussian of this standard deviation)."""
 BLOCK_PRODUCTS = 20_000_000
 """About how many co-occurrence products one kNN block computes (bounds its memory)."""
 Floats = npt.NDArray[np.float32]
@@ -437,12 +439,14 @@ def train(
     years: Mapping[str, int] | None = None,
     genre_idf: float = 1.0,
     genre_users: float = 0.0,
+    year_users: float = 0.0,
 ) -> Model:
     """Fit on (user, item, weight) triples in time order (later ones for a pair replace
     earlier ones; a user's items are in sequence in the order of their first triple);
     `genres` and `years`: the catalog's genres and release years of items (by the same keys),
     for the genre and year parts (a genre weighing its IDF to the power `genre_idf`), and for
-    EASE: two head items' genre cosine times `genre_users` is added to their co-occurrence."""
+    EASE: two head items' genre cosine times `genre_users`, and their closeness in release year
+    times `year_users`, are added to their co-occurrence."""
     latest: dict[tuple[str, str], float] = {}
     for user, item, value in interactions:
         latest[(user, item)] = value
@@ -479,7 +483,11 @@ def train(
         shape=(len(rows), len(items)),
     )
     head = min(head_items, len(items))
-    shared = _shared_genres(items[:head], genres or {}, genre_users) if genre_users else None
+    shared = np.zeros((head, head), dtype=np.float32)
+    if genre_users and genres:
+        shared += _shared_genres(items[:head], genres, genre_users).toarray()
+    if year_users and years:
+        shared += _shared_years(items[:head], years, year_users)
     ease = _ease(matrix[:, :head], regularisation, shared)
     tail, pairs = _knn(matrix, head, neighbours)
     similarity = _scaled(ease, tail, pairs)
@@ -571,14 +579,26 @@ def _shared_genres(
     return shared
 
 
+def _shared_years(items: list[str], years: Mapping[str, int], users: float) -> Floats:
+    """`users` times the closeness in release year of each pair of `items` (a Gaussian of
+    `YEAR_WIDTH` years; 0 for an item of no known year), for EASE's co-occurrence as
+    `_shared_genres`: films of one era are watched together beyond their genres."""
+    known = np.array([years.get(i, 0) for i in items], dtype=np.float32)
+    apart = (known[:, None] - known[None, :]) / np.float32(YEAR_WIDTH)
+    close: Floats = np.float32(users) * np.exp(np.float32(-0.5) * apart**2)
+    close[known == 0] = 0.0
+    close[:, known == 0] = 0.0
+    return close
+
+
 def _ease(
-    head: sp.csr_matrix, regularisation: float, shared: sp.csr_matrix | None = None
+    head: sp.csr_matrix, regularisation: float, shared: Floats | None = None
 ) -> npt.NDArray[np.float32]:
     """EASE's B over the head's columns (dense: the head is bounded), `shared` added to the
     co-occurrence."""
     gram = (head.T @ head).toarray().astype(np.float32)
     if shared is not None:
-        gram += shared.toarray()
+        gram += shared
     gram[np.diag_indices_from(gram)] += regularisation
     inverse = np.linalg.inv(gram)
     similarity: Floats = (-inverse / np.diag(inverse)).astype(np.float32)

@@ -65,6 +65,10 @@ class Params(BaseModel):
     """How much EASE learns from the catalog's genres: two items' genre cosine times this is
     added to their co-occurrence, as if that many more users had acted on both (applies at
     training; 0: none)."""
+    year_users: Annotated[StrictFloat, Field(ge=0, le=1e6)] = 1.0
+    """How much EASE learns from the catalog's release years: two items' closeness in year (a
+    Gaussian of 5 years) times this is added to their co-occurrence, as if that many more users
+    had acted on both (applies at training; 0: none)."""
     year_weight: Annotated[StrictFloat, Field(ge=0, le=100)] = 0.0
     """How much the year part adds: each item's closeness in release year to what the user
     likes (the catalog's years), times this share of the user's strongest score (applies at

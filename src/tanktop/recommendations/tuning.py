@@ -58,6 +58,7 @@ POPULARITY_POWERS: Final = (0.0, 0.5)
 YEAR_WEIGHTS: Final = (0.0, 0.3)
 GENRE_IDFS: Final = (0.0, 2.0)
 GENRE_USERS: Final = (0.0, 20.0)
+YEAR_USERS: Final = (0.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -242,9 +243,9 @@ class Space:
     and `hide` each with a range of its own), the neutral rating, EASE's λ, how much the
     sequence part weighs (the whole history, the latest items and how fast they age), the
     recency half-life, how much the genre and year parts add (and how much rare genres count),
-    the popularity debiasing and how much EASE learns from the genres. The rating scale and
-    the head size stay the current version's: facts about the service and a bound on cost, not
-    tunables."""
+    the popularity debiasing and how much EASE learns from the genres and years. The rating
+    scale and the head size stay the current version's: facts about the service and a bound on
+    cost, not tunables."""
 
     events: tuple[str, ...]
     rated: bool
@@ -284,6 +285,7 @@ class Space:
         )
         changes["genre_idf"] = trial.suggest_float("genre_idf", *GENRE_IDFS)
         changes["genre_users"] = trial.suggest_float("genre_users", *GENRE_USERS)
+        changes["year_users"] = trial.suggest_float("year_users", *YEAR_USERS)
         params = Params.model_validate({**p.model_dump(), **changes})
         return RecommenderVersion(version=0, created_at=None, weights=weights, params=params)
 
@@ -310,6 +312,7 @@ class Space:
         point["year_weight"] = _clamp(p.year_weight, *YEAR_WEIGHTS)
         point["genre_idf"] = _clamp(p.genre_idf, *GENRE_IDFS)
         point["genre_users"] = _clamp(p.genre_users, *GENRE_USERS)
+        point["year_users"] = _clamp(p.year_users, *YEAR_USERS)
         point["decay"] = p.half_life_days is not None
         if p.half_life_days is not None:
             point["half_life_days"] = _clamp(p.half_life_days, *HALF_LIVES)

@@ -68,6 +68,7 @@ def fit(
         years=years,
         genre_idf=params.genre_idf,
         genre_users=params.genre_users,
+        year_users=params.year_users,
     )
 
 
