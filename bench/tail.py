@@ -1,6 +1,6 @@
 """Where the slowest 1% of a hot path's requests wait, timed inside the server.
 
-    python -m bench.tail [--seconds 5] [--runs 3] [--path bookmarks|get]
+    python -m bench.tail [--seconds 5] [--runs 3] [--path bookmarks|get] [--beside-writers]
 
 `bench.hotpaths`' set-up (on a database of its own) served by one `tanktop serve` with a timing
 hook (`bench.phasehook`), `pg_stat_activity` sampled meanwhile. `--runs` wrk runs of the path at
@@ -11,7 +11,9 @@ time in each phase (each statement, the pool checkout, the rate limiter, writing
 queued in uvicorn before the app), how much of the statements' time the event loop was running
 (else the process was not), how many overlapped a collection, a rate-limit take or a stall, and
 what the backends running their statements were doing when sampled (a wait event, or none:
-running or waiting for a core). Issue 18's bookmarks tail was found this way (README).
+running or waiting for a core). Issue 18's bookmarks tail was found this way (README). With
+`--beside-writers`, 8 connections post events to the same server through each measured run (the
+`GET` goal's "p99 < 5 ms under 8 writers"); only the measured path's requests are reported.
 """
 
 from __future__ import annotations
@@ -144,6 +146,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--path", choices=("bookmarks", "get"), default="bookmarks")
+    parser.add_argument("--beside-writers", action="store_true", help="8 posting meanwhile")
     args = parser.parse_args()
     wrk.require_wrk()
     rng = random.Random(18)
@@ -156,16 +159,31 @@ def main() -> None:
                 paths = [f"/api/1/{setup.key}/bookmark/u/"]
             else:
                 paths = get_paths(setup.key, rng)
+            # only the measured requests: the GETs' users are f…, the writers' u…
+            measured = "/bookmark/" if args.path == "bookmarks" else "/event/f"
             sampler = Sampler()
             sampler.start()
 
             def measure(name: str) -> None:
                 wrk.run(name, setup.base, paths, server_pid=setup.pid, seconds=1)
                 time.sleep(0.7)  # the hook writes every 0.5 s
+                writers = (
+                    wrk.start(
+                        setup.base,
+                        post_paths(setup.key, rng),
+                        method="POST",
+                        connections=8,
+                        seconds=args.seconds + 1,
+                    )
+                    if args.beside_writers
+                    else None
+                )
                 timing.write_text("")
                 began = time.time()
                 found = wrk.run(name, setup.base, paths, server_pid=setup.pid, seconds=args.seconds)
                 time.sleep(0.7)
+                if writers:
+                    print(wrk.finish("  (the 8 posting beside it)", writers).row(), flush=True)
                 print(
                     f"{found.row()}   load {' '.join(f'{x:.1f}' for x in os.getloadavg())}",
                     flush=True,
@@ -173,7 +191,7 @@ def main() -> None:
                 records = [json.loads(line) for line in timing.read_text().splitlines()]
                 samples = [s for s in sampler.samples if s[0] >= began]
                 report(
-                    [r for r in records if r["ev"] != "request" or "/api/" in r["path"]], samples
+                    [r for r in records if r["ev"] != "request" or measured in r["path"]], samples
                 )
 
             for n in range(args.runs):
