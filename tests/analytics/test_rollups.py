@@ -462,7 +462,7 @@ async def test_the_database_counts_a_rounds_rows_per_user_as_the_round_read_them
 
     async def counted(rows: queries.Round) -> int:
         async with db.write() as conn:
-            await queries.add_round_user_events(conn, rows, service)
+            await queries.add_round_user_events(conn, rows, [service])
             found = await queries.select_user_events(conn, service, "u")
             await conn.execute(sa.delete(analytics_user_events))
         return sum(row.events for row in found)
@@ -530,3 +530,28 @@ async def test_a_round_lets_the_event_loop_turn_while_it_counts(
     monkeypatch.setattr(asyncio, "sleep", noted)
     await catch_up(db)
     assert turns == [0, 0, 0], "after the 3rd, 6th and 9th of 10 events"
+
+
+async def test_per_user_counts_of_several_services_in_one_round_and_a_rebuild_of_one(
+    api: Api, other_api: Api, db: Database
+) -> None:
+    """A round's per-user counts are one statement for all its services (`write_deltas`):
+    each service's counts are its own; a rebuild of one service reads and counts its rows
+    alone, leaving the other's counts as they were (counted again, they would double)."""
+    await post_all(api, [Happened("a", "seen", "movie", str(n), BASE) for n in range(2)])
+    await post_all(other_api, [Happened("a", "seen", "movie", "1", BASE)] * 3)
+    await catch_up(db)
+    ours, theirs = (await service_of(db, api)).id, (await service_of(db, other_api)).id
+
+    async def per_user() -> tuple[int, int]:
+        async with db.read() as conn:
+            return (
+                sum(r.events for r in await queries.select_user_events(conn, ours, "a")),
+                sum(r.events for r in await queries.select_user_events(conn, theirs, "a")),
+            )
+
+    assert await per_user() == (2, 3)
+    told: list[int] = []
+    assert await rollup.rebuild(db, [ours], told.append) == 2
+    assert await per_user() == (2, 3)
+    assert sum(told) == 2, "the rebuild read its service's rows only"

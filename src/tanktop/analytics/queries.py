@@ -227,9 +227,13 @@ def _round_rows(conn: AsyncConnection, rows: Round) -> sa.Subquery:
     return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("round")
 
 
-async def add_round_user_events(conn: AsyncConnection, rows: Round, service_id: int) -> None:
-    """Add a round's per-user counts to their rows, counted by the database from the round's
-    rows (no read, nothing per event in Python: counts add, first and last widen)."""
+async def add_round_user_events(
+    conn: AsyncConnection, rows: Round, service_ids: Sequence[int]
+) -> None:
+    """Add a round's per-user counts of these services to their rows, counted by the database
+    from the round's rows (no read, nothing per event in Python: counts add, first and last
+    widen). One statement for all the round's services: each statement scans the round's
+    whole id range (one per service took 0.66-0.87 s for 20 services, one 0.17-0.21 s)."""
     found = _round_rows(conn, rows)
     keys = [found.c.service_id, found.c.user_id, found.c.event, found.c.item_type]
     source = (
@@ -239,7 +243,7 @@ async def add_round_user_events(conn: AsyncConnection, rows: Round, service_id: 
             sa.func.min(found.c.at),
             sa.func.max(found.c.at),
         )
-        .where(found.c.service_id == service_id)
+        .where(found.c.service_id.in_(_id_list(conn, service_ids)))
         .group_by(*keys)
         .order_by(*keys)
     )

@@ -187,7 +187,7 @@ class Delta:
         self.grains = grains(zones)
         self.rows = rows
         """The round's history rows when it has events of this service: the database adds
-        their per-user counts (`queries.add_round_user_events`)."""
+        their per-user counts (`write_deltas`, one statement for all the round's services)."""
         self.users: list[dict[str, Any]] = []
         self.series: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
@@ -409,8 +409,6 @@ class Delta:
         await write_series(conn, self.series)
         await queries.upsert(conn, analytics_items, self.items)
         await queries.merge(conn, analytics_items, self.new_items)
-        if self.rows is not None:
-            await queries.add_round_user_events(conn, self.rows, self.service_id)
         engagement: dict[tuple[str, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
         for (surface, hour), count in self.impressions.items():
             engagement[(surface, hour)][0] += count
@@ -580,11 +578,18 @@ async def write_deltas(
     """One transaction: move the streams, then write what the deltas add. The streams come
     first: their UPDATE checks the lease (`LostLease` if another worker took it over) and
     locks their row until the commit, so no other worker writes rollups in between, and the
-    item rows the deltas found missing are still missing (written as plain INSERTs)."""
+    item rows the deltas found missing are still missing (written as plain INSERTs).
+
+    The per-user counts of every service with events in the round are one statement: each
+    scans the round's whole id range."""
+    rounds = [(d.rows, d.service_id) for d in deltas if d.rows is not None]
     async with db.write() as conn:
         await streams.save(conn, claimed, lease)
         for delta in deltas:
             await delta.write(conn)
+        if rounds:
+            services = [service_id for _, service_id in rounds]
+            await queries.add_round_user_events(conn, rounds[0][0], services)
 
 
 async def roll_up(db: Database, limit: int | None = None) -> int:
