@@ -29,15 +29,21 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ColumnElement,
     DateTime,
     MetaData,
     Row,
     Select,
     Table,
+    Text,
     any_,
     bindparam,
+    cast,
     event,
+    func,
+    literal,
+    select,
     text,
 )
 from sqlalchemy import exc as sa_exc
@@ -508,6 +514,19 @@ def one_of(
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(list(values))
+
+
+def id_list(conn: AsyncConnection, ids: Sequence[int]) -> Select[Any]:
+    """SELECT of these ids, sent as one text value: `unnest` of an array on PostgreSQL,
+    `json_each` on SQLite (one value, not a parameter per id; as a subquery, PostgreSQL
+    hashes it for `NOT IN`, where `<> ALL(array)` in a generic plan compares every row with
+    every id)."""
+    text_value = orjson.dumps(list(ids)).decode()
+    if conn.dialect.name == "postgresql":
+        array = cast(literal("{" + text_value[1:-1] + "}", Text), postgresql.ARRAY(BigInteger))
+        return select(func.unnest(array))
+    each = func.json_each(text_value).table_valued("value")
+    return select(each.c.value)
 
 
 def _configure_postgresql(engine: AsyncEngine, statement_timeout_ms: int) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSON
@@ -29,11 +28,12 @@ from tanktop.db import (
     chunks,
     dialect_insert,
     driver_of,
+    id_list,
     insert_many,
     json_rows,
     select_in,
 )
-from tanktop.events.tables import event_history
+from tanktop.events import service as events
 
 
 async def _all(conn: AsyncConnection, query: sa.Select[Any]) -> list[sa.Row[Any]]:
@@ -196,35 +196,11 @@ class Round:
     filled: Sequence[int] = ()
 
 
-def _id_list(conn: AsyncConnection, ids: Sequence[int]) -> sa.Select[Any]:
-    """SELECT of these ids, sent as one text value: `unnest` of an array on PostgreSQL,
-    `json_each` on SQLite (one value, not a parameter per id; as a subquery, PostgreSQL
-    hashes it for `NOT IN`, where `<> ALL(array)` in a generic plan compares every row with
-    every id)."""
-    text = orjson.dumps(list(ids)).decode()
-    if conn.dialect.name == "postgresql":
-        array = sa.cast(sa.literal("{" + text[1:-1] + "}", sa.Text), ARRAY(sa.BigInteger))
-        return sa.select(sa.func.unnest(array))
-    each = sa.func.json_each(text).table_valued("value")
-    return sa.select(each.c.value)
-
-
 def _round_rows(conn: AsyncConnection, rows: Round) -> sa.Subquery:
-    """The round's rows that count: events (not removals) and corrections, with `step`: +1
-    for an event, -1 for a correction (it takes back the event it withdraws)."""
-    table = event_history
-    counted = sa.or_(table.c.removed.is_(False), table.c.supersedes.is_not(None))
-    step = sa.case((table.c.supersedes.is_(None), 1), else_=-1).label("step")
-    columns = [*table.c, step]
-    ranged = sa.select(*columns).where(table.c.id > rows.after, table.c.id <= rows.upto, counted)
-    if rows.skipped:
-        ranged = ranged.where(table.c.id.not_in(_id_list(conn, rows.skipped)))
-    parts = [ranged]
-    if rows.filled:
-        parts.append(
-            sa.select(*columns).where(table.c.id.in_(_id_list(conn, rows.filled)), counted)
-        )
-    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("round")
+    """The round's rows that count (the events domain's SQL over its history)."""
+    return events.counted_history(
+        conn, after=rows.after, upto=rows.upto, skipped=rows.skipped, filled=rows.filled
+    )
 
 
 async def add_round_user_events(
@@ -243,7 +219,7 @@ async def add_round_user_events(
             sa.func.min(found.c.at),
             sa.func.max(found.c.at),
         )
-        .where(found.c.service_id.in_(_id_list(conn, service_ids)))
+        .where(found.c.service_id.in_(id_list(conn, service_ids)))
         .group_by(*keys)
         .order_by(*keys)
     )

@@ -20,6 +20,7 @@ from tanktop.db import (
     chunks,
     dialect_insert,
     driver_of,
+    id_list,
     json_rows,
     select_in,
     utcnow,
@@ -1070,3 +1071,27 @@ async def newest_history_ids(conn: AsyncConnection, service_ids: Sequence[int]) 
         conn, query.group_by(event_history.c.service_id), event_history.c.service_id, service_ids
     )
     return {row.service_id: int(row.newest) for row in rows}
+
+
+def counted_history(
+    conn: AsyncConnection,
+    *,
+    after: int,
+    upto: int,
+    skipped: Sequence[int],
+    filled: Sequence[int],
+) -> sa.Subquery:
+    """History rows with ids in (`after`, `upto`] less `skipped`, plus `filled`, that count
+    (events, not removals, and corrections), with `step`: +1 for an event, -1 for a correction
+    (it takes back the event it withdraws). For another domain's statement to count from."""
+    table = event_history
+    counted = sa.or_(table.c.removed.is_(False), table.c.supersedes.is_not(None))
+    step = sa.case((table.c.supersedes.is_(None), 1), else_=-1).label("step")
+    columns = [*table.c, step]
+    ranged = sa.select(*columns).where(table.c.id > after, table.c.id <= upto, counted)
+    if skipped:
+        ranged = ranged.where(table.c.id.not_in(id_list(conn, skipped)))
+    parts = [ranged]
+    if filled:
+        parts.append(sa.select(*columns).where(table.c.id.in_(id_list(conn, filled)), counted))
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("round")

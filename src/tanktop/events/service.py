@@ -22,6 +22,7 @@ from tanktop.db import Database, utcnow
 from tanktop.errors import BadRequest
 from tanktop.events import queries
 from tanktop.events.queries import Stamp as Stamp
+from tanktop.events.queries import counted_history as counted_history
 from tanktop.events.rules import (
     TIMESTAMP_EVENTS,
     EventOp,
