@@ -647,9 +647,9 @@ async def rebuild(
 
     Holds the rollup lease throughout, so workers pause (ingestion does not) and count what
     arrives meanwhile once it is over: the rebuild counts the rows the streams had passed when
-    it began, the workers everything after. The history is read by id, every service's rows
-    (those of the services asked counted), as the workers read it: a page is a range of ids
-    the database can count per user as well."""
+    it began, the workers everything after. The history is read by id, as the workers read
+    it, only the services' rows: a page is a range of ids (up to its last row) the database
+    can count per user as well."""
     claimed = await hold_lease(db)
     ev, im = claimed
     done = 0
@@ -673,14 +673,15 @@ async def rebuild(
                 after = rows[-1].id
                 kept = [r for r in rows if r.id <= im.hwm and r.id not in skip_impressions]
                 await _apply(db, [], kept, claimed)
-        wanted = set(service_ids)
         after = 0
         while after < ev.hwm:  # the history by id, as the workers read it
-            page = await events.history_after(db, after_id=after, limit=size)
+            page = await events.history_after(
+                db, after_id=after, limit=size, service_ids=service_ids
+            )
             if not page:
                 break
             upto = min(page[-1].id, ev.hwm)
-            ours = [e for e in page if e.service_id in wanted and e.id <= upto]
+            ours = [e for e in page if e.id <= upto]
             skipped = sorted(i for i in skip_events if after < i <= upto)
             gone = set(skipped)
             batch = [e for e in ours if e.id not in gone]

@@ -355,24 +355,29 @@ HISTORY_COLUMNS = (
 _PG_HISTORY_AFTER = (
     "SELECT id, user_id, event, item_type, item_id, value::text, at, origin, removed, "
     "service_id, received_at, superseded_at, supersedes "
-    "FROM event_history WHERE id > $1 ORDER BY id LIMIT $2"
+    "FROM event_history WHERE id > $1 {}ORDER BY id LIMIT $2"
 )
 
 
 async def select_history_after(
-    conn: AsyncConnection, after_id: int, limit: int
+    conn: AsyncConnection, after_id: int, limit: int, service_ids: Sequence[int] | None = None
 ) -> list[tuple[Any, ...]]:
-    """History rows of every service with ids above `after_id`, in id order, as tuples of
-    HISTORY_COLUMNS (analytics reads the whole history this way: on PostgreSQL straight
-    through asyncpg, which costs a fraction of SQLAlchemy's per-row work)."""
+    """History rows of every service (or of `service_ids`: a rebuild reads only the rows it
+    counts) with ids above `after_id`, in id order, as tuples of HISTORY_COLUMNS (analytics
+    reads the whole history this way: on PostgreSQL straight through asyncpg, which costs a
+    fraction of SQLAlchemy's per-row work)."""
     if conn.dialect.name == "postgresql":
         driver = await driver_of(conn)
-        return [
-            (*r[:5], json_scalar(r[5]), *r[6:])
-            for r in await driver.fetch(_PG_HISTORY_AFTER, after_id, limit)
-        ]
+        if service_ids is None:
+            found = await driver.fetch(_PG_HISTORY_AFTER.format(""), after_id, limit)
+        else:
+            only = _PG_HISTORY_AFTER.format("AND service_id = ANY($3::bigint[]) ")
+            found = await driver.fetch(only, after_id, limit, list(service_ids))
+        return [(*r[:5], json_scalar(r[5]), *r[6:]) for r in found]
     columns = [event_history.c[name] for name in HISTORY_COLUMNS]
     query = sa.select(*columns).where(event_history.c.id > after_id).order_by(event_history.c.id)
+    if service_ids is not None:
+        query = query.where(event_history.c.service_id.in_(service_ids))
     return [tuple(row) for row in await conn.execute(query.limit(limit))]
 
 

@@ -360,11 +360,15 @@ async def stream_history(
         after = (page[-1].at, page[-1].id)
 
 
-async def history_after(db: Database, *, after_id: int, limit: int) -> list[HistoryEvent]:
-    """History rows of every service with ids above `after_id`, in id order: what a consumer
-    that follows the history (analytics) has not read yet, as far as it can see now."""
+async def history_after(
+    db: Database, *, after_id: int, limit: int, service_ids: Sequence[int] | None = None
+) -> list[HistoryEvent]:
+    """History rows of every service (or of `service_ids`) with ids above `after_id`, in id
+    order: what a consumer that follows the history (analytics) has not read yet, as far as
+    it can see now."""
     async with db.read() as conn:
-        return [HistoryEvent(*r) for r in await queries.select_history_after(conn, after_id, limit)]
+        found = await queries.select_history_after(conn, after_id, limit, service_ids)
+    return [HistoryEvent(*r) for r in found]
 
 
 async def history_by_ids(db: Database, *, ids: Sequence[int]) -> list[HistoryEvent]:
