@@ -54,21 +54,30 @@ async def hold_insert(
         await go.wait()
 
 
+async def out_of_order(
+    db: Database, api: Api, late: str, early: str
+) -> tuple[int, asyncio.Task[None], asyncio.Event]:
+    """On PostgreSQL, after a round: `late`'s row takes id N and stays uncommitted (until the
+    event returned is set; the task is its insert) while `early`'s row, id N+1, commits."""
+    if db.is_sqlite:
+        pytest.skip("writes are serialised")
+    service = (await service_of(db, api)).id
+    await catch_up(db)
+    taken, go = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(hold_insert(db, row(service, late, "1"), taken, go))
+    await taken.wait()  # id N taken, not committed
+    async with db.write() as conn:  # id N+1 committed
+        await conn.execute(sa.insert(event_history).values(**row(service, early, "2")))
+    return service, task, go
+
+
 async def test_a_gap_committed_between_read_and_write_counts_once(
     api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A gap that commits after the round read but before it writes is inside the round's id
     range when the database counts: it is skipped then, counted by the next round, and a
     rebuild gives the same counts."""
-    if db.is_sqlite:
-        pytest.skip("writes are serialised")
-    service = (await service_of(db, api)).id
-    await catch_up(db)
-    taken, go = asyncio.Event(), asyncio.Event()
-    late = asyncio.create_task(hold_insert(db, row(service, "late", "1"), taken, go))
-    await taken.wait()  # id N taken, not committed
-    async with db.write() as conn:  # id N+1 committed
-        await conn.execute(sa.insert(event_history).values(**row(service, "early", "2")))
+    service, late, go = await out_of_order(db, api, "late", "early")
     original = rollup.write_deltas
 
     async def commit_gap_first(*args: Any, **kwargs: Any) -> None:
@@ -95,15 +104,7 @@ async def test_a_rebuild_while_a_gap_is_pending_leaves_it_to_the_workers(
     api: Api, db: Database
 ) -> None:
     """A rebuild skips the stream's gaps even once they are visible: the workers count them."""
-    if db.is_sqlite:
-        pytest.skip("writes are serialised")
-    service = (await service_of(db, api)).id
-    await catch_up(db)
-    taken, go = asyncio.Event(), asyncio.Event()
-    late = asyncio.create_task(hold_insert(db, row(service, "late2", "1"), taken, go))
-    await taken.wait()
-    async with db.write() as conn:
-        await conn.execute(sa.insert(event_history).values(**row(service, "early2", "2")))
+    service, late, go = await out_of_order(db, api, "late2", "early2")
     await catch_up(db)  # N is a gap now
     go.set()
     await late
