@@ -208,6 +208,46 @@ def test_ease_learns_from_release_years_as_shared_users() -> None:
     assert scores[c] > max(scores[d], scores[e])
 
 
+def test_ease_side_information_matches_the_plain_formula() -> None:
+    """Genres and years go into XᵀX in place, a block at a time; the fitted EASE block is
+    still B = -P / diag(P) with P = (XᵀX + genre_users cos + year_users closeness + λI)⁻¹."""
+    rng = np.random.default_rng(16)
+    n, kinds = 30, ["War", "Comedy", "Drama", "Noir"]
+    names = [f"i{i:02d}" for i in range(n)]
+    interactions = [
+        (f"u{u}", names[i], float(rng.integers(1, 4)))
+        for u in range(60)
+        for i in rng.choice(n, size=8, replace=False)
+    ]
+    genres = {i: list(rng.choice(kinds, size=rng.integers(1, 3), replace=False)) for i in names}
+    genres[names[0]] = []
+    years = {i: int(rng.integers(1980, 2000)) for i in names[1:]}
+    model = train(
+        interactions,
+        regularisation=5.0,
+        genres=genres,
+        genre_users=3.0,
+        years=years,
+        year_users=2.0,
+    )
+    at = {item: names.index(item) for item in model.items}
+    order = [at[item] for item in model.items]
+    x = np.zeros((60, n))
+    for user, item, value in interactions:
+        x[int(user[1:]), at[item]] = value
+    g = np.array([[kind in genres[i] for kind in kinds] for i in names], dtype=float)
+    g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+    y = np.array([years.get(i, 0) for i in names], dtype=float)
+    close = np.exp(-0.5 * ((y[:, None] - y[None, :]) / YEAR_WIDTH) ** 2)
+    close[y == 0] = close[:, y == 0] = 0.0
+    gram = x.T @ x + 3.0 * g @ g.T + 2.0 * close + 5.0 * np.eye(n)
+    inverse = np.linalg.inv(gram)
+    expected = -inverse / np.diag(inverse)
+    np.fill_diagonal(expected, 0.0)
+    assert len(model.head) == n
+    assert model.head == pytest.approx(expected[np.ix_(order, order)], abs=1e-5)
+
+
 def test_the_year_part_favours_the_years_the_user_likes() -> None:
     """b and c co-occur with a alike; c was released two years from a, b thirty: with the
     year part c comes first, by its closeness (the Gaussian of `YEAR_WIDTH` at two years)
