@@ -5,7 +5,8 @@
 Writes `--events` events shaped like `bench.events`' (uniform over 100,000 items and 10,000
 users, all in the current hour) straight into the history of a fresh PostgreSQL database, then
 rolls them up with the worker's own task in rounds of `--round` rows (3,000: what a worker
-that rolls up every 2 s reads beside 1,500 single POSTs/s; 30,000 is a full round), and
+that rolls up every 2 s reads beside 1,500 single POSTs/s; a tanktop worker's full round on
+PostgreSQL is 100,000, `rollup.BATCH`), and
 reports per 1,000 events: wall time, the process's CPU and the CPU of its PostgreSQL
 backends (read from /proc, so another session's load changes the wall time, much less the
 CPU). `--repeat` starts over on a fresh database each time.
