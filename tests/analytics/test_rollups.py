@@ -366,7 +366,7 @@ async def test_a_round_whose_lease_is_taken_over_mid_round_writes_nothing(
     assert slow is not None
     history = await events.history_after(db, after_id=slow[0].hwm, limit=rollup.BATCH)
     rows = queries.Round(slow[0].hwm, history[-1].id)
-    deltas = await rollup.compute(db, history, [], rows)
+    deltas = await rollup.compute(db, history, [])
     assert [len(d.new_items) for d in deltas] == [1]
     async with db.write() as conn:  # the lease runs out
         await conn.execute(
@@ -374,7 +374,7 @@ async def test_a_round_whose_lease_is_taken_over_mid_round_writes_nothing(
         )
     await catch_up(db)  # another worker takes over and counts it
     with pytest.raises(streams.LostLease):
-        await rollup.write_deltas(db, deltas, slow, None)
+        await rollup.write_deltas(db, deltas, slow, None, rows)
     body = (await api.get(f"/analytics/events/?{span(1)}&interval=day")).json()
     assert answered_series(body) == {("seen", "movie"): {local_start(BASE, "day"): (1, 1)}}
     top = (await api.get(f"/analytics/top/movie/?event=seen&{span(1)}")).json()

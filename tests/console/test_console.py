@@ -13,8 +13,7 @@ import uuid
 
 import httpx
 
-from tanktop.analytics.rollup import roll_up_analytics
-from tanktop.config import Settings
+from tanktop.analytics.rollup import roll_up
 from tanktop.db import Database
 from tanktop.tenants import service as tenants
 from tests.conftest import ADMIN_TOKEN, Api, service_of
@@ -253,12 +252,12 @@ async def test_users_page_lists_recent_users(browser: Browser, api: Api) -> None
 
 
 async def test_overview_charts_come_from_the_rollups(
-    browser: Browser, api: Api, db: Database, settings: Settings
+    browser: Browser, api: Api, db: Database
 ) -> None:
     for user in ("a1", "a2", "a3"):
         await api.post(f"/event/{user}/seen/movie/o-film/")
     await api.post("/event/a1/watchlist/movie/o-other/")
-    while await roll_up_analytics(db, settings=settings):
+    while await roll_up(db):
         pass
     await browser.sign_in(api.key)
     page = await browser.get("/console/")

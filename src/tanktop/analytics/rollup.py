@@ -180,14 +180,12 @@ def correction(event: HistoryEvent) -> bool:
 class Delta:
     """What one batch adds to one service's rollups, computed before its transaction."""
 
-    def __init__(
-        self, service_id: int, zones: Sequence[str] = (), rows: queries.Round | None = None
-    ) -> None:
+    def __init__(self, service_id: int, zones: Sequence[str] = ()) -> None:
         self.service_id = service_id
         self.grains = grains(zones)
-        self.rows = rows
-        """The round's history rows when it has events of this service: the database adds
-        their per-user counts (`write_deltas`, one statement for all the round's services)."""
+        self.has_events = False
+        """The batch has events of this service: the database adds their per-user counts
+        (`write_deltas`, one statement for all the round's services)."""
         self.users: list[dict[str, Any]] = []
         self.series: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
@@ -205,7 +203,8 @@ class Delta:
 
         Events are first gathered per event, item type and hour (a few groups a batch), and
         only the groups spread over the grains: the work per event is two dictionary
-        entries, not one per grain. Per-user counts are the database's (`write`)."""
+        entries, not one per grain. Per-user counts are the database's (`write_deltas`)."""
+        self.has_events = True
         async with db.read() as conn:
             uids = await self._users(conn, [e for e in rows if not correction(e)])
             hours: dict[int, tuple[dt.datetime, dt.datetime]] = {}
@@ -473,13 +472,9 @@ def _first_and_last_hours(
 
 
 async def compute(
-    db: Database,
-    history: Sequence[HistoryEvent],
-    served: Sequence[Any],
-    rows: queries.Round | None,
+    db: Database, history: Sequence[HistoryEvent], served: Sequence[Any]
 ) -> list[Delta]:
-    """What these rows add to every service they belong to (reads only). `rows` names the
-    rows of `history` to the database, which counts them per user."""
+    """What these rows add to every service they belong to (reads only)."""
     by_service: dict[int, tuple[list[HistoryEvent], list[Any]]] = defaultdict(lambda: ([], []))
     for event in counted(history):
         by_service[event.service_id][0].append(event)
@@ -489,7 +484,7 @@ async def compute(
         zones = await queries.select_zones(conn)
     deltas = []
     for service_id, (its_events, impressions) in sorted(by_service.items()):
-        delta = Delta(service_id, zones.get(service_id, ()), rows if its_events else None)
+        delta = Delta(service_id, zones.get(service_id, ()))
         if impressions:
             await delta.count_impressions(db, impressions)
         if its_events:
@@ -523,12 +518,7 @@ async def _read_streams(
 
 def batch_size(db: Database) -> int:
     """Rows a round reads at most on this database."""
-    return min(BATCH, SQLITE_BATCH) if db.is_sqlite else BATCH
-
-
-async def roll_up_analytics(db: Database, settings: Settings) -> int:
-    """Count the next rows of the history and the impressions; returns how many."""
-    return await roll_up(db)
+    return SQLITE_BATCH if db.is_sqlite else BATCH
 
 
 class RollupSchedule:
@@ -574,22 +564,23 @@ async def write_deltas(
     deltas: Sequence[Delta],
     claimed: tuple[streams.Stream, streams.Stream],
     lease: dt.timedelta | None,
+    rows: queries.Round | None,
 ) -> None:
     """One transaction: move the streams, then write what the deltas add. The streams come
     first: their UPDATE checks the lease (`LostLease` if another worker took it over) and
     locks their row until the commit, so no other worker writes rollups in between, and the
     item rows the deltas found missing are still missing (written as plain INSERTs).
 
-    The per-user counts of every service with events in the round are one statement: each
-    scans the round's whole id range."""
-    rounds = [(d.rows, d.service_id) for d in deltas if d.rows is not None]
+    The per-user counts of every service with events in the round (`rows`, the round's
+    history rows named to the database) are one statement: each scans the round's whole id
+    range."""
+    services = [d.service_id for d in deltas if d.has_events]
     async with db.write() as conn:
         await streams.save(conn, claimed, lease)
         for delta in deltas:
             await delta.write(conn)
-        if rounds:
-            services = [service_id for _, service_id in rounds]
-            await queries.add_round_user_events(conn, rounds[0][0], services)
+        if rows is not None and services:
+            await queries.add_round_user_events(conn, rows, services)
 
 
 async def roll_up(db: Database, limit: int | None = None) -> int:
@@ -605,8 +596,8 @@ async def roll_up(db: Database, limit: int | None = None) -> int:
     USERS.check(ev.version)
     try:
         history, served, rows = await _read_streams(db, ev, im, limit)
-        deltas = await compute(db, history, served, rows)
-        await write_deltas(db, deltas, claimed, None)
+        deltas = await compute(db, history, served)
+        await write_deltas(db, deltas, claimed, None, rows)
     except streams.LostLease:
         USERS.clear()
         return 0
@@ -627,8 +618,8 @@ async def _apply(
 ) -> None:
     """Count rows during a rebuild, keeping the lease (the streams do not move)."""
     USERS.check(claimed[0].version)
-    deltas = await compute(db, history, served, rows)
-    await write_deltas(db, deltas, claimed, LEASE)
+    deltas = await compute(db, history, served)
+    await write_deltas(db, deltas, claimed, LEASE, rows)
     USERS.learn(deltas, claimed[0].version)
 
 
