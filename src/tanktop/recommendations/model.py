@@ -487,7 +487,8 @@ def train(
     )
     head = min(head_items, len(items))
     alike = _genre_rows(items[:head], genres) if genre_users and genres else None
-    known = _known_years(items[:head], years) if year_users and years else None
+    item_years = np.array([(years or {}).get(i, 0) for i in items], dtype=np.int32)
+    known = item_years[:head].astype(np.float32) if year_users and years else None
     ease = _ease(matrix[:, :head], regularisation, alike, genre_users, known, year_users)
     tail, pairs = _knn(matrix, head, neighbours)
     similarity = _scaled(ease, tail, pairs)
@@ -500,7 +501,7 @@ def train(
         similarity.data.astype(np.float32),
         Sparse.of(_sequence(np.array(r), np.array(c), popularity, neighbours)),
         _genres(items, genres or {}, genre_idf),
-        np.array([(years or {}).get(i, 0) for i in items], dtype=np.int32),
+        item_years,
     )
 
 
@@ -570,11 +571,6 @@ def _genre_rows(items: list[str], genres: Mapping[str, Sequence[str]]) -> Floats
     rows = np.zeros((len(items), int(alike.indices.max(initial=-1)) + 1), dtype=np.float32)
     rows[np.repeat(np.arange(len(items)), np.diff(alike.indptr)), alike.indices] = alike.weights
     return rows
-
-
-def _known_years(items: list[str], years: Mapping[str, int]) -> Floats:
-    """`items`' release years (0: not known)."""
-    return np.array([years.get(i, 0) for i in items], dtype=np.float32)
 
 
 def _ease(
