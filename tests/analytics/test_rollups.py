@@ -224,15 +224,20 @@ async def test_distinct_users_are_exact_at_thousands_of_users(api: Api, db: Data
     assert top["items"] == [{"item_id": 0, "events": 200, "users": 150}]
 
 
+def thrice_on_one_day(days: int, items: int) -> list[Happened]:
+    """Each day, `items` items of that day only, each seen by 3 users."""
+    return [
+        Happened(f"u{k}", "seen", "movie", f"d{day}i{i}", BASE + dt.timedelta(days=day, hours=k))
+        for day in range(days)
+        for i in range(items)
+        for k in range(3)
+    ]
+
+
 async def test_a_top_item_that_leads_no_single_day_is_found(api: Api, db: Database) -> None:
     """Each of 10 days: 30 items seen 3 times that day only, and item "x" seen twice. The top
     list reads each day's leaders first; "x" is none of them, yet with 20 it beats them all."""
-    happened = [
-        Happened(f"u{k}", "seen", "movie", f"d{day}i{i}", BASE + dt.timedelta(days=day, hours=k))
-        for day in range(10)
-        for i in range(30)
-        for k in range(3)
-    ]
+    happened = thrice_on_one_day(days=10, items=30)
     happened += [
         Happened(f"u{k}", "seen", "movie", "x", BASE + dt.timedelta(days=day, hours=k))
         for day in range(10)
@@ -247,6 +252,53 @@ async def test_a_top_item_that_leads_no_single_day_is_found(api: Api, db: Databa
         ("x", 20),
         ("d0i0", 3),
         ("d0i1", 3),
+    ]
+
+
+async def test_a_top_item_of_one_event_a_day_is_found(api: Api, db: Database) -> None:
+    """The rank index holds only item rows of two events or more: "y", seen once on each of
+    10 days, is in none of it, yet with 10 it beats items seen 3 times on one day; and where
+    no item has two events on a day (a flat catalogue) every item's total decides, ties by
+    id."""
+    happened = thrice_on_one_day(days=10, items=30)
+    happened += [
+        Happened("u9", "seen", "movie", "y", BASE + dt.timedelta(days=day, hours=5))
+        for day in range(10)
+    ]
+    happened += [  # one event a day each, the items of the second week
+        Happened(f"u{day}", "seen", "movie", f"f{i}", BASE + dt.timedelta(days=day, hours=i))
+        for day in range(14, 16)
+        for i in range(3)
+    ]
+    await post_all(api, happened)
+    await catch_up(db)
+    body = (await api.get(f"/analytics/top/movie/?event=seen&{span(10)}&n=2")).json()
+    assert [(i["item_id"], i["events"], i["users"]) for i in body["items"]] == [
+        ("y", 10, 1),
+        ("d0i0", 3, 3),
+    ]
+    week = (
+        f"from={(BASE + dt.timedelta(days=14)).isoformat()}&to="
+        + (BASE + dt.timedelta(days=16)).isoformat()
+    )
+    body = await api.get(f"/analytics/top/movie/?event=seen&{week}&n=2".replace("+", "%2B"))
+    assert [(i["item_id"], i["events"]) for i in body.json()["items"]] == [("f0", 2), ("f1", 2)]
+
+
+async def test_item_rows_add_up_over_rounds(api: Api, db: Database) -> None:
+    """A later round finds the item rows an earlier one wrote (their events and users grow),
+    beside rows of its own it writes new."""
+    first = [Happened(f"u{k}", "seen", "movie", "a", BASE + dt.timedelta(hours=k)) for k in (1, 2)]
+    later = [Happened(f"u{k}", "seen", "movie", "a", BASE + dt.timedelta(hours=k)) for k in (2, 3)]
+    later += [Happened("u4", "seen", "movie", "b", BASE + dt.timedelta(hours=4))]
+    await post_all(api, first)
+    await catch_up(db)
+    await post_all(api, later)
+    await catch_up(db)
+    body = (await api.get(f"/analytics/top/movie/?event=seen&{span(1)}&n=2")).json()
+    assert [(i["item_id"], i["events"], i["users"]) for i in body["items"]] == [
+        ("a", 4, 3),
+        ("b", 1, 1),
     ]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.analytics.tables import (
+    LEADER_MIN,
     analytics_engagement,
     analytics_items,
     analytics_series,
@@ -142,9 +143,10 @@ async def select_joined(
 ItemKey = tuple[str, str, dt.datetime, str]
 """(event, item_type, day, item_id) of an item row."""
 _PG_ITEMS_AT = (
-    "SELECT i.item_id, i.events, i.members FROM analytics_items i "
-    "JOIN unnest($5::text[]) AS asked(item_id) ON i.item_id = asked.item_id "
-    "WHERE i.service_id = $1 AND i.event = $2 AND i.item_type = $3 AND i.day = $4"
+    "SELECT asked.item_id, i.events, i.members FROM unnest($5::text[]) AS asked(item_id) "
+    "CROSS JOIN LATERAL (SELECT events, members FROM analytics_items "
+    "WHERE service_id = $1 AND event = $2 AND item_type = $3 AND item_id = asked.item_id "
+    "AND day = $4 OFFSET 0) AS i"
 )
 
 
@@ -152,20 +154,31 @@ async def select_items_at(
     conn: AsyncConnection, service_id: int, keys: Sequence[ItemKey]
 ) -> dict[ItemKey, tuple[int, bytes]]:
     """(events, members) of the item rows there are of these keys: per (event, item type,
-    day), the item ids asked (a row-value IN list plans badly on PostgreSQL), joined as a set
-    (`select_joined`). On PostgreSQL straight through asyncpg: a round reads up to one row
-    per event, and SQLAlchemy's per-row work (a Row, the day's and the set's processing)
-    was a tenth of the worker's CPU."""
+    day), the item ids asked (a row-value IN list plans badly on PostgreSQL). On PostgreSQL
+    each id is looked up by the key (a LATERAL subquery PostgreSQL cannot flatten), so a
+    round's read costs its ids, not the day: joined as a set, without statistics the plan
+    hashed the day's every row (3,000 ids against a day of 45,000 rows: 52-56 ms, by key
+    27-29 ms, and the day grows). Straight through asyncpg: a round reads up to one row per
+    event, and SQLAlchemy's per-row work (a Row, the day's and the set's processing) was a
+    tenth of the worker's CPU.
+
+    The lookup is prepared anew each round, not kept in the connection's statement cache:
+    PostgreSQL keeps the generic plan it makes after five executions, and one made in the
+    first round, the table empty, scanned it for every id asked in the rounds after
+    (`bench.analytics`, 300,000 events over 30 days: 10 ms an id, the catch-up at 1,000
+    rows/s against 14,000-16,000)."""
     table = analytics_items
     groups: dict[tuple[str, str, dt.datetime], list[str]] = {}
     for event, item_type, day, item_id in keys:
         groups.setdefault((event, item_type, day), []).append(item_id)
     found: dict[ItemKey, tuple[int, bytes]] = {}
+    lookup = None
+    if conn.dialect.name == "postgresql" and groups:
+        lookup = await (await driver_of(conn)).prepare(_PG_ITEMS_AT)  # planned anew each round
     for (event, item_type, day), item_ids in groups.items():
-        if conn.dialect.name == "postgresql":
-            driver = await driver_of(conn)
+        if lookup is not None:
             for chunk in chunks(list(dict.fromkeys(item_ids)), ARRAY_CHUNK):
-                rows = await driver.fetch(_PG_ITEMS_AT, service_id, event, item_type, day, chunk)
+                rows = await lookup.fetch(service_id, event, item_type, day, chunk)
                 for item_id, events, members in rows:
                     found[(event, item_type, day, item_id)] = (events, members)
             continue
@@ -178,6 +191,49 @@ async def select_items_at(
         for row in await select_in(conn, query, table.c.item_id, item_ids):
             found[(event, item_type, day, row.item_id)] = (row.events, row.members)
     return found
+
+
+ItemRow = tuple[str, str, dt.datetime, str, int, bytes]
+"""(event, item_type, day, item_id, events, members) of an item row to write."""
+_ITEM_COLUMNS = ("service_id", "event", "item_type", "day", "item_id", "events", "members")
+_PG_ITEMS_FOUND = (
+    "INSERT INTO analytics_items (service_id, event, item_type, day, item_id, events, members) "
+    "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], "
+    "$6::bigint[], $7::bytea[]) "
+    "ON CONFLICT (service_id, event, item_type, item_id, day) "
+    "DO UPDATE SET events = excluded.events, members = excluded.members"
+)
+
+
+async def write_items(
+    conn: AsyncConnection, service_id: int, found: Sequence[ItemRow], new: Sequence[ItemRow]
+) -> None:
+    """Write a round's item rows: `found`, rows its read found (their new events and
+    members), and `new`, rows it found none of (the lease keeps any other worker from
+    writing them meanwhile).
+
+    On PostgreSQL in binary, straight through asyncpg: the new rows by COPY, the found ones
+    as typed arrays whose `ON CONFLICT` finds each row by the key (an UPDATE joined to them
+    is planned by statistics, and without them hashed the day's every row). As one JSON
+    document (`merge`) PostgreSQL parsed every row's text and its set's hex: 60,000 new
+    rows in batches of 3,000, the backend's CPU 17.3 us a row as JSON against 12.0 by COPY
+    (psql-side, load 1.0-1.1). SQLite: `merge` and `upsert`, as any rollup table."""
+    if conn.dialect.name != "postgresql":
+        await upsert(conn, analytics_items, _item_dicts(service_id, found))
+        await merge(conn, analytics_items, _item_dicts(service_id, new))
+        return
+    driver = await driver_of(conn)
+    if new:
+        records = [(service_id, *row) for row in new]
+        await driver.copy_records_to_table(
+            "analytics_items", records=records, columns=list(_ITEM_COLUMNS)
+        )
+    for chunk in chunks(found, ARRAY_CHUNK):
+        await driver.execute(_PG_ITEMS_FOUND, service_id, *map(list, zip(*chunk, strict=True)))
+
+
+def _item_dicts(service_id: int, rows: Sequence[ItemRow]) -> list[dict[str, Any]]:
+    return [dict(zip(_ITEM_COLUMNS, (service_id, *row), strict=True)) for row in rows]
 
 
 # -- a round's history rows, counted by the database -------------------------------------------
@@ -409,11 +465,14 @@ async def day_leaders(
     days: Sequence[dt.datetime],
     depth: int,
 ) -> list[sa.Row[Any]]:
-    """(day, item_id, events) of each day's `depth` items with the most events (the rank
-    index, read from its top down, a short scan per day). On PostgreSQL one statement over an
-    array of days (LATERAL); SQLite, which has no LATERAL, gets a UNION ALL of one SELECT a
-    day (a statement of 31 parts costs PostgreSQL more to plan than to run)."""
+    """(day, item_id, events) of each day's `depth` items with the most events, of those with
+    at least `LEADER_MIN` (the rank index, partial, read from its top down, a short scan per
+    day): a day listing fewer has every other item at under `LEADER_MIN` there. On
+    PostgreSQL one statement over an array of days (LATERAL); SQLite, which has no LATERAL,
+    gets a UNION ALL of one SELECT a day (a statement of 31 parts costs PostgreSQL more to
+    plan than to run)."""
     table = analytics_items
+    ranked = table.c.events >= sa.literal_column(str(LEADER_MIN))  # the index's predicate
     if conn.dialect.name == "postgresql":
         each = (
             sa.func.unnest(sa.literal(list(days), ARRAY(UTCDateTime())))
@@ -427,6 +486,7 @@ async def day_leaders(
                 table.c.event == event,
                 table.c.item_type == item_type,
                 table.c.day == each.c.day,
+                ranked,
             )
             .order_by(table.c.events.desc())
             .limit(depth)
@@ -445,6 +505,7 @@ async def day_leaders(
                 table.c.event == event,
                 table.c.item_type == item_type,
                 table.c.day == day,
+                ranked,
             )
             .order_by(table.c.events.desc())
             .limit(depth)
@@ -455,6 +516,20 @@ async def day_leaders(
         query = per_day[0] if len(per_day) == 1 else sa.union_all(*per_day)
         rows += (await conn.execute(query)).all()
     return rows
+
+
+def _item_days(
+    service_id: int, event: str, item_type: str, start: dt.datetime, end: dt.datetime
+) -> list[sa.ColumnElement[bool]]:
+    """The item rows of one event and item type over the days in [start, end)."""
+    table = analytics_items
+    return [
+        table.c.service_id == service_id,
+        table.c.event == event,
+        table.c.item_type == item_type,
+        table.c.day >= start,
+        table.c.day < end,
+    ]
 
 
 async def item_totals(
@@ -471,18 +546,41 @@ async def item_totals(
     total = sa.func.sum(table.c.events).label("total")
     query = (
         sa.select(table.c.item_id, total)
-        .where(
-            table.c.service_id == service_id,
-            table.c.event == event,
-            table.c.item_type == item_type,
-            table.c.day >= start,
-            table.c.day < end,
-        )
+        .where(*_item_days(service_id, event, item_type, start, end))
         .group_by(table.c.item_id)
         .having(total > 0)  # corrections can take an item's events back to none
     )
     rows = await select_in(conn, query, table.c.item_id, item_ids)
     return [(row.item_id, int(row.total)) for row in rows]
+
+
+async def top_totals(
+    conn: AsyncConnection,
+    service_id: int,
+    event: str,
+    item_type: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    n: int,
+) -> list[tuple[str, int]]:
+    """(item_id, events) over the days in [start, end) of the items whose total ranks in the
+    first `n` (ties at the n-th all), every item summed: for when the days' leaders cannot
+    settle a top list."""
+    table = analytics_items
+    total = sa.func.sum(table.c.events)
+    totals = (
+        sa.select(
+            table.c.item_id,
+            total.label("total"),
+            sa.func.rank().over(order_by=total.desc()).label("rank"),
+        )
+        .where(*_item_days(service_id, event, item_type, start, end))
+        .group_by(table.c.item_id)
+        .having(total > 0)
+        .subquery()
+    )
+    query = sa.select(totals.c.item_id, totals.c.total).where(totals.c.rank <= n)
+    return [(row.item_id, int(row.total)) for row in await conn.execute(query)]
 
 
 async def item_members(

@@ -28,7 +28,7 @@ from pyroaring import BitMap
 from tanktop.analytics import partitions, queries, streams
 from tanktop.analytics.buckets import local_day_floor, zone_grain
 from tanktop.analytics.sets import with_digest
-from tanktop.analytics.tables import analytics_items, analytics_series, analytics_users
+from tanktop.analytics.tables import analytics_series, analytics_users
 from tanktop.config import Settings
 from tanktop.db import Database
 from tanktop.events import service as events
@@ -188,10 +188,9 @@ class Delta:
         (`write_deltas`, one statement for all the round's services)."""
         self.users: list[dict[str, Any]] = []
         self.series: list[dict[str, Any]] = []
-        self.items: list[dict[str, Any]] = []
-        self.new_items: list[dict[str, Any]] = []
-        """Item rows the batch's read found no row for: plain INSERTs (the lease keeps any
-        other worker from writing them meanwhile)."""
+        self.items: list[queries.ItemRow] = []
+        self.new_items: list[queries.ItemRow] = []
+        """Item rows the batch's read found no row for (`queries.write_items`)."""
         self.impressions: dict[tuple[str, dt.datetime], int] = defaultdict(int)
         self.flag: dict[str, set[int]] = {"engaged": set(), "clicked": set()}
         self.seen: dict[str, tuple[int, dt.datetime]] = {}
@@ -336,15 +335,7 @@ class Delta:
             members = bitmap(row[1] if row else None)
             members.update(uids)
             (self.items if row else self.new_items).append(
-                {
-                    "service_id": self.service_id,
-                    "event": key[0],
-                    "item_type": key[1],
-                    "day": key[2],
-                    "item_id": key[3],
-                    "events": (row[0] if row else 0) + count[0],
-                    "members": members.serialize(),
-                }
+                (*key, (row[0] if row else 0) + count[0], members.serialize())
             )
 
     async def engage_from_events(self, db: Database, rows: Sequence[HistoryEvent]) -> None:
@@ -406,8 +397,7 @@ class Delta:
     async def write(self, conn: Any) -> None:
         await queries.upsert(conn, analytics_users, self.users)
         await write_series(conn, self.series)
-        await queries.upsert(conn, analytics_items, self.items)
-        await queries.merge(conn, analytics_items, self.new_items)
+        await queries.write_items(conn, self.service_id, self.items, self.new_items)
         engagement: dict[tuple[str, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
         for (surface, hour), count in self.impressions.items():
             engagement[(surface, hour)][0] += count

@@ -17,6 +17,7 @@ from tanktop.analytics.buckets import Bucket, Part, Segment
 from tanktop.analytics.impressions import Impression, ImpressionRecorder
 from tanktop.analytics.schemas import Cohort, EventPoint, EventSeries, TopItem, UsersPoint
 from tanktop.analytics.sets import SETS
+from tanktop.analytics.tables import LEADER_MIN
 from tanktop.db import Database, utcnow
 from tanktop.events import service as events
 from tanktop.events.service import EventCount
@@ -317,10 +318,12 @@ async def top_items(
 
     Not a sum over every item of every day: each day's leaders are read (`depth` of them),
     and the exact totals of those candidates that can still make the list. An item no day
-    lists among its leaders has at most the sum of each full day's last leader count,
-    `bound`; once the n-th candidate has more than that, nothing unread can take its place.
-    Popularity is skewed, so a depth of a few times n almost always settles it; if not, the
-    days are read deeper."""
+    lists among its leaders has at most the sum of each full day's last leader count and,
+    of each day that listed fewer (its leaders are only rows of `LEADER_MIN` events or
+    more), `LEADER_MIN` - 1: `bound`; once the n-th candidate has more than that, nothing
+    unread can take its place. Popularity is skewed, so a depth of a few times n almost
+    always settles it; if not, the full days are read deeper, and when no day is full
+    (a flat catalogue: items of one event a day) every item's total is summed."""
     first = rollup.day_of(start)
     days: list[dt.datetime] = []
     while first + len(days) * rollup.DAY < end:
@@ -331,12 +334,16 @@ async def top_items(
     async with db.read() as conn:
         while True:
             leaders = await queries.day_leaders(conn, service.id, event, item_type, days, depth)
-            candidates, bound, complete = _contenders(leaders, depth, n)
+            candidates, bound, deeper = _contenders(leaders, days, depth, n)
             totals = await queries.item_totals(
                 conn, service.id, event, item_type, candidates, first, end
             )
             ranked = sorted(totals, key=lambda t: (-t[1], t[0]))[:n]
-            if complete or (len(ranked) == n and ranked[-1][1] > bound):
+            if len(ranked) == n and ranked[-1][1] > bound:
+                break
+            if not deeper:  # the leaders cannot settle it: every item's total
+                totals = await queries.top_totals(conn, service.id, event, item_type, first, end, n)
+                ranked = sorted(totals, key=lambda t: (-t[1], t[0]))[:n]
                 break
             depth *= 4
         members = await queries.item_members(
@@ -348,25 +355,34 @@ async def top_items(
     return [TopItem(i, count, len(users.get(i, ()))) for i, count in ranked]
 
 
-def _contenders(leaders: Sequence[Any], depth: int, n: int) -> tuple[list[str], int, bool]:
+def _contenders(
+    leaders: Sequence[Any], days: Sequence[dt.datetime], depth: int, n: int
+) -> tuple[list[str], int, bool]:
     """From each day's leaders: the items that may be among the n with the most events (what
-    each has among the leaders is a floor of its total; that plus the last leader count of
-    each full day it is missing from, a ceiling), the ceiling of any item not listed, and
-    whether every day was read whole (no day returned `depth` rows)."""
-    per_day: dict[dt.datetime, list[int]] = {}
+    each has among the leaders is a floor of its total; that plus, for each day it is missing
+    from, the most an unlisted item can have there, a ceiling), the ceiling of any item not
+    listed, and whether reading deeper can tell more (some day returned `depth` rows).
+
+    An unlisted item has at most a full day's last leader count there, and under
+    `LEADER_MIN` on a day that listed fewer (the rank index holds only rows from
+    `LEADER_MIN` up)."""
+    per_day: dict[dt.datetime, list[int]] = {day: [] for day in days}
     floor: dict[str, int] = {}
     present: dict[str, int] = {}
     for row in leaders:
         per_day.setdefault(row.day, []).append(int(row.events))
         floor[row.item_id] = floor.get(row.item_id, 0) + int(row.events)
-    last = {day: min(counts) for day, counts in per_day.items() if len(counts) == depth}
+    last = {
+        day: min(counts) if len(counts) == depth else LEADER_MIN - 1
+        for day, counts in per_day.items()
+    }
     bound = sum(last.values())
     for row in leaders:
-        if row.day in last:
-            present[row.item_id] = present.get(row.item_id, 0) + last[row.day]
+        present[row.item_id] = present.get(row.item_id, 0) + last[row.day]
     nth = sorted(floor.values(), reverse=True)[n - 1] if len(floor) >= n else 0
     ceiling = {item: floor[item] + bound - present.get(item, 0) for item in floor}
-    return sorted(i for i in floor if ceiling[i] >= nth), bound, not last
+    full = any(len(counts) == depth for counts in per_day.values())
+    return sorted(i for i in floor if ceiling[i] >= nth), bound, full
 
 
 async def engagement(
