@@ -15,6 +15,10 @@ until it has caught up with the history, then each API phase is measured `--pair
 without it (stopped, SIGSTOP) and with it, alternated, the worker caught up before each (so
 `with` is the steady state: the worker rolling up what the phase writes as it arrives, as in
 production). Each pair's ratio is printed with the load average, and the ratio of the means.
+`--apart` (with `--worker`) gives the worker and its PostgreSQL backends CPU 1 and everything
+else CPU 0 (`bench.pinning`): the worker on a host of its own, so the ratio is what the rollups
+cost ingestion beyond their CPU (locks, I/O, WAL, the database's shared processes); both arms
+run on the same one CPU, so the rates are a one-core API's.
 `--database-name` names the database dropped and created again (the default is this bench's).
 """
 
@@ -41,6 +45,7 @@ from tests.servers import create_key, running_server, start_worker, tanktop_env
 
 from bench.databases import fresh_database, pg_url, psql
 from bench.loadgen import Call, LoadResult, run_load
+from bench.pinning import Apart
 
 BENCH_DB = "tanktop_bench_events"
 UNREAD = (
@@ -303,13 +308,19 @@ def main() -> None:
         "--worker", action="store_true", help="each phase without and with a caught-up worker"
     )
     parser.add_argument("--pairs", type=int, default=2, help="--worker: without/with pairs")
+    parser.add_argument(
+        "--apart", action="store_true", help="--worker: the worker on CPU 1, the rest on CPU 0"
+    )
     args = parser.parse_args()
     if args.worker and args.database != "postgresql":
         parser.error("--worker measures on PostgreSQL")
+    if args.apart and not args.worker:
+        parser.error("--apart needs --worker")
     levels = [int(c) for c in args.concurrency.split(",")]
     database = args.database_name
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.database, database, tmp)
+        apart = Apart(database, {1}) if args.apart else None  # from here on: pgbench, the API
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         key = create_key(env, "bench-events")
         sid = service_id(url, "bench-events", database)
@@ -328,6 +339,8 @@ def main() -> None:
             if args.worker
             else None
         )
+        if apart is not None and worker is not None:
+            apart.follow(worker.pid)
         alternation = Alternation(worker, database, args.pairs)
         try:
             with running_server(env, "--no-worker") as server:
@@ -344,6 +357,9 @@ def main() -> None:
                 fill(url, sid, args.events, database=database)
                 reads = alternation.measure(lambda: read_phase(base, args.seconds))
         finally:
+            if apart is not None:
+                print(apart.describe())
+                apart.stop()
             if worker is not None:
                 worker.terminate()
                 worker.wait(30)

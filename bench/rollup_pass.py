@@ -23,8 +23,8 @@ import time
 
 from tests.servers import create_key, tanktop_env
 
+from bench.backends import backend_clients, cpu_of
 from bench.databases import fresh_database, psql
-from bench.rollup_ab import backend_clients, cpu_of
 from tanktop.analytics.rollup import USERS, roll_up
 from tanktop.db import Database
 
