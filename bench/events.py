@@ -15,10 +15,12 @@ until it has caught up with the history, then each API phase is measured `--pair
 without it (stopped, SIGSTOP) and with it, alternated, the worker caught up before each (so
 `with` is the steady state: the worker rolling up what the phase writes as it arrives, as in
 production). Each pair's ratio is printed with the load average, and the ratio of the means.
-`--apart` (with `--worker`) gives the worker and its PostgreSQL backends CPU 1 and everything
-else CPU 0 (`bench.pinning`): the worker on a host of its own, so the ratio is what the rollups
-cost ingestion beyond their CPU (locks, I/O, WAL, the database's shared processes); both arms
-run on the same one CPU, so the rates are a one-core API's.
+`--apart all` (with `--worker`) gives the worker and its PostgreSQL backends CPU 1 and everything
+else CPU 0 (`bench.pinning`): the worker on a host of its own and a database with room for its
+queries, so the ratio is what the rollups cost ingestion beyond their CPU (locks, I/O, WAL, the
+database's shared processes). `--apart worker` moves the worker's process alone: its backends
+share CPU 0 with the API's, as with PostgreSQL on the API's host. Both arms run on the same one
+CPU, so the rates are a one-core API's.
 `--database-name` names the database dropped and created again (the default is this bench's).
 """
 
@@ -309,7 +311,9 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=2, help="--worker: without/with pairs")
     parser.add_argument(
-        "--apart", action="store_true", help="--worker: the worker on CPU 1, the rest on CPU 0"
+        "--apart",
+        choices=["all", "worker"],
+        help="--worker: the worker (all: and its backends) on CPU 1, the rest on CPU 0",
     )
     args = parser.parse_args()
     if args.worker and args.database != "postgresql":
@@ -320,7 +324,9 @@ def main() -> None:
     database = args.database_name
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.database, database, tmp)
-        apart = Apart(database, {1}) if args.apart else None  # from here on: pgbench, the API
+        apart = (  # from here on: pgbench, the API
+            Apart(database, {1}, backends=args.apart == "all") if args.apart else None
+        )
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         key = create_key(env, "bench-events")
         sid = service_id(url, "bench-events", database)

@@ -3,11 +3,11 @@ machine, so that what the rollups cost ingestion beyond their CPU can be measure
 
 The worker process and the PostgreSQL backends serving its connections run on `worker_cpus`;
 this process (and the children it starts afterwards: the API, pgbench) and every other backend
-of the database on the rest. Backends are forked by the postmaster with its (whole) affinity,
-so a thread pins each new one within `every` seconds, by its client's TCP port: the worker's
-ports go to the worker's CPUs, all others to the rest. PostgreSQL's own processes (WAL writer,
-checkpointer) stay where the kernel puts them: they serve both sides, as on a shared
-database host.
+of the database on the rest. With `backends=False` the worker's backends stay on the rest too:
+a worker on another host, PostgreSQL on the API's. Backends are forked by the postmaster with
+its (whole) affinity, so a thread pins each new one within `every` seconds, by its client's TCP
+port. PostgreSQL's own processes (WAL writer, checkpointer) stay where the kernel puts them:
+they serve both sides, as on a shared database host.
 """
 
 from __future__ import annotations
@@ -34,9 +34,14 @@ class Apart:
     this process, what it starts, and the rest of `database`'s backends on the other CPUs
     (from construction on, so that what runs before the worker starts sees the same CPUs)."""
 
-    def __init__(self, database: str, worker_cpus: set[int], every: float = 0.5) -> None:
+    def __init__(
+        self, database: str, worker_cpus: set[int], *, backends: bool = True, every: float = 0.5
+    ) -> None:
         self.database = database
         self.worker_cpus = worker_cpus
+        self.backends = backends
+        """Whether the worker's backends go with it (a database host with room for both), or
+        stay with the API's (PostgreSQL on the API's host)."""
         self.rest = set(range(os.cpu_count() or 1)) - worker_cpus
         if not self.rest or not worker_cpus:
             raise ValueError(f"no CPUs apart: worker {worker_cpus}, rest {self.rest}")
@@ -72,7 +77,7 @@ class Apart:
             pin(member, self.worker_cpus)
         worker_ports = client_ports(self.worker_pid)
         for backend, port in backend_clients(self.database).items():
-            its = port in worker_ports
+            its = self.backends and port in worker_ports
             if self.pinned.get(backend) != its:
                 pin(backend, self.worker_cpus if its else self.rest)
                 self.pinned[backend] = its
@@ -84,6 +89,6 @@ class Apart:
     def describe(self) -> str:
         worker = sum(self.pinned.values())
         return (
-            f"the worker and its {worker} backends on CPU {sorted(self.worker_cpus)}; this bench, "
-            f"the API and {len(self.pinned) - worker} other backends on CPU {sorted(self.rest)}"
+            f"the worker and {worker} backends on CPU {sorted(self.worker_cpus)}; this bench, "
+            f"the API and {len(self.pinned) - worker} backends on CPU {sorted(self.rest)}"
         )
