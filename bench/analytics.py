@@ -2,6 +2,7 @@
 
     python -m bench.analytics [--database postgresql|sqlite] [--events 10000000]
                               [--users 100000] [--days 90] [--requests 100] [--reuse]
+                              [--sqlite-file PATH]
 
 Loads `--events` events over `--days` days for `--users` users through the server's own write
 path (the group-commit `EventWriter` that `POST /events/` uses, units of 1,000 from 8 clients),
@@ -11,9 +12,9 @@ day over HTTP (p99 of `--requests` calls) beside a plain SQL `GROUP BY` over the
 answering the same question in the same run. Finally compares exact distinct users (roaring
 bitmaps, what the rollups keep) with HyperLogLog (datasketch, p=14) on the same hourly users:
 bytes stored, time to merge a day, error. Loading 10M events takes a while on a small machine;
-the size is a parameter and CI never runs this. The PostgreSQL database stays after the run:
-`--reuse` measures it again (after code changes: migrated, and what is not rolled up rolled up)
-without loading it anew.
+the size is a parameter and CI never runs this. The PostgreSQL database stays after the run,
+and so does an SQLite file named with `--sqlite-file`: `--reuse` measures it again (after code
+changes: migrated, and what is not rolled up rolled up) without loading it anew.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -375,8 +377,8 @@ def main() -> None:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help=f"PostgreSQL: measure the history an earlier run left in {BENCH_DB} (rolling up "
-        "what it has not), instead of loading a new one",
+        help=f"measure the history an earlier run left in {BENCH_DB} (SQLite: in --sqlite-file), "
+        "rolling up what it has not, instead of loading a new one",
     )
     parser.add_argument(
         "--as-is",
@@ -387,6 +389,10 @@ def main() -> None:
         "--load-only",
         action="store_true",
         help="PostgreSQL: load the history and stop (a later --reuse rolls it up and measures)",
+    )
+    parser.add_argument(
+        "--sqlite-file",
+        help="SQLite: the database file, kept after the run (instead of a temporary one)",
     )
     parser.add_argument("--window-days", type=int, default=30, help="days measured")
     parser.add_argument(
@@ -399,10 +405,20 @@ def main() -> None:
         parser.error("--as-is is for --reuse")
     if args.load_only and (args.reuse or args.database != "postgresql"):
         parser.error("--load-only loads a new PostgreSQL history")
-    if args.reuse and args.database != "postgresql":
-        parser.error("--reuse is for PostgreSQL (an SQLite run's file is temporary)")
+    sqlite = args.database == "sqlite"
+    if args.sqlite_file and not sqlite:
+        parser.error("--sqlite-file is for --database sqlite")
+    if args.reuse and sqlite and not args.sqlite_file:
+        parser.error("--reuse on SQLite needs the --sqlite-file an earlier run kept")
+    if sqlite and args.sqlite_file and not args.reuse and Path(args.sqlite_file).exists():
+        parser.error(f"{args.sqlite_file} exists: --reuse it, or remove it")
     with tempfile.TemporaryDirectory() as tmp:
-        url = pg_url(BENCH_DB) if args.reuse else fresh_database(args.database, BENCH_DB, tmp)
+        if args.sqlite_file:
+            url = f"sqlite:///{Path(args.sqlite_file).resolve()}"
+        elif args.reuse:
+            url = pg_url(BENCH_DB)
+        else:
+            url = fresh_database(args.database, BENCH_DB, tmp)
         env = tanktop_env(url, TANKTOP_KEY_CACHE_SECONDS="60")
         key = create_key(env, "bench-analytics")
 
