@@ -327,6 +327,8 @@ async def history_size(url: str, sid: int) -> str:
             )
     finally:
         await db.dispose()
+    if isinstance(first, str):  # SQLite's text, through a plain SELECT
+        first, last = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last)
     days = (last - first).days + 1 if first is not None else 0
     return f"{events:,} events, {users:,} users, {days} days (the history of an earlier run)"
 
