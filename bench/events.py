@@ -14,7 +14,10 @@ Prints, each beside its ceiling measured in the same run:
 until it has caught up with the history, then each API phase is measured `--pairs` times
 without it (stopped, SIGSTOP) and with it, alternated, the worker caught up before each (so
 `with` is the steady state: the worker rolling up what the phase writes as it arrives, as in
-production). Each pair's ratio is printed with the load average, and the ratio of the means.
+production; the arms' order swaps from pair to pair). Each pair's ratio is printed with the load
+average, and the ratio of the means. A caught-up worker rolls up every 2 s, so about the last
+2 s of a `with` window's events are rolled up after it, untimed: give `--worker` windows of 20 s
+or more (`--seconds`), or the ratio leans towards x1.00.
 `--apart all` (with `--worker`) gives the worker and its PostgreSQL backends CPU 1 and everything
 else CPU 0 (`bench.pinning`): the worker on a host of its own and a database with room for its
 queries, so the ratio is what the rollups cost ingestion beyond their CPU (locks, I/O, WAL, the
@@ -266,8 +269,8 @@ class Alternation:
         if self.worker is None:
             arms.without.append((asyncio.run(phase()), os.getloadavg()[0]))
             return arms
-        for _ in range(self.pairs):
-            for stopped in (True, False):
+        for pair in range(self.pairs):  # each arm first in every other pair: the history
+            for stopped in (True, False) if pair % 2 == 0 else (False, True):  # grows
                 caught_up(self.worker, self.database)
                 if stopped:
                     self.worker.send_signal(signal.SIGSTOP)

@@ -49,6 +49,7 @@ class Apart:
         self.worker_pid: int | None = None
         self.pinned: dict[int, bool] = {}
         """Each backend pinned so far: True if the worker's."""
+        self.failure: Exception | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep, daemon=True)
         pin(os.getpid(), self.rest)
@@ -60,9 +61,12 @@ class Apart:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop pinning; fails if pinning stopped early (the measurement was not apart)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        if self.failure is not None:
+            raise RuntimeError(f"pinning stopped during the run: {self.failure!r}")
 
     def repin(self) -> None:
         """Pin the worker's processes, and each backend not pinned yet."""
@@ -83,8 +87,11 @@ class Apart:
                 self.pinned[backend] = its
 
     def _keep(self) -> None:
-        while not self._stop.wait(self.every):
-            self.repin()
+        try:
+            while not self._stop.wait(self.every):
+                self.repin()
+        except Exception as error:  # told by stop(), not lost with the thread
+            self.failure = error
 
     def describe(self) -> str:
         worker = sum(self.pinned.values())

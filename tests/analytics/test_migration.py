@@ -1,5 +1,6 @@
-"""Migration 0018 on a database with rollups: item rows kept under their new key, and the
-per-user counts filled from exactly the history the rollups had read."""
+"""Migrations of the rollups: 0018 on a database with rollups (item rows kept under their new
+key, the per-user counts filled from exactly the history the rollups had read), 0026's hour
+sets, and 0030's partial rank index agreeing with the code that reads it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pyroaring import BitMap
 
 from tanktop import migrations
 from tanktop.analytics.tables import (
+    LEADER_MIN,
     analytics_items,
     analytics_series,
     analytics_streams,
@@ -152,3 +154,22 @@ async def test_0026_splits_each_days_users_by_first_and_last_hour(empty_db: Data
         (list(BitMap.deserialize(r.first_members)), list(BitMap.deserialize(r.last_members)))
         for r in rows
     ] == [([1], []), ([2, 3], [1, 2, 3]), ([3], [3])]
+
+
+async def test_0030s_rank_index_holds_the_rows_top_lists_expect(empty_db: Database) -> None:
+    """Top lists bound an item a day does not list by `LEADER_MIN` - 1 (`service._contenders`):
+    the migrated index must leave out exactly the rows under `LEADER_MIN`, and schema
+    comparison does not look at an index's predicate, so a change to one alone would pass."""
+    await migrations.upgrade(empty_db)
+    async with empty_db.read() as conn:
+        if empty_db.is_sqlite:
+            found = await conn.scalar(
+                sa.text("SELECT sql FROM sqlite_master WHERE name = 'ix_analytics_items_rank'")
+            )
+        else:
+            found = await conn.scalar(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                {"name": "ix_analytics_items_rank"},
+            )
+    assert found is not None
+    assert f"events >= {LEADER_MIN}" in found.replace("(", "").replace(")", ""), found
