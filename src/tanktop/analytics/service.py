@@ -338,12 +338,12 @@ async def top_items(
             totals = await queries.item_totals(
                 conn, service.id, event, item_type, candidates, first, end
             )
-            ranked = sorted(totals, key=lambda t: (-t[1], t[0]))[:n]
+            ranked = _most(totals, n)
             if len(ranked) == n and ranked[-1][1] > bound:
                 break
             if not deeper:  # the leaders cannot settle it: every item's total
                 totals = await queries.top_totals(conn, service.id, event, item_type, first, end, n)
-                ranked = sorted(totals, key=lambda t: (-t[1], t[0]))[:n]
+                ranked = _most(totals, n)
                 break
             depth *= 4
         members = await queries.item_members(
@@ -353,6 +353,11 @@ async def top_items(
     for item_id, raw in members:
         users.setdefault(item_id, BitMap()).update(BitMap.deserialize(raw))
     return [TopItem(i, count, len(users.get(i, ()))) for i, count in ranked]
+
+
+def _most(totals: Sequence[tuple[str, int]], n: int) -> list[tuple[str, int]]:
+    """The n (item, events) with the most events, then by id: a top list's order."""
+    return sorted(totals, key=lambda t: (-t[1], t[0]))[:n]
 
 
 def _contenders(
