@@ -36,8 +36,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
-	$(BIN)/pytest
+TEST_PROCESSES ?= 3
+
+pytest: install  ## the suite in TEST_PROCESSES processes (pytest-xdist), each test file in one
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 test: lint typecheck pytest  ## what CI runs
 

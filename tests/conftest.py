@@ -36,8 +36,18 @@ from tests.receiver import Receiver, receiver
 POSTGRES_ADMIN_URL = os.environ.get(
     "TANKTOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TEST_DATABASE = os.environ.get("TANKTOP_TEST_DATABASE", "tanktop_test")
-"""Override to run two checkouts' suites side by side on one PostgreSQL."""
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+"""`gw0`, `gw1`, ... in a pytest-xdist worker (`make test` runs several); empty otherwise."""
+TEST_DATABASE = os.environ.get("TANKTOP_TEST_DATABASE", "tanktop_test") + (
+    f"_{XDIST_WORKER}" if XDIST_WORKER else ""
+)
+"""Override to run two checkouts' suites side by side on one PostgreSQL; each xdist worker
+has a database of its own."""
+
+
+def worker_number() -> int:
+    """This xdist worker's number (0 outside xdist), for what workers must not share."""
+    return int(XDIST_WORKER.removeprefix("gw") or 0)
 ADMIN_TOKEN = "test-admin-token"
 
 
