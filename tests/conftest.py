@@ -48,6 +48,8 @@ has a database of its own."""
 def worker_number() -> int:
     """This xdist worker's number (0 outside xdist), for what workers must not share."""
     return int(XDIST_WORKER.removeprefix("gw") or 0)
+
+
 ADMIN_TOKEN = "test-admin-token"
 
 
