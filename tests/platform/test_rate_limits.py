@@ -185,7 +185,8 @@ async def test_closing_cancels_a_take_ahead_in_flight(db: Database) -> None:
     before = asyncio.all_tasks()
     assert await limiter.retry_after(a_service_id(), "read") is None
     # Only the limiter's own tasks: the session's loop also runs the app's background work.
-    started = {t for t in asyncio.all_tasks() - before if t.get_coro().__name__ == "_from_store"}
+    new = asyncio.all_tasks() - before
+    started = {t for t in new if getattr(t.get_coro(), "__name__", "") == "_from_store"}
     assert started, "a take ahead for window 1001 was started"
     await limiter.close()
     assert all(task.done() for task in started)
