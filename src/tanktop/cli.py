@@ -16,54 +16,23 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-import uvicorn
-from pydantic import BaseModel, ValidationError
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
-from tanktop import faults, migrations
-from tanktop.analytics import rollup
-from tanktop.analytics import zones as analytics_zones_service
-from tanktop.app import worker_tasks
-from tanktop.catalog import admin as catalog_admin
-from tanktop.catalog.demo import load_demo
-from tanktop.catalog.importer import ImportReport, import_lines
-from tanktop.config import Settings
-from tanktop.console.demo import DemoReport, load_demo_users
-from tanktop.db import Database
-from tanktop.errors import AppError, NotFound
-from tanktop.events import service as events_service
-from tanktop.logs import logging_config
-from tanktop.oauth import service as oauth_service
-from tanktop.recommendations import service as recs_service
-from tanktop.recommendations import settings as recs_settings
-from tanktop.recommendations import stored as recs_stored
-from tanktop.recommendations import tuning
-from tanktop.recommendations.evaluate import (
-    HEADER,
-    SPLITS,
-    evaluate,
-    gain,
-    item_genres,
-    item_years,
-    plot,
-    read_items,
-    read_ratings,
-)
-from tanktop.recommendations.schemas import RecommenderVersion, RecommenderVersions
-from tanktop.redaction import key_label
-from tanktop.sections.demo import define_examples
-from tanktop.tenants import service as tenants
-from tanktop.worker import run_worker
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+    from tanktop.catalog.importer import ImportReport
+    from tanktop.console.demo import DemoReport
+    from tanktop.db import Database
+    from tanktop.recommendations import tuning
+    from tanktop.recommendations.schemas import RecommenderVersion
+    from tanktop.tenants.service import Service
+
+# Each command imports the project modules and libraries it uses when it runs, not here:
+# `tanktop keys list` need not load the web app, the console or scipy, nor `--help` the
+# database (tests/platform/test_cli_imports.py keeps it so).
 
 
 class _Cli(typer.Typer):
@@ -74,16 +43,31 @@ class _Cli(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except AppError as exc:
-            message = exc.detail
-        except ValidationError as exc:
-            if exc.title != Settings.__name__:
+        except Exception as exc:
+            message = _operator_error(exc)
+            if message is None:
                 raise
-            message = f"invalid configuration: {describe_settings_errors(exc)}"
-        except OSError as exc:
-            message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
         typer.echo(f"error: {message}", err=True)
         sys.exit(1)
+
+
+def _operator_error(exc: Exception) -> str | None:
+    """The `error:` line for what an operator can fix; None for a bug. (Imported here: an
+    `AppError` or a `ValidationError` was raised by code that had imported them already.)"""
+    from pydantic import ValidationError
+
+    from tanktop.config import Settings
+    from tanktop.errors import AppError
+
+    if isinstance(exc, AppError):
+        return exc.detail
+    if isinstance(exc, ValidationError):
+        if exc.title != Settings.__name__:
+            return None
+        return f"invalid configuration: {describe_settings_errors(exc)}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+    return None
 
 
 def describe_settings_errors(exc: ValidationError) -> str:
@@ -120,6 +104,11 @@ def fail(message: str) -> NoReturn:
 def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True) -> T:
     """Run `action` against the configured database (migrated first), then close it; a
     domain error ends the command as one line."""
+    from tanktop import faults, migrations
+    from tanktop.config import Settings
+    from tanktop.db import Database
+    from tanktop.errors import AppError
+
     settings = Settings()
 
     async def main() -> T:
@@ -146,6 +135,8 @@ def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True
 def _fault_log_quiet() -> Iterator[None]:
     """A command says what a database fault was in its error line: the servers' fault log
     (with its traceback) would only repeat it."""
+    from tanktop import faults
+
     logger = logging.getLogger(faults.log.name)
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -174,6 +165,11 @@ def serve(
     ] = None,
 ) -> None:
     """Run the API (and, unless --no-worker, the background worker) on HOST:PORT."""
+    import uvicorn
+
+    from tanktop.config import Settings
+    from tanktop.logs import logging_config
+
     if Settings().oauth_dev_login and host not in LOOPBACK_HOSTS:
         typer.echo(
             "error: TANKTOP_OAUTH_DEV_LOGIN lets anyone sign in as anyone: loopback hosts only "
@@ -208,6 +204,11 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run only the background worker (deliveries, retraining, live sessions) until SIGTERM."""
+    from tanktop.app import worker_tasks
+    from tanktop.config import Settings
+    from tanktop.logs import logging_config
+    from tanktop.worker import run_worker
+
     settings = Settings()
     logging.config.dictConfig(logging_config(fmt=settings.log_format))
 
@@ -226,6 +227,7 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
+    from tanktop import migrations
 
     async def main(db: Database) -> str | None:
         await migrations.upgrade(db)
@@ -242,6 +244,8 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create a service (or add a key to it) and print the new API key as the last line."""
+    from tanktop.tenants import service as tenants
+
     key = _with_db(lambda db: tenants.create_key(db, name=name, webhook_url=webhook_url))
     typer.echo(f"API key for service {name!r} (shown once; store it safely):", err=True)
     typer.echo(key)
@@ -250,6 +254,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List services and their keys (labels only: keys are stored hashed)."""
+    from tanktop.tenants import service as tenants
+
     for info in _with_db(tenants.list_keys):
         state = "revoked" if info.revoked else "active"
         typer.echo(f"{info.service}\t{info.label}\t{info.created_at.isoformat()}\t{state}")
@@ -261,6 +267,8 @@ def keys_webhook(
     url: Annotated[str, typer.Argument(help="Default webhook URL; empty to remove it.")],
 ) -> None:
     """Set the service's default webhook URL (used when a request gives none)."""
+    from tanktop.tenants import service as tenants
+
     _with_db(lambda db: tenants.set_webhook_url(db, name=name, url=url or None))
     typer.echo(f"default webhook URL of {name!r}: {url or '(none)'}")
 
@@ -268,6 +276,8 @@ def keys_webhook(
 @keys_app.command("secret")
 def keys_secret(name: Annotated[str, typer.Argument(help="Service name.")]) -> None:
     """Print the service's webhook signing secrets still valid (newest first)."""
+    from tanktop.tenants import service as tenants
+
     for secret in _with_db(lambda db: tenants.show_secrets(db, name=name)):
         typer.echo(secret)
 
@@ -278,6 +288,8 @@ def keys_rotate_secret(
     overlap_hours: Annotated[float, typer.Option(help="How long the old secret stays valid.")] = 24,
 ) -> None:
     """Create a new signing secret; webhooks carry both signatures until the old one expires."""
+    from tanktop.tenants import service as tenants
+
     overlap = dt.timedelta(hours=overlap_hours)
     typer.echo(_with_db(lambda db: tenants.rotate_secret(db, name=name, overlap=overlap)))
 
@@ -285,6 +297,9 @@ def keys_rotate_secret(
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="The whole API key.")]) -> None:
     """Revoke a key: requests with it get 401 from then on."""
+    from tanktop.redaction import key_label
+    from tanktop.tenants import service as tenants
+
     if not _with_db(lambda db: tenants.revoke_key(db, key=key)):
         fail(f"no active key {key_label(key)}")
     typer.echo(f"revoked {key_label(key)}")
@@ -306,6 +321,17 @@ def catalog_import(
     file: Annotated[str, typer.Argument(help="JSON Lines file, or - for standard input.")],
 ) -> None:
     """Import catalog items, offers and schedules; bad lines are reported, good ones kept."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from tanktop.catalog.importer import import_lines
+
     try:
         stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
         total = None if file == "-" else os.path.getsize(file)
@@ -336,6 +362,8 @@ def catalog_import(
 @catalog_app.command("demo")
 def catalog_demo() -> None:
     """Load the demo catalog (300 movies, programmes, 3 channels with today's schedule) if empty."""
+    from tanktop.catalog import admin as catalog_admin
+    from tanktop.catalog.demo import load_demo
 
     async def main(db: Database) -> ImportReport | None:
         return await load_demo(db) if await catalog_admin.is_empty(db) else None
@@ -354,6 +382,14 @@ def demo(
     """Give a service with no events demo users: profiles, a month of history on the demo
     catalog, notification requests with their webhook log, and a trained model; and one with
     no sections example sections (a home page for `GET /sections/<userid>/`)."""
+    from tanktop.app import worker_tasks
+    from tanktop.catalog import admin as catalog_admin
+    from tanktop.catalog.demo import load_demo
+    from tanktop.config import Settings
+    from tanktop.console.demo import load_demo_users
+    from tanktop.errors import NotFound
+    from tanktop.sections.demo import define_examples
+    from tanktop.tenants import service as tenants
 
     async def main(db: Database) -> tuple[DemoReport | None, int]:
         if await catalog_admin.is_empty(db):
@@ -383,6 +419,12 @@ def recs_train(
     service: Annotated[str | None, typer.Option(help="Only this service (default: all).")] = None,
 ) -> None:
     """Train a new model version per service from its event history (API processes pick it up)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from tanktop.errors import NotFound
+    from tanktop.recommendations import service as recs_service
+    from tanktop.tenants import service as tenants
 
     async def main(db: Database) -> list[tuple[str, int]]:
         chosen = [s for s in await tenants.list_services(db) if service in (None, s.name)]
@@ -415,6 +457,10 @@ def recs_settings_command(
     ] = None,
 ) -> None:
     """The service's recommender settings in use (weights, rating scale, model params)."""
+    from tanktop.errors import NotFound
+    from tanktop.recommendations import settings as recs_settings
+    from tanktop.recommendations.schemas import RecommenderVersions
+    from tanktop.tenants import service as tenants
 
     async def main(db: Database) -> BaseModel:
         found = await tenants.service_by_name(db, name=service)
@@ -432,6 +478,9 @@ def recs_settings_command(
 @contextmanager
 def _trials_progress(trials: int) -> Iterator[Callable[[int, float], None]]:
     """A progress bar over the search's trials, showing the best score so far."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn("tuning"),
         BarColumn(),
@@ -444,6 +493,8 @@ def _trials_progress(trials: int) -> Iterator[Callable[[int, float], None]]:
 
 
 def _report(result: tuning.Tuned, current: RecommenderVersion, plot_to: Path | None) -> None:
+    from tanktop.recommendations import tuning
+
     for line in [*tuning.table(result), "", "tuned version changes:"]:
         typer.echo(line)
     for line in tuning.changes(current, result.version) or ["nothing"]:
@@ -467,6 +518,12 @@ def recs_tune(
 ) -> None:
     """Search the service's event weights and model parameters on a time-ordered holdout of
     its own history; print tuned against current (NDCG, recall, coverage at 10)."""
+    from tanktop.errors import NotFound
+    from tanktop.recommendations import service as recs_service
+    from tanktop.recommendations import settings as recs_settings
+    from tanktop.recommendations import stored as recs_stored
+    from tanktop.recommendations import tuning
+    from tanktop.tenants import service as tenants
 
     async def main(db: Database) -> tuple[tuning.Tuned, RecommenderVersion, str]:
         found = await tenants.service_by_name(db, name=service)
@@ -514,6 +571,19 @@ def analytics_rebuild(
     service: Annotated[str | None, typer.Option(help="Only this service (default: all).")] = None,
 ) -> None:
     """Recount analytics from the event history (workers pause their rollups meanwhile)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from tanktop.analytics import rollup
+    from tanktop.errors import NotFound
+    from tanktop.events import service as events_service
+    from tanktop.tenants import service as tenants
 
     async def main(db: Database) -> int:
         chosen = [s for s in await tenants.list_services(db) if service in (None, s.name)]
@@ -537,7 +607,9 @@ def analytics_rebuild(
     typer.echo(f"analytics rebuilt from {read:,} events")
 
 
-def _service_id(services: list[tenants.Service], name: str) -> int:
+def _service_id(services: list[Service], name: str) -> int:
+    from tanktop.errors import NotFound
+
     found = next((s for s in services if s.name == name), None)
     if found is None:
         raise NotFound(f"no service named {name!r}")
@@ -555,6 +627,8 @@ def analytics_zones(
     """List, add or remove a service's report zones: time zones whose local days are kept as
     rollup rows, so analytics by day in that zone read one row a day (an added zone's rows are
     built from the hour rows first; workers pause their rollups meanwhile)."""
+    from tanktop.analytics import zones as analytics_zones_service
+    from tanktop.tenants import service as tenants
 
     async def main(db: Database) -> list[str]:
         service_id = _service_id(await tenants.list_services(db), service)
@@ -591,6 +665,20 @@ def recs_evaluate(
     trials: Annotated[int, typer.Option(min=1, help="With --tune: versions tried.")] = 50,
 ) -> None:
     """Served recommender vs popularity, EASE and ALS at 10 on the same split."""
+    from tanktop.recommendations import settings as recs_settings
+    from tanktop.recommendations import tuning
+    from tanktop.recommendations.evaluate import (
+        HEADER,
+        SPLITS,
+        evaluate,
+        gain,
+        item_genres,
+        item_years,
+        plot,
+        read_items,
+        read_ratings,
+    )
+
     if split not in SPLITS:
         raise typer.BadParameter(f"--split is one of {', '.join(SPLITS)}")
     if tune:
@@ -632,6 +720,8 @@ def oauth_enable(
     ] = None,
 ) -> None:
     """Run an authorization server for SERVICE at /oauth/SERVICE/ (again: change its pages)."""
+    from tanktop.oauth import service as oauth_service
+
     _with_db(
         lambda db: oauth_service.enable(
             db, name=service, login_url=login_url, verification_url=verification_url
@@ -657,6 +747,8 @@ def oauth_clients_create(
     ] = None,
 ) -> None:
     """Register an app; prints its client_id (and client_secret, shown once, if confidential)."""
+    from tanktop.oauth import service as oauth_service
+
     created = _with_db(
         lambda db: oauth_service.create_client(
             db,
@@ -676,6 +768,8 @@ def oauth_clients_create(
 @clients_app.command("list")
 def oauth_clients_list(service: Annotated[str, typer.Argument(help="Service name.")]) -> None:
     """The service's apps: client_id, name, kind, scopes, redirect URIs, state."""
+    from tanktop.oauth import service as oauth_service
+
     for c in _with_db(lambda db: oauth_service.list_clients(db, service_name=service)):
         kind = "public" if c.public else "confidential"
         state = "revoked" if c.revoked else "active"
@@ -689,5 +783,7 @@ def oauth_clients_revoke(
     client_id: Annotated[str, typer.Argument(help="The app's client_id.")],
 ) -> None:
     """Revoke an app: its tokens stop working at once."""
+    from tanktop.oauth import service as oauth_service
+
     _with_db(lambda db: oauth_service.revoke_client(db, service_name=service, client_id=client_id))
     typer.echo(f"revoked {client_id}")
