@@ -14,13 +14,14 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    PlainSerializer,
     StrictInt,
     StrictStr,
     ValidationError,
 )
 
 from tanktop.errors import BadRequest, describe_validation_errors
-from tanktop.ids import NAME_PATTERN
+from tanktop.ids import NAME_PATTERN, json_id
 from tanktop.sections.schemas import Section, SectionBody
 
 MAX_SECTIONS: Final = 100
@@ -41,7 +42,13 @@ def _id_text(value: Any) -> Any:
 
 Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
 Names = Annotated[list[Name], BeforeValidator(_listify), Field(max_length=20)]
-Id = Annotated[StrictStr, BeforeValidator(_id_text), Field(pattern=NAME_PATTERN)]
+Id = Annotated[
+    StrictStr,
+    BeforeValidator(_id_text),
+    Field(pattern=NAME_PATTERN),
+    PlainSerializer(json_id, return_type=int | str, when_used="json"),
+]
+"""An item id in params: text inside, a JSON number when it is a canonical integer (API.md)."""
 
 
 class _Params(BaseModel):
@@ -79,6 +86,13 @@ class EditorialParams(_Params):
 
 
 P = TypeVar("P", bound="_Params")
+
+
+def answered_params(kind: str, params: JsonValue) -> dict[str, JsonValue]:
+    """A kind's checked params as stored and answered: defaults filled in, ids written as
+    JSON ids (rows stored before ids were written so still read right)."""
+    dumped: dict[str, JsonValue] = KINDS[kind].params.model_validate(params).model_dump(mode="json")
+    return dumped
 
 
 def params_of(section: Section, model: type[P]) -> P:
@@ -145,7 +159,7 @@ def parse_definition(section_id: str, raw: JsonValue, *, default_position: int) 
         title=body.title,
         kind=body.kind,
         item_type=item_type,
-        params=params.model_dump(),
+        params=params.model_dump(mode="json"),
         position=default_position if body.position is None else body.position,
         max_items=body.max_items,
         locked=body.locked,
@@ -158,7 +172,7 @@ def _default(position: int, kind: str, title: str) -> Section:
         title=title,
         kind=kind,
         item_type=None,
-        params=KINDS[kind].params().model_dump(),
+        params=answered_params(kind, {}),
         position=position,
         max_items=20,
         locked=False,
