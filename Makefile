@@ -57,6 +57,7 @@ bench: install  ## needs wrk (apt-get install wrk) and pgbench (PostgreSQL)
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.oauth
 	$(BIN)/python -m bench.serialisation
+	$(BIN)/python -m bench.cli
 
 bench-long: install  ## the benchmarks of many minutes each: section pages, live TV, rollups at scale
 	$(BIN)/python -m bench.sections

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def pg_url(database: str) -> str:

@@ -34,7 +34,7 @@ from tests.clusters import (
 from tests.receiver import Receiver, receiver
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "TANKTOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+    "TANKTOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 """`gw0`, `gw1`, ... in a pytest-xdist worker (`make test` runs several); empty otherwise."""
