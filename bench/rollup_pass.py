@@ -10,6 +10,12 @@ PostgreSQL is 100,000, `rollup.BATCH`), and
 reports per 1,000 events: wall time, the process's CPU and the CPU of its PostgreSQL
 backends (read from /proc, so another session's load changes the wall time, much less the
 CPU). `--repeat` starts over on a fresh database each time.
+
+    python -m bench.rollup_pass --without-index ix_analytics_items_day [--repeat 6]
+
+A/B: two arms alternated in one run (A B B A ...), each on a fresh database: `with`, as
+migrated, and `without`, that index dropped after the migrations; the medians per arm and
+`with` against `without` (what the index costs a round).
 """
 
 from __future__ import annotations
@@ -74,29 +80,47 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--round", type=int, default=3_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--without-index",
+        metavar="NAME",
+        help="A/B: alternate passes with this index and without it (dropped), --repeat each",
+    )
     args = parser.parse_args()
-    found = []
-    for _ in range(args.repeat):
+    arms = ["with", "without"] if args.without_index else [""]
+    order = [arms[(k + k // 2) % len(arms)] for k in range(args.repeat * len(arms))]  # ABBA
+    found: dict[str, list[tuple[float, float, float]]] = {arm: [] for arm in arms}
+    for arm in order:
         with tempfile.TemporaryDirectory() as tmp:
             url = fresh_database("postgresql", BENCH_DB, tmp)
             create_key(tanktop_env(url), "bench-rollup-pass")
             sid = int(psql(BENCH_DB, "SELECT id FROM services WHERE name = 'bench-rollup-pass'"))
+            if arm == "without":
+                psql(BENCH_DB, f"DROP INDEX {args.without_index}")
             load = os.getloadavg()[0]
             wall, cpu, backends = asyncio.run(one_pass(url, sid, args.events, args.round))
             scale = 1e6 / args.events
-            found.append((wall * scale, cpu * scale, backends * scale))
+            found[arm].append((wall * scale, cpu * scale, backends * scale))
             print(
-                f"{args.events:,} events in rounds of {args.round:,}: {wall:.2f} s "
-                f"({args.events / wall:,.0f}/s); per 1,000 events: process CPU "
-                f"{cpu * scale:.0f} ms, PostgreSQL backends {backends * scale:.0f} ms "
-                f"(load {load:.1f})",
+                f"{arm + ': ' if arm else ''}{args.events:,} events in rounds of "
+                f"{args.round:,}: {wall:.2f} s ({args.events / wall:,.0f}/s); per 1,000 "
+                f"events: process CPU {cpu * scale:.0f} ms, PostgreSQL backends "
+                f"{backends * scale:.0f} ms (load {load:.1f})",
                 flush=True,
             )
-    wall, cpu, backends = (statistics.median(f[i] for f in found) for i in range(3))
-    print(
-        f"median per 1,000 events: wall {wall:.0f} ms, process CPU {cpu:.0f} ms, "
-        f"backends {backends:.0f} ms, together {cpu + backends:.0f} ms"
-    )
+    together, backend = {}, {}
+    for arm, passes in found.items():
+        wall, cpu, backends = (statistics.median(f[i] for f in passes) for i in range(3))
+        together[arm], backend[arm] = cpu + backends, backends
+        print(
+            f"{arm + ' ' if arm else ''}median per 1,000 events: wall {wall:.0f} ms, process CPU "
+            f"{cpu:.0f} ms, backends {backends:.0f} ms, together {cpu + backends:.0f} ms"
+        )
+    if args.without_index:
+        print(
+            f"with {args.without_index} against without: CPU together "
+            f"x{together['with'] / together['without']:.3f}, backends "
+            f"x{backend['with'] / backend['without']:.3f}"
+        )
 
 
 if __name__ == "__main__":
