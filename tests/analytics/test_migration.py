@@ -1,6 +1,7 @@
 """Migrations of the rollups: 0018 on a database with rollups (item rows kept under their new
 key, the per-user counts filled from exactly the history the rollups had read), 0026's hour
-sets, and 0030's partial rank index agreeing with the code that reads it."""
+sets, 0030's partial rank index agreeing with the code that reads it, and 0031's BRIN index
+on PostgreSQL only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from pyroaring import BitMap
+from sqlalchemy.engine import Connection
 
 from tanktop import migrations
 from tanktop.analytics.tables import (
@@ -173,3 +176,36 @@ async def test_0030s_rank_index_holds_the_rows_top_lists_expect(empty_db: Databa
             )
     assert found is not None
     assert f"events >= {LEADER_MIN}" in found.replace("(", "").replace(")", ""), found
+
+
+async def day_index(db: Database) -> str | None:
+    async with db.read() as conn:
+        if db.is_sqlite:
+            query = "SELECT sql FROM sqlite_master WHERE name = :name"
+        else:
+            query = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+        found = await conn.scalar(sa.text(query), {"name": "ix_analytics_items_day"})
+    return None if found is None else str(found)
+
+
+async def test_0031s_day_index_is_brin_on_postgresql_and_downgrades(empty_db: Database) -> None:
+    """Top lists no day settles read the item rows by day through a BRIN index: PostgreSQL
+    only (schema comparison does not look at the access method), gone after a downgrade."""
+
+    def downgrade(connection: Connection) -> None:
+        command.downgrade(migrations.alembic_config(connection), "0030")
+
+    await migrations.upgrade(empty_db)
+    found = await day_index(empty_db)
+    if empty_db.is_sqlite:
+        assert found is None
+    else:
+        assert found is not None
+        assert "USING brin (day)" in found, found
+        assert "pages_per_range='32'" in found, found
+        assert "autosummarize='on'" in found, found
+    async with empty_db.write() as conn:
+        await conn.run_sync(downgrade)
+    assert await day_index(empty_db) is None
+    await migrations.upgrade(empty_db)
+    assert (await day_index(empty_db) is None) == empty_db.is_sqlite

@@ -8,6 +8,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -283,6 +284,67 @@ async def test_a_top_item_of_one_event_a_day_is_found(api: Api, db: Database) ->
     )
     body = await api.get(f"/analytics/top/movie/?event=seen&{week}&n=2".replace("+", "%2B"))
     assert [(i["item_id"], i["events"]) for i in body.json()["items"]] == [("f0", 2), ("f1", 2)]
+
+
+def flat(days: int, items: int, catalogue: int) -> list[Happened]:
+    """Each day, `items` of `catalogue` items seen once (a flat catalogue: no item has two
+    events on a day, so no day's leaders settle a top list and every item is summed)."""
+    return [
+        Happened(
+            f"u{day % 4}",
+            "seen",
+            "movie",
+            f"m{(i * 7 + day * 11) % catalogue}",
+            BASE + dt.timedelta(days=day, minutes=i),
+        )
+        for day in range(days)
+        for i in range(items)
+    ]
+
+
+async def test_a_flat_catalogues_top_list_counts_its_days_only(api: Api, db: Database) -> None:
+    """On a flat catalogue a top list sums every item over its range, read by day on
+    PostgreSQL (`ix_analytics_items_day`): the days before and after it do not count."""
+    happened = flat(days=12, items=40, catalogue=60)
+    await post_all(api, happened)
+    await catch_up(db)
+    first, end = BASE + dt.timedelta(days=3), BASE + dt.timedelta(days=9)
+    week = f"from={first.isoformat()}&to={end.isoformat()}".replace("+", "%2B")
+    body = (await api.get(f"/analytics/top/movie/?event=seen&{week}&n=5")).json()
+    inside = [h for h in happened if first <= h.at < end]
+    assert [(i["item_id"], i["events"], i["users"]) for i in body["items"]] == brute_top(inside)
+
+
+async def test_a_flat_catalogues_top_list_reads_the_rows_of_its_days(
+    api: Api, db: Database, postgres_url: str
+) -> None:
+    """The sum of every item over a range reads the range's rows by day (BRIN), not through
+    the key, which leads with the item and so reads the event's and item type's rows of every
+    day there are (a flat catalogue of 3,000 items a day over 180: 309 to 551 ms)."""
+    if db.is_sqlite:
+        pytest.skip("the plan asked of is PostgreSQL's")
+    sid = (await service_of(db, api)).id
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(  # 120 days of 300 items of one event, beside a second item type
+            "INSERT INTO analytics_items (service_id, event, item_type, day, item_id, events, "
+            "members) SELECT $1, 'seen', t, $2::timestamptz + d * interval '1 day', "
+            "((n * 7 + d * 31) % 2000)::text, 1, '\\x00'::bytea "
+            "FROM generate_series(0, 119) d, (VALUES ('movie'), ('episode')) ty(t), "
+            "generate_series(1, 300) n ORDER BY d, t, n",
+            sid,
+            BASE,
+        )
+        await conn.execute("VACUUM ANALYZE analytics_items")  # as autovacuum would
+    finally:
+        await conn.close()
+    query = queries.top_totals_query(
+        sid, "seen", "movie", BASE + dt.timedelta(days=113), BASE + dt.timedelta(days=120), 10
+    )
+    async with db.read() as read:
+        sql = str(query.compile(read.sync_connection, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(str(row[0]) for row in await read.execute(sa.text(f"EXPLAIN {sql}")))
+    assert "ix_analytics_items_day" in plan, plan
 
 
 async def test_item_rows_add_up_over_rounds(api: Api, db: Database) -> None:

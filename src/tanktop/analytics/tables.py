@@ -113,6 +113,15 @@ analytics_items = sa.Table(
         postgresql_where=_RANKED,
         sqlite_where=_RANKED,
     ),
+    # PostgreSQL: the rows by day, for the top lists no day settles (a flat catalogue), which
+    # sum every item over a range. BRIN: rows arrive about in day order, and an entry is a
+    # block range's bounds, written when the range is summarised, not an entry per row.
+    sa.Index(
+        "ix_analytics_items_day",
+        "day",
+        postgresql_using="brin",
+        postgresql_with={"pages_per_range": 32, "autosummarize": "on"},
+    ).ddl_if(dialect="postgresql"),
 )
 """Events and users per item and UTC day, for top lists."""
 
