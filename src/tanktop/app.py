@@ -15,6 +15,7 @@ from tanktop import __version__, migrations
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.analytics.rollup import BESIDE_API_BATCH, RollupSchedule
 from tanktop.analytics.router import router as analytics_router
+from tanktop.analytics.upkeep import SummariseItemDays
 from tanktop.bookmarks.live import close_stale_sessions, rederive_late_schedules, viewing_deriver
 from tanktop.bookmarks.memo import BookmarksMemo
 from tanktop.bookmarks.router import router as bookmarks_router
@@ -68,6 +69,7 @@ def worker_tasks(beside_api: bool = False) -> list[WorkerTask]:
         rederive_late_schedules,
         RetrainSchedule(),
         RollupSchedule(BESIDE_API_BATCH if beside_api else None),
+        SummariseItemDays(),
         sweep_expired_oauth,
     ]
 

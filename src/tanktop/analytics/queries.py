@@ -591,6 +591,20 @@ def top_totals_query(
     return sa.select(totals.c.item_id, totals.c.total).where(totals.c.rank <= n)
 
 
+async def summarise_item_days(conn: AsyncConnection) -> int:
+    """PostgreSQL: summarise the block ranges of `ix_analytics_items_day` not summarised yet
+    (how many). Skipped (0) while VACUUM or anyone else holds the table's lock for it: a
+    wait would cancel an autovacuum doing the same work, or wait out a manual VACUUM."""
+    summarised = await conn.scalar(
+        sa.text(
+            "SELECT brin_summarize_new_values('ix_analytics_items_day') WHERE NOT EXISTS ("
+            "SELECT 1 FROM pg_locks WHERE relation = 'analytics_items'::regclass "
+            "AND mode = 'ShareUpdateExclusiveLock')"
+        )
+    )
+    return int(summarised or 0)
+
+
 async def item_members(
     conn: AsyncConnection,
     service_id: int,
