@@ -209,3 +209,28 @@ async def test_0031s_day_index_is_brin_on_postgresql_and_downgrades(empty_db: Da
     assert await day_index(empty_db) is None
     await migrations.upgrade(empty_db)
     assert (await day_index(empty_db) is None) == empty_db.is_sqlite
+
+
+async def test_0030_downgrades_with_rows_of_no_service(empty_db: Database) -> None:
+    """0030 dropped the item rows' foreign key; going back puts it back, leaving out rows whose
+    service is not there (written meanwhile without the check), which nothing could read."""
+
+    def downgrade(connection: Connection) -> None:
+        command.downgrade(migrations.alembic_config(connection), "0029")
+
+    await migrations.upgrade(empty_db)
+    row = {"event": "seen", "item_type": "movie", "day": AT, "item_id": "1", "events": 1}
+    async with empty_db.write() as conn:
+        await conn.execute(sa.insert(services), [{"id": 1, "name": "s", "created_at": AT}])
+        await conn.execute(
+            sa.insert(analytics_items),
+            [
+                {**row, "service_id": 1, "members": BitMap([1]).serialize()},
+                {**row, "service_id": 999, "members": BitMap([1]).serialize()},
+            ],
+        )
+    async with empty_db.write() as conn:
+        await conn.run_sync(downgrade)
+    async with empty_db.read() as conn:
+        kept = await conn.scalars(sa.select(analytics_items.c.service_id))
+        assert list(kept) == [1]

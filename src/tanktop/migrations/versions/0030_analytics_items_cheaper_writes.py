@@ -43,6 +43,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Rows of a service that is not there (none is ever deleted) could not be read; the key
+    # put back would refuse them.
+    op.execute("DELETE FROM analytics_items WHERE service_id NOT IN (SELECT id FROM services)")
     op.drop_index("ix_analytics_items_rank", table_name="analytics_items")
     op.create_index("ix_analytics_items_rank", "analytics_items", RANK)
     with op.batch_alter_table("analytics_items", recreate="auto") as batch:
