@@ -24,10 +24,10 @@ from tanktop.catalog.router import router as catalog_router
 from tanktop.config import Settings
 from tanktop.console.router import install as install_console
 from tanktop.db import Database
-from tanktop.errors import install_error_handlers, problem_components
+from tanktop.errors import problem_components
 from tanktop.events.router import router as events_router
 from tanktop.events.writer import EventWriter
-from tanktop.metrics import router as metrics_router
+from tanktop.handlers import install_error_handlers
 from tanktop.middleware import Observed, RequestGuard, RetryOnFault
 from tanktop.notifications.delivery import deliver_due_notifications
 from tanktop.notifications.matcher import match_catalog_changes
@@ -38,6 +38,7 @@ from tanktop.oauth.router import router as oauth_router
 from tanktop.oauth.router import service_router as oauth_service_router
 from tanktop.oauth.service import sweep_expired as sweep_expired_oauth
 from tanktop.openapi import name_inline_models
+from tanktop.operations import metrics_router
 from tanktop.operations import router as operations_router
 from tanktop.profiles.router import router as profiles_router
 from tanktop.recommendations.admin import router as recommender_settings_router

@@ -22,11 +22,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
-from fastapi import Depends, Request
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -631,11 +630,3 @@ def json_rows(rows: Sequence[object], default: Callable[[Any], Any] | None = Non
     time is UTC, as `UTCDateTime` stores it; `default` writes what orjson does not."""
     option = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
     return orjson.dumps(rows, default=default, option=option).decode()
-
-
-async def get_database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-DatabaseDep = Annotated[Database, Depends(get_database)]

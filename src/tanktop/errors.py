@@ -1,24 +1,16 @@
 """One error hierarchy, rendered as RFC 9457 problem details (`application/problem+json`).
 
-Domains raise `AppError` subclasses; the handlers here turn those, framework errors (unknown
-routes, wrong methods, validation) and anything unexpected into the same shape.
+Domains raise `AppError` subclasses; the app's handlers (`tanktop.handlers`) turn those,
+framework errors (unknown routes, wrong methods, validation) and anything unexpected into the
+same shape. Nothing here imports the web framework: the command line raises and prints these too.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from tanktop.faults import DatabaseFault, fault_of
-
-log = logging.getLogger("tanktop.errors")
 
 PROBLEM_TYPE_BASE = "https://tanktop.tv/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -130,7 +122,7 @@ class TooManyRequests(AppError):
     title = "Too many requests"
 
 
-_STATUS_ERRORS: dict[int, type[AppError]] = {
+STATUS_ERRORS: dict[int, type[AppError]] = {
     cls.status: cls
     for cls in (
         BadRequest,
@@ -146,30 +138,12 @@ _STATUS_ERRORS: dict[int, type[AppError]] = {
 }
 
 
-def problem_response(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    slug: str | None = None,
-    instance: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    """A problem+json response."""
-    body = problem_body(status, title, detail, slug=slug)
-    if instance:
-        body["instance"] = instance
-    body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
-
-
 PROBLEM_REF = "#/components/schemas/Problem"
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the problems an endpoint can answer with."""
-    names = {cls.status: cls.title for cls in _STATUS_ERRORS.values()}
+    names = {cls.status: cls.title for cls in STATUS_ERRORS.values()}
     names[400] = "Invalid request: the detail says what to fix"
     return {
         status: {
@@ -200,17 +174,6 @@ def problem_body(
     }
 
 
-def error_response(error: AppError) -> JSONResponse:
-    return problem_response(
-        error.status,
-        error.title,
-        error.detail,
-        slug=error.slug,
-        headers=error.headers,
-        **error.extra,
-    )
-
-
 def describe_validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """A one-line summary and a list of `{location, message}` a developer can act on."""
     items = []
@@ -229,63 +192,3 @@ RETRIED = "tanktop.retried"
 class RetryRequest(Exception):
     """Raised instead of answering a request whose database work met a fault that running it
     again may cure (see `DatabaseFault.retryable`); `RetryOnFault` runs it once more."""
-
-
-def unavailable_response(fault: DatabaseFault) -> JSONResponse:
-    """503 with `Retry-After`: the database is away, overloaded or slow."""
-    return problem_response(
-        503,
-        "Service unavailable",
-        fault.detail,
-        slug="unavailable",
-        headers={"Retry-After": "1"},
-    )
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Route every error through `problem_response`."""
-
-    @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        summary, items = describe_validation_errors(exc.errors())
-        return problem_response(
-            400, "Invalid request", summary, slug="invalid-request", errors=items
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        cls = _STATUS_ERRORS.get(exc.status_code)
-        if exc.status_code == 404:
-            detail = "No such endpoint; see /docs for the API."
-        elif exc.status_code == 405:
-            detail = f"{request.method} is not allowed here; see /docs for the API."
-        else:
-            detail = str(exc.detail)
-        title = cls.title if cls else "Error"
-        slug = cls.slug if cls else None
-        return problem_response(
-            exc.status_code, title, detail, slug=slug, headers=dict(exc.headers or {})
-        )
-
-    @app.exception_handler(DatabaseFault)
-    async def _fault(request: Request, exc: DatabaseFault) -> JSONResponse:
-        if exc.retryable and not request.scope.get(RETRIED):
-            raise RetryRequest from exc
-        return unavailable_response(exc)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        fault = fault_of(exc)  # a database error raised outside `Database.read()/write()`
-        if fault is not None:
-            return unavailable_response(fault)
-        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-        return problem_response(
-            500,
-            "Internal server error",
-            "Something went wrong on our side; the request was not applied.",
-            slug="internal",
-        )

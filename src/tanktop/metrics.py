@@ -4,24 +4,12 @@ database faults by kind.
 Routes are labelled by their template (`/api/1/{apikey}/user/{userid}/`), never by the path, so
 keys and ids stay out of the metrics and the label set stays small. With several processes per
 host, set `PROMETHEUS_MULTIPROC_DIR` and `/metrics` aggregates them (prometheus-client's
-multiprocess mode).
+multiprocess mode). The `/metrics` route is `tanktop.operations.metrics`.
 """
 
 from __future__ import annotations
 
-import os
-
-from fastapi import APIRouter, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter(
     "tanktop_http_requests", "HTTP requests answered.", ["method", "route", "status"]
@@ -61,34 +49,6 @@ MODEL_AGE = Gauge(
     ["service_id"],
     multiprocess_mode="max",
 )
-
-router = APIRouter(tags=["Operations"])
-
-
-@router.get(
-    "/metrics",
-    name="operations.metrics",
-    summary="Prometheus metrics",
-    response_class=Response,
-    responses={
-        200: {
-            "description": "The Prometheus text format.",
-            "content": {
-                "text/plain": {
-                    "schema": {"type": "string"},
-                    "example": 'tanktop_events_ingested_total{origin="posted"} 42.0\n',
-                }
-            },
-        }
-    },
-)
-async def metrics() -> Response:
-    registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
 
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 """The labelled series of each (method, route, status): `labels()` is a lookup of its own."""

@@ -1,22 +1,33 @@
-"""Probes for orchestrators: `/healthz` (the process answers) and `/readyz` (it can serve)."""
+"""Routes for operators: probes for orchestrators, `/healthz` (the process answers) and `/readyz`
+(it can serve), and `/metrics` for Prometheus (the series are defined in `tanktop.metrics`)."""
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 from pydantic import BaseModel
 
 from tanktop import migrations
 from tanktop.answers import model_answer, model_json
-from tanktop.db import DatabaseDep
-from tanktop.errors import problem_response
+from tanktop.dependencies import DatabaseDep
 from tanktop.fastpath import FastRoute
 from tanktop.faults import DatabaseFault
+from tanktop.handlers import problem_response
 
 router = APIRouter(tags=["Operations"], route_class=FastRoute)
+metrics_router = APIRouter(tags=["Operations"])
+"""`/metrics`, included after every other route (it comes last in the OpenAPI document)."""
 
 
 class Health(BaseModel):
@@ -77,3 +88,28 @@ async def readyz(db: DatabaseDep) -> Readiness | JSONResponse:
             slug="not-ready",
         )
     return Readiness(revision=head)
+
+
+@metrics_router.get(
+    "/metrics",
+    name="operations.metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text format.",
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": 'tanktop_events_ingested_total{origin="posted"} 42.0\n',
+                }
+            },
+        }
+    },
+)
+async def metrics() -> Response:
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

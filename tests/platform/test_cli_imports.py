@@ -1,6 +1,7 @@
 """A `tanktop` command imports what it uses: the web app, the console and scipy are for the
 commands that serve or train, not for `--help` or `keys list` (whose start they would make
-seconds long on a busy machine, for operators' scripts and for the tests running them)."""
+seconds long on a busy machine, for operators' scripts and for the tests running them); nor is
+FastAPI, which only the routes use (`tanktop.dependencies`, `tanktop.handlers`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 SERVING = ("tanktop.app", "tanktop.console", "uvicorn", "jinja2", "tanktop.worker")
 TRAINING = ("scipy", "numpy", "implicit", "optuna", "matplotlib", "tanktop.recommendations.model")
 OTHER_DOMAINS = ("authlib", "tanktop.oauth.service", "tanktop.analytics.rollup")
+WEB = ("fastapi", "starlette", "tanktop.dependencies", "tanktop.handlers")
+"""The web framework: the routes' dependencies and error handlers, not the database layer's."""
 
 
 def probe(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
@@ -47,11 +50,14 @@ def probe(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
 @pytest.mark.parametrize(
     ("args", "unused"),
     [
-        (("--help",), (*SERVING, *TRAINING, *OTHER_DOMAINS, "sqlalchemy", "tanktop.db")),
-        (("keys", "--help"), (*SERVING, *TRAINING, *OTHER_DOMAINS, "sqlalchemy", "tanktop.db")),
-        (("keys", "list"), (*SERVING, *TRAINING, *OTHER_DOMAINS)),
-        (("keys", "create", "light"), (*SERVING, *TRAINING, *OTHER_DOMAINS)),
-        (("migrate",), (*SERVING, *TRAINING, *OTHER_DOMAINS)),
+        (("--help",), (*SERVING, *WEB, *TRAINING, *OTHER_DOMAINS, "sqlalchemy", "tanktop.db")),
+        (
+            ("keys", "--help"),
+            (*SERVING, *WEB, *TRAINING, *OTHER_DOMAINS, "sqlalchemy", "tanktop.db"),
+        ),
+        (("keys", "list"), (*SERVING, *WEB, *TRAINING, *OTHER_DOMAINS)),
+        (("keys", "create", "light"), (*SERVING, *WEB, *TRAINING, *OTHER_DOMAINS)),
+        (("migrate",), (*SERVING, *WEB, *TRAINING, *OTHER_DOMAINS)),
     ],
 )
 def test_light_commands_import_no_heavy_module(

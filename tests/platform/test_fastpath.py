@@ -141,7 +141,7 @@ async def test_invalid_values_run_the_dependencies_once(
 
 async def test_dependency_overrides_are_honoured(app: FastAPI, api: Api) -> None:
     """A test that overrides a dependency gets FastAPI's solving, and so its override."""
-    from tanktop.db import get_database
+    from tanktop.dependencies import get_database
 
     def no_database() -> None:
         raise RuntimeError("overridden")

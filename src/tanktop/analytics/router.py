@@ -12,7 +12,8 @@ from tanktop.analytics import schemas
 from tanktop.analytics import service as analytics
 from tanktop.analytics.buckets import Bucket, buckets
 from tanktop.auth import ServiceDep
-from tanktop.db import DatabaseDep, utcnow
+from tanktop.db import utcnow
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
 from tanktop.events.service import parse_timestamp
 from tanktop.ids import NAME_PATTERN, ItemType, UserId

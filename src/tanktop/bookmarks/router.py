@@ -11,7 +11,7 @@ from tanktop.bookmarks import service as bookmarks
 from tanktop.bookmarks.memo import BookmarksMemoDep
 from tanktop.bookmarks.schemas import Bookmark, BookmarkList
 from tanktop.catalog.facts import CatalogFactsDep
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.fastpath import FastRoute
 from tanktop.ids import ItemId, ItemType, UserId

@@ -24,7 +24,7 @@ from tanktop.catalog.schemas import (
     parse_item,
     parse_list,
 )
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
 from tanktop.ids import ItemId
 from tanktop.timestamps import to_utc

@@ -10,7 +10,7 @@ from tanktop.answers import model_answer, model_json
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog.filters import AvailabilityQuery
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.events import service as events
 from tanktop.events.schemas import EventList, PersonalizedList

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
 from tanktop.catalog.service import MAX_PRICE
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.fastpath import FastRoute
 from tanktop.ids import ItemId, UserId

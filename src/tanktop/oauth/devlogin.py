@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import AppError, Forbidden, NotFound
 from tanktop.oauth import service as oauth
 from tanktop.oauth.router import read_form

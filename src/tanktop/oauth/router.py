@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body_openapi, json_object
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
 from tanktop.ids import UserId
 from tanktop.oauth import models as m

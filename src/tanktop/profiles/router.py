@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_object, json_object_openapi
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.fastpath import FastRoute
 from tanktop.ids import UserId

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from tanktop.answers import model_answer, model_json
 from tanktop.auth import AdminDep
 from tanktop.bodies import json_body, json_body_openapi
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import NotFound, problem_responses
 from tanktop.recommendations import settings
 from tanktop.recommendations.schemas import (

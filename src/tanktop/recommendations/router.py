@@ -14,7 +14,8 @@ from tanktop.auth import ServiceDep
 from tanktop.catalog.facts import CatalogFacts, CatalogFactsDep
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.catalog.service import Availability
-from tanktop.db import DatabaseDep, utcnow
+from tanktop.db import utcnow
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.events.service import parse_timestamp
 from tanktop.ids import ItemId, ItemType, UserId

@@ -15,7 +15,7 @@ from tanktop.bodies import json_body, json_body_openapi
 from tanktop.catalog.facts import CatalogFacts, CatalogFactsDep
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.catalog.service import Availability
-from tanktop.db import DatabaseDep
+from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.ids import ID_CHARS, NAME_PATTERN, UserId
 from tanktop.sections import service as sections
