@@ -115,7 +115,7 @@ def _with_db(action: Callable[[Database], Awaitable[T]], *, migrate: bool = True
         db = Database(settings.database_url, pool_size=2)
         try:
             if migrate:
-                await migrations.upgrade(db)
+                await migrations.upgrade_if_behind(db)
             return await action(db)
         finally:
             await db.dispose()

@@ -68,6 +68,17 @@ def test_light_commands_import_no_heavy_module(
     assert not [m for m in unused if m in loaded]
 
 
+def test_a_database_at_head_is_not_migrated_again(tmp_path: Path) -> None:
+    """A command on a database already at the head reads its revision and goes on: no alembic,
+    no whole schema (`migrations.upgrade_if_behind`)."""
+    code, loaded = probe(tmp_path, "migrate")
+    assert code == 0
+    assert {"alembic", "tanktop.schema"} <= loaded
+    code, loaded = probe(tmp_path, "keys", "list")
+    assert code == 0
+    assert not [m for m in ("alembic", "tanktop.schema") if m in loaded]
+
+
 def test_the_probe_sees_what_a_command_imports(tmp_path: Path) -> None:
     """The probe above would pass for a command that never ran: `oauth clients list` on a
     missing service fails after importing the OAuth service, and the probe sees it."""
