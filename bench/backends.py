@@ -3,9 +3,46 @@ how the benches attribute the database's work to the API or to the worker."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import psutil
 
 from bench.databases import psql
+
+
+@dataclass(frozen=True)
+class PgProcess:
+    """A PostgreSQL process as pg_stat_activity shows it."""
+
+    pid: int
+    backend_type: str
+    """"client backend", "parallel worker", "walwriter", "checkpointer", ..."""
+    database: str | None
+    client_port: int | None
+    leader_pid: int | None = None
+    """A parallel worker's leader."""
+
+
+def pg_processes(database: str) -> list[PgProcess]:
+    """Every process of the server (connecting to `database`), but psql's own backend."""
+    rows = psql(
+        database,
+        "SELECT pid, backend_type, coalesce(datname, ''), coalesce(client_port, -1), "
+        "coalesce(leader_pid, -1) FROM pg_stat_activity WHERE pid <> pg_backend_pid()",
+    )
+    processes = []
+    for line in rows.splitlines():
+        pid, kind, datname, port, leader = line.split("|")
+        processes.append(
+            PgProcess(
+                int(pid),
+                kind,
+                datname or None,
+                None if port == "-1" else int(port),
+                None if leader == "-1" else int(leader),
+            )
+        )
+    return processes
 
 
 def backend_clients(database: str) -> dict[int, int]:

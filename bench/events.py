@@ -217,6 +217,13 @@ async def batch_posts(base: str, seconds: float) -> tuple[LoadResult, float]:
 
 
 async def read_phase(base: str, seconds: float) -> LoadResult:
+    reads, _ = await read_and_write_phase(base, seconds)
+    return reads
+
+
+async def read_and_write_phase(base: str, seconds: float) -> tuple[LoadResult, LoadResult]:
+    """`GET`s of 10 ids (4 at a time) beside 8 single `POST` writers: both results."""
+
     def get_ten(i: int) -> Call:
         user = random.randint(0, USERS - 1)
         ids = "&".join(f"id={random.randint(0, 120)}" for _ in range(10))
@@ -228,8 +235,8 @@ async def read_phase(base: str, seconds: float) -> LoadResult:
     reads = asyncio.create_task(
         run_load("GET 10 ids (1M stored)", get_ten, concurrency=4, seconds=seconds)
     )
-    await run_load("background writes", post_one, concurrency=8, seconds=seconds)
-    return await reads
+    writes = await run_load("background writes", post_one, concurrency=8, seconds=seconds)
+    return await reads, writes
 
 
 def caught_up(worker: subprocess.Popen[bytes], database: str, within: float = 1200) -> float:
