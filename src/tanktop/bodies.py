@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from fastapi import Request
 from pydantic import JsonValue
 
 from tanktop.errors import BadRequest, UnsupportedMediaType
 from tanktop.storable import check_json
+
+if TYPE_CHECKING:  # the parsing is for the command line too (profiles' and rules' JSON)
+    from fastapi import Request
 
 MAX_JSON_DEPTH = 32
 

@@ -1,6 +1,7 @@
 """Identifiers: what a path id may contain, and how ids are written in JSON.
 
-Ids are strings everywhere inside; on the way out an id that is a canonical decimal integer
+The path parameters made of them (`UserId`, `ItemId`, ...) are `tanktop.parameters`. Ids are
+strings everywhere inside; on the way out an id that is a canonical decimal integer
 (`1`, `24`, not `007`) becomes a JSON number, as in the public document's examples.
 """
 
@@ -9,23 +10,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Final
 
-from fastapi import Path
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
 ID_CHARS: Final = "A-Z a-z 0-9 _ . : @ -"
 _ID_CLASS: Final = r"[A-Za-z0-9_.:@\-]"
 USER_ID_PATTERN: Final = rf"^{_ID_CLASS}{{1,32}}$"
 NAME_PATTERN: Final = rf"^{_ID_CLASS}{{1,64}}$"
-
-UserId = Annotated[
-    str,
-    Path(
-        pattern=USER_ID_PATTERN,
-        description=f"Your id for the user: 1-32 characters from {ID_CHARS}.",
-        examples=["7"],
-    ),
-]
-"""A user id in a path: 1-32 characters from the id alphabet."""
 
 
 def json_id(value: str) -> int | str:
@@ -55,21 +45,6 @@ JsonId = Annotated[
     ),
 ]
 """An id field of a response model: text inside, written as JSON the way `json_id` says."""
-
-EventName = Annotated[
-    str,
-    Path(
-        pattern=NAME_PATTERN, description=f"Event name, 1-64 of {ID_CHARS}.", examples=["watchlist"]
-    ),
-]
-ItemType = Annotated[
-    str,
-    Path(pattern=NAME_PATTERN, description=f"Item type, 1-64 of {ID_CHARS}.", examples=["movie"]),
-]
-ItemId = Annotated[
-    str,
-    Path(pattern=NAME_PATTERN, description=f"Item id, 1-64 of {ID_CHARS}.", examples=["1"]),
-]
 
 _USER_ID = re.compile(USER_ID_PATTERN)
 _NAME = re.compile(NAME_PATTERN)

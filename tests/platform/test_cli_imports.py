@@ -1,7 +1,8 @@
 """A `tanktop` command imports what it uses: the web app, the console and scipy are for the
 commands that serve or train, not for `--help` or `keys list` (whose start they would make
 seconds long on a busy machine, for operators' scripts and for the tests running them); nor is
-FastAPI, which only the routes use (`tanktop.dependencies`, `tanktop.handlers`)."""
+FastAPI, which only the routes use (`tanktop.dependencies`, `tanktop.handlers`,
+`tanktop.parameters`, `tanktop.catalog.dependencies`)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,15 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 SERVING = ("tanktop.app", "tanktop.console", "uvicorn", "jinja2", "tanktop.worker")
 TRAINING = ("scipy", "numpy", "implicit", "optuna", "matplotlib", "tanktop.recommendations.model")
 OTHER_DOMAINS = ("authlib", "tanktop.oauth.service", "tanktop.analytics.rollup")
-WEB = ("fastapi", "starlette", "tanktop.dependencies", "tanktop.handlers")
-"""The web framework: the routes' dependencies and error handlers, not the database layer's."""
+WEB = (
+    "fastapi",
+    "starlette",
+    "tanktop.dependencies",
+    "tanktop.handlers",
+    "tanktop.parameters",
+    "tanktop.catalog.dependencies",
+)
+"""The web framework: the routes' dependencies, path parameters and error handlers."""
 
 
 def probe(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
@@ -66,6 +74,23 @@ def test_light_commands_import_no_heavy_module(
     code, loaded = probe(tmp_path, *args)
     assert code == 0
     assert not [m for m in unused if m in loaded]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("recs", "settings", "light"),
+        ("oauth", "clients", "list", "light"),
+        ("analytics", "zones", "--service", "light"),
+    ],
+)
+def test_a_services_settings_load_no_web_framework(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Commands that read a service's settings through its domain's service load its schemas
+    and the catalog's facts, not the routes' path parameters and dependencies."""
+    assert probe(tmp_path, "keys", "create", "light")[0] == 0
+    code, loaded = probe(tmp_path, *args)
+    assert code == 0
+    assert not [m for m in (*SERVING, *WEB, *TRAINING) if m in loaded]
 
 
 def test_a_database_at_head_is_not_migrated_again(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from tanktop.db import utcnow
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
 from tanktop.events.service import parse_timestamp
-from tanktop.ids import NAME_PATTERN, ItemType, UserId
+from tanktop.ids import NAME_PATTERN
+from tanktop.parameters import ItemType, UserId
 
 router = APIRouter(prefix="/api/1/{apikey}/analytics", tags=["Analytics"])
 

@@ -10,11 +10,11 @@ from tanktop.auth import ServiceDep
 from tanktop.bookmarks import service as bookmarks
 from tanktop.bookmarks.memo import BookmarksMemoDep
 from tanktop.bookmarks.schemas import Bookmark, BookmarkList
-from tanktop.catalog.facts import CatalogFactsDep
+from tanktop.catalog.dependencies import CatalogFactsDep
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.fastpath import FastRoute
-from tanktop.ids import ItemId, ItemType, UserId
+from tanktop.parameters import ItemId, ItemType, UserId
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Bookmarks"], route_class=FastRoute)
 

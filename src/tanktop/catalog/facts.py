@@ -5,6 +5,7 @@ A user's "continue watching" row needs the duration of every movie and the episo
 every programme in their history: hundreds of rows that rarely change, read again on each GET.
 The copy is exact, not merely recent: every item write bumps `catalog_generation` in its own
 transaction, and each read first compares that counter, dropping the copy when it moved.
+Routes take the process's copy as `tanktop.catalog.dependencies.CatalogFactsDep`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tanktop.catalog import queries
@@ -208,11 +208,3 @@ class CatalogFacts:
             self._members.clear()
             self._genres = None
         return generation
-
-
-async def get_catalog_facts(request: Request) -> CatalogFacts:
-    facts: CatalogFacts = request.app.state.catalog_facts
-    return facts
-
-
-CatalogFactsDep = Annotated[CatalogFacts, Depends(get_catalog_facts)]

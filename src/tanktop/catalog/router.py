@@ -26,7 +26,7 @@ from tanktop.catalog.schemas import (
 )
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
-from tanktop.ids import ItemId
+from tanktop.parameters import ItemId
 from tanktop.timestamps import to_utc
 
 router = APIRouter(prefix="/admin/1", tags=["Catalog (admin)"], dependencies=[AdminDep])

@@ -16,14 +16,8 @@ from tanktop.events import service as events
 from tanktop.events.schemas import EventList, PersonalizedList
 from tanktop.events.writer import EventWriter
 from tanktop.fastpath import FastRoute
-from tanktop.ids import (
-    NAME_PATTERN,
-    USER_ID_PATTERN,
-    EventName,
-    ItemId,
-    ItemType,
-    UserId,
-)
+from tanktop.ids import NAME_PATTERN, USER_ID_PATTERN
+from tanktop.parameters import EventName, ItemId, ItemType, UserId
 from tanktop.tenants.service import Service
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Events and lists"], route_class=FastRoute)

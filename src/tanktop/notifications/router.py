@@ -12,10 +12,10 @@ from tanktop.catalog.service import MAX_PRICE
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.fastpath import FastRoute
-from tanktop.ids import ItemId, UserId
 from tanktop.notifications import service as notifications
 from tanktop.notifications.rules import REQUEST_TYPES, parse_spec
 from tanktop.notifications.schemas import DeliveryLog, NotificationList, Resent
+from tanktop.parameters import ItemId, UserId
 
 router = APIRouter(prefix="/api/1/{apikey}", tags=["Notifications"], route_class=FastRoute)
 

@@ -15,11 +15,11 @@ from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body_openapi, json_object
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import BadRequest, problem_responses
-from tanktop.ids import UserId
 from tanktop.oauth import models as m
 from tanktop.oauth import schemas
 from tanktop.oauth import service as oauth
 from tanktop.oauth.server import CLIENT_AUTH_METHODS, GRANT_TYPES
+from tanktop.parameters import UserId
 from tanktop.redaction import KEY_PATTERN
 from tanktop.tenants.ratelimit import RateLimiter
 from tanktop.tenants.service import KeyCache, Service

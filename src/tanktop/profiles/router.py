@@ -10,7 +10,7 @@ from tanktop.bodies import json_object, json_object_openapi
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.fastpath import FastRoute
-from tanktop.ids import UserId
+from tanktop.parameters import UserId
 from tanktop.profiles import service as profiles
 from tanktop.profiles.schemas import Profile
 

@@ -11,14 +11,15 @@ from tanktop.analytics import service as analytics
 from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.answers import model_answer
 from tanktop.auth import ServiceDep
-from tanktop.catalog.facts import CatalogFacts, CatalogFactsDep
+from tanktop.catalog.dependencies import CatalogFactsDep
+from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.catalog.service import Availability
 from tanktop.db import utcnow
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
 from tanktop.events.service import parse_timestamp
-from tanktop.ids import ItemId, ItemType, UserId
+from tanktop.parameters import ItemId, ItemType, UserId
 from tanktop.recommendations import service as recs
 from tanktop.recommendations.schemas import (
     LiveRecommendationList,

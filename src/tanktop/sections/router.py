@@ -12,12 +12,14 @@ from tanktop.analytics.impressions import ImpressionRecorder
 from tanktop.answers import model_answer, model_json
 from tanktop.auth import ServiceDep
 from tanktop.bodies import json_body, json_body_openapi
-from tanktop.catalog.facts import CatalogFacts, CatalogFactsDep
+from tanktop.catalog.dependencies import CatalogFactsDep
+from tanktop.catalog.facts import CatalogFacts
 from tanktop.catalog.filters import AvailabilityQuery
 from tanktop.catalog.service import Availability
 from tanktop.dependencies import DatabaseDep
 from tanktop.errors import problem_responses
-from tanktop.ids import ID_CHARS, NAME_PATTERN, UserId
+from tanktop.ids import ID_CHARS, NAME_PATTERN
+from tanktop.parameters import UserId
 from tanktop.sections import service as sections
 from tanktop.sections.context import PageSources
 from tanktop.sections.schemas import (
