@@ -33,10 +33,13 @@ def json_id(value: str) -> int | str:
     return value
 
 
+AS_JSON_ID: Final = PlainSerializer(json_id, return_type=int | str, when_used="json")
+"""Writes a text id the way `json_id` says, in a model's JSON (`JsonId`, section params)."""
+
 JsonId = Annotated[
     str,
     Field(coerce_numbers_to_str=True),  # ids arrive as JSON numbers too; inside they are text
-    PlainSerializer(json_id, return_type=int | str, when_used="json"),
+    AS_JSON_ID,
     WithJsonSchema(
         {
             "type": ["integer", "string"],

@@ -14,14 +14,13 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    PlainSerializer,
     StrictInt,
     StrictStr,
     ValidationError,
 )
 
 from tanktop.errors import BadRequest, describe_validation_errors
-from tanktop.ids import NAME_PATTERN, json_id
+from tanktop.ids import AS_JSON_ID, NAME_PATTERN
 from tanktop.sections.schemas import Section, SectionBody
 
 MAX_SECTIONS: Final = 100
@@ -46,7 +45,7 @@ Id = Annotated[
     StrictStr,
     BeforeValidator(_id_text),
     Field(pattern=NAME_PATTERN),
-    PlainSerializer(json_id, return_type=int | str, when_used="json"),
+    AS_JSON_ID,
 ]
 """An item id in params: text inside, a JSON number when it is a canonical integer (API.md)."""
 
