@@ -250,3 +250,24 @@ def private_redis_server() -> Iterator[PrivateRedis]:
         _unavailable("redis-server not found")
     with private_redis() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no tables yet, on each backend, for tests that migrate it step by step."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrate.db'}"
+    else:
+        name = f"{TEST_DATABASE}_migrate"
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await admin.execute(f"CREATE DATABASE {name}")
+        finally:
+            await admin.close()
+        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    db = Database(url, pool_size=2)
+    try:
+        yield db
+    finally:
+        await db.dispose()

@@ -6,11 +6,7 @@ on PostgreSQL only."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import asyncpg
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from pyroaring import BitMap
@@ -27,29 +23,8 @@ from tanktop.analytics.tables import (
 from tanktop.db import Database
 from tanktop.events.tables import event_history
 from tanktop.tenants.tables import services
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_DATABASE
 
 AT = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrate.db'}"
-    else:
-        name = f"{TEST_DATABASE}_migrate"
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            await admin.execute(f"CREATE DATABASE {name}")
-        finally:
-            await admin.close()
-        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    db = Database(url, pool_size=2)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 def history_row(

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
-from tanktop.db import Database
-from tanktop.sections.tables import sections
-from tests.conftest import Api, assert_problem, service_of
+from tests.conftest import Api, assert_problem
 
 
 def body(kind: str, **fields: Any) -> dict[str, Any]:
@@ -50,19 +46,6 @@ async def test_put_get_replace_delete(api: Api) -> None:
     assert (await api.delete("/section/7/")).status_code == 204
     assert_problem(await api.get("/section/7/"), 404, "7")
     assert_problem(await api.delete("/section/7/"), 404)
-
-
-async def test_ids_stored_as_text_are_answered_as_json_ids(api: Api, db: Database) -> None:
-    """Definitions stored before params' ids were written as JSON ids answer like new ones."""
-    await api.put("/section/old/", json=body("editorial", params={"ids": [5]}))
-    service = await service_of(db, api)
-    async with db.write() as conn:
-        await conn.execute(
-            sa.update(sections)
-            .where(sections.c.service_id == service.id, sections.c.section_id == "old")
-            .values(params={"ids": ["5", "x", "05"]})
-        )
-    assert (await api.get("/section/old/")).json()["params"] == {"ids": [5, "x", "05"]}
 
 
 async def test_a_service_without_sections_gets_the_default_page(api: Api) -> None:

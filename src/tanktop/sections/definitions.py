@@ -87,13 +87,6 @@ class EditorialParams(_Params):
 P = TypeVar("P", bound="_Params")
 
 
-def answered_params(kind: str, params: JsonValue) -> dict[str, JsonValue]:
-    """A kind's checked params as stored and answered: defaults filled in, ids written as
-    JSON ids (rows stored before ids were written so still read right)."""
-    dumped: dict[str, JsonValue] = KINDS[kind].params.model_validate(params).model_dump(mode="json")
-    return dumped
-
-
 def params_of(section: Section, model: type[P]) -> P:
     """A stored section's params as its kind's typed params (they were checked when stored)."""
     return model.model_validate(section.params)
@@ -171,7 +164,7 @@ def _default(position: int, kind: str, title: str) -> Section:
         title=title,
         kind=kind,
         item_type=None,
-        params=answered_params(kind, {}),
+        params=KINDS[kind].params().model_dump(mode="json"),
         position=position,
         max_items=20,
         locked=False,

@@ -17,13 +17,7 @@ from tanktop.events import service as events
 from tanktop.events.rules import SECTION
 from tanktop.sections import queries
 from tanktop.sections.context import PageContext, PageSources, load_context
-from tanktop.sections.definitions import (
-    DEFAULT_PAGE,
-    KINDS,
-    MAX_SECTIONS,
-    answered_params,
-    parse_definition,
-)
+from tanktop.sections.definitions import DEFAULT_PAGE, KINDS, MAX_SECTIONS, parse_definition
 from tanktop.sections.ordering import CLICK_DAYS, Pin, SectionPrefs, page_order
 from tanktop.sections.page import Window, build_page, build_row, decode_cursor
 from tanktop.sections.schemas import Page, Row, Section
@@ -38,8 +32,7 @@ def kinds() -> list[str]:
 
 
 def _section(row: object) -> Section:
-    section = Section.model_validate(row, from_attributes=True)
-    return section.model_copy(update={"params": answered_params(section.kind, section.params)})
+    return Section.model_validate(row, from_attributes=True)
 
 
 async def definitions(db: Database, service: Service) -> list[Section]:
